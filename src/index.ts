@@ -1,2 +1,4 @@
 // Public API of throttleflow. Each feature folder has its own barrel; this file only re-exports.
+export * from './core/index';
 export * from './limits/clock';
+export { InvalidOptionError, isInvalidOptionError } from './validation/options';

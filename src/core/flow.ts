@@ -1,0 +1,54 @@
+import { throwIfAborted } from './abort';
+import { BaseNode, type AnyNode } from './base-node';
+import type { Action, Params } from './types';
+
+/**
+ * Runs a graph of nodes from `start`, following the action each node's `post` returns.
+ * Each visit runs a fresh shallow copy of the node with the flow's params.
+ *
+ * Unlike the pocketflow TS port (and like the Python original), `run` resolves to the last
+ * action of the inner run, so a flow nested in another flow can branch on it.
+ */
+export class Flow<S = unknown, P extends object = Params> extends BaseNode<S, P> {
+  start: AnyNode;
+
+  constructor(start: AnyNode) {
+    super();
+    if (!(start instanceof BaseNode)) {
+      throw new TypeError(
+        `${new.target.name}: start must be a node (an instance of BaseNode), got ${start === undefined ? 'undefined' : String(start)}`,
+      );
+    }
+    this.start = start;
+  }
+
+  /** Walks the graph once with `params` (the flow's own by default); resolves to the last action. */
+  protected async _orchestrate(shared: S, params?: P): Promise<Action | undefined> {
+    let current: AnyNode | undefined = this.start.clone();
+    const p = params ?? this._params;
+    let last: Action | undefined;
+    while (current) {
+      throwIfAborted(this.signal);
+      current.setParams(p as never);
+      current.signal = this.signal;
+      last = await current._run(shared as never);
+      current = current.getNextNode(last)?.clone();
+    }
+    return last;
+  }
+
+  override async _run(shared: S): Promise<Action | undefined> {
+    const prepRes = await this.prep(shared);
+    const lastAction = await this._orchestrate(shared);
+    return await this.post(shared, prepRes, lastAction);
+  }
+
+  /** By default a flow's action is the last action of its inner run. */
+  override async post(_shared: S, _prepRes: unknown, execRes: unknown): Promise<Action | undefined> {
+    return execRes as Action | undefined;
+  }
+
+  override async exec(_prepRes: unknown): Promise<unknown> {
+    throw new Error("Flow can't exec.");
+  }
+}

@@ -1,0 +1,110 @@
+import { z } from 'zod';
+
+/** Thrown when an option object or constructor argument is invalid; the message names the option and value. */
+export class InvalidOptionError extends TypeError {
+  override readonly name = 'InvalidOptionError';
+  /** Dotted path of the offending option, e.g. `maxPerMinute` or `windows.0.limit`. */
+  readonly option: string;
+  constructor(option: string, message: string) {
+    super(message);
+    this.option = option;
+  }
+}
+
+/** Type guard for {@link InvalidOptionError}. */
+export function isInvalidOptionError(error: unknown): error is InvalidOptionError {
+  return error instanceof InvalidOptionError;
+}
+
+const mustBe = (what: string) => ({ error: what });
+
+/** Schema pieces whose failure message reads "must be <what>". */
+export const opt = {
+  positiveInt: () =>
+    z.number(mustBe('a positive integer')).int(mustBe('a positive integer')).min(1, mustBe('a positive integer')),
+  nonNegativeInt: () =>
+    z.number(mustBe('a non-negative integer')).int(mustBe('a non-negative integer')).min(0, mustBe('a non-negative integer')),
+  positiveNumber: () => z.number(mustBe('a positive number')).gt(0, mustBe('a positive number')),
+  nonNegativeNumber: () => z.number(mustBe('a non-negative number')).min(0, mustBe('a non-negative number')),
+  fraction: () => z.number(mustBe('a number between 0 and 1')).min(0, mustBe('a number between 0 and 1')).max(1, mustBe('a number between 0 and 1')),
+  string: () => z.string(mustBe('a string')),
+  boolean: () => z.boolean(mustBe('a boolean')),
+  oneOf: <const T extends readonly [string, ...string[]]>(values: T) =>
+    z.enum(values, mustBe(`one of ${values.map((v) => `'${v}'`).join(', ')}`)),
+  func: () =>
+    z.custom<(...args: never[]) => unknown>((v) => typeof v === 'function', mustBe('a function')),
+  instance: <T>(isIt: (v: unknown) => v is T, what: string) => z.custom<T>((v) => isIt(v), mustBe(what)),
+};
+
+/** Renders a rejected value for an error message: strings quoted, objects as short JSON. */
+export function formatValue(value: unknown): string {
+  if (typeof value === 'string') return `'${value}'`;
+  if (typeof value === 'number' || typeof value === 'boolean' || value === null || value === undefined) {
+    return String(value);
+  }
+  if (typeof value === 'function') return 'a function';
+  try {
+    const json = JSON.stringify(value);
+    return json.length > 60 ? `${json.slice(0, 57)}...` : json;
+  } catch {
+    return Object.prototype.toString.call(value);
+  }
+}
+
+function closest(name: string, candidates: readonly string[]): string | undefined {
+  const lower = name.toLowerCase();
+  let best: string | undefined;
+  let bestScore = Infinity;
+  for (const c of candidates) {
+    const score = editDistance(lower, c.toLowerCase());
+    if (score < bestScore) [best, bestScore] = [c, score];
+  }
+  return bestScore <= Math.max(2, Math.floor(name.length / 3)) ? best : undefined;
+}
+
+/** Levenshtein distance, for "did you mean" hints. */
+export function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) {
+      row[j] = Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    prev = row;
+  }
+  return prev[b.length]!;
+}
+
+/** "did you mean 'x'?" for a misspelt name, or an empty string. */
+export function didYouMean(name: string, candidates: readonly string[]): string {
+  const hit = closest(name, candidates);
+  return hit ? ` (did you mean '${hit}'?)` : '';
+}
+
+function knownKeys(schema: z.ZodType): string[] {
+  return schema instanceof z.ZodObject ? Object.keys(schema.shape) : [];
+}
+
+/**
+ * Validates `input` with `schema` and returns the parsed value, or throws an
+ * {@link InvalidOptionError} such as `maxPerMinute must be a positive integer, got -3`.
+ * `subject` prefixes unknown-key errors (e.g. `Limiter`).
+ */
+export function parseOptions<T extends z.ZodType>(schema: T, input: unknown, subject: string): z.output<T> {
+  const result = schema.safeParse(input ?? {}, { reportInput: true });
+  if (result.success) return result.data;
+  const issue = result.error.issues[0]!;
+  const path = issue.path.join('.');
+  if (issue.code === 'unrecognized_keys') {
+    const key = issue.keys[0]!;
+    const where = path ? `${path}.` : '';
+    throw new InvalidOptionError(
+      `${where}${key}`,
+      `${subject}: unknown option '${where}${key}'${didYouMean(key, knownKeys(schema))}`,
+    );
+  }
+  if (!path) {
+    throw new InvalidOptionError('', `${subject} options must be an object, got ${formatValue(issue.input)}`);
+  }
+  throw new InvalidOptionError(path, `${path} must be ${issue.message}, got ${formatValue(issue.input)}`);
+}
