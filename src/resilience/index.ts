@@ -1,0 +1,28 @@
+// Public API of the resilience pieces: circuit breaker, response cache, timeouts, graceful shutdown.
+export type { BreakerPolicy } from './breaker-policy';
+export { BrokenCircuitError, isBrokenCircuitError } from './broken-circuit-error';
+export type { Cache, MaybePromise } from './cache';
+export { cacheKeyOf, fnv1a64, stableStringify } from './cache-key';
+export {
+  CircuitBreaker,
+  type CircuitBreakerBaseOptions,
+  type CircuitBreakerEvents,
+  type CircuitBreakerOptions,
+  type CircuitFailureEvent,
+  type CircuitOpenEvent,
+  type CircuitRunOptions,
+  type CircuitState,
+  type CircuitStateChange,
+  type CircuitSuccessEvent,
+  type ConsecutiveBreakerOptions,
+  type PolicyBreakerOptions,
+  type SamplingBreakerOptions,
+} from './circuit-breaker';
+export { ConsecutivePolicy } from './consecutive-policy';
+export { MemoryCache, type MemoryCacheOptions } from './memory-cache';
+export { SamplingPolicy, type SamplingPolicyOptions } from './sampling-policy';
+export { onShutdown, type ShutdownOptions, type ShutdownProcess } from './shutdown-signals';
+export { shouldTripBreaker } from './should-trip-breaker';
+export { getOrLoad, SingleFlight } from './single-flight';
+export { isTimeoutError, TimeoutError } from './timeout-error';
+export { withTimeout, type WithTimeoutOptions } from './with-timeout';
