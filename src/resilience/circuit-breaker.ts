@@ -340,14 +340,10 @@ export class CircuitBreaker extends EventEmitter<CircuitBreakerEvents> {
 
   private toOpen(reason: CircuitOpenEvent['reason'], error: unknown): void {
     this.openedAtMs = this.clock.now();
-    const retryAfterMs = this.isolatedFlag ? undefined : this.halfOpenAfterMs;
-    if (this.current === 'open') {
-      // Already open: restart the delay (or isolate) without a state change.
-      this.generation++;
-      return;
-    }
+    // Already open (a manual open or isolate): the delay restarts, but the state does not change.
+    if (this.current === 'open') return;
     this.transition('open');
-    this.emit('open', { reason, error, retryAfterMs });
+    this.emit('open', { reason, error, retryAfterMs: this.isolatedFlag ? undefined : this.halfOpenAfterMs });
   }
 
   private transition(to: CircuitState): void {

@@ -257,6 +257,26 @@ describe('CircuitBreaker manual control', () => {
     expect(breaker.state).toBe('half-open');
   });
 
+  it('reset() after opening counts failures from zero again', async () => {
+    const { breaker, fail } = setup();
+    await failTimes(fail, 3);
+    breaker.reset();
+    await failTimes(fail, 2);
+    expect(breaker.state).toBe('closed');
+  });
+
+  it('open() while open restarts the delay without another event', async () => {
+    const { clock, breaker, changes } = setup({ consecutiveFailures: 3, halfOpenAfterMs: 2000 });
+    breaker.open();
+    await clock.advance(1500);
+    breaker.open();
+    await clock.advance(1500);
+    expect(breaker.state).toBe('open');
+    await clock.advance(500);
+    expect(breaker.state).toBe('half-open');
+    expect(changes).toEqual(['closed->open', 'open->half-open']);
+  });
+
   it('reset() forgets failures counted while closed', async () => {
     const { breaker, fail } = setup();
     await failTimes(fail, 2);
