@@ -27,9 +27,9 @@ export function rateLimitHit(): Error {
   return error;
 }
 
-/** Lets pending promise callbacks run. */
+/** Lets every pending promise callback run (a macrotask turn drains the microtask queue). */
 export async function flush(): Promise<void> {
-  for (let i = 0; i < 5; i++) await Promise.resolve();
+  for (let i = 0; i < 2; i++) await new Promise<void>((resolve) => setImmediate(resolve));
 }
 
 /** Settles `promise` into a value the test can inspect without unhandled rejections. */
