@@ -108,14 +108,24 @@ export interface CircuitFailureEvent {
   durationMs: number;
 }
 
-/** Events of {@link CircuitBreaker}, as eventemitter3 argument lists. */
+/**
+ * Events of {@link CircuitBreaker}, as eventemitter3 argument lists. On a transition `stateChange`
+ * comes first, then `open`, `halfOpen` or `close`; the state has already changed when they fire.
+ */
 export interface CircuitBreakerEvents {
+  /** Any change of {@link CircuitState}. */
   stateChange: [change: CircuitStateChange];
+  /** The circuit opened (from closed or half-open). */
   open: [event: CircuitOpenEvent];
+  /** The open delay passed and trial calls may run (noticed at the next call or `state` read). */
   halfOpen: [];
+  /** The circuit closed: a trial succeeded, or `reset()`. */
   close: [];
+  /** A call that ran succeeded (also late results of calls admitted before a transition). */
   success: [event: CircuitSuccessEvent];
+  /** A call that ran failed with an error that `isFailure` counts. */
   failure: [event: CircuitFailureEvent];
+  /** A call was refused without running. */
   rejected: [error: BrokenCircuitError];
 }
 

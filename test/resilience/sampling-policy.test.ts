@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { FakeClock } from '../../src/limits/fake-clock';
-import { CircuitBreaker, SamplingPolicy } from '../../src/resilience/index';
+import { CircuitBreaker, ConsecutivePolicy, SamplingPolicy } from '../../src/resilience/index';
 import { outcome } from './helpers';
 
 function samplingBreaker() {
@@ -105,5 +105,12 @@ describe('SamplingPolicy', () => {
         expect(policy.failedCalls).toBe(inWindow.filter((h) => h.failed).length);
       }
     }
+  });
+
+  it('validates its options when built directly', () => {
+    expect(() => new SamplingPolicy({ failureRate: 0 })).toThrow('failureRate must be a number greater than 0 and at most 1, got 0');
+    expect(() => new SamplingPolicy({ failureRate: 0.5, windowMs: 0 })).toThrow('windowMs must be a positive number, got 0');
+    expect(() => new ConsecutivePolicy(-1)).toThrow('consecutiveFailures must be a positive integer, got -1');
+    expect(new SamplingPolicy({ failureRate: 0.5 })).toMatchObject({ windowMs: 60_000, minimumCalls: 10 });
   });
 });
