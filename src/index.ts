@@ -2,3 +2,4 @@
 export * from './core/index';
 export * from './limits/clock';
 export { InvalidOptionError, isInvalidOptionError } from './validation/options';
+export * from './resilience/index';

@@ -17,6 +17,9 @@ export function abortReason(signal: AbortSignal): unknown {
   return signal.reason ?? new DOMException('This operation was aborted', 'AbortError');
 }
 
+/** Longest delay `setTimeout` honours. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /** The real clock: `performance.now()`-based so wall-clock jumps cannot reorder events. */
 export const systemClock: Clock = {
   now: () => performance.now(),
@@ -30,10 +33,18 @@ export const systemClock: Clock = {
         clearTimeout(timer);
         reject(abortReason(signal!));
       };
-      const timer = setTimeout(() => {
-        signal?.removeEventListener('abort', onAbort);
-        resolve();
-      }, Math.max(0, ms));
+      // setTimeout fires at once for delays above 2^31-1 ms, so long sleeps go in chunks.
+      let timer: ReturnType<typeof setTimeout>;
+      const deadline = performance.now() + Math.max(0, ms);
+      const arm = () => {
+        const left = deadline - performance.now();
+        timer = setTimeout(() => {
+          if (deadline - performance.now() > 1) return arm();
+          signal?.removeEventListener('abort', onAbort);
+          resolve();
+        }, Math.min(Math.max(0, left), MAX_TIMER_MS));
+      };
+      arm();
       signal?.addEventListener('abort', onAbort, { once: true });
     });
   },
