@@ -1,0 +1,43 @@
+/**
+ * Thrown before sending a prompt that cannot fit the model: prompt plus requested output above
+ * the context window, the prompt above the model's input limit, or the requested output above
+ * its output limit. Carries the numbers so a caller can trim and retry.
+ */
+export class ContextLengthError extends RangeError {
+  override readonly name = 'ContextLengthError';
+  /** The model as it was asked for. */
+  readonly model: string;
+  /** Tokens of the prompt. */
+  readonly promptTokens: number;
+  /** Output tokens requested (`max_tokens`). */
+  readonly maxOutputTokens: number;
+  /** The model's context window. */
+  readonly contextWindowTokens: number;
+  /** The limit that was passed (the window, or the model's input or output limit). */
+  readonly limitTokens: number;
+  /** By how many tokens the request is over {@link limitTokens}. */
+  readonly excessTokens: number;
+
+  constructor(init: {
+    model: string;
+    promptTokens: number;
+    maxOutputTokens: number;
+    contextWindowTokens: number;
+    limitTokens: number;
+    excessTokens: number;
+    message: string;
+  }) {
+    super(init.message);
+    this.model = init.model;
+    this.promptTokens = init.promptTokens;
+    this.maxOutputTokens = init.maxOutputTokens;
+    this.contextWindowTokens = init.contextWindowTokens;
+    this.limitTokens = init.limitTokens;
+    this.excessTokens = init.excessTokens;
+  }
+}
+
+/** Type guard for {@link ContextLengthError}. */
+export function isContextLengthError(error: unknown): error is ContextLengthError {
+  return error instanceof ContextLengthError;
+}
