@@ -1,0 +1,37 @@
+export { heuristicTokenizer, getDefaultTokenizer, setDefaultTokenizer, setModelTokenizer, tokenizerFor, type Tokenizer } from './tokenizer';
+export {
+  looksLikeChatMessages,
+  looksLikeChatRequest,
+  type ChatContentPart,
+  type ChatMessage,
+  type ChatRequestLike,
+} from './chat-messages';
+export { estimateTokens, TOKENS_PER_MESSAGE, TOKENS_PER_NAME, TOKENS_PER_REPLY, type EstimateTokensOptions } from './estimate-tokens';
+export { DEFAULT_MODEL_PRICES, PRICES_AS_OF, type LongContextPrice, type ModelPrice } from './prices';
+export { PriceTable, defaultPriceTable, definePrices, type ResolvedModelPrice } from './price-table';
+export { UnknownModelError, isUnknownModelError } from './unknown-model-error';
+export {
+  normalizeUsage,
+  type AnthropicUsage,
+  type GeminiUsage,
+  type LegacyCamelUsage,
+  type NormalizedUsage,
+  type OpenAIChatUsage,
+  type OpenAIResponsesUsage,
+  type TokenCounts,
+  type Usage,
+  type UsageLike,
+} from './usage';
+export { costOf } from './cost-of';
+export { contextWindowOf, assertFitsContext } from './context-window';
+export { ContextLengthError, isContextLengthError } from './context-length-error';
+export { Budget, type BudgetCaps, type BudgetOptions, type BudgetStats } from './budget';
+export { BudgetReservation, type BudgetReservationState } from './budget-reservation';
+export {
+  BudgetExceededError,
+  isBudgetExceededError,
+  type BudgetDimension,
+  type BudgetExceededDetails,
+  type BudgetPeriod,
+} from './budget-exceeded-error';
+export type { ModelSpend, Spend, SpendAmounts } from './spend';

@@ -1,0 +1,1 @@
+export { LatencyHistogram, type LatencyHistogramOptions, type LatencySnapshot } from './latency-histogram';
