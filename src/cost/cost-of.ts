@@ -15,7 +15,7 @@ export function costOf(model: string, usage: UsageLike, table: PriceTable = defa
   const inputRate = long?.inputUsdPerMillion ?? price.inputUsdPerMillion;
   const outputRate = long?.outputUsdPerMillion ?? price.outputUsdPerMillion;
   const cachedRate = (long ? long.cachedInputUsdPerMillion : price.cachedInputUsdPerMillion) ?? inputRate;
-  const writeRate = price.cacheWriteUsdPerMillion ?? inputRate;
+  const writeRate = (long ? long.cacheWriteUsdPerMillion : price.cacheWriteUsdPerMillion) ?? inputRate;
   const uncachedInput = u.inputTokens - u.cachedInputTokens - u.cacheWriteInputTokens;
   return (uncachedInput * inputRate + u.cachedInputTokens * cachedRate + u.cacheWriteInputTokens * writeRate + u.outputTokens * outputRate) / 1_000_000;
 }

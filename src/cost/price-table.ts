@@ -9,6 +9,7 @@ const longContextSchema = z.strictObject({
   inputUsdPerMillion: opt.nonNegativeNumber(),
   outputUsdPerMillion: opt.nonNegativeNumber(),
   cachedInputUsdPerMillion: opt.nonNegativeNumber().optional(),
+  cacheWriteUsdPerMillion: opt.nonNegativeNumber().optional(),
 });
 
 const modelPriceSchema = z.strictObject({

@@ -11,6 +11,11 @@ export interface LongContextPrice {
    * @default the long-context `inputUsdPerMillion`
    */
   cachedInputUsdPerMillion?: number;
+  /**
+   * USD per million cache-write input tokens above the threshold.
+   * @default the long-context `inputUsdPerMillion`
+   */
+  cacheWriteUsdPerMillion?: number;
 }
 
 /** List prices and limits of one model. Prices in US dollars per million tokens. */
@@ -77,7 +82,9 @@ const claude = (inputUsdPerMillion: number, outputUsdPerMillion: number, maxOutp
   });
 
 // Sonnet 4 / 4.5 with the 1M-context beta bill prompts over 200k at $6 / $22.50.
-const SONNET_LONG_CONTEXT: LongContextPrice = { aboveInputTokens: 200_000, inputUsdPerMillion: 6, outputUsdPerMillion: 22.5, cachedInputUsdPerMillion: 0.6 };
+const SONNET_LONG_CONTEXT: LongContextPrice = {
+  aboveInputTokens: 200_000, inputUsdPerMillion: 6, outputUsdPerMillion: 22.5, cachedInputUsdPerMillion: 0.6, cacheWriteUsdPerMillion: 7.5,
+};
 
 function freezeAll<T extends Record<string, ModelPrice>>(table: T): Readonly<T> {
   for (const price of Object.values(table)) {

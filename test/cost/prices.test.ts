@@ -60,6 +60,9 @@ describe('costOf', () => {
   it('switches the whole call to long-context rates past the threshold (gemini-2.5-pro above 200k)', () => {
     expect(costOf('gemini-2.5-pro', { inputTokens: 200_000, outputTokens: 1000 })).toBeCloseTo((200_000 * 1.25 + 1000 * 10) / 1e6, 12);
     expect(costOf('gemini-2.5-pro', { inputTokens: 200_001, outputTokens: 1000 })).toBeCloseTo((200_001 * 2.5 + 1000 * 15) / 1e6, 12);
+    // Sonnet's 1M-context beta: the threshold counts cached and cache-write input too.
+    const sonnet = { input_tokens: 100_000, output_tokens: 1000, cache_read_input_tokens: 100_000, cache_creation_input_tokens: 10_000 };
+    expect(costOf('claude-sonnet-4-5', sonnet)).toBeCloseTo((100_000 * 6 + 100_000 * 0.6 + 10_000 * 7.5 + 1000 * 22.5) / 1e6, 12);
   });
 
   it('throws UnknownModelError naming the model and close names, never a silent zero', () => {
