@@ -3,3 +3,6 @@ export * from './core/index';
 export * from './limits/clock';
 export { InvalidOptionError, isInvalidOptionError } from './validation/options';
 export * from './resilience/index';
+export * from './cost/index';
+export * from './observability/index';
+export * from './presets/index';
