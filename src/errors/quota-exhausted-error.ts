@@ -1,0 +1,71 @@
+/** A daily (or other long-period) quota ran out, or the account hit its spend limit. */
+export type QuotaExhaustedKind = 'quota_exhausted' | 'spend_limit';
+
+/** Options of {@link QuotaExhaustedError}. */
+export interface QuotaExhaustedErrorOptions {
+  /**
+   * A long-period quota ran out (`'quota_exhausted'`, e.g. Gemini's requests per day) or the
+   * account reached a spend or billing limit (`'spend_limit'`).
+   * @default 'quota_exhausted'
+   */
+  kind?: QuotaExhaustedKind;
+  /** The provider's name for the quota, e.g. `GenerateRequestsPerDayPerProjectPerModel-FreeTier`. */
+  quotaId?: string;
+  /** Who refused us: a provider (`'google'`) or an API of your own. */
+  source?: string;
+  /** When the provider said the quota comes back, in milliseconds from now, if it did. */
+  retryAfterMs?: number;
+  /** The underlying error, e.g. the SDK's 429. */
+  cause?: unknown;
+}
+
+const QUOTA_EXHAUSTED_BRAND = Symbol.for('throttleflow.QuotaExhaustedError');
+
+/**
+ * A daily quota or spend limit is exhausted: retrying within the run cannot help, so throttled
+ * nodes fail at once with this error instead of retrying (or hanging) until the quota resets.
+ */
+export class QuotaExhaustedError extends Error {
+  override readonly name = 'QuotaExhaustedError';
+  /** Quota ran out, or spend limit reached. */
+  readonly kind: QuotaExhaustedKind;
+  /** The provider's name for the quota, when it said. */
+  readonly quotaId?: string;
+  /** Who refused us, when known. */
+  readonly source?: string;
+  /** When the provider said the quota comes back, in milliseconds from the error, if it did. */
+  readonly retryAfterMs?: number;
+
+  constructor(message?: string, options: QuotaExhaustedErrorOptions = {}) {
+    super(
+      message ?? defaultMessage(options),
+      options.cause === undefined ? undefined : { cause: options.cause },
+    );
+    // Non-enumerable, so it stays out of JSON and test snapshots.
+    Object.defineProperty(this, QUOTA_EXHAUSTED_BRAND, { value: true });
+    this.kind = options.kind ?? 'quota_exhausted';
+    if (options.quotaId !== undefined) this.quotaId = options.quotaId;
+    if (options.source !== undefined) this.source = options.source;
+    if (options.retryAfterMs !== undefined && Number.isFinite(options.retryAfterMs) && options.retryAfterMs >= 0) {
+      this.retryAfterMs = options.retryAfterMs;
+    }
+  }
+}
+
+function defaultMessage(options: QuotaExhaustedErrorOptions): string {
+  const what = options.kind === 'spend_limit' ? 'spend limit reached' : 'quota exhausted';
+  const who = options.source ? `${options.source}: ` : '';
+  const id = options.quotaId ? ` (${options.quotaId})` : '';
+  return `${who}${what}${id}; retrying will not help until it resets`;
+}
+
+/**
+ * Type guard for {@link QuotaExhaustedError}; recognises instances from other copies of
+ * throttleflow too.
+ */
+export function isQuotaExhaustedError(error: unknown): error is QuotaExhaustedError {
+  if (error instanceof QuotaExhaustedError) return true;
+  return (
+    typeof error === 'object' && error !== null && (error as Record<symbol, unknown>)[QUOTA_EXHAUSTED_BRAND] === true
+  );
+}
