@@ -6,3 +6,6 @@ export * from './resilience/index';
 export * from './cost/index';
 export * from './observability/index';
 export * from './presets/index';
+export * from './providers/index';
+export { RateLimitHit, isRateLimitHit, type RateLimitHitOptions, type RateLimitHitKind, type RateLimitScope } from './errors/rate-limit-hit';
+export { QuotaExhaustedError, isQuotaExhaustedError, type QuotaExhaustedErrorOptions, type QuotaExhaustedKind } from './errors/quota-exhausted-error';
