@@ -9,13 +9,25 @@ export interface QuotaExhaustedErrorOptions {
    * @default 'quota_exhausted'
    */
   kind?: QuotaExhaustedKind;
-  /** The provider's name for the quota, e.g. `GenerateRequestsPerDayPerProjectPerModel-FreeTier`. */
+  /**
+   * The provider's name for the quota, e.g. `GenerateRequestsPerDayPerProjectPerModel-FreeTier`.
+   * @default undefined
+   */
   quotaId?: string;
-  /** Who refused us: a provider (`'google'`) or an API of your own. */
+  /**
+   * Who refused us: a provider (`'google'`) or an API of your own.
+   * @default undefined
+   */
   source?: string;
-  /** When the provider said the quota comes back, in milliseconds from now, if it did. */
+  /**
+   * When the provider said the quota comes back, in milliseconds from now, if it did.
+   * @default undefined
+   */
   retryAfterMs?: number;
-  /** The underlying error, e.g. the SDK's 429. */
+  /**
+   * The underlying error, e.g. the SDK's 429.
+   * @default undefined
+   */
   cause?: unknown;
 }
 

@@ -6,18 +6,30 @@ export type RateLimitScope = 'requests' | 'tokens' | 'daily';
 
 /** Options of {@link RateLimitHit}. */
 export interface RateLimitHitOptions {
-  /** How long the provider asked us to wait before trying again, in milliseconds. */
+  /**
+   * How long the provider asked us to wait before trying again, in milliseconds.
+   * @default undefined
+   */
   retryAfterMs?: number;
-  /** Names who limited us: a provider (`'openai'`) or an API of your own (`'my_api'`). */
+  /**
+   * Names who limited us: a provider (`'openai'`) or an API of your own (`'my_api'`).
+   * @default undefined
+   */
   source?: string;
-  /** Which limit was hit, when known. */
+  /**
+   * Which limit was hit, when known.
+   * @default undefined
+   */
   scope?: RateLimitScope;
   /**
    * A rate limit proper, or an overloaded provider (HTTP 529/503).
    * @default 'rate_limit'
    */
   kind?: RateLimitHitKind;
-  /** The underlying error, e.g. the SDK's 429. */
+  /**
+   * The underlying error, e.g. the SDK's 429.
+   * @default undefined
+   */
   cause?: unknown;
 }
 
