@@ -19,7 +19,9 @@ export const acquireLua = `-- acquire: one atomic try-acquire across the pause g
 -- Reply, granted: { 1, now }   (now: a string, ms with 3 decimals)
 -- Reply, denied:  { 0, now, wait, reason, window }
 --   wait    whole ms until the request can fit (never early); for 'concurrency' an upper bound: the
---           earliest lease expiry (a release wakes waiters sooner through PUBLISH)
+--           earliest lease expiry (a release wakes waiters sooner through PUBLISH). Checked in the
+--           memory store's order: a closed pause gate answers alone, then the longest window wait,
+--           then concurrency.
 --   reason  'pause' | 'window' | 'concurrency' | 'never'
 --   window  1-based index of the window that decided the wait ('window' and 'never'), else 0
 -- Times are integer milliseconds from Redis TIME, with microseconds kept in zset scores.
@@ -79,9 +81,11 @@ end
 
 local wait, reason, which = 0, '', 0
 
+-- The pause gate first: while it is closed nothing else matters (the same order as the memory store).
 local paused_until = tonumber(redis.call('GET', pause) or '0')
 if paused_until > now then
-  wait, reason = paused_until - now, 'pause'
+  redis.call('SET', waiting, '1', 'PX', math.max(1, math.ceil(math.max(paused_until - now, ttl))))
+  return { 0, string.format('%.3f', now), math.ceil(paused_until - now), 'pause', 0 }
 end
 
 local held = {}
@@ -164,21 +168,22 @@ export const releaseLua = `-- release: returns a concurrency lease and reconcile
 --
 -- ARGV[1]  lease id
 -- ARGV[2]  pub/sub channel told about freed capacity
--- ARGV[3]  the lease's start time (ms, as the acquire reply gave it)
--- ARGV[4]  n = number of adjusted windows; then 3 values per window: window length (ms), charged cost,
---          final cost. The final cost replaces the charged one at the lease's start time (a cost
---          counts in full at its start), and only while that start is still inside the window.
+-- ARGV[3]  n = number of adjusted windows; then 3 values per window: window length (ms), charged cost
+--          (exactly as the acquire sent it), delta.
+--          The lease's entry "<lease id>:<charged>" becomes "<lease id>:<max(0, charged + delta)>" at
+--          its start time while it is still inside the window (a cost counts in full at its start);
+--          once it has left the window the delta no longer matters. A lease charged 0 up front gets a
+--          positive delta as a new entry at now. (The memory store's reconcile, step for step.)
 --
 -- Reply: { released, now }
 --   released  1 when the lease was held; 0 when it had already expired (its TTL ran out without a
 --             heartbeat and an acquire reaped it): the caller reports that instead of freeing twice.
--- Idempotent: a retried call finds the lease gone and the final cost already in place.
+-- Idempotent: a retried call finds the lease gone and the reconciled entry already in place.
 
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
 local lease_id = ARGV[1]
-local started = tonumber(ARGV[3])
-local n = tonumber(ARGV[4])
+local n = tonumber(ARGV[3])
 local leases, waiting = KEYS[1], KEYS[2]
 
 local released = 0
@@ -191,28 +196,41 @@ end
 
 local freed = released == 1
 for i = 1, n do
-  local base = 4 + (i - 1) * 3
-  local window_ms, charged, final = tonumber(ARGV[base + 1]), ARGV[base + 2], ARGV[base + 3]
+  local base = 3 + (i - 1) * 3
+  local window_ms, charged_text, delta = tonumber(ARGV[base + 1]), ARGV[base + 2], tonumber(ARGV[base + 3])
+  local charged = tonumber(charged_text)
   local log, sum_key = KEYS[1 + 2 * i], KEYS[2 + 2 * i]
-  local old_member = lease_id .. ':' .. charged
-  local new_member = lease_id .. ':' .. final
-  if charged ~= final and not redis.call('ZSCORE', log, new_member) then
-    local score = redis.call('ZSCORE', log, old_member)
-    local delta = tonumber(final)
-    if score then
-      redis.call('ZREM', log, old_member)
-      delta = delta - tonumber(charged)
-    else
-      score = started
+  if delta ~= 0 then
+    local final = charged + delta
+    if final < 0 then final = 0 end
+    local new_member = lease_id .. ':' .. final
+    local change = 0
+    if charged > 0 then
+      local old_member = lease_id .. ':' .. charged_text
+      local score = redis.call('ZSCORE', log, old_member)
+      if score then
+        redis.call('ZREM', log, old_member)
+        if final > 0 then redis.call('ZADD', log, score, new_member) end
+        change = final - charged
+      end
+    elseif delta > 0 and not redis.call('ZSCORE', log, new_member) then
+      redis.call('ZADD', log, now, new_member)
+      redis.call('PEXPIRE', log, math.ceil(window_ms) + 1000)
+      change = final
     end
-    if tonumber(score) > now - window_ms then
-      if tonumber(final) > 0 then redis.call('ZADD', log, score, new_member) end
-      local held = tonumber(redis.call('GET', sum_key) or '0') + delta
+    if change ~= 0 then
+      local held = tonumber(redis.call('GET', sum_key) or '0') + change
       if held < 0 then held = 0 end
-      local expire_ms = math.ceil(window_ms) + 1000
-      redis.call('SET', sum_key, held, 'PX', expire_ms)
-      redis.call('PEXPIRE', log, expire_ms)
-      if delta < 0 then freed = true end
+      -- Keep the log's expiry (one window after its newest entry); the sum expires with it.
+      local log_ttl = redis.call('PTTL', log)
+      if log_ttl > 0 then
+        redis.call('SET', sum_key, held, 'PX', log_ttl)
+      elseif log_ttl == -2 then
+        redis.call('DEL', sum_key)
+      else
+        redis.call('SET', sum_key, held)
+      end
+      if change < 0 then freed = true end
     end
   end
 end
@@ -253,10 +271,54 @@ if #ARGV > 1 then redis.call('PEXPIRE', leases, math.ceil(ttl * 2)) end
 return lost
 `;
 
+/** Source of `scripts/snapshot.lua`. */
+export const snapshotLua = `-- snapshot: a point-in-time view of one limiter's shared state (drops what has expired on the way).
+--
+-- KEYS[1]  leases  ZSET    member = lease id, score = expiry (ms)
+-- KEYS[2]  pause   STRING  paused-until (ms)
+-- then two keys per window i (1-based): KEYS[1+2i] log ZSET, KEYS[2+2i] sum STRING
+-- ARGV[1..n]  window lengths (ms), one per window
+--
+-- Reply: { active, paused_for_ms, used_1, ..., used_n }
+
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
+
+local function cost_of(member)
+  return tonumber(string.match(member, ':([^:]*)$')) or 0
+end
+
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+local reply = { redis.call('ZCARD', KEYS[1]), 0 }
+local paused_until = tonumber(redis.call('GET', KEYS[2]) or '0')
+if paused_until > now then reply[2] = math.ceil(paused_until - now) end
+
+for i = 1, #ARGV do
+  local log, sum_key = KEYS[1 + 2 * i], KEYS[2 + 2 * i]
+  local cutoff = now - tonumber(ARGV[i])
+  local held = tonumber(redis.call('GET', sum_key) or '0')
+  local gone = redis.call('ZRANGEBYSCORE', log, '-inf', cutoff)
+  if #gone > 0 then
+    for _, member in ipairs(gone) do held = held - cost_of(member) end
+    redis.call('ZREMRANGEBYSCORE', log, '-inf', cutoff)
+    if held <= 0 or redis.call('ZCARD', log) == 0 then
+      held = 0
+      redis.call('DEL', log, sum_key)
+    else
+      redis.call('SET', sum_key, held, 'KEEPTTL')
+    end
+  end
+  -- Returned as text: a Lua number in a reply would be truncated to an integer.
+  reply[2 + i] = tostring(held)
+end
+return reply
+`;
+
 /** Every script by its file name (without `.lua`). */
 export const luaScripts = {
   "acquire": acquireLua,
   "pause": pauseLua,
   "release": releaseLua,
   "renew": renewLua,
+  "snapshot": snapshotLua,
 } as const;

@@ -15,7 +15,9 @@
 -- Reply, granted: { 1, now }   (now: a string, ms with 3 decimals)
 -- Reply, denied:  { 0, now, wait, reason, window }
 --   wait    whole ms until the request can fit (never early); for 'concurrency' an upper bound: the
---           earliest lease expiry (a release wakes waiters sooner through PUBLISH)
+--           earliest lease expiry (a release wakes waiters sooner through PUBLISH). Checked in the
+--           memory store's order: a closed pause gate answers alone, then the longest window wait,
+--           then concurrency.
 --   reason  'pause' | 'window' | 'concurrency' | 'never'
 --   window  1-based index of the window that decided the wait ('window' and 'never'), else 0
 -- Times are integer milliseconds from Redis TIME, with microseconds kept in zset scores.
@@ -75,9 +77,11 @@ end
 
 local wait, reason, which = 0, '', 0
 
+-- The pause gate first: while it is closed nothing else matters (the same order as the memory store).
 local paused_until = tonumber(redis.call('GET', pause) or '0')
 if paused_until > now then
-  wait, reason = paused_until - now, 'pause'
+  redis.call('SET', waiting, '1', 'PX', math.max(1, math.ceil(math.max(paused_until - now, ttl))))
+  return { 0, string.format('%.3f', now), math.ceil(paused_until - now), 'pause', 0 }
 end
 
 local held = {}

@@ -1,0 +1,67 @@
+/**
+ * Key layout of the Redis store. Every key of one limiter carries the hash tag `{name}`, so on a
+ * Redis Cluster they all live in one slot and each Lua script touches a single node.
+ *
+ * ```
+ * <prefix>{<name>}:leases                    ZSET    lease id → expiry (ms, Redis time)
+ * <prefix>{<name>}:pause                     STRING  paused-until (ms, Redis time), PX = the pause
+ * <prefix>{<name>}:waiting                   STRING  present while an acquire is denied (release publishes then)
+ * <prefix>{<name>}:w:<resource>:<windowMs>   ZSET    "<lease id>:<cost>" → start time (ms)
+ * <prefix>{<name>}:w:<resource>:<windowMs>:sum  STRING  units held by that log
+ * <prefix>{<name>}:aimd                      HASH    shared AIMD level and counters
+ * <prefix>{<name>}:stats                     HASH    shared counters (requests, tokens, rate limits …)
+ * <prefix>{<name>}:released                  pub/sub channel: capacity was freed
+ * ```
+ */
+
+/** Characters a prefix may not contain: braces would move the hash tag, glob characters break SCAN. */
+const FORBIDDEN_IN_PREFIX = /[{}*?[\]\\]/;
+
+/** Throws a clear error for a prefix that would break the key layout. */
+export function assertValidPrefix(prefix: string): void {
+  if (FORBIDDEN_IN_PREFIX.test(prefix)) {
+    throw new TypeError(`RedisStore prefix must not contain { } * ? [ ] or \\, got ${JSON.stringify(prefix)}`);
+  }
+}
+
+/** A window's identity in Redis: the resource it counts and its length. */
+export interface WindowKeyParts {
+  readonly resource: string;
+  readonly windowMs: number;
+}
+
+/** The keys of one named limiter. */
+export class LimiterKeys {
+  /** `<prefix>{<name>}`: the part every key starts with. */
+  readonly base: string;
+  readonly leases: string;
+  readonly pause: string;
+  readonly waiting: string;
+  readonly aimd: string;
+  readonly stats: string;
+  /** The pub/sub channel a release publishes on when someone waits. */
+  readonly releasedChannel: string;
+
+  constructor(prefix: string, name: string) {
+    // `}` in a name would end the hash tag early: every key would still share the (shorter) tag,
+    // but say it plainly instead by escaping it.
+    const tag = name.replace(/[{}]/g, (c) => (c === '{' ? '%7B' : '%7D'));
+    this.base = `${prefix}{${tag}}`;
+    this.leases = `${this.base}:leases`;
+    this.pause = `${this.base}:pause`;
+    this.waiting = `${this.base}:waiting`;
+    this.aimd = `${this.base}:aimd`;
+    this.stats = `${this.base}:stats`;
+    this.releasedChannel = `${this.base}:released`;
+  }
+
+  /** The sliding-window log of `resource` over `windowMs`. */
+  windowLog(window: WindowKeyParts): string {
+    return `${this.base}:w:${window.resource}:${window.windowMs}`;
+  }
+
+  /** The running sum that goes with {@link windowLog}. */
+  windowSum(window: WindowKeyParts): string {
+    return `${this.windowLog(window)}:sum`;
+  }
+}
