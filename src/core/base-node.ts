@@ -13,6 +13,7 @@ function assertNode(value: unknown, argument: string): asserts value is AnyNode 
 function describe(value: unknown): string {
   if (value === null) return 'null';
   if (typeof value === 'object') return value.constructor?.name ?? 'object';
+  if (typeof value === 'function') return `function ${value.name || '(anonymous)'}`;
   return typeof value === 'string' ? `'${value}'` : String(value);
 }
 
@@ -26,6 +27,12 @@ export class BaseNode<S = unknown, P extends object = Params> {
   protected _successors: Map<Action, AnyNode> = new Map();
   /** The cancellation signal of the run this node (copy) belongs to, if any. */
   signal: AbortSignal | undefined;
+  /**
+   * Identifies the throttled-flow run this copy belongs to: node limits apply per scope, so each
+   * sub-flow of a throttled batch flow gets its own budget (as the reference cookbook describes).
+   * @internal
+   */
+  throttleScope: object | undefined;
 
   /** Params of the current run (merged from the enclosing flows). */
   get params(): P {

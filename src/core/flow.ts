@@ -31,6 +31,7 @@ export class Flow<S = unknown, P extends object = Params> extends BaseNode<S, P>
       throwIfAborted(this.signal);
       current.setParams(p as never);
       current.signal = this.signal;
+      current.throttleScope = this.throttleScope;
       last = await current._run(shared as never);
       current = current.getNextNode(last)?.clone();
     }

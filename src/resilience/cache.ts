@@ -1,5 +1,6 @@
-/** A value, or a promise of it: lets one interface cover in-memory and networked caches. */
-export type MaybePromise<T> = T | Promise<T>;
+import type { MaybePromise } from '../stores/store';
+
+export type { MaybePromise };
 
 /**
  * What a response cache must do. {@link MemoryCache} implements it in memory; a Redis-backed cache

@@ -1,7 +1,7 @@
 // Public API of the resilience pieces: circuit breaker, response cache, timeouts, graceful shutdown.
 export type { BreakerPolicy } from './breaker-policy';
 export { BrokenCircuitError, isBrokenCircuitError } from './broken-circuit-error';
-export type { Cache, MaybePromise } from './cache';
+export type { Cache } from './cache';
 export { cacheKeyOf, fnv1a64, stableStringify } from './cache-key';
 export {
   CircuitBreaker,

@@ -1,0 +1,46 @@
+/** One sub-flow of a batch flow that did not finish. */
+export interface BatchFlowFailure<BatchParams = unknown> {
+  /** Position of the param set in what `prep` returned. */
+  index: number;
+  /** The param set the sub-flow ran with. */
+  params: BatchParams;
+  /** Why it failed. */
+  error: unknown;
+}
+
+/**
+ * A throttled batch flow's sub-flows failed (or, with `failFast`, were never started): every
+ * failed param set is listed in `failures` with its error, every unstarted one in `skipped`.
+ * It is an `AggregateError`, so `errors` holds the underlying errors too.
+ */
+export class BatchFlowError<BatchParams = unknown> extends AggregateError {
+  override readonly name = 'BatchFlowError';
+  readonly failures: BatchFlowFailure<BatchParams>[];
+  readonly skipped: { index: number; params: BatchParams }[];
+
+  constructor(
+    flowName: string,
+    total: number,
+    failures: BatchFlowFailure<BatchParams>[],
+    skipped: { index: number; params: BatchParams }[] = [],
+  ) {
+    const first = failures[0];
+    const firstMessage = first ? `; first: #${first.index} ${describeError(first.error)}` : '';
+    const skippedNote = skipped.length ? `, ${skipped.length} not started (failFast)` : '';
+    super(
+      failures.map((f) => f.error),
+      `${flowName}: ${failures.length} of ${total} sub-flows failed${skippedNote}${firstMessage}`,
+    );
+    this.failures = failures;
+    this.skipped = skipped;
+  }
+}
+
+function describeError(error: unknown): string {
+  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+}
+
+/** Type guard for {@link BatchFlowError}. */
+export function isBatchFlowError(error: unknown): error is BatchFlowError {
+  return error instanceof BatchFlowError;
+}

@@ -1,0 +1,147 @@
+import { z } from 'zod';
+import type { Store, WindowSpec } from '../stores/store';
+import { opt, parseOptions, InvalidOptionError } from '../validation/options';
+import type { Clock } from './clock';
+
+/** One sliding window in the general form. */
+export interface WindowOption {
+  /**
+   * What the window counts: `'requests'` (one per acquire, or its `cost`), `'tokens'` (the
+   * acquire's `tokens`), or any name you pass in an acquire's `units`.
+   */
+  resource: string;
+  /** Units allowed to start in any interval of `windowMs`. */
+  limit: number;
+  /** The window's length in milliseconds. */
+  windowMs: number;
+}
+
+/** Options of a {@link Limiter}. Every count is a positive integer; omit a limit for none. */
+export interface LimiterOptions {
+  /**
+   * Work in flight at once; resizable with `setMaxConcurrent`.
+   * @default undefined (unlimited)
+   */
+  maxConcurrent?: number;
+  /**
+   * Requests started in any sliding 60 s window.
+   * @default undefined (no limit)
+   */
+  maxPerMinute?: number;
+  /**
+   * Tokens (each acquire's `tokens`) started in any sliding 60 s window.
+   * @default undefined (no limit)
+   */
+  maxTokensPerMinute?: number;
+  /**
+   * Requests started in any sliding 24 h window.
+   * @default undefined (no limit)
+   */
+  maxPerDay?: number;
+  /**
+   * Requests started in any sliding window of `windowMs` (the general form of `maxPerMinute`).
+   * @default undefined (no limit)
+   */
+  maxPerWindow?: number;
+  /**
+   * The window of `maxPerWindow`, in milliseconds.
+   * @default 60000
+   */
+  windowMs?: number;
+  /**
+   * Any number of extra windows, e.g. `[{ resource: 'tokens', limit: 40_000, windowMs: 10_000 }]`.
+   * @default []
+   */
+  windows?: WindowOption[];
+  /**
+   * Safety margin added to every window, absorbing network jitter so the provider's own window
+   * never sees more than the limit.
+   * @default 1 % of each window
+   */
+  windowMarginMs?: number;
+  /**
+   * How `lease.release({ tokens })` reconciles a token estimate with real usage: `'up'` charges
+   * the difference when usage was higher and never refunds (OpenAI charges `max_tokens` up front
+   * and keeps it); `'both'` also refunds when usage was lower.
+   * @default 'up'
+   */
+  reconcile?: 'up' | 'both';
+  /**
+   * Time source.
+   * @default systemClock
+   */
+  clock?: Clock;
+  /**
+   * Where the limiter keeps its state; a shared store (e.g. `RedisStore`) makes limiters with the
+   * same `name` share one budget across processes.
+   * @default new MemoryStore()
+   */
+  store?: Store;
+  /**
+   * Names the limiter in errors, events and shared stores.
+   * @default 'limiter'
+   */
+  name?: string;
+}
+
+const isClock = (v: unknown): v is Clock =>
+  typeof v === 'object' && v !== null && typeof (v as Clock).now === 'function' && typeof (v as Clock).sleep === 'function';
+const isStore = (v: unknown): v is Store => typeof v === 'object' && v !== null && typeof (v as Store).bind === 'function';
+
+const windowSchema = z.strictObject({
+  resource: z.string({ error: 'a non-empty string' }).min(1, { error: 'a non-empty string' }),
+  limit: opt.positiveInt(),
+  windowMs: opt.positiveNumber(),
+});
+
+const limiterSchema = z.strictObject({
+  maxConcurrent: opt.positiveInt().optional(),
+  maxPerMinute: opt.positiveInt().optional(),
+  maxTokensPerMinute: opt.positiveInt().optional(),
+  maxPerDay: opt.positiveInt().optional(),
+  maxPerWindow: opt.positiveInt().optional(),
+  windowMs: opt.positiveNumber().optional(),
+  windows: z.array(windowSchema, { error: 'an array of { resource, limit, windowMs }' }).optional(),
+  windowMarginMs: opt.nonNegativeNumber().optional(),
+  reconcile: opt.oneOf(['up', 'both']).optional(),
+  clock: opt.instance(isClock, 'a Clock ({ now(), sleep(ms, signal) })').optional(),
+  store: opt.instance(isStore, 'a Store (with bind(name, windows))').optional(),
+  name: z.string({ error: 'a string' }).optional(),
+});
+
+const MINUTE_MS = 60_000;
+const DAY_MS = 24 * 60 * MINUTE_MS;
+
+/** A window as configured (before the margin) and as enforced (after it). */
+export interface ResolvedWindow extends WindowSpec {
+  configuredWindowMs: number;
+}
+
+/** Validates limiter options; throws an InvalidOptionError naming the option and value. */
+export function validateLimiterOptions(options: unknown, subject = 'Limiter'): LimiterOptions {
+  const parsed = parseOptions(limiterSchema, options, subject) as LimiterOptions;
+  if (parsed.windowMs !== undefined && parsed.maxPerWindow === undefined) {
+    throw new InvalidOptionError('windowMs', `windowMs needs maxPerWindow (requests per window), got windowMs ${parsed.windowMs} alone`);
+  }
+  return parsed;
+}
+
+/** The windows the options describe, each widened by its safety margin. */
+export function resolveWindows(options: LimiterOptions): ResolvedWindow[] {
+  const configured: WindowOption[] = [];
+  if (options.maxPerMinute !== undefined) configured.push({ resource: 'requests', limit: options.maxPerMinute, windowMs: MINUTE_MS });
+  if (options.maxPerWindow !== undefined) {
+    configured.push({ resource: 'requests', limit: options.maxPerWindow, windowMs: options.windowMs ?? MINUTE_MS });
+  }
+  if (options.maxTokensPerMinute !== undefined) {
+    configured.push({ resource: 'tokens', limit: options.maxTokensPerMinute, windowMs: MINUTE_MS });
+  }
+  if (options.maxPerDay !== undefined) configured.push({ resource: 'requests', limit: options.maxPerDay, windowMs: DAY_MS });
+  configured.push(...(options.windows ?? []));
+  return configured.map((w) => ({
+    resource: w.resource,
+    limit: w.limit,
+    configuredWindowMs: w.windowMs,
+    windowMs: w.windowMs + (options.windowMarginMs ?? w.windowMs * 0.01),
+  }));
+}

@@ -1,0 +1,130 @@
+import { Limiter, type LimiterOptions } from '../limits/limiter';
+import { didYouMean } from '../validation/options';
+
+/** Options of {@link LimiterRegistry.register}. */
+export interface RegisterOptions {
+  /**
+   * Replace a limiter already registered under the same name (the old one keeps serving the
+   * leases it granted, but new lookups get the new one).
+   * @default false
+   */
+  replace?: boolean;
+}
+
+interface Entry {
+  limiter: Limiter;
+  /** The options the limiter was made from (undefined when a Limiter instance was registered). */
+  options: LimiterOptions | undefined;
+  warnedMismatch: boolean;
+}
+
+/** Compares option objects by value, ignoring key order (presets are plain data). */
+function sameOptions(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (Array.isArray(a) !== Array.isArray(b)) return false;
+  const ka = Object.keys(a).filter((k) => (a as Record<string, unknown>)[k] !== undefined);
+  const kb = Object.keys(b).filter((k) => (b as Record<string, unknown>)[k] !== undefined);
+  if (ka.length !== kb.length) return false;
+  return ka.every((k) => sameOptions((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]));
+}
+
+/**
+ * Named, shared limiters: register one per API key (or tenant) at start-up and every node, flow or
+ * call site that names it draws from the same budget.
+ *
+ * The static methods use one process-wide default registry; `new LimiterRegistry()` makes an
+ * isolated one (for tests or tenants).
+ *
+ * @example
+ * LimiterRegistry.register('openai', Presets.OPENAI_TIER2);
+ * const limiter = LimiterRegistry.get('openai');
+ * await limiter.run(() => client.chat.completions.create(request));
+ */
+export class LimiterRegistry {
+  /** The process-wide registry behind the static methods. */
+  static readonly default = new LimiterRegistry();
+
+  private readonly entries = new Map<string, Entry>();
+
+  /** Registers a limiter made from `options` (a preset works: `Presets.OPENAI_TIER2`), or a ready {@link Limiter}. */
+  register(name: string, limiterOrOptions: Limiter | LimiterOptions, options: RegisterOptions = {}): Limiter {
+    if (typeof name !== 'string' || name.length === 0) {
+      throw new TypeError(`name must be a non-empty string, got ${JSON.stringify(name)}`);
+    }
+    if (this.entries.has(name) && !options.replace) {
+      throw new Error(`A limiter named '${name}' is already registered; pass { replace: true } to replace it`);
+    }
+    const isLimiter = limiterOrOptions instanceof Limiter;
+    const limiter = isLimiter ? limiterOrOptions : new Limiter({ ...limiterOrOptions, name: limiterOrOptions.name ?? name });
+    this.entries.set(name, { limiter, options: isLimiter ? undefined : { ...limiterOrOptions }, warnedMismatch: false });
+    return limiter;
+  }
+
+  /** The limiter registered as `name`; throws an error listing the registered names when there is none. */
+  get(name: string): Limiter {
+    const entry = this.entries.get(name);
+    if (!entry) {
+      const names = [...this.entries.keys()];
+      throw new Error(
+        `No limiter named '${name}'${didYouMean(name, names)}; registered: ${names.length ? names.join(', ') : '(none)'}`,
+      );
+    }
+    return entry.limiter;
+  }
+
+  /**
+   * The limiter registered as `name`, registering one from `options` first when there is none.
+   * Warns once per name when `options` differ from those the existing limiter was made with.
+   */
+  getOrCreate(name: string, options: LimiterOptions = {}): Limiter {
+    const entry = this.entries.get(name);
+    if (!entry) return this.register(name, options);
+    if (!entry.warnedMismatch && entry.options !== undefined && !sameOptions(entry.options, options)) {
+      entry.warnedMismatch = true;
+      console.warn(
+        `LimiterRegistry.getOrCreate('${name}'): options differ from the registered limiter's; using the registered one`,
+      );
+    }
+    return entry.limiter;
+  }
+
+  has(name: string): boolean {
+    return this.entries.has(name);
+  }
+
+  /** Forgets `name`; returns whether it was registered. */
+  remove(name: string): boolean {
+    return this.entries.delete(name);
+  }
+
+  clear(): void {
+    this.entries.clear();
+  }
+
+  names(): string[] {
+    return [...this.entries.keys()];
+  }
+
+  static register(name: string, limiterOrOptions: Limiter | LimiterOptions, options?: RegisterOptions): Limiter {
+    return LimiterRegistry.default.register(name, limiterOrOptions, options);
+  }
+  static get(name: string): Limiter {
+    return LimiterRegistry.default.get(name);
+  }
+  static getOrCreate(name: string, options?: LimiterOptions): Limiter {
+    return LimiterRegistry.default.getOrCreate(name, options);
+  }
+  static has(name: string): boolean {
+    return LimiterRegistry.default.has(name);
+  }
+  static remove(name: string): boolean {
+    return LimiterRegistry.default.remove(name);
+  }
+  static clear(): void {
+    LimiterRegistry.default.clear();
+  }
+  static names(): string[] {
+    return LimiterRegistry.default.names();
+  }
+}

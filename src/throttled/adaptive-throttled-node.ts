@@ -1,0 +1,147 @@
+import { Aimd, type AimdOptions } from '../limits/aimd';
+import type { Limiter, LimiterOptions } from '../limits/limiter';
+import type { Params } from '../core/types';
+import { parseOptions } from '../validation/options';
+import { aimdNodeSchema } from './adaptive-options';
+import {
+  ThrottledParallelBatchNode,
+  type ThrottledNodeOptions,
+  type ThrottledNodeStats,
+} from './throttled-parallel-batch-node';
+
+/** Options of an {@link AdaptiveThrottledNode}: a throttled node whose concurrency is found by AIMD. */
+export interface AdaptiveThrottledNodeOptions extends ThrottledNodeOptions {
+  /**
+   * Concurrency to start with.
+   * @default 5
+   */
+  initialConcurrent?: number;
+  /**
+   * Concurrency never goes below this.
+   * @default 1
+   */
+  minConcurrent?: number;
+  /**
+   * Concurrency never goes above this (for this node `maxConcurrent` is the AIMD ceiling).
+   * @default 20
+   */
+  maxConcurrent?: number;
+  /**
+   * Multiplier applied on a rate limit (once per congestion event).
+   * @default 0.5
+   */
+  backoffFactor?: number;
+  /**
+   * Consecutive successes before concurrency grows.
+   * @default 10
+   */
+  recoveryThreshold?: number;
+  /**
+   * Growth multiplier (at least +1 per step, so it also grows from 1).
+   * @default 1.2
+   */
+  recoveryFactor?: number;
+  /**
+   * After backing off, rethrow the rate limit as a `RateLimitHit` so an enclosing adaptive
+   * flow adapts too (the item is then retried by the flow, not by the node).
+   * @default false
+   */
+  propagateRateLimit?: boolean;
+}
+
+/**
+ * A throttled parallel batch node that finds the provider's concurrency by itself: it grows
+ * after `recoveryThreshold` successes and cuts by `backoffFactor` on a rate limit — once per
+ * congestion event, however many in-flight calls report it. Every copy of the node shares one
+ * AIMD state. Window limits (`maxPerMinute`, tokens, …) still apply when set.
+ *
+ * @example
+ * class Smart extends AdaptiveThrottledNode<Shared, string, string> {
+ *   initialConcurrent = 10; minConcurrent = 2; maxConcurrent = 50;
+ *   async exec(text: string) { return callLlm(text); }
+ * }
+ */
+export class AdaptiveThrottledNode<
+  S = unknown,
+  Item = unknown,
+  Result = unknown,
+  P extends object = Params,
+> extends ThrottledParallelBatchNode<S, Item, Result, P> {
+  initialConcurrent?: number;
+  minConcurrent?: number;
+  backoffFactor?: number;
+  recoveryThreshold?: number;
+  recoveryFactor?: number;
+  propagateRateLimit?: boolean;
+
+  /** @internal shared by every copy, created at the first run. */
+  private readonly aimdHolder: { aimd: Aimd | undefined };
+  private readonly adaptiveOptions: AdaptiveThrottledNodeOptions;
+
+  constructor(options?: AdaptiveThrottledNodeOptions | number, wait?: number) {
+    const given = typeof options === 'object' && options !== null ? options : {};
+    const {
+      initialConcurrent, minConcurrent, backoffFactor, recoveryThreshold, recoveryFactor, propagateRateLimit, maxConcurrent,
+      ...throttled
+    } = given;
+    super(typeof options === 'number' ? options : throttled, wait);
+    const adaptive = { initialConcurrent, minConcurrent, maxConcurrent, backoffFactor, recoveryThreshold, recoveryFactor, propagateRateLimit };
+    parseOptions(aimdNodeSchema, stripUndefined(adaptive), new.target.name || 'AdaptiveThrottledNode');
+    this.adaptiveOptions = adaptive;
+    this.aimdHolder = { aimd: undefined };
+  }
+
+  /** The AIMD controller (created at the first run from options and subclass fields). */
+  get aimd(): Aimd {
+    if (!this.aimdHolder.aimd) {
+      const read = (key: keyof AdaptiveThrottledNodeOptions) =>
+        this.adaptiveOptions[key] ?? (this as unknown as Record<string, unknown>)[key];
+      const options: AimdOptions = stripUndefined({
+        initial: read('initialConcurrent') as number | undefined,
+        min: read('minConcurrent') as number | undefined,
+        max: read('maxConcurrent') as number | undefined,
+        backoffFactor: read('backoffFactor') as number | undefined,
+        recoveryThreshold: read('recoveryThreshold') as number | undefined,
+        recoveryFactor: read('recoveryFactor') as number | undefined,
+      });
+      this.aimdHolder.aimd = new Aimd(options);
+    }
+    return this.aimdHolder.aimd;
+  }
+
+  override get stats(): ThrottledNodeStats {
+    const base = super.stats;
+    const aimd = this.aimd.stats();
+    return { ...base, currentConcurrent: aimd.currentConcurrent, consecutiveSuccesses: aimd.consecutiveSuccesses };
+  }
+
+  protected override limitSettings(): LimiterOptions {
+    // maxConcurrent is the AIMD ceiling here; the limiter starts at the AIMD level.
+    return { ...super.limitSettings(), maxConcurrent: this.aimd.current };
+  }
+
+  protected override beforeAcquire(limiter: Limiter): void {
+    const level = this.aimd.current;
+    if (limiter.stats().maxConcurrent !== level) limiter.setMaxConcurrent(level);
+  }
+
+  protected override congestionEpoch(): number {
+    return this.aimd.epoch;
+  }
+
+  protected override onSuccess(limiter: Limiter, _epoch: number): void {
+    if (this.aimd.onSuccess()) this.beforeAcquire(limiter);
+  }
+
+  protected override onRateLimit(limiter: Limiter, epoch: number): void {
+    if (this.aimd.onRateLimit(epoch)) this.beforeAcquire(limiter);
+  }
+
+  protected override shouldPropagateRateLimit(): boolean {
+    return (this.adaptiveOptions.propagateRateLimit ?? this.propagateRateLimit) === true;
+  }
+}
+
+function stripUndefined<T extends object>(value: T): T {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
+}

@@ -1,0 +1,283 @@
+import { z } from 'zod';
+import type { AnyNode } from '../core/base-node';
+import { BatchFlow } from '../core/batch-flow';
+import type { Action, Params } from '../core/types';
+import { BatchFlowError, type BatchFlowFailure } from '../errors/batch-flow-error';
+import { Limiter, type LimiterOptions } from '../limits/limiter';
+import type { Lease } from '../limits/lease';
+import { LimiterRegistry } from '../registry/limiter-registry';
+import { opt, parseOptions } from '../validation/options';
+import { backoffFactorSchema, recoveryFactorSchema } from './adaptive-options';
+
+/** Options of a {@link ThrottledBatchFlow}. */
+export interface ThrottledFlowOptions {
+  /**
+   * Sub-flows running at once.
+   * @default 10
+   */
+  maxConcurrentFlows?: number;
+  /**
+   * Sub-flow starts in any sliding minute.
+   * @default undefined (no rate limit)
+   */
+  maxFlowsPerMinute?: number;
+  /**
+   * A shared limiter for sub-flow starts instead of the flow's own (a {@link Limiter} or a
+   * registered name); `maxConcurrentFlows`/`maxFlowsPerMinute` are then ignored.
+   * @default undefined
+   */
+  limiter?: string | Limiter;
+  /**
+   * The registry `limiter` names are looked up in.
+   * @default LimiterRegistry.default
+   */
+  registry?: LimiterRegistry;
+  /**
+   * What to do with failed sub-flows once all have finished: `'throw'` rejects `run` with a
+   * {@link BatchFlowError} listing them; `'collect'` records them in `failures` and `stats`.
+   * @default 'throw'
+   */
+  onError?: 'throw' | 'collect';
+  /**
+   * Stop starting new sub-flows after the first failure (those not started are listed as
+   * `skipped` in the error).
+   * @default false
+   */
+  failFast?: boolean;
+  /** Time source for the flow's own limiter. @default systemClock */
+  clock?: LimiterOptions['clock'];
+  /** Store for the flow's own limiter. @default in-memory */
+  store?: LimiterOptions['store'];
+}
+
+const flowOptionsSchema = z.strictObject({
+  maxConcurrentFlows: opt.positiveInt().optional(),
+  maxFlowsPerMinute: opt.positiveInt().optional(),
+  limiter: z.union([z.string().min(1), z.instanceof(Limiter)], { error: 'a registered limiter name or a Limiter' }).optional(),
+  registry: z.instanceof(LimiterRegistry, { error: 'a LimiterRegistry' }).optional(),
+  onError: opt.oneOf(['throw', 'collect']).optional(),
+  failFast: opt.boolean().optional(),
+  clock: z.custom<NonNullable<LimiterOptions['clock']>>((v) => typeof v === 'object' && v !== null, { error: 'a Clock' }).optional(),
+  store: z.custom<NonNullable<LimiterOptions['store']>>((v) => typeof v === 'object' && v !== null, { error: 'a Store' }).optional(),
+  // Adaptive flows add these; accepted here so a preset spreads into either kind.
+  initialConcurrentFlows: opt.positiveInt().optional(),
+  minConcurrentFlows: opt.positiveInt().optional(),
+  backoffFactor: backoffFactorSchema().optional(),
+  recoveryThreshold: opt.positiveInt().optional(),
+  recoveryFactor: recoveryFactorSchema().optional(),
+  maxFlowRetries: opt.nonNegativeInt().optional(),
+});
+
+/** Stats of a throttled batch flow, totalled over every run of the flow the user created. */
+export interface ThrottledFlowStats {
+  /** The flow-concurrency limit in force now (the AIMD level for adaptive flows). */
+  maxConcurrentFlows: number;
+  /** The flow-start rate limit, if any. */
+  maxFlowsPerMinute: number | undefined;
+  completedFlows: number;
+  failedFlows: number;
+  /** Sub-flows running right now. */
+  currentConcurrentFlows: number;
+  /** Sub-flows waiting for a slot right now. */
+  queuedFlows: number;
+  /** Rate limits that reached the flow (adaptive flows retry those sub-flows). */
+  totalRateLimits: number;
+}
+
+/** @internal state shared by every per-visit copy of a throttled flow. */
+interface FlowState {
+  limiter: Limiter | undefined;
+  completedFlows: number;
+  failedFlows: number;
+  totalRateLimits: number;
+  running: number;
+  queued: number;
+  failures: BatchFlowFailure[];
+}
+
+/**
+ * A batch flow that runs one sub-flow per param set from `prep`, at most `maxConcurrentFlows`
+ * at once and at most `maxFlowsPerMinute` started per minute. Use it when each item needs a
+ * multi-node flow; for one node with many items use {@link ThrottledParallelBatchNode}.
+ *
+ * A failed sub-flow never hides: after the others finish, `run` rejects with a
+ * {@link BatchFlowError} listing every failed param set (or, with `onError: 'collect'`, records
+ * them in `failures`). Nodes inside get their own limits per sub-flow run.
+ *
+ * @example
+ * class Users extends ThrottledBatchFlow<Shared> {
+ *   maxConcurrentFlows = 10;
+ *   maxFlowsPerMinute = 60;
+ *   async prep(shared: Shared) { return shared.userIds.map((userId) => ({ userId })); }
+ * }
+ * await new Users(fetchUser).run({ userIds });
+ * new ThrottledBatchFlow(fetchUser, FlowPresets.MODERATE);
+ */
+export class ThrottledBatchFlow<S = unknown, P extends object = Params, BatchParams extends object = Params> extends BatchFlow<
+  S,
+  P,
+  BatchParams
+> {
+  maxConcurrentFlows?: number;
+  maxFlowsPerMinute?: number;
+  limiter?: string | Limiter;
+  registry?: LimiterRegistry;
+  onError?: 'throw' | 'collect';
+  failFast?: boolean;
+  clock?: LimiterOptions['clock'];
+  store?: LimiterOptions['store'];
+
+  /** @internal */
+  protected readonly flowState: FlowState;
+  /** @internal the constructor's options; they win over subclass fields. */
+  protected readonly flowOptions: ThrottledFlowOptions & Record<string, unknown>;
+
+  constructor(start: AnyNode, options: ThrottledFlowOptions = {}) {
+    super(start);
+    parseOptions(flowOptionsSchema, options, new.target.name || 'ThrottledBatchFlow');
+    this.flowOptions = { ...options };
+    this.flowState = { limiter: undefined, completedFlows: 0, failedFlows: 0, totalRateLimits: 0, running: 0, queued: 0, failures: [] };
+  }
+
+  /** Sub-flows that failed in runs with `onError: 'collect'`. */
+  get failures(): readonly BatchFlowFailure[] {
+    return this.flowState.failures;
+  }
+
+  get stats(): ThrottledFlowStats {
+    const s = this.flowState;
+    return {
+      maxConcurrentFlows: this.currentFlowLimit(),
+      maxFlowsPerMinute: this.setting('maxFlowsPerMinute') as number | undefined,
+      completedFlows: s.completedFlows,
+      failedFlows: s.failedFlows,
+      currentConcurrentFlows: s.running,
+      queuedFlows: s.queued,
+      totalRateLimits: s.totalRateLimits,
+    };
+  }
+
+  /** The limiter sub-flow starts go through (created on first use). */
+  getLimiter(): Limiter {
+    const s = this.flowState;
+    if (s.limiter) return s.limiter;
+    const shared = this.setting('limiter') as string | Limiter | undefined;
+    if (shared !== undefined) {
+      const registry = (this.setting('registry') as LimiterRegistry | undefined) ?? LimiterRegistry.default;
+      s.limiter = typeof shared === 'string' ? registry.get(shared) : shared;
+    } else {
+      s.limiter = new Limiter({
+        maxConcurrent: this.initialFlowLimit(),
+        maxPerMinute: this.setting('maxFlowsPerMinute') as number | undefined,
+        clock: this.setting('clock') as LimiterOptions['clock'],
+        store: this.setting('store') as LimiterOptions['store'],
+        name: this.constructor.name,
+      });
+    }
+    return s.limiter;
+  }
+
+  override async _run(shared: S): Promise<Action | undefined> {
+    const batch = (await this.prep(shared)) ?? [];
+    const limiter = this.getLimiter();
+    const state = this.flowState;
+    const failures: BatchFlowFailure<BatchParams>[] = [];
+    const skipped: { index: number; params: BatchParams }[] = [];
+    const failFast = this.setting('failFast') === true;
+    let stopped = false;
+
+    await Promise.all(
+      batch.map(async (bp, index) => {
+        const params = { ...this._params, ...bp } as P;
+        try {
+          await this.runSubFlow(shared, params, limiter, () => stopped);
+          state.completedFlows++;
+        } catch (error) {
+          if (error === SKIPPED) {
+            skipped.push({ index, params: bp });
+            return;
+          }
+          state.failedFlows++;
+          failures.push({ index, params: bp, error });
+          if (failFast) stopped = true;
+        }
+      }),
+    );
+
+    if (failures.length > 0 || skipped.length > 0) {
+      failures.sort((a, b) => a.index - b.index);
+      skipped.sort((a, b) => a.index - b.index);
+      if (this.setting('onError') === 'collect') {
+        state.failures.push(...failures);
+      } else {
+        throw new BatchFlowError(this.constructor.name, batch.length, failures, skipped);
+      }
+    }
+    return await this.post(shared, batch, undefined);
+  }
+
+  /**
+   * Runs one sub-flow inside a slot. Each run gets its own throttle scope, so throttled nodes
+   * inside apply their limits per sub-flow. Adaptive flows override this to retry on rate limits.
+   */
+  protected async runSubFlow(shared: S, params: P, limiter: Limiter, isStopped: () => boolean): Promise<void> {
+    const lease = await this.acquireSlot(limiter);
+    try {
+      if (isStopped()) throw SKIPPED;
+      await this.orchestrateScoped(shared, params);
+    } finally {
+      this.releaseSlot(lease);
+    }
+  }
+
+  /** @internal */
+  protected async acquireSlot(limiter: Limiter): Promise<Lease> {
+    const state = this.flowState;
+    state.queued++;
+    let lease: Lease;
+    try {
+      lease = await limiter.acquire({ signal: this.signal });
+    } finally {
+      state.queued--;
+    }
+    state.running++;
+    return lease;
+  }
+
+  /** @internal */
+  protected releaseSlot(lease: Lease): void {
+    this.flowState.running--;
+    lease.release();
+  }
+
+  /** @internal runs the sub-flow on a copy of this flow carrying a fresh throttle scope. */
+  protected orchestrateScoped(shared: S, params: P): Promise<Action | undefined> {
+    const runner = this.clone();
+    runner.throttleScope = {};
+    return runner._orchestrate(shared, params);
+  }
+
+  /** A setting from the constructor options, else the subclass field. @internal */
+  protected setting(key: string): unknown {
+    return this.flowOptions[key] ?? (this as unknown as Record<string, unknown>)[key];
+  }
+
+  /** @internal */
+  protected initialFlowLimit(): number {
+    return (this.setting('maxConcurrentFlows') as number | undefined) ?? 10;
+  }
+
+  /** @internal */
+  protected currentFlowLimit(): number {
+    return this.flowState.limiter?.stats().maxConcurrent ?? this.initialFlowLimit();
+  }
+}
+
+/** Marks a param set that `failFast` kept from starting. @internal */
+export const SKIPPED: unique symbol = Symbol('throttleflow.skipped');
+
+/** The reference cookbook's name for {@link ThrottledBatchFlow}. */
+export const ThrottledAsyncParallelBatchFlow = ThrottledBatchFlow;
+/** The reference cookbook's name for {@link ThrottledBatchFlow}. */
+export type ThrottledAsyncParallelBatchFlow<S = unknown, P extends object = Params, BatchParams extends object = Params> =
+  ThrottledBatchFlow<S, P, BatchParams>;

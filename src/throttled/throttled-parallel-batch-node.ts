@@ -1,0 +1,380 @@
+import { z } from 'zod';
+import { delay, throwIfAborted } from '../core/abort';
+import { BatchNode } from '../core/batch-node';
+import { resolveNodeOptions, type NodeOptions } from '../core/node';
+import type { Action, Params } from '../core/types';
+import { Limiter, type LimiterOptions } from '../limits/limiter';
+import type { Lease } from '../limits/lease';
+import { LimiterRegistry } from '../registry/limiter-registry';
+import { opt, parseOptions } from '../validation/options';
+import { handleRateLimit, type RateLimitOutcome } from './rate-limit-handling';
+import { usageTokensOf } from './usage';
+
+/** The limiter settings a throttled node accepts (the same names as {@link LimiterOptions}). */
+export const LIMIT_KEYS = [
+  'maxConcurrent',
+  'maxPerMinute',
+  'maxTokensPerMinute',
+  'maxPerDay',
+  'maxPerWindow',
+  'windowMs',
+  'windows',
+  'windowMarginMs',
+  'reconcile',
+  'clock',
+  'store',
+] as const satisfies readonly (keyof LimiterOptions)[];
+
+type LimitFields = Pick<LimiterOptions, (typeof LIMIT_KEYS)[number]>;
+
+/** Options of a {@link ThrottledParallelBatchNode}: its limits (or a shared limiter) and its retry policy. */
+export interface ThrottledNodeOptions extends NodeOptions, LimitFields {
+  /**
+   * A shared limiter instead of the node's own: a {@link Limiter}, or the name of one in
+   * `registry` (looked up at the first run, so registration order does not matter).
+   * When set, the node's own limit fields are ignored.
+   * @default undefined (the node makes its own limiter from its limit fields)
+   */
+  limiter?: string | Limiter;
+  /**
+   * The registry `limiter` names are looked up in.
+   * @default LimiterRegistry.default
+   */
+  registry?: LimiterRegistry;
+  /**
+   * How many times one item may be put back through the limiter after a provider rate limit
+   * (429/529) before it fails through `execFallback` with a `RateLimitHit`. These retries do
+   * not use up `maxRetries`, which counts ordinary failures.
+   * @default 10
+   */
+  maxRateLimitRetries?: number;
+  /**
+   * Base pause after a rate limit that carries no retry-after; doubles per consecutive rate
+   * limit of the same item, with jitter.
+   * @default 1000
+   */
+  rateLimitBackoffMs?: number;
+  /**
+   * Upper bound of that pause.
+   * @default 60000
+   */
+  maxRateLimitBackoffMs?: number;
+  /**
+   * Queue priority of this node's calls in a shared limiter (higher first).
+   * @default 0
+   */
+  priority?: number;
+}
+
+const policySchema = z.object({
+  maxRetries: opt.positiveInt().optional(),
+  waitMs: opt.nonNegativeNumber().optional(),
+  limiter: z
+    .union([z.string().min(1), z.instanceof(Limiter)], { error: 'a registered limiter name or a Limiter' })
+    .optional(),
+  registry: z.instanceof(LimiterRegistry, { error: 'a LimiterRegistry' }).optional(),
+  maxRateLimitRetries: opt.nonNegativeInt().optional(),
+  rateLimitBackoffMs: opt.nonNegativeNumber().optional(),
+  maxRateLimitBackoffMs: opt.nonNegativeNumber().optional(),
+  priority: z.number({ error: 'a number' }).optional(),
+});
+
+/** Counters of one node, shared by every per-visit copy of it. */
+export interface ThrottledNodeCounters {
+  /** Items that ended with a value from `exec`. */
+  totalSuccesses: number;
+  /** Items whose tries were all used up (they then went through `execFallback`). */
+  totalFailures: number;
+  /** Provider rate limits (429/529) seen by this node. */
+  totalRateLimits: number;
+  /** Successes since the last rate limit. */
+  consecutiveSuccesses: number;
+}
+
+/** Stats of a throttled node: its counters plus its limiter's stats. */
+export type ThrottledNodeStats = ThrottledNodeCounters &
+  ReturnType<Limiter['stats']> & {
+    /** The concurrency limit in force now (the AIMD level for adaptive nodes). */
+    currentConcurrent: number;
+  };
+
+/**
+ * State every per-visit copy of a node shares by reference (Flow shallow-copies nodes), so
+ * limits, AIMD level and stats are those of the node the user created.
+ * @internal
+ */
+export interface ThrottleState {
+  limiter: Limiter | undefined;
+  scoped: WeakMap<object, Limiter>;
+  counters: ThrottledNodeCounters;
+}
+
+/**
+ * A parallel batch node whose calls go through a limiter: at most `maxConcurrent` in flight,
+ * at most `maxPerMinute` (and/or tokens, daily, custom windows) started in any sliding window,
+ * with provider rate limits (429/529) paused for and retried without losing the item.
+ * Results keep input order.
+ *
+ * Configure it with constructor options or subclass fields (read at the first run):
+ *
+ * @example
+ * class Translate extends ThrottledParallelBatchNode<Shared, string, string> {
+ *   maxConcurrent = 5;
+ *   maxPerMinute = 60;
+ *   async prep(shared: Shared) { return shared.texts; }
+ *   async exec(text: string) { return callLlm(`Translate: ${text}`); }
+ * }
+ * new ThrottledParallelBatchNode({ ...Presets.OPENAI_TIER1 });
+ * new ThrottledParallelBatchNode({ limiter: 'openai' }); // a shared, registered limiter
+ *
+ * Inside a throttled batch flow, a node's own limits apply per sub-flow run (so 5 flows × 3
+ * calls = 15 in flight, as in the reference cookbook); use a registry limiter for one budget
+ * shared by everything.
+ */
+export class ThrottledParallelBatchNode<
+  S = unknown,
+  Item = unknown,
+  Result = unknown,
+  P extends object = Params,
+> extends BatchNode<S, P, Item, Result> {
+  /** @default 5 */
+  maxConcurrent?: number;
+  maxPerMinute?: number;
+  maxTokensPerMinute?: number;
+  maxPerDay?: number;
+  maxPerWindow?: number;
+  windowMs?: number;
+  windows?: LimiterOptions['windows'];
+  windowMarginMs?: number;
+  reconcile?: LimiterOptions['reconcile'];
+  clock?: LimiterOptions['clock'];
+  store?: LimiterOptions['store'];
+  limiter?: string | Limiter;
+  registry?: LimiterRegistry;
+  maxRateLimitRetries?: number;
+  rateLimitBackoffMs?: number;
+  maxRateLimitBackoffMs?: number;
+  priority?: number;
+
+  /** @internal */
+  protected readonly throttle: ThrottleState;
+  /** @internal the options given to the constructor; they win over subclass fields. */
+  protected readonly throttleOptions: ThrottledNodeOptions;
+
+  /**
+   * @param options - limits, a shared `limiter`, and retry settings; or pocketflow's
+   * positional `maxRetries`
+   * @param wait - seconds between ordinary retries (pocketflow's positional form)
+   */
+  constructor(options?: ThrottledNodeOptions | number, wait?: number) {
+    const given = typeof options === 'object' && options !== null ? options : {};
+    const { maxRetries, waitMs } = given;
+    super(typeof options === 'number' ? options : { maxRetries, waitMs }, wait);
+    const subject = new.target.name || 'ThrottledParallelBatchNode';
+    parseOptions(policySchema, pick(given, Object.keys(policySchema.shape)), subject);
+    if (!given.limiter) validateLimits(given, subject);
+    this.throttleOptions = { ...given };
+    this.throttle = { limiter: undefined, scoped: new WeakMap(), counters: emptyCounters() };
+  }
+
+  /**
+   * Token estimate of one item, charged to token windows when its call starts (reconciled with
+   * the real usage afterwards). Override for token limits.
+   * @returns tokens, or `undefined` for none
+   */
+  tokensFor(_item: Item): number | undefined {
+    return undefined;
+  }
+
+  /**
+   * Real tokens used by one call, read from its result; by default OpenAI's
+   * `usage.total_tokens` or Anthropic's `input_tokens + output_tokens`.
+   */
+  usageOf(result: Result): number | undefined {
+    return usageTokensOf(result);
+  }
+
+  /** Counters and limiter stats, totalled over every run of this node. */
+  get stats(): ThrottledNodeStats {
+    const limiter = this.throttle.limiter ?? this.resolveLimiter(undefined);
+    const limiterStats = limiter.stats();
+    return {
+      ...limiterStats,
+      ...this.throttle.counters,
+      currentConcurrent: this.currentConcurrencyLimit(limiterStats.maxConcurrent),
+    };
+  }
+
+  /** The limiter this node uses outside throttled flows (created on first use). */
+  getLimiter(): Limiter {
+    return this.resolveLimiter(undefined);
+  }
+
+  override async _exec(items: unknown): Promise<unknown> {
+    if (!Array.isArray(items)) return [];
+    const limiter = this.resolveLimiter(this.throttleScope);
+    const settled = await Promise.allSettled(items.map((item: Item) => this.execItem(limiter, item)));
+    // Wait for every item before failing, so no call is left running unobserved.
+    const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
+    return settled.map((r) => (r as PromiseFulfilledResult<Result>).value);
+  }
+
+  /** One item: acquire, exec, release; retry ordinary failures and rate limits separately. */
+  private async execItem(limiter: Limiter, item: Item): Promise<Result> {
+    const policy = this.policy();
+    const counters = this.throttle.counters;
+    let failures = 0;
+    let rateLimits = 0;
+    for (;;) {
+      this.beforeAcquire(limiter);
+      const lease: Lease = await limiter.acquire({
+        tokens: this.tokensFor(item),
+        priority: policy.priority,
+        signal: this.signal,
+      });
+      const epoch = this.congestionEpoch();
+      let result: Result;
+      try {
+        this.currentRetry = failures;
+        result = await this.exec(item);
+      } catch (error) {
+        lease.release();
+        const outcome: RateLimitOutcome = handleRateLimit(error, {
+          limiter,
+          attempt: rateLimits,
+          backoffMs: policy.rateLimitBackoffMs,
+          maxBackoffMs: policy.maxRateLimitBackoffMs,
+          source: this.constructor.name,
+        });
+        if (outcome.kind === 'none') {
+          failures++;
+          if (failures >= this.maxRetries) {
+            counters.totalFailures++;
+            return await this.execFallback(item, error as Error);
+          }
+          throwIfAborted(this.signal);
+          if (this.wait > 0) await sleepWith(limiter, this.wait * 1000, this.signal);
+          continue;
+        }
+        counters.totalRateLimits++;
+        counters.consecutiveSuccesses = 0;
+        if (outcome.kind === 'fatal') {
+          counters.totalFailures++;
+          return await this.execFallback(item, outcome.error);
+        }
+        this.onRateLimit(limiter, epoch);
+        rateLimits++;
+        if (this.shouldPropagateRateLimit()) throw outcome.error;
+        if (rateLimits > policy.maxRateLimitRetries) {
+          counters.totalFailures++;
+          return await this.execFallback(item, outcome.error);
+        }
+        continue;
+      }
+      lease.release({ tokens: this.usageOf(result) });
+      counters.totalSuccesses++;
+      counters.consecutiveSuccesses++;
+      this.onSuccess(limiter, epoch);
+      return result;
+    }
+  }
+
+  /** @internal hook for adaptive nodes: align the limiter's concurrency before each acquire. */
+  protected beforeAcquire(_limiter: Limiter): void {}
+  /** @internal hook for adaptive nodes: the congestion epoch a call started in. */
+  protected congestionEpoch(): number {
+    return 0;
+  }
+  /** @internal hook for adaptive nodes. */
+  protected onSuccess(_limiter: Limiter, _epoch: number): void {}
+  /** @internal hook for adaptive nodes. */
+  protected onRateLimit(_limiter: Limiter, _epoch: number): void {}
+  /** @internal hook for adaptive nodes. */
+  protected shouldPropagateRateLimit(): boolean {
+    return false;
+  }
+  /** @internal the concurrency limit to report in stats. */
+  protected currentConcurrencyLimit(limiterMax: number): number {
+    return limiterMax;
+  }
+
+  /** The limit settings in force: constructor options first, then subclass fields. */
+  protected limitSettings(): LimiterOptions {
+    const settings: Record<string, unknown> = {};
+    const fields = this as unknown as Record<string, unknown>;
+    for (const key of LIMIT_KEYS) {
+      const value = this.throttleOptions[key] ?? fields[key];
+      if (value !== undefined) settings[key] = value;
+    }
+    return settings as LimiterOptions;
+  }
+
+  /** Defaults applied when neither options nor fields set a value. */
+  protected defaultLimits(): LimiterOptions {
+    return { maxConcurrent: 5 };
+  }
+
+  private policy() {
+    const fields = this as unknown as Record<string, unknown>;
+    const read = <K extends keyof ThrottledNodeOptions>(key: K): ThrottledNodeOptions[K] =>
+      (this.throttleOptions[key] ?? fields[key]) as ThrottledNodeOptions[K];
+    return {
+      maxRateLimitRetries: read('maxRateLimitRetries') ?? 10,
+      rateLimitBackoffMs: read('rateLimitBackoffMs') ?? 1000,
+      maxRateLimitBackoffMs: read('maxRateLimitBackoffMs') ?? 60_000,
+      priority: read('priority') ?? 0,
+    };
+  }
+
+  /** The limiter for a scope: the shared one, or one per throttled-flow run. */
+  protected resolveLimiter(scope: object | undefined): Limiter {
+    const state = this.throttle;
+    const fields = this as unknown as Record<string, unknown>;
+    const shared = (this.throttleOptions.limiter ?? fields.limiter) as string | Limiter | undefined;
+    if (shared !== undefined) {
+      if (!state.limiter) {
+        const registry = (this.throttleOptions.registry ?? fields.registry ?? LimiterRegistry.default) as LimiterRegistry;
+        state.limiter = typeof shared === 'string' ? registry.get(shared) : shared;
+      }
+      return state.limiter;
+    }
+    if (scope) {
+      let scoped = state.scoped.get(scope);
+      if (!scoped) state.scoped.set(scope, (scoped = this.makeLimiter()));
+      return scoped;
+    }
+    return (state.limiter ??= this.makeLimiter());
+  }
+
+  private makeLimiter(): Limiter {
+    const settings = { ...this.defaultLimits(), ...this.limitSettings() };
+    validateLimits(settings, this.constructor.name);
+    return new Limiter({ ...settings, name: this.constructor.name });
+  }
+}
+
+function emptyCounters(): ThrottledNodeCounters {
+  return { totalSuccesses: 0, totalFailures: 0, totalRateLimits: 0, consecutiveSuccesses: 0 };
+}
+
+function pick(source: object, keys: string[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const key of keys) {
+    const value = (source as Record<string, unknown>)[key];
+    if (value !== undefined) out[key] = value;
+  }
+  return out;
+}
+
+/** Validates limit settings by building a throwaway limiter config (errors name the option). */
+function validateLimits(settings: object, subject: string): void {
+  const limits = pick(settings, [...LIMIT_KEYS]);
+  if (Object.keys(limits).length > 0) Limiter.validateOptions(limits, subject);
+}
+
+function sleepWith(limiter: Limiter, ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return limiter.clock ? limiter.clock.sleep(ms, signal) : delay(ms, signal);
+}
+
+export type { Action };
