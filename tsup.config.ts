@@ -4,6 +4,8 @@ export default defineConfig({
   entry: {
     index: 'src/index.ts',
     testing: 'src/testing/index.ts',
+    // spawnProviderSimulator starts this file in a child process, from the same folder.
+    'simulator-process': 'src/testing/simulator-process.ts',
   },
   format: ['esm', 'cjs'],
   dts: true,

@@ -1,2 +1,7 @@
 // Public API of `throttleflow/testing`: tools for testing pipelines without a real provider.
 export { FakeClock } from '../limits/fake-clock';
+export { startProviderSimulator, type StartProviderSimulatorOptions } from './provider-simulator';
+export { spawnProviderSimulator } from './spawn-provider-simulator';
+export type { ProviderSimulatorOptions } from './provider-simulator-options';
+export type { ProviderSimulator, SpawnedProviderSimulator, ProviderSimulatorStats } from './provider-simulator-types';
+export { simulatorTokenCost, type SimulatorTokenCost } from './simulator-token-cost';
