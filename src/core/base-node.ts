@@ -14,7 +14,6 @@ function describe(value: unknown): string {
   if (value === null) return 'null';
   if (typeof value === 'object') return value.constructor?.name ?? 'object';
   if (typeof value === 'function') return `function ${value.name || '(anonymous)'}`;
-  if (typeof value === 'function') return `function ${value.name || '(anonymous)'}`;
   return typeof value === 'string' ? `'${value}'` : String(value);
 }
 
