@@ -1,3 +1,4 @@
+import { throwIfAborted } from './abort';
 import type { Action, Params, RunOptions } from './types';
 
 /** Any node or flow, whatever its shared-state and params types. */
@@ -99,6 +100,7 @@ export class BaseNode<S = unknown, P extends object = Params> {
   /** Runs this node alone (successors are not followed: use a {@link Flow} for that). */
   async run(shared: S, options: RunOptions = {}): Promise<Action | undefined> {
     if (this._successors.size > 0) console.warn("Node won't run successors. Use Flow.");
+    throwIfAborted(options.signal);
     this.signal = options.signal;
     return await this._run(shared);
   }
