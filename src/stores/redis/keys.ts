@@ -8,7 +8,8 @@
  * <prefix>{<name>}:waiting                   STRING  present while an acquire is denied (release publishes then)
  * <prefix>{<name>}:w:<resource>:<windowMs>   ZSET    "<lease id>:<cost>" → start time (ms)
  * <prefix>{<name>}:w:<resource>:<windowMs>:sum  STRING  units held by that log
- * <prefix>{<name>}:aimd                      HASH    shared AIMD level and counters
+ * <prefix>{<name>}:clients                   ZSET    store instance id → presence expiry (heartbeat)
+ * <prefix>{<name>}:aimd                      HASH    shared AIMD level
  * <prefix>{<name>}:stats                     HASH    shared counters (requests, tokens, rate limits …)
  * <prefix>{<name>}:released                  pub/sub channel: capacity was freed
  * ```
@@ -37,6 +38,7 @@ export class LimiterKeys {
   readonly leases: string;
   readonly pause: string;
   readonly waiting: string;
+  readonly clients: string;
   readonly aimd: string;
   readonly stats: string;
   /** The pub/sub channel a release publishes on when someone waits. */
@@ -50,6 +52,7 @@ export class LimiterKeys {
     this.leases = `${this.base}:leases`;
     this.pause = `${this.base}:pause`;
     this.waiting = `${this.base}:waiting`;
+    this.clients = `${this.base}:clients`;
     this.aimd = `${this.base}:aimd`;
     this.stats = `${this.base}:stats`;
     this.releasedChannel = `${this.base}:released`;

@@ -115,10 +115,14 @@ export class RedisBackend extends EventEmitter<RedisBackendEvents> {
   private readonly held = new Map<string, Set<string>>();
   /** Leases the heartbeat found expired: released without freeing twice, reported once. */
   private readonly lost = new Set<string>();
+  /** Store instances seen sharing each limiter at the last heartbeat. */
+  private readonly peerCounts = new Map<string, number>();
   private heartbeat: ReturnType<typeof setInterval> | undefined;
   private subscriber: RedisClient | undefined;
   private subscribing = new Map<string, Promise<void>>();
   private readonly waiters = new Map<string, Set<Waiter>>();
+  /** Standing listeners for release notifications, by channel. */
+  private readonly releaseListeners = new Map<string, Set<() => void>>();
   private closed = false;
 
   constructor(private readonly options: RedisBackendOptions) {
@@ -261,15 +265,52 @@ export class RedisBackend extends EventEmitter<RedisBackendEvents> {
     });
   }
 
+  /**
+   * Calls `listener` (after a random jitter) whenever another acquire's release is published for
+   * `name`. Returns a function that stops listening.
+   */
+  onRelease(name: string, listener: () => void): () => void {
+    const channel = this.keys(name).releasedChannel;
+    let set = this.releaseListeners.get(channel);
+    if (!set) this.releaseListeners.set(channel, (set = new Set()));
+    set.add(listener);
+    this.subscribe(name).catch((error: unknown) => this.emit('heartbeatError', error));
+    return () => {
+      set.delete(listener);
+    };
+  }
+
   /** Stops the heartbeat, wakes every waiter and closes the subscriber connection (not the user's client). */
   async close(): Promise<void> {
     this.closed = true;
     if (this.heartbeat) clearInterval(this.heartbeat);
     this.heartbeat = undefined;
     for (const set of this.waiters.values()) for (const w of [...set]) w.resolve(false);
+    this.releaseListeners.clear();
     const sub = this.subscriber;
     this.subscriber = undefined;
     if (sub) await sub.quit().catch(() => sub.disconnect());
+  }
+
+  /** True while the client is connected and ready. */
+  get connected(): boolean {
+    return this.options.client.status === 'ready';
+  }
+
+  /** Processes (store instances) seen sharing limiter `name` at the last heartbeat, if any beat yet. */
+  peers(name: string): number | undefined {
+    return this.peerCounts.get(name);
+  }
+
+  /** Starts the heartbeat for `name` (presence, and renewal of the leases held under it). */
+  track(name: string): void {
+    if (!this.held.has(name)) this.held.set(name, new Set());
+    if (!this.heartbeat && !this.closed) {
+      this.heartbeat = setInterval(() => {
+        this.renewAll().catch((error: unknown) => this.emit('heartbeatError', error));
+      }, this.options.heartbeatMs);
+      this.heartbeat.unref?.();
+    }
   }
 
   /** Leases this process holds right now (for tests and stats). */
@@ -282,10 +323,14 @@ export class RedisBackend extends EventEmitter<RedisBackendEvents> {
     const ttl = this.options.leaseTtlMs;
     await Promise.all(
       [...this.held].map(async ([name, ids]) => {
-        if (ids.size === 0) return;
-        const list = [...ids];
-        const lostIds = (await this.call('renew', [this.keys(name).leases], [ttl, ...list])) as string[];
-        for (const id of lostIds) {
+        const keys = this.keys(name);
+        const presenceTtl = this.options.heartbeatMs * 3;
+        const reply = (await this.call('renew', [keys.leases, keys.clients], [ttl, this.instanceId, presenceTtl, ...ids])) as [
+          number,
+          ...string[],
+        ];
+        this.peerCounts.set(name, reply[0]);
+        for (const id of reply.slice(1) as string[]) {
           // Released meanwhile? Then it was not lost, just gone.
           if (!ids.delete(id)) continue;
           this.lost.add(id);
@@ -296,16 +341,8 @@ export class RedisBackend extends EventEmitter<RedisBackendEvents> {
   }
 
   private hold(name: string, leaseId: string): void {
-    let ids = this.held.get(name);
-    if (!ids) this.held.set(name, (ids = new Set()));
-    ids.add(leaseId);
-    if (!this.heartbeat && !this.closed) {
-      this.heartbeat = setInterval(() => {
-        if ([...this.held.values()].every((s) => s.size === 0)) return;
-        this.renewAll().catch((error: unknown) => this.emit('heartbeatError', error));
-      }, this.options.heartbeatMs);
-      this.heartbeat.unref?.();
-    }
+    this.track(name);
+    this.held.get(name)!.add(leaseId);
   }
 
   private subscribe(name: string): Promise<void> {
@@ -333,6 +370,15 @@ export class RedisBackend extends EventEmitter<RedisBackendEvents> {
   }
 
   private wake(channel: string): void {
+    const listeners = this.releaseListeners.get(channel);
+    if (listeners) {
+      for (const listener of listeners) {
+        const timer = setTimeout(() => {
+          if (!this.closed) listener();
+        }, Math.random() * this.options.wakeJitterMs);
+        timer.unref?.();
+      }
+    }
     const set = this.waiters.get(channel);
     if (!set) return;
     for (const waiter of [...set]) {

@@ -1,0 +1,9 @@
+// Public API of `throttleflow/redis`: limits shared across processes through Redis (needs ioredis).
+export { RedisStore, type OnStoreError, type RedisStoreEvents, type RedisStoreOptions } from './redis-store';
+export {
+  isStoreUnavailableError,
+  StoreUnavailableError,
+  type StoreUnavailableErrorOptions,
+} from './store-unavailable-error';
+export { LimiterKeys } from './keys';
+export type { RedisClient } from './script-runner';
