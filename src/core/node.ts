@@ -97,15 +97,17 @@ export class Node<S = unknown, P extends object = Params, PrepRes = unknown, Exe
   }
 
   override async _exec(prepRes: unknown): Promise<unknown> {
-    for (this.currentRetry = 0; this.currentRetry < this.maxRetries; this.currentRetry++) {
+    // A local counter: parallel items share this node, and a shared one (as in pocketflow) lets
+    // one item's retries end another item's loop early with a silent `undefined`.
+    for (let attempt = 0; ; attempt++) {
+      this.currentRetry = attempt;
       try {
         return await this.exec(prepRes as PrepRes);
       } catch (error) {
-        if (this.currentRetry === this.maxRetries - 1) return await this.execFallback(prepRes as PrepRes, error as Error);
+        if (attempt >= this.maxRetries - 1) return await this.execFallback(prepRes as PrepRes, error as Error);
         throwIfAborted(this.signal);
         if (this.wait > 0) await delay(this.wait * 1000, this.signal);
       }
     }
-    return undefined;
   }
 }

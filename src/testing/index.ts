@@ -5,3 +5,4 @@ export { spawnProviderSimulator } from './spawn-provider-simulator';
 export type { ProviderSimulatorOptions } from './provider-simulator-options';
 export type { ProviderSimulator, SpawnedProviderSimulator, ProviderSimulatorStats } from './provider-simulator-types';
 export { simulatorTokenCost, type SimulatorTokenCost } from './simulator-token-cost';
+export { chatCompletion, ProviderHttpError, type ChatCompletion, type ChatCompletionRequest } from './simulator-client';
