@@ -12,7 +12,7 @@ import type {
 } from '../store';
 import { opt, parseOptions } from '../../validation/options';
 import { assertValidPrefix } from './keys';
-import { RedisBackend, type BackendSnapshot, type WindowCharge } from './redis-backend';
+import { RedisBackend, type WindowCharge } from './redis-backend';
 import type { RedisClient } from './script-runner';
 import { isStoreUnavailableError, StoreUnavailableError } from './store-unavailable-error';
 
@@ -105,8 +105,6 @@ const optionsSchema = z.strictObject({
 
 /** The most a concurrency-blocked acquire waits inside the store for a release before handing back. */
 const CONCURRENCY_HOLD_MS = 1_000;
-/** How fresh a cached snapshot must be for `stats()` (which is synchronous) to skip a refresh. */
-const SNAPSHOT_REFRESH_MS = 100;
 
 /**
  * Shares limiters across processes through Redis: limiters with the same `name` and the same
@@ -214,9 +212,6 @@ class RedisHandle implements StoreHandle {
   /** Leases granted by a fallback handle, and which one (a later fallback gets a fresh handle). */
   private readonly localLeases = new Map<string, StoreHandle>();
   private lastRecheck = 0;
-  private cachedSnapshot: BackendSnapshot | undefined;
-  private snapshotAt = -Infinity;
-  private refreshing = false;
   /** Limiters listening for capacity freed elsewhere (`subscribe`). */
   private readonly capacityListeners = new Set<() => void>();
 
@@ -311,17 +306,12 @@ class RedisHandle implements StoreHandle {
   }
 
   /**
-   * The last shared snapshot, answered synchronously so `limiter.stats()` shows shared numbers;
-   * refreshed in the background at most every 100 ms. The very first call waits for Redis.
+   * The shared state read from Redis now (one round trip). Asynchronous, so a limiter's synchronous
+   * `stats()` shows this process's own view; await `store.snapshot(name, windows)` for shared numbers.
    */
-  snapshot(nowMs: number): StoreSnapshot | Promise<StoreSnapshot> {
+  async snapshot(nowMs: number): Promise<StoreSnapshot> {
     if (this.local) return this.local.handle.snapshot(nowMs);
-    const fresh = Date.now() - this.snapshotAt < SNAPSHOT_REFRESH_MS;
-    if (this.cachedSnapshot) {
-      if (!fresh) void this.refreshSnapshot();
-      return this.cachedSnapshot;
-    }
-    return this.refreshSnapshot();
+    return this.backend.snapshot(this.name, this.windowIds);
   }
 
   /** Calls `onCapacity` when another process (or limiter) frees capacity of this limiter. */
@@ -345,22 +335,6 @@ class RedisHandle implements StoreHandle {
       await this.backend.setLevel(this.name, level);
     } catch (error) {
       if (!this.local && this.store.onStoreError !== 'local') throw error;
-    }
-  }
-
-  private async refreshSnapshot(): Promise<StoreSnapshot> {
-    if (this.refreshing && this.cachedSnapshot) return this.cachedSnapshot;
-    this.refreshing = true;
-    try {
-      const snap = await this.backend.snapshot(this.name, this.windowIds);
-      this.cachedSnapshot = snap;
-      this.snapshotAt = Date.now();
-      return snap;
-    } catch (error) {
-      this.store.emit('error', error);
-      return this.cachedSnapshot ?? { active: 0, used: this.windows.map(() => 0), pausedForMs: 0 };
-    } finally {
-      this.refreshing = false;
     }
   }
 

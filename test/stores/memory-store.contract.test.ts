@@ -1,0 +1,4 @@
+import { MemoryStore } from '../../src/stores/memory-store';
+import { describeStoreContract } from './store.contract';
+
+describeStoreContract('MemoryStore', () => ({ store: new MemoryStore() }));
