@@ -5,8 +5,19 @@ import type { Action, Params, RunOptions } from './types';
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- variance escape hatch kept internal to `successor` slots
 export type AnyNode = BaseNode<never, object>;
 
-function assertNode(value: unknown, argument: string): asserts value is AnyNode {
-  if (!(value instanceof BaseNode)) {
+/**
+ * A node by shape, not only by `instanceof`: nodes from another copy of throttleflow (the CJS and
+ * ESM builds loaded side by side) or from pocketflow itself run in our flows just as well.
+ */
+function isNode(value: unknown): value is AnyNode {
+  if (value instanceof BaseNode) return true;
+  const v = value as Record<string, unknown> | null;
+  return typeof v === 'object' && v !== null && ['_run', 'clone', 'setParams', 'getNextNode'].every((k) => typeof v[k] === 'function');
+}
+
+/** @internal */
+export function assertNode(value: unknown, argument: string): asserts value is AnyNode {
+  if (!isNode(value)) {
     throw new TypeError(`${argument} must be a node (an instance of BaseNode), got ${describe(value)}`);
   }
 }

@@ -1,5 +1,5 @@
 import { throwIfAborted } from './abort';
-import { BaseNode, type AnyNode } from './base-node';
+import { assertNode, BaseNode, type AnyNode } from './base-node';
 import type { Action, Params } from './types';
 
 /**
@@ -14,11 +14,7 @@ export class Flow<S = unknown, P extends object = Params> extends BaseNode<S, P>
 
   constructor(start: AnyNode) {
     super();
-    if (!(start instanceof BaseNode)) {
-      throw new TypeError(
-        `${new.target.name}: start must be a node (an instance of BaseNode), got ${start === undefined ? 'undefined' : String(start)}`,
-      );
-    }
+    assertNode(start, `${new.target.name}: start`);
     this.start = start;
   }
 
