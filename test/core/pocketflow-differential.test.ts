@@ -11,6 +11,9 @@
  *   action that does not depend on its inner run, and never logs the `execRes` it receives
  *   (ours passes the inner last action, pocketflow passes undefined);
  * - BatchFlow/ParallelBatchFlow preps always return arrays (possibly empty), never undefined.
+ * A third, later difference is kept out too: a ParallelBatchNode counts retries per item
+ * (pocketflow shares one counter between items running at once; see `oneFailingItem` and
+ * test/core/parallel-retries.test.ts).
  * Everything else — including BatchNode preps that return undefined, unknown actions, overwritten
  * successors, running a node with successors on its own — is generated.
  */
@@ -209,7 +212,7 @@ function leafClasses(Base: typeof pf.Node, batch: boolean) {
 
     override async exec(prepRes: unknown) {
       const attempt = this.currentRetry;
-      shared(this).trace.push(`${this.id} exec ${show(prepRes)} try=${attempt} params=${this.paramsSeen}`);
+      runShared().trace.push(`${this.id} exec ${show(prepRes)} try=${attempt} params=${this.paramsSeen}`);
       const item = batch ? Number(String(prepRes).split('.').pop()) : 0;
       // Ticks vary by item, try and visit so that parallel items and sub-flows interleave.
       await tick((this.spec.execTicks + item + attempt + (this.mark ?? 0)) % 3);
@@ -228,7 +231,7 @@ function leafClasses(Base: typeof pf.Node, batch: boolean) {
 
   class LeafWithFallback extends Leaf {
     override async execFallback(prepRes: unknown, error: Error) {
-      shared(this).trace.push(`${this.id} fallback ${show(prepRes)} error=${error.message} retry=${this.currentRetry}`);
+      runShared().trace.push(`${this.id} fallback ${show(prepRes)} error=${error.message} retry=${this.currentRetry}`);
       if (this.spec.fallback === 'throws') throw new Error(`${this.id} fallback failed for ${show(prepRes)}`);
       return `fallback(${String(prepRes)})`;
     }
@@ -238,8 +241,9 @@ function leafClasses(Base: typeof pf.Node, batch: boolean) {
 
 /** exec and execFallback do not receive the shared state: they log into the current run's. */
 let currentShared: Shared | undefined;
-function shared(_node: object): Shared {
-  return currentShared!;
+function runShared(): Shared {
+  if (!currentShared) throw new Error('no run in progress');
+  return currentShared;
 }
 
 function flowClasses(lib: Lib) {
