@@ -7,7 +7,9 @@ import { Limiter, type LimiterOptions } from '../limits/limiter';
 import type { Lease } from '../limits/lease';
 import { LimiterRegistry } from '../registry/limiter-registry';
 import { opt, parseOptions } from '../validation/options';
+import { emitEvent, hasEventHooks, type CallEvent, type EventHook } from '../observability/throttle-event';
 import { handleRateLimit, type RateLimitOutcome } from './rate-limit-handling';
+import { detectRateLimit } from '../providers/detect-rate-limit';
 import { usageTokensOf } from './usage';
 
 /** The limiter settings a throttled node accepts (the same names as {@link LimiterOptions}). */
@@ -64,6 +66,12 @@ export interface ThrottledNodeOptions extends NodeOptions, LimitFields {
    * @default 0
    */
   priority?: number;
+  /**
+   * Receives an event after every call and every run (for logs, Langfuse, tracing); see also
+   * `addEventHook` for all nodes at once.
+   * @default undefined
+   */
+  onEvent?: EventHook;
 }
 
 const policySchema = z.object({
@@ -77,6 +85,7 @@ const policySchema = z.object({
   rateLimitBackoffMs: opt.nonNegativeNumber().optional(),
   maxRateLimitBackoffMs: opt.nonNegativeNumber().optional(),
   priority: z.number({ error: 'a number' }).optional(),
+  onEvent: opt.func().optional(),
 });
 
 /** Counters of one node, shared by every per-visit copy of it. */
@@ -155,6 +164,7 @@ export class ThrottledParallelBatchNode<
   rateLimitBackoffMs?: number;
   maxRateLimitBackoffMs?: number;
   priority?: number;
+  onEvent?: EventHook;
 
   /** @internal */
   protected readonly throttle: ThrottleState;
@@ -213,9 +223,15 @@ export class ThrottledParallelBatchNode<
   override async _exec(items: unknown): Promise<unknown> {
     if (!Array.isArray(items)) return [];
     const limiter = this.resolveLimiter(this.throttleScope);
+    const started = limiter.clock.now();
     const settled = await Promise.allSettled(items.map((item: Item) => this.execItem(limiter, item)));
     // Wait for every item before failing, so no call is left running unobserved.
     const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    const hook = this.eventHook();
+    if (hasEventHooks(hook)) {
+      const event = { type: 'node_run' as const, node: this.constructor.name, limiter: limiter.name, items: items.length, durationMs: limiter.clock.now() - started };
+      emitEvent(failed ? { ...event, error: failed.reason } : event, hook);
+    }
     if (failed) throw failed.reason;
     return settled.map((r) => (r as PromiseFulfilledResult<Result>).value);
   }
@@ -226,20 +242,30 @@ export class ThrottledParallelBatchNode<
     const counters = this.throttle.counters;
     let failures = 0;
     let rateLimits = 0;
+    const hook = this.eventHook();
     for (;;) {
       this.beforeAcquire(limiter);
-      const lease: Lease = await limiter.acquire({
-        tokens: this.tokensFor(item),
-        priority: policy.priority,
-        signal: this.signal,
-      });
+      const tokens = this.tokensFor(item);
+      const askedAt = limiter.clock.now();
+      const lease: Lease = await limiter.acquire({ tokens, priority: policy.priority, signal: this.signal });
       const epoch = this.congestionEpoch();
+      const report = (outcome: CallEvent['outcome'], tokensUsed: number | undefined, error?: unknown) => {
+        if (!hasEventHooks(hook)) return;
+        const event: CallEvent = {
+          type: 'call', node: this.constructor.name, limiter: limiter.name, outcome,
+          waitMs: lease.startedAtMs - askedAt, durationMs: limiter.clock.now() - lease.startedAtMs,
+          tokensEstimated: tokens, tokensUsed, attempt: failures + rateLimits,
+        };
+        emitEvent(error === undefined ? event : { ...event, error }, hook);
+      };
       let result: Result;
       try {
         this.currentRetry = failures;
-        result = await this.exec(item);
+        result = await this.execCall(item);
       } catch (error) {
         lease.release();
+        this.observeResponse(limiter, error, lease);
+        report(handleRateLimitKind(error), undefined, error);
         const outcome: RateLimitOutcome = handleRateLimit(error, {
           limiter,
           attempt: rateLimits,
@@ -272,12 +298,33 @@ export class ThrottledParallelBatchNode<
         }
         continue;
       }
-      lease.release({ tokens: this.usageOf(result) });
+      const used = this.usageOf(result);
+      lease.release({ tokens: used });
+      this.observeResponse(limiter, result, lease);
+      report('ok', used);
       counters.totalSuccesses++;
       counters.consecutiveSuccesses++;
       this.onSuccess(limiter, epoch);
       return result;
     }
+  }
+
+  /**
+   * Runs one call of `exec` for an item while its lease is held. The extension point for
+   * wrappers (timeouts, circuit breakers, caches): override and call `super.execCall(item)`.
+   */
+  protected execCall(item: Item): Promise<Result> {
+    return this.exec(item);
+  }
+
+  /** Hands a response (or an error) to the limiter so it learns from provider headers. */
+  protected observeResponse(limiter: Limiter, response: unknown, lease: Lease): void {
+    const observe = (limiter as { observe?: (value: unknown, options: { startedAtMs: number }) => void }).observe;
+    if (typeof observe === 'function') observe.call(limiter, response, { startedAtMs: lease.startedAtMs });
+  }
+
+  private eventHook(): EventHook | undefined {
+    return (this.throttleOptions.onEvent ?? (this as { onEvent?: EventHook }).onEvent) as EventHook | undefined;
   }
 
   /** @internal hook for adaptive nodes: align the limiter's concurrency before each acquire. */
@@ -352,6 +399,11 @@ export class ThrottledParallelBatchNode<
     validateLimits(settings, this.constructor.name);
     return new Limiter({ ...settings, name: this.constructor.name });
   }
+}
+
+/** The outcome a failed call reports: a rate limit, or an ordinary error. */
+function handleRateLimitKind(error: unknown): CallEvent['outcome'] {
+  return detectRateLimit(error) ? 'rate_limited' : 'error';
 }
 
 function emptyCounters(): ThrottledNodeCounters {
