@@ -108,12 +108,18 @@ export class BaseNode<S = unknown, P extends object = Params> {
     return await this.post(shared, prepRes, execRes);
   }
 
-  /** Runs this node alone (successors are not followed: use a {@link Flow} for that). */
+  /**
+   * Runs this node alone (successors are not followed: use a {@link Flow} for that).
+   * With a `signal`, the run works on a copy that carries it (as flows copy every node they
+   * visit), so concurrent runs of one node or flow each keep their own signal.
+   */
   async run(shared: S, options: RunOptions = {}): Promise<Action | undefined> {
     if (this._successors.size > 0) console.warn("Node won't run successors. Use Flow.");
     throwIfAborted(options.signal);
-    this.signal = options.signal;
-    return await this._run(shared);
+    if (!options.signal) return await this._run(shared);
+    const copy = this.clone();
+    copy.signal = options.signal;
+    return await copy._run(shared);
   }
 
   /**

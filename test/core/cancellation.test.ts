@@ -257,3 +257,48 @@ describe('cancellation in batch flows', () => {
     expect(shared.log).toEqual(['outer-start', 'inner']);
   });
 });
+
+describe('concurrent runs of one flow instance', () => {
+  it('each run is cancelled by its own signal only', async () => {
+    const gate = deferred();
+    const a = new Step('a', () => gate.promise);
+    a.next(new Step('b'));
+    const flow = new Flow(a);
+    const first = new AbortController();
+    const second = new AbortController();
+    const s1: Shared = { log: [] };
+    const s2: Shared = { log: [] };
+    const s3: Shared = { log: [] };
+    const run1 = outcome(flow.run(s1, { signal: first.signal }));
+    const run2 = outcome(flow.run(s2, { signal: second.signal }));
+    const run3 = outcome(flow.run(s3));
+    await flush();
+    first.abort();
+    gate.resolve();
+    const [r1, r2, r3] = await Promise.all([run1, run2, run3]);
+    expect(!r1.ok && isAbortError(r1.error)).toBe(true);
+    expect(s1.log).toEqual(['a']);
+    expect(r2.ok).toBe(true);
+    expect(s2.log).toEqual(['a', 'b']);
+    expect(r3.ok).toBe(true);
+    expect(s3.log).toEqual(['a', 'b']);
+  });
+
+  it('a lone node run concurrently sees its own run’s signal in exec', async () => {
+    const gate = deferred();
+    const seen: (AbortSignal | undefined)[] = [];
+    class Probe extends Node {
+      override async exec() {
+        await gate.promise;
+        seen.push(this.signal);
+      }
+    }
+    const node = new Probe();
+    const one = new AbortController();
+    const two = new AbortController();
+    const runs = Promise.all([node.run({}, { signal: one.signal }), node.run({}, { signal: two.signal }), node.run({})]);
+    gate.resolve();
+    await runs;
+    expect(seen).toEqual([one.signal, two.signal, undefined]);
+  });
+});
