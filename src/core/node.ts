@@ -104,7 +104,8 @@ export class Node<S = unknown, P extends object = Params, PrepRes = unknown, Exe
       try {
         return await this.exec(prepRes as PrepRes);
       } catch (error) {
-        if (attempt >= this.maxRetries - 1) return await this.execFallback(prepRes as PrepRes, error as Error);
+        // Negated so that a maxRetries assigned as NaN/undefined ends the loop instead of retrying forever.
+        if (!(attempt < this.maxRetries - 1)) return await this.execFallback(prepRes as PrepRes, error as Error);
         throwIfAborted(this.signal);
         if (this.wait > 0) await delay(this.wait * 1000, this.signal);
       }

@@ -299,3 +299,19 @@ describe('Node: bad options', () => {
     expect(errorOf(() => new Summarise({ retries: 2 } as never)).message).toMatch(/^Summarise: unknown option 'retries'/);
   });
 });
+
+describe('Node: fields assigned after construction (pocketflow style)', () => {
+  it('honours maxRetries set directly on the instance', async () => {
+    const n = new Flaky([0, 1, 2, 3], 1);
+    n.maxRetries = 4;
+    await n.run({ log: [] }).catch(() => {});
+    expect(n.tries).toEqual([0, 1, 2, 3]);
+  });
+
+  it('a maxRetries that is not a number ends after one try instead of retrying forever', async () => {
+    const n = new Flaky([0, 1, 2, 3, 4, 5]);
+    n.maxRetries = undefined as unknown as number;
+    await expect(n.run({ log: [] })).rejects.toThrow('fail 0');
+    expect(n.tries).toEqual([0]);
+  });
+});
