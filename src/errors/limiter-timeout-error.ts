@@ -1,7 +1,13 @@
-/** An acquire waited longer than its `timeoutMs` for room in the limiter. */
+import { brand, hasBrand } from './brand';
+
+const BRAND = Symbol.for('throttleflow.LimiterTimeoutError');
+
+/** An acquire waited its whole `timeoutMs` without room appearing in the limiter. */
 export class LimiterTimeoutError extends Error {
   override readonly name = 'LimiterTimeoutError';
+  /** Stable code, for logs and `switch`es. */
   readonly code = 'LIMITER_TIMEOUT';
+
   constructor(
     /** The limiter's name. */
     readonly limiter: string,
@@ -9,10 +15,11 @@ export class LimiterTimeoutError extends Error {
     readonly timeoutMs: number,
   ) {
     super(`Limiter '${limiter}': no room within ${timeoutMs} ms`);
+    brand(this, BRAND);
   }
 }
 
-/** Type guard for {@link LimiterTimeoutError}. */
+/** Type guard for {@link LimiterTimeoutError}; recognises instances from other copies of throttleflow too. */
 export function isLimiterTimeoutError(error: unknown): error is LimiterTimeoutError {
-  return error instanceof LimiterTimeoutError;
+  return error instanceof LimiterTimeoutError || hasBrand(error, BRAND);
 }

@@ -1,19 +1,86 @@
+/** Payload of a limiter's `queued` event. */
+export interface QueuedEvent {
+  /** Acquires waiting now, this one included. */
+  queued: number;
+  /** The acquire's priority. */
+  priority: number;
+  /** The acquire's token estimate. */
+  tokens: number;
+}
+
+/** Payload of a limiter's `acquire` event. */
+export interface AcquireEvent {
+  /** Leases held now, this one included. */
+  active: number;
+  /** How long the acquire waited (0 when it started at once). */
+  waitedMs: number;
+  priority: number;
+  /** The token estimate charged. */
+  tokens: number;
+}
+
+/** Payload of a limiter's `release` event. */
+export interface ReleaseEvent {
+  /** Leases held now. */
+  active: number;
+  /** How long the lease was held. */
+  heldMs: number;
+  /** The token estimate charged at acquire. */
+  tokens: number;
+  /** Real tokens reported at release, when given. */
+  usedTokens: number | undefined;
+}
+
+/** Payload of a limiter's `pause` event. */
+export interface PauseEvent {
+  /** The pause asked for. */
+  durationMs: number;
+  /** Clock reading until which nobody starts. */
+  untilMs: number;
+  /** `'local'` for `pause()`/`reportRateLimit()`, `'store'` for a pause found in a shared store (set by another process). */
+  origin: 'local' | 'store';
+}
+
+/** Payload of a limiter's `resume` event. */
+export interface ResumeEvent {
+  /** Clock reading at which the pause ended. */
+  atMs: number;
+}
+
+/** Payload of a limiter's `resize` event. */
+export interface ResizeEvent {
+  from: number;
+  to: number;
+}
+
+/** Payload of a limiter's `ratelimit` event (what `reportRateLimit` was told). */
+export interface RateLimitEvent {
+  /** The provider's retry-after, when known. */
+  retryAfterMs: number | undefined;
+  /** Who limited us: `'openai'`, `'my_api'`, … */
+  source: string | undefined;
+  /** `'rate_limit'`, `'overloaded'`, … */
+  kind: string | undefined;
+  /** Clock reading until which the limiter is paused now (0 when not paused). */
+  pausedUntil: number;
+}
+
 /** Events a {@link Limiter} emits (eventemitter3, typed). */
 export interface LimiterEvents {
   /** An acquire had to wait. */
-  queued: [info: { queued: number; priority: number }];
-  /** A lease was granted after `waitedMs`. */
-  acquire: [info: { active: number; waitedMs: number }];
-  /** A lease was released after being held `heldMs`. */
-  release: [info: { active: number; heldMs: number }];
-  /** Nobody starts until `untilMs` (clock reading). */
-  pause: [info: { durationMs: number; untilMs: number }];
-  /** The first start after a pause. */
-  resume: [];
+  queued: [info: QueuedEvent];
+  /** A lease was granted. */
+  acquire: [info: AcquireEvent];
+  /** A lease was released. */
+  release: [info: ReleaseEvent];
+  /** Nobody starts until `untilMs`. */
+  pause: [info: PauseEvent];
+  /** A pause ended. */
+  resume: [info: ResumeEvent];
   /** The concurrency limit changed. */
-  resize: [info: { from: number; to: number }];
+  resize: [info: ResizeEvent];
   /** A provider rate limit was reported. */
-  ratelimit: [info: { retryAfterMs?: number; source?: string; kind?: string }];
+  ratelimit: [info: RateLimitEvent];
   /** Nothing in flight and nobody waiting. */
   idle: [];
 }

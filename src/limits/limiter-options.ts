@@ -82,6 +82,12 @@ export interface LimiterOptions {
    * @default 'limiter'
    */
   name?: string;
+  /**
+   * Most acquires allowed to wait at once; one more is refused at once with `QueueFullError`
+   * (back-pressure instead of an unbounded queue).
+   * @default undefined (no bound)
+   */
+  maxQueued?: number;
 }
 
 const isClock = (v: unknown): v is Clock =>
@@ -107,6 +113,7 @@ const limiterSchema = z.strictObject({
   clock: opt.instance(isClock, 'a Clock ({ now(), sleep(ms, signal) })').optional(),
   store: opt.instance(isStore, 'a Store (with bind(name, windows))').optional(),
   name: z.string({ error: 'a string' }).optional(),
+  maxQueued: opt.positiveInt().optional(),
 });
 
 const MINUTE_MS = 60_000;
@@ -138,10 +145,14 @@ export function resolveWindows(options: LimiterOptions): ResolvedWindow[] {
   }
   if (options.maxPerDay !== undefined) configured.push({ resource: 'requests', limit: options.maxPerDay, windowMs: DAY_MS });
   configured.push(...(options.windows ?? []));
-  return configured.map((w) => ({
-    resource: w.resource,
-    limit: w.limit,
-    configuredWindowMs: w.windowMs,
-    windowMs: w.windowMs + (options.windowMarginMs ?? w.windowMs * 0.01),
-  }));
+  const resolved: ResolvedWindow[] = [];
+  for (const w of configured) {
+    const windowMs = w.windowMs + (options.windowMarginMs ?? w.windowMs * 0.01);
+    // Two limits on one resource and window (e.g. maxPerMinute and windows: [{ requests, 60 s }])
+    // are one window with the smaller limit; a store keeps one log per resource and window.
+    const same = resolved.find((r) => r.resource === w.resource && r.windowMs === windowMs);
+    if (same) same.limit = Math.min(same.limit, w.limit);
+    else resolved.push({ resource: w.resource, limit: w.limit, configuredWindowMs: w.windowMs, windowMs });
+  }
+  return resolved;
 }

@@ -1,22 +1,25 @@
 import { EventEmitter } from 'eventemitter3';
 import { LimitExceededError } from '../errors/limit-exceeded-error';
 import { LimiterTimeoutError } from '../errors/limiter-timeout-error';
+import { QueueFullError } from '../errors/queue-full-error';
 import { ShutdownError } from '../errors/shutdown-error';
 import { MemoryStore } from '../stores/memory-store';
-import type { StoreHandle, TryAcquireResult } from '../stores/store';
+import type { StoreHandle, TryAcquireRequest, TryAcquireResult } from '../stores/store';
 import { InvalidOptionError } from '../validation/options';
 import { abortReason, systemClock, type Clock } from './clock';
+import { DeadlineHeap, type DeadlineNode } from './deadline-heap';
 import { Lease, type LeaseOwner, type LeaseUsage } from './lease';
 import type { LimiterEvents } from './limiter-events';
 import { resolveWindows, validateLimiterOptions, type LimiterOptions, type ResolvedWindow } from './limiter-options';
-import { WaiterQueue } from './waiter-queue';
+import { PauseGate } from './pause-gate';
+import { WaiterQueue, type QueueLane, type QueueNode } from './waiter-queue';
 
 export type { LimiterOptions, WindowOption } from './limiter-options';
 
 /** Options of one {@link Limiter.acquire}. */
 export interface AcquireOptions {
   /**
-   * Token estimate charged to token windows at the start (reconciled at release).
+   * Token estimate charged in full to token windows at the start (reconciled at release).
    * @default 0
    */
   tokens?: number;
@@ -25,23 +28,64 @@ export interface AcquireOptions {
    * @default 1
    */
   cost?: number;
-  /** Units for custom window resources, by resource name. @default {} */
+  /**
+   * Units for custom window resources, by resource name (e.g. `{ images: 2 }`).
+   * @default {}
+   */
   units?: Record<string, number>;
   /**
    * Higher goes first; equal priorities are first-in first-out.
    * @default 0
    */
   priority?: number;
-  /** Gives up waiting when aborted (rejects with the signal's reason). @default undefined */
+  /**
+   * Gives up waiting when aborted: the acquire rejects with the signal's reason (an `AbortError`
+   * `DOMException` unless the signal carries its own).
+   * @default undefined
+   */
   signal?: AbortSignal;
-  /** Gives up waiting after this long (rejects with `LimiterTimeoutError`). @default undefined (wait as long as it takes) */
+  /**
+   * Gives up waiting after this long: the acquire rejects with `LimiterTimeoutError`. `0` means
+   * "only if it can start at once".
+   * @default undefined (wait as long as it takes)
+   */
   timeoutMs?: number;
 }
 
 /** Options of {@link Limiter.run}. */
 export interface RunOptions<T> extends AcquireOptions {
-  /** Real tokens used, read from the result (for reconcile). @default undefined */
+  /**
+   * Real tokens used, read from the result, to reconcile the estimate at release. `fn` may also
+   * call `lease.release({ tokens })` itself.
+   * @default undefined (no reconcile)
+   */
   usageOf?: (result: T) => number | undefined;
+}
+
+/** Options of {@link Limiter.wrap}. */
+export type WrapOptions<A extends unknown[], T> = Omit<RunOptions<T>, 'tokens'> & {
+  /** The token estimate of one call, from its arguments. @default undefined (0 tokens) */
+  tokensFor?: (...args: A) => number | undefined;
+};
+
+/** Options of {@link Limiter.drain}. */
+export interface DrainOptions {
+  /**
+   * What happens to acquires already waiting: `'finish'` serves them (their work counts as
+   * in flight), `'reject'` rejects them with `ShutdownError`.
+   * @default 'finish'
+   */
+  queued?: 'finish' | 'reject';
+}
+
+/** What {@link Limiter.reportRateLimit} is told. */
+export interface RateLimitReport {
+  /** How long the provider asked us to wait; the limiter pauses that long. */
+  retryAfterMs?: number;
+  /** Who limited us: `'openai'`, `'my_api'`, … */
+  source?: string;
+  /** `'rate_limit'`, `'overloaded'`, … */
+  kind?: string;
 }
 
 /** A snapshot of a limiter. */
@@ -49,19 +93,19 @@ export interface LimiterStats {
   name: string;
   /** The concurrency limit in force (Infinity = none). */
   maxConcurrent: number;
-  /** Leases held now. */
+  /** Leases held now (for a shared store: across every process). */
   active: number;
-  /** Acquires waiting now. */
+  /** Acquires waiting now (in this process). */
   queued: number;
-  /** Leases granted since creation. */
+  /** Leases granted by this limiter since it was made. */
   totalRequests: number;
   /** Provider rate limits reported with `reportRateLimit`. */
   totalRateLimits: number;
   /** Slots free now (Infinity when unlimited). */
   availableSlots: number;
-  /** Requests inside the first request window now. */
+  /** Requests inside the shortest request window now (0 without one). */
   requestsInWindow: number;
-  /** Tokens inside the first token window now. */
+  /** Tokens inside the shortest token window now (0 without one). */
   tokensInWindow: number;
   /** The largest fraction in use of any limit (concurrency or window), 0–1. */
   utilization: number;
@@ -69,26 +113,75 @@ export interface LimiterStats {
   pausedUntil: number;
 }
 
-interface Waiter {
-  priority: number;
-  costs: number[];
-  tokens: number;
-  enqueuedAtMs: number;
-  done: boolean;
-  resolve(lease: Lease): void;
-  reject(error: unknown): void;
-  cleanup?: () => void;
+/** Resource kinds, so the hot path compares numbers, not strings. */
+const REQUESTS = 0;
+const TOKENS = 1;
+const CUSTOM = 2;
+
+/** Waiter states. */
+const QUEUED = 0;
+/** A remote store is deciding on this waiter right now. */
+const TRYING = 1;
+const DONE = 2;
+
+/** What blocks the head waiter (decides whether a release is worth a new attempt). */
+const NONE = 0;
+const CONCURRENCY = 1;
+const WINDOW = 2;
+const PAUSED = 3;
+
+/** One acquire waiting for room. */
+class Waiter implements QueueNode, DeadlineNode {
+  qPrev: QueueNode | undefined = undefined;
+  qNext: QueueNode | undefined = undefined;
+  qLane: QueueLane | undefined = undefined;
+  heapIndex = -1;
+  state = QUEUED;
+  onAbort: (() => void) | undefined = undefined;
+  resolve: (lease: Lease) => void = noop;
+  reject: (error: unknown) => void = noop;
+
+  constructor(
+    readonly priority: number,
+    readonly costs: readonly number[],
+    readonly tokens: number,
+    readonly enqueuedAtMs: number,
+    /** Clock reading at which it times out (Infinity = never). */
+    readonly deadlineMs: number,
+    readonly timeoutMs: number,
+    readonly signal: AbortSignal | undefined,
+  ) {}
 }
 
-const NO_COSTS: number[] = [];
-const ignore = () => {};
+function noop(): void {}
+
+function isPromise<T>(value: T | Promise<T>): value is Promise<T> {
+  return typeof (value as { then?: unknown } | null)?.then === 'function';
+}
+
+// Hands the new promise's resolvers to the waiter without a closure per acquire.
+let capturing: Waiter | undefined;
+function capture(resolve: (lease: Lease) => void, reject: (error: unknown) => void): void {
+  capturing!.resolve = resolve;
+  capturing!.reject = reject;
+}
+
 let instanceCounter = 0;
 
 /**
  * Limits how much work starts: at most `maxConcurrent` in flight, at most `limit` units started
  * in any sliding window (requests, tokens, per day, or any resource), nobody during a pause.
- * Waiters are served by priority, first-in first-out within a priority, and wake on one timer
- * exactly when room appears.
+ *
+ * Waiters are served strictly by priority (higher first), first-in first-out within a priority:
+ * when the head does not fit, nobody behind it starts, so a large token request at the head is
+ * never starved by a stream of small ones. The limiter is work-conserving up to that order:
+ * the moment the head fits it starts. Waiters sleep on one timer, armed for the exact moment room
+ * appears (or the first timeout, or the end of a pause), and wake at once on a release, a resize
+ * or a resume; there is no polling.
+ *
+ * All shared state (windows, leases, pause gate) lives in a {@link StoreHandle}; one attempt to
+ * start is one atomic store call. The default in-memory store answers synchronously, so the hot
+ * path allocates no promise of its own.
  *
  * @example
  * const limiter = new Limiter({ maxConcurrent: 10, maxPerMinute: 500, maxTokensPerMinute: 200_000 });
@@ -100,25 +193,36 @@ export class Limiter extends EventEmitter<LimiterEvents> implements LeaseOwner {
   readonly clock: Clock;
   /** The windows enforced (each widened by its safety margin). */
   readonly windows: readonly ResolvedWindow[];
+  /** The most acquires that may wait at once (Infinity = no bound). */
+  readonly maxQueued: number;
   private readonly handle: StoreHandle;
   private readonly reconcileBoth: boolean;
-  /** Per window: 0 = requests, 1 = tokens, 2 = custom resource. */
-  private readonly kinds: number[];
+  /** Per window: REQUESTS, TOKENS or CUSTOM. */
+  private readonly kinds: readonly number[];
+  private readonly hasTokenWindow: boolean;
+  /** Costs of an acquire without cost options (one request, no tokens); shared, never mutated. */
+  private readonly defaultCosts: readonly number[];
   private readonly leasePrefix: string;
   private maxConcurrentValue: number;
   private readonly queue = new WaiterQueue<Waiter>();
-  private waiting = 0;
+  private readonly deadlines = new DeadlineHeap<Waiter>();
+  private readonly gate = new PauseGate();
   private active = 0;
   private totalRequests = 0;
   private totalRateLimits = 0;
   private leaseSeq = 0;
-  private pausedUntil = 0;
+  /** Set once the store answered with a promise: from then on every attempt goes through the queue. */
   private asyncStore = false;
   private pumping = false;
   private pumpAgain = false;
+  private blocked = NONE;
+  /** When the head will fit, as far as the last refusal said (Infinity = only a release helps). */
+  private roomAtMs = Infinity;
   private timer: AbortController | undefined;
-  private timerDueAt = Infinity;
+  private timerAtMs = Infinity;
   private draining = false;
+  private drainWaiters: (() => void)[] = [];
+  private unsubscribe: (() => void) | undefined;
 
   constructor(options: LimiterOptions = {}) {
     super();
@@ -126,11 +230,16 @@ export class Limiter extends EventEmitter<LimiterEvents> implements LeaseOwner {
     this.name = o.name ?? 'limiter';
     this.clock = o.clock ?? systemClock;
     this.windows = resolveWindows(o);
-    this.kinds = this.windows.map((w) => (w.resource === 'requests' ? 0 : w.resource === 'tokens' ? 1 : 2));
+    this.kinds = this.windows.map((w) => (w.resource === 'requests' ? REQUESTS : w.resource === 'tokens' ? TOKENS : CUSTOM));
+    this.hasTokenWindow = this.kinds.includes(TOKENS);
+    this.defaultCosts = this.kinds.map((k) => (k === REQUESTS ? 1 : 0));
     this.maxConcurrentValue = o.maxConcurrent ?? Infinity;
+    this.maxQueued = o.maxQueued ?? Infinity;
     this.reconcileBoth = o.reconcile === 'both';
     this.handle = (o.store ?? new MemoryStore()).bind(this.name, this.windows);
-    this.leasePrefix = this.handle.tracksLeases ? `${Date.now().toString(36)}-${(++instanceCounter).toString(36)}-${Math.random().toString(36).slice(2, 8)}` : '';
+    this.leasePrefix = this.handle.tracksLeases
+      ? `${Date.now().toString(36)}-${(++instanceCounter).toString(36)}-${Math.random().toString(36).slice(2, 8)}`
+      : '';
   }
 
   /** Validates options without making a limiter (errors name the option and value). */
@@ -138,35 +247,188 @@ export class Limiter extends EventEmitter<LimiterEvents> implements LeaseOwner {
     return validateLimiterOptions(options, subject);
   }
 
-  /** Waits for room and starts one unit of work; release the lease when the work ends. */
-  acquire(options: AcquireOptions = {}): Promise<Lease> {
-    if (this.draining) return Promise.reject(new ShutdownError(this.name));
-    const signal = options.signal;
-    if (signal?.aborted) return Promise.reject(abortReason(signal));
-    let costs: number[];
+  /** The concurrency limit in force (Infinity = none). */
+  get maxConcurrent(): number {
+    return this.maxConcurrentValue;
+  }
+
+  /** Whether {@link drain} was called (new acquires are refused). */
+  get isDraining(): boolean {
+    return this.draining;
+  }
+
+  /**
+   * Waits for room and starts one unit of work; release the lease when the work ends (or use
+   * `await using`). Rejects at once with `LimitExceededError` when a cost can never fit a window,
+   * `ShutdownError` after `drain()`, `QueueFullError` past `maxQueued`.
+   */
+  acquire(options?: AcquireOptions): Promise<Lease> {
     try {
-      costs = this.costsOf(options);
+      const started = this.start(options);
+      return started instanceof Lease ? Promise.resolve(started) : started;
     } catch (error) {
       return Promise.reject(error);
     }
-    const tokens = options.tokens ?? 0;
-    if (this.waiting === 0 && !this.asyncStore) {
-      const now = this.clock.now();
-      const leaseId = this.nextLeaseId();
-      const result = this.handle.tryAcquire({ nowMs: now, leaseId, costs, maxConcurrent: this.maxConcurrentValue });
-      if (result instanceof Promise) {
-        this.asyncStore = true;
-        return result.then((r) => (r.ok ? this.grant(leaseId, tokens, r.entries, now, now) : this.enqueue(costs, tokens, options)));
-      }
-      if (result.ok) return Promise.resolve(this.grant(leaseId, tokens, result.entries, now, now));
-      if (result.waitMs !== Infinity) this.armTimer(result.waitMs);
-    }
-    return this.enqueue(costs, tokens, options);
   }
 
-  /** Acquires, runs `fn`, and releases — also when `fn` throws. */
-  async run<T>(fn: (lease: Lease) => T | Promise<T>, options: RunOptions<T> = {}): Promise<T> {
-    const lease = await this.acquire(options);
+  /** Acquires, runs `fn` with the lease, and releases — also when `fn` throws. */
+  run<T>(fn: (lease: Lease) => T | PromiseLike<T>, options?: RunOptions<T>): Promise<T> {
+    let started: Lease | Promise<Lease>;
+    try {
+      started = this.start(options);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (started instanceof Lease) return this.runHeld(started, fn, options);
+    return started.then((lease) => this.runHeld(lease, fn, options));
+  }
+
+  /** `fn` wrapped so every call goes through {@link Limiter.run}, with `tokensFor(...args)` as its estimate. */
+  wrap<A extends unknown[], T>(fn: (...args: A) => T | PromiseLike<T>, options: WrapOptions<A, T> = {}): (...args: A) => Promise<T> {
+    const { tokensFor, ...runOptions } = options;
+    if (!tokensFor) return (...args: A) => this.run(() => fn(...args), runOptions);
+    return (...args: A) => this.run(() => fn(...args), { ...runOptions, tokens: tokensFor(...args) });
+  }
+
+  /** Nobody starts for `ms` (e.g. a provider's retry-after); extends, never shortens, a pause in force. */
+  pause(ms: number): void {
+    if (typeof ms !== 'number' || !(ms >= 0) || !Number.isFinite(ms)) {
+      throw new InvalidOptionError('ms', `pause ms must be a non-negative number, got ${String(ms)}`);
+    }
+    const now = this.clock.now();
+    const done = this.handle.pause(now, ms);
+    // A shared store that cannot record the pause still leaves this process paused.
+    if (isPromise(done)) done.catch(noop);
+    this.closeGate(now + ms, ms, 'local');
+  }
+
+  /**
+   * Records a provider rate limit (a 429 or 529): counts it, pauses for its retry-after when
+   * given (see {@link pause}), then emits `ratelimit`.
+   */
+  reportRateLimit(report: RateLimitReport = {}): void {
+    this.totalRateLimits++;
+    const { retryAfterMs, source, kind } = report;
+    if (retryAfterMs !== undefined && retryAfterMs > 0 && Number.isFinite(retryAfterMs)) this.pause(retryAfterMs);
+    if (this.listenerCount('ratelimit')) {
+      const now = this.clock.now();
+      this.emit('ratelimit', { retryAfterMs, source, kind, pausedUntil: this.gate.isClosed(now) ? this.gate.untilMs : 0 });
+    }
+  }
+
+  /**
+   * Changes the concurrency limit at run time. Shrinking lets in-flight work finish (nobody new
+   * starts until active drops below the new limit); growing starts waiters at once. Windows and
+   * waiters are untouched.
+   */
+  setMaxConcurrent(maxConcurrent: number): void {
+    if (!(maxConcurrent === Infinity || (Number.isInteger(maxConcurrent) && maxConcurrent > 0))) {
+      throw new InvalidOptionError('maxConcurrent', `maxConcurrent must be a positive integer, got ${String(maxConcurrent)}`);
+    }
+    const from = this.maxConcurrentValue;
+    if (from === maxConcurrent) return;
+    this.maxConcurrentValue = maxConcurrent;
+    if (this.listenerCount('resize')) this.emit('resize', { from, to: maxConcurrent });
+    if (maxConcurrent > from && this.queue.size > 0) this.pump();
+  }
+
+  /**
+   * A snapshot of limits and usage. With a remote store, window usage and `active` are the store's
+   * last known values (refreshed in the background).
+   */
+  stats(): LimiterStats {
+    const now = this.clock.now();
+    const snapshot = this.handle.snapshot(now);
+    let shared: { active: number; used: number[] } | undefined;
+    if (isPromise(snapshot)) snapshot.catch(noop);
+    else shared = snapshot;
+    const active = shared?.active ?? this.active;
+    const max = this.maxConcurrentValue;
+    let utilization = max === Infinity ? 0 : active / max;
+    let requestsInWindow = 0;
+    let tokensInWindow = 0;
+    let requestsWindowMs = Infinity;
+    let tokensWindowMs = Infinity;
+    this.windows.forEach((w, i) => {
+      const used = shared?.used[i] ?? 0;
+      utilization = Math.max(utilization, used / w.limit);
+      if (this.kinds[i] === REQUESTS && w.windowMs < requestsWindowMs) [requestsInWindow, requestsWindowMs] = [used, w.windowMs];
+      if (this.kinds[i] === TOKENS && w.windowMs < tokensWindowMs) [tokensInWindow, tokensWindowMs] = [used, w.windowMs];
+    });
+    return {
+      name: this.name,
+      maxConcurrent: max,
+      active,
+      queued: this.queue.size,
+      totalRequests: this.totalRequests,
+      totalRateLimits: this.totalRateLimits,
+      availableSlots: Math.max(0, max - active),
+      requestsInWindow,
+      tokensInWindow,
+      utilization: Math.min(1, utilization),
+      pausedUntil: this.gate.isClosed(now) ? this.gate.untilMs : 0,
+    };
+  }
+
+  /**
+   * Stops taking work: from now on `acquire` rejects with `ShutdownError`. Acquires already
+   * waiting are served (or, with `queued: 'reject'`, rejected with `ShutdownError`). Resolves when
+   * nothing is in flight and nobody waits.
+   */
+  drain(options: DrainOptions = {}): Promise<void> {
+    const queued = options.queued ?? 'finish';
+    if (queued !== 'finish' && queued !== 'reject') {
+      return Promise.reject(new InvalidOptionError('queued', `queued must be one of 'finish', 'reject', got ${String(queued)}`));
+    }
+    this.draining = true;
+    if (queued === 'reject' && this.queue.size > 0) {
+      // Take every waiter out first, so rejecting one cannot start the next.
+      const waiters = [...this.queue];
+      for (const waiter of waiters) this.detach(waiter);
+      for (const waiter of waiters) waiter.reject(new ShutdownError(this.name, 'it was drained while this acquire waited'));
+      this.block(NONE, Infinity);
+      this.schedule();
+    }
+    if (this.active === 0 && this.queue.size === 0) return Promise.resolve();
+    return new Promise<void>((resolve) => this.drainWaiters.push(resolve));
+  }
+
+  /** @internal called by Lease.release */
+  releaseLease(lease: Lease, usage: LeaseUsage | undefined): void {
+    this.active--;
+    const now = this.clock.now();
+    const used = usage?.tokens;
+    let deltas: number[] | undefined;
+    let refunded = false;
+    if (this.hasTokenWindow && typeof used === 'number' && used >= 0 && Number.isFinite(used)) {
+      const delta = used - lease.tokens;
+      if (delta > 0 || (delta < 0 && this.reconcileBoth)) {
+        deltas = this.kinds.map((k) => (k === TOKENS ? delta : 0));
+        refunded = delta < 0;
+      }
+    }
+    const done = this.handle.release({ nowMs: now, leaseId: lease.id, entries: lease.entries, deltas });
+    if (this.listenerCount('release')) {
+      this.emit('release', { active: this.active, heldMs: now - lease.startedAtMs, tokens: lease.tokens, usedTokens: used });
+    }
+    if (isPromise(done)) {
+      const after = () => this.afterRelease(refunded);
+      done.then(after, after);
+    } else {
+      this.afterRelease(refunded);
+    }
+  }
+
+  private afterRelease(refunded: boolean): void {
+    // A head blocked by a window or a pause gains nothing from a freed slot; only a refund helps it.
+    if (this.queue.size > 0) {
+      if (this.blocked === CONCURRENCY || this.blocked === NONE || refunded) this.pump();
+    } else {
+      this.checkIdle();
+    }
+  }
+
+  private async runHeld<T>(lease: Lease, fn: (lease: Lease) => T | PromiseLike<T>, options: RunOptions<T> | undefined): Promise<T> {
     let result: T;
     try {
       result = await fn(lease);
@@ -174,138 +436,82 @@ export class Limiter extends EventEmitter<LimiterEvents> implements LeaseOwner {
       lease.release();
       throw error;
     }
-    lease.release(options.usageOf ? { tokens: options.usageOf(result) } : undefined);
+    const usageOf = options?.usageOf;
+    if (!usageOf) {
+      lease.release();
+      return result;
+    }
+    let tokens: number | undefined;
+    try {
+      tokens = usageOf(result);
+    } finally {
+      lease.release(tokens === undefined ? undefined : { tokens });
+    }
     return result;
   }
 
-  /** `fn` wrapped so every call goes through {@link Limiter.run}. */
-  wrap<A extends unknown[], T>(
-    fn: (...args: A) => T | Promise<T>,
-    options: Omit<RunOptions<T>, 'tokens'> & { tokensFor?: (...args: A) => number | undefined } = {},
-  ): (...args: A) => Promise<T> {
-    const { tokensFor, ...runOptions } = options;
-    return (...args: A) => this.run(() => fn(...args), { ...runOptions, tokens: tokensFor?.(...args) });
-  }
-
-  /** Nobody starts for `ms` (e.g. a provider's retry-after); extends, never shortens, a pause in force. */
-  pause(ms: number): void {
-    if (!(ms >= 0)) throw new InvalidOptionError('ms', `pause ms must be a non-negative number, got ${ms}`);
-    const now = this.clock.now();
-    const until = now + ms;
-    const done = this.handle.pause(now, ms);
-    if (done instanceof Promise) done.catch(ignore);
-    if (until > this.pausedUntil) {
-      this.pausedUntil = until;
-      if (this.listenerCount('pause')) this.emit('pause', { durationMs: ms, untilMs: until });
+  /** Starts at once when possible (a Lease), else queues (a Promise). Throws what the acquire should reject with. */
+  private start(options: AcquireOptions | undefined): Lease | Promise<Lease> {
+    if (this.draining) throw new ShutdownError(this.name);
+    const costs = options === undefined ? this.defaultCosts : this.costsOf(options);
+    if (this.queue.size === 0 && !this.asyncStore && !this.pumping && this.active < this.maxConcurrentValue) {
+      const now = this.clock.now();
+      if (!this.gate.isClosed(now)) {
+        if (this.gate.takeResume(now)) this.emitResume();
+        const leaseId = this.nextLeaseId();
+        const result = this.handle.tryAcquire(this.request(now, leaseId, costs));
+        if (isPromise(result)) {
+          // The store answers later: from now on everything goes through the queue, in order.
+          this.asyncStore = true;
+          const waiter = this.newWaiter(costs, options, now);
+          const promise = this.enqueue(waiter);
+          this.pumping = true;
+          this.awaitAnswer(waiter, leaseId, result);
+          return promise;
+        }
+        if (result.ok) return this.grant(leaseId, options?.tokens ?? 0, result.entries, now, now, options?.priority ?? 0);
+        if (options?.timeoutMs === 0) throw new LimiterTimeoutError(this.name, 0);
+        const waiter = this.newWaiter(costs, options, now);
+        const promise = this.enqueue(waiter);
+        // The refusal already says when it will fit: no second store call.
+        if (!this.onAnswer(waiter, leaseId, result, now)) this.schedule();
+        else this.pump();
+        return promise;
+      }
     }
+    if (options?.timeoutMs === 0) throw new LimiterTimeoutError(this.name, 0);
+    const waiter = this.newWaiter(costs, options, this.clock.now());
+    const promise = this.enqueue(waiter);
+    // Only a new head can change what happens next; behind a blocked head it just waits.
+    if (this.queue.peek() === waiter) this.pump();
+    else if (waiter.heapIndex >= 0) this.schedule();
+    return promise;
   }
 
-  /** Records a provider rate limit: counts it, emits `ratelimit`, and pauses for its retry-after. */
-  reportRateLimit(info: { retryAfterMs?: number; source?: string; kind?: string } = {}): void {
-    this.totalRateLimits++;
-    if (this.listenerCount('ratelimit')) this.emit('ratelimit', info);
-    if (info.retryAfterMs !== undefined && info.retryAfterMs > 0) this.pause(info.retryAfterMs);
-  }
-
-  /** Changes the concurrency limit; in-flight work finishes, waiters wake at once when it grows. */
-  setMaxConcurrent(maxConcurrent: number): void {
-    if (!(maxConcurrent === Infinity || (Number.isInteger(maxConcurrent) && maxConcurrent > 0))) {
-      throw new InvalidOptionError('maxConcurrent', `maxConcurrent must be a positive integer, got ${maxConcurrent}`);
+  /** The per-window costs of an acquire; validates its options. */
+  private costsOf(options: AcquireOptions): readonly number[] {
+    const { tokens, cost, units, priority, signal, timeoutMs } = options;
+    if (signal?.aborted) throw abortReason(signal);
+    if (priority !== undefined && (typeof priority !== 'number' || !Number.isFinite(priority))) {
+      throw new InvalidOptionError('priority', `priority must be a finite number, got ${String(priority)}`);
     }
-    const from = this.maxConcurrentValue;
-    if (from === maxConcurrent) return;
-    this.maxConcurrentValue = maxConcurrent;
-    if (this.listenerCount('resize')) this.emit('resize', { from, to: maxConcurrent });
-    if (maxConcurrent > from) this.pump();
-  }
-
-  /** A snapshot of limits and usage (for a shared store: this process's view of concurrency). */
-  stats(): LimiterStats {
-    const now = this.clock.now();
-    const snapshot = this.handle.snapshot(now);
-    const shared = snapshot instanceof Promise ? undefined : snapshot;
-    if (snapshot instanceof Promise) snapshot.catch(ignore);
-    const active = shared?.active ?? this.active;
-    const max = this.maxConcurrentValue;
-    let utilization = max === Infinity ? 0 : active / max;
-    let requestsInWindow = 0;
-    let tokensInWindow = 0;
-    let seenRequests = false;
-    let seenTokens = false;
-    this.windows.forEach((w, i) => {
-      const used = shared?.used[i] ?? 0;
-      utilization = Math.max(utilization, used / w.limit);
-      if (this.kinds[i] === 0 && !seenRequests) [requestsInWindow, seenRequests] = [used, true];
-      if (this.kinds[i] === 1 && !seenTokens) [tokensInWindow, seenTokens] = [used, true];
-    });
-    return {
-      name: this.name,
-      maxConcurrent: max,
-      active,
-      queued: this.waiting,
-      totalRequests: this.totalRequests,
-      totalRateLimits: this.totalRateLimits,
-      availableSlots: Math.max(0, max - active),
-      requestsInWindow,
-      tokensInWindow,
-      utilization,
-      pausedUntil: this.pausedUntil > now ? this.pausedUntil : 0,
-    };
-  }
-
-  /**
-   * Stops taking work: new acquires reject with `ShutdownError`; waiting ones too, unless
-   * `queued: 'finish'`. Resolves when nothing is in flight.
-   */
-  async drain(options: { queued?: 'reject' | 'finish' } = {}): Promise<void> {
-    if (options.queued === 'finish') {
-      while (this.waiting > 0) await new Promise<void>((resolve) => this.once('acquire', () => resolve()));
+    if (timeoutMs !== undefined && (typeof timeoutMs !== 'number' || !(timeoutMs >= 0))) {
+      throw new InvalidOptionError('timeoutMs', `timeoutMs must be a non-negative number, got ${String(timeoutMs)}`);
     }
-    this.draining = true;
-    for (const w of this.queue) this.settle(w, undefined, new ShutdownError(this.name, 'it was drained while this acquire waited'));
-    if (this.active > 0) await new Promise<void>((resolve) => this.once('idle', () => resolve()));
-  }
-
-  /** @internal called by Lease.release */
-  releaseLease(lease: Lease, usage: LeaseUsage | undefined): void {
-    this.active--;
-    const now = this.clock.now();
-    let deltas: number[] | undefined;
-    if (usage?.tokens !== undefined && Number.isFinite(usage.tokens)) {
-      const delta = usage.tokens - lease.tokens;
-      if (delta > 0 || (delta < 0 && this.reconcileBoth)) deltas = this.kinds.map((k) => (k === 1 ? delta : 0));
-    }
-    const done = this.handle.release({ nowMs: now, leaseId: lease.id, entries: lease.entries, deltas });
-    if (this.listenerCount('release')) this.emit('release', { active: this.active, heldMs: now - lease.startedAtMs });
-    if (done instanceof Promise) {
-      done.then(
-        () => this.afterRelease(),
-        () => this.afterRelease(),
-      );
-    } else {
-      this.afterRelease();
-    }
-  }
-
-  private afterRelease(): void {
-    if (this.waiting > 0) this.pump();
-    else if (this.active === 0 && this.listenerCount('idle')) this.emit('idle');
-  }
-
-  private costsOf(options: AcquireOptions): number[] {
+    if (tokens !== undefined) checkAmount('tokens', tokens);
+    if (cost !== undefined) checkAmount('cost', cost);
+    if (tokens === undefined && cost === undefined && units === undefined) return this.defaultCosts;
     const windows = this.windows;
-    if (windows.length === 0) return NO_COSTS;
     const costs = new Array<number>(windows.length);
     for (let i = 0; i < windows.length; i++) {
       const kind = this.kinds[i];
       const w = windows[i]!;
-      const cost = kind === 0 ? (options.cost ?? 1) : kind === 1 ? (options.tokens ?? 0) : (options.units?.[w.resource] ?? 0);
-      if (!(cost >= 0) || !Number.isFinite(cost)) {
-        const option = kind === 0 ? 'cost' : kind === 1 ? 'tokens' : `units.${w.resource}`;
-        throw new InvalidOptionError(option, `${option} must be a non-negative number, got ${cost}`);
-      }
-      if (cost > w.limit) throw new LimitExceededError(this.name, w.resource, cost, w.limit, w.configuredWindowMs);
-      costs[i] = cost;
+      let amount: number;
+      if (kind === REQUESTS) amount = cost ?? 1;
+      else if (kind === TOKENS) amount = tokens ?? 0;
+      else checkAmount(`units.${w.resource}`, (amount = units?.[w.resource] ?? 0));
+      if (amount > w.limit) throw new LimitExceededError(this.name, w.resource, amount, w.limit, w.configuredWindowMs);
+      costs[i] = amount;
     }
     return costs;
   }
@@ -314,146 +520,271 @@ export class Limiter extends EventEmitter<LimiterEvents> implements LeaseOwner {
     return this.leasePrefix === '' ? '' : `${this.leasePrefix}:${(++this.leaseSeq).toString(36)}`;
   }
 
-  private grant(leaseId: string, tokens: number, entries: readonly number[], now: number, enqueuedAtMs: number): Lease {
+  private request(nowMs: number, leaseId: string, costs: readonly number[]): TryAcquireRequest {
+    return { nowMs, leaseId, costs, maxConcurrent: this.maxConcurrentValue };
+  }
+
+  private grant(leaseId: string, tokens: number, entries: readonly number[], now: number, enqueuedAtMs: number, priority: number): Lease {
     this.active++;
     this.totalRequests++;
-    if (this.pausedUntil !== 0 && now >= this.pausedUntil) {
-      this.pausedUntil = 0;
-      if (this.listenerCount('resume')) this.emit('resume');
-    }
     const lease = new Lease(this, leaseId, tokens, now, entries);
-    if (this.listenerCount('acquire')) this.emit('acquire', { active: this.active, waitedMs: now - enqueuedAtMs });
+    if (this.listenerCount('acquire')) this.emit('acquire', { active: this.active, waitedMs: now - enqueuedAtMs, priority, tokens });
     return lease;
   }
 
-  private enqueue(costs: number[], tokens: number, options: AcquireOptions): Promise<Lease> {
-    return new Promise<Lease>((resolve, reject) => {
-      const waiter: Waiter = {
-        priority: options.priority ?? 0,
-        costs,
-        tokens,
-        enqueuedAtMs: this.clock.now(),
-        done: false,
-        resolve,
-        reject,
-      };
-      const { signal, timeoutMs } = options;
-      let timeout: AbortController | undefined;
-      const onAbort = () => this.cancel(waiter, abortReason(signal!));
-      if (signal) signal.addEventListener('abort', onAbort, { once: true });
-      if (timeoutMs !== undefined) {
-        timeout = new AbortController();
-        this.clock.sleep(timeoutMs, timeout.signal).then(() => this.cancel(waiter, new LimiterTimeoutError(this.name, timeoutMs)), ignore);
-      }
-      if (signal || timeout) {
-        waiter.cleanup = () => {
-          signal?.removeEventListener('abort', onAbort);
-          timeout?.abort();
-        };
-      }
-      this.queue.push(waiter);
-      this.waiting++;
-      if (this.listenerCount('queued')) this.emit('queued', { queued: this.waiting, priority: waiter.priority });
-      this.pump();
-    });
+  private newWaiter(costs: readonly number[], options: AcquireOptions | undefined, now: number): Waiter {
+    if (this.queue.size >= this.maxQueued) throw new QueueFullError(this.name, this.maxQueued);
+    const timeoutMs = options?.timeoutMs;
+    return new Waiter(
+      options?.priority ?? 0,
+      costs,
+      options?.tokens ?? 0,
+      now,
+      timeoutMs === undefined ? Infinity : now + timeoutMs,
+      timeoutMs ?? Infinity,
+      options?.signal,
+    );
   }
 
+  /** Queues `waiter` (its abort and timeout armed) and returns the promise its grant resolves. */
+  private enqueue(waiter: Waiter): Promise<Lease> {
+    capturing = waiter;
+    const promise = new Promise<Lease>(capture);
+    capturing = undefined;
+    this.queue.push(waiter);
+    const signal = waiter.signal;
+    if (signal) {
+      waiter.onAbort = () => this.cancel(waiter, abortReason(signal));
+      signal.addEventListener('abort', waiter.onAbort, { once: true });
+    }
+    if (waiter.deadlineMs !== Infinity) this.deadlines.push(waiter);
+    if (this.listenerCount('queued')) {
+      this.emit('queued', { queued: this.queue.size, priority: waiter.priority, tokens: waiter.tokens });
+    }
+    return promise;
+  }
+
+  /** Takes `waiter` out of the queue, the deadline heap and its signal. */
+  private detach(waiter: Waiter): void {
+    this.queue.remove(waiter);
+    if (waiter.heapIndex >= 0) this.deadlines.remove(waiter);
+    if (waiter.onAbort) {
+      waiter.signal!.removeEventListener('abort', waiter.onAbort);
+      waiter.onAbort = undefined;
+    }
+    waiter.state = DONE;
+  }
+
+  /** Rejects a waiter (abort, timeout, drain, store failure); the next one may fit now. */
   private cancel(waiter: Waiter, reason: unknown): void {
-    if (waiter.done) return;
-    this.settle(waiter, undefined, reason);
-    // The head may have been what blocked the others.
-    this.pump();
-    if (this.waiting === 0 && this.active === 0 && this.listenerCount('idle')) this.emit('idle');
+    if (waiter.state === DONE) return;
+    const wasHead = this.queue.peek() === waiter;
+    this.detach(waiter);
+    waiter.reject(reason);
+    if (wasHead) this.pump();
+    else this.schedule();
+    this.checkIdle();
   }
 
-  private settle(waiter: Waiter, lease: Lease | undefined, error?: unknown): void {
-    if (waiter.done) return;
-    waiter.done = true;
-    this.waiting--;
-    waiter.cleanup?.();
-    if (lease) waiter.resolve(lease);
-    else waiter.reject(error);
+  private checkIdle(): void {
+    if (this.active !== 0 || this.queue.size !== 0) return;
+    if (this.listenerCount('idle')) this.emit('idle');
+    if (this.drainWaiters.length > 0) {
+      const waiters = this.drainWaiters;
+      this.drainWaiters = [];
+      for (const resolve of waiters) resolve();
+    }
   }
 
-  /** Serves waiters from the head while they fit; arms the one timer for when the head will fit. */
+  /** Serves waiters from the head while they fit, then arms the one timer. */
   private pump(): void {
     if (this.pumping) {
       this.pumpAgain = true;
       return;
     }
     this.pumping = true;
-    const finish = () => {
-      this.pumping = false;
-      if (this.pumpAgain) {
-        this.pumpAgain = false;
-        this.pump();
-      }
-    };
-    const step = (): void => {
-      for (;;) {
-        const head = this.queue.peek();
-        if (!head) return finish();
-        if (head.done) {
-          this.queue.shift();
-          continue;
-        }
-        const now = this.clock.now();
-        const leaseId = this.nextLeaseId();
-        let result: ReturnType<StoreHandle['tryAcquire']>;
-        try {
-          result = this.handle.tryAcquire({ nowMs: now, leaseId, costs: head.costs, maxConcurrent: this.maxConcurrentValue });
-        } catch (error) {
-          this.queue.shift();
-          this.settle(head, undefined, error);
-          continue;
-        }
-        if (result instanceof Promise) {
-          this.asyncStore = true;
-          result.then(
-            (r) => {
-              if (this.onResult(head, leaseId, r, now)) step();
-              else finish();
-            },
-            (error: unknown) => {
-              this.queue.shift();
-              this.settle(head, undefined, error);
-              step();
-            },
-          );
-          return;
-        }
-        if (!this.onResult(head, leaseId, result, now)) return finish();
-      }
-    };
-    step();
+    this.pumpLoop();
   }
 
-  /** Applies one try-acquire answer to the head waiter; returns whether to keep serving. */
-  private onResult(head: Waiter, leaseId: string, result: TryAcquireResult, now: number): boolean {
-    if (result.ok) {
-      if (this.queue.peek() === head) this.queue.shift();
-      const lease = this.grant(leaseId, head.tokens, result.entries, now, head.enqueuedAtMs);
-      if (head.done) lease.release(); // it gave up while a remote store answered
-      else this.settle(head, lease);
+  /** The body of {@link pump}: runs with `pumping` set and clears it when it stops. */
+  private pumpLoop(): void {
+    for (;;) {
+      this.pumpAgain = false;
+      const head = this.queue.peek();
+      if (head === undefined) {
+        this.block(NONE, Infinity);
+        break;
+      }
+      const now = this.clock.now();
+      // At or past its deadline a waiter never starts, whichever path (timer or release) gets here first.
+      if (head.deadlineMs <= now) {
+        this.cancel(head, new LimiterTimeoutError(this.name, head.timeoutMs));
+        continue;
+      }
+      if (this.gate.isClosed(now)) {
+        this.block(PAUSED, this.gate.untilMs);
+        break;
+      }
+      if (this.gate.takeResume(now)) this.emitResume();
+      // This limiter's own leases are a subset of the store's, so a full local count needs no store call.
+      if (this.active >= this.maxConcurrentValue) {
+        this.block(CONCURRENCY, Infinity);
+        break;
+      }
+      const leaseId = this.nextLeaseId();
+      let result: TryAcquireResult | Promise<TryAcquireResult>;
+      try {
+        result = this.handle.tryAcquire(this.request(now, leaseId, head.costs));
+      } catch (error) {
+        this.cancel(head, error);
+        continue;
+      }
+      if (isPromise(result)) {
+        this.asyncStore = true;
+        this.awaitAnswer(head, leaseId, result);
+        return;
+      }
+      if (!this.onAnswer(head, leaseId, result, now) && !this.pumpAgain) break;
+    }
+    this.pumping = false;
+    this.schedule();
+  }
+
+  /** Waits for a remote store's answer about `head`, then goes on serving (`pumping` stays set meanwhile). */
+  private awaitAnswer(head: Waiter, leaseId: string, answer: Promise<TryAcquireResult>): void {
+    head.state = TRYING;
+    answer.then(
+      (result) => {
+        if (this.onAnswer(head, leaseId, result, this.clock.now()) || this.pumpAgain) {
+          this.pumpLoop();
+        } else {
+          this.pumping = false;
+          this.schedule();
+        }
+      },
+      (error: unknown) => {
+        if (head.state === TRYING) head.state = QUEUED;
+        this.cancel(head, error);
+        this.pumpLoop();
+      },
+    );
+  }
+
+  /** Applies one store answer about `head`; returns whether serving should go on. */
+  private onAnswer(head: Waiter, leaseId: string, result: TryAcquireResult, now: number): boolean {
+    if (head.state === DONE) {
+      // It gave up while a remote store answered: hand back what was taken, untouched.
+      if (result.ok) {
+        const done = this.handle.release({ nowMs: now, leaseId, entries: result.entries, deltas: head.costs.map((c) => -c) });
+        if (isPromise(done)) done.catch(noop);
+      }
       return true;
     }
-    if (this.draining || head.done) return true;
-    if (result.waitMs !== Infinity) this.armTimer(result.waitMs);
+    head.state = QUEUED;
+    if (result.ok) {
+      this.detach(head);
+      head.resolve(this.grant(leaseId, head.tokens, result.entries, now, head.enqueuedAtMs, head.priority));
+      return true;
+    }
+    switch (result.reason) {
+      case 'paused':
+        this.closeGate(now + result.waitMs, result.waitMs, 'store');
+        this.block(PAUSED, this.gate.untilMs);
+        return false;
+      case 'window':
+        if (result.waitMs === Infinity) {
+          // Only a shared store with smaller limits (set by another process) gets here.
+          this.cancel(head, this.neverFits(head));
+          return true;
+        }
+        this.block(WINDOW, now + result.waitMs);
+        break;
+      default:
+        this.block(CONCURRENCY, now + result.waitMs);
+    }
+    this.listenForCapacity();
     return false;
   }
 
-  private armTimer(waitMs: number): void {
-    const due = this.clock.now() + waitMs;
-    if (this.timer && this.timerDueAt <= due) return;
-    this.timer?.abort();
+  private neverFits(waiter: Waiter): LimitExceededError {
+    let worst = 0;
+    this.windows.forEach((w, i) => {
+      if (waiter.costs[i]! / w.limit > waiter.costs[worst]! / this.windows[worst]!.limit) worst = i;
+    });
+    const w = this.windows[worst]!;
+    return new LimitExceededError(this.name, w.resource, waiter.costs[worst]!, w.limit, w.configuredWindowMs);
+  }
+
+  private block(kind: number, roomAtMs: number): void {
+    this.blocked = kind;
+    this.roomAtMs = roomAtMs;
+  }
+
+  /** A shared store may tell us when another process frees capacity. */
+  private listenForCapacity(): void {
+    if (this.unsubscribe || !this.handle.subscribe) return;
+    this.unsubscribe = this.handle.subscribe(() => {
+      if (this.queue.size > 0 && this.blocked !== PAUSED) this.pump();
+    });
+  }
+
+  private closeGate(untilMs: number, durationMs: number, origin: 'local' | 'store'): void {
+    if (!this.gate.extend(untilMs)) return;
+    if (this.listenerCount('pause')) this.emit('pause', { durationMs, untilMs, origin });
+    this.schedule();
+  }
+
+  private emitResume(): void {
+    if (this.listenerCount('resume')) this.emit('resume', { atMs: this.gate.untilMs });
+  }
+
+  /**
+   * Arms the one timer for the earliest of: room for the head, the first timeout, the end of a
+   * pause (when someone waits or listens for `resume`). A later timer already armed is replaced;
+   * an earlier one is kept (it finds nothing to do, and re-arms).
+   */
+  private schedule(): void {
+    let at = this.queue.size > 0 ? this.roomAtMs : Infinity;
+    const first = this.deadlines.peek();
+    if (first && first.deadlineMs < at) at = first.deadlineMs;
+    const resumeAt = this.gate.resumeDueMs;
+    if (resumeAt < at && (this.queue.size > 0 || this.listenerCount('resume') > 0)) at = resumeAt;
+    if (at === Infinity) {
+      this.cancelTimer();
+      return;
+    }
+    if (this.timer && this.timerAtMs <= at) return;
+    this.cancelTimer();
     const timer = new AbortController();
     this.timer = timer;
-    this.timerDueAt = due;
-    this.clock.sleep(waitMs, timer.signal).then(() => {
-      if (this.timer !== timer) return;
-      this.timer = undefined;
-      this.timerDueAt = Infinity;
-      this.pump();
-    }, ignore);
+    this.timerAtMs = at;
+    this.clock.sleep(Math.max(0, at - this.clock.now()), timer.signal).then(() => this.onTimer(timer), noop);
+  }
+
+  private cancelTimer(): void {
+    if (!this.timer) return;
+    const timer = this.timer;
+    this.timer = undefined;
+    this.timerAtMs = Infinity;
+    timer.abort();
+  }
+
+  private onTimer(timer: AbortController): void {
+    if (this.timer !== timer) return;
+    this.timer = undefined;
+    this.timerAtMs = Infinity;
+    const now = this.clock.now();
+    for (let first = this.deadlines.peek(); first && first.deadlineMs <= now; first = this.deadlines.peek()) {
+      this.cancel(first, new LimiterTimeoutError(this.name, first.timeoutMs));
+    }
+    if (this.gate.takeResume(now)) this.emitResume();
+    if (this.queue.size > 0) this.pump();
+    else this.schedule();
+  }
+}
+
+function checkAmount(option: string, value: unknown): void {
+  if (typeof value !== 'number' || !(value >= 0) || !Number.isFinite(value)) {
+    throw new InvalidOptionError(option, `${option} must be a non-negative number, got ${String(value)}`);
   }
 }

@@ -1,11 +1,13 @@
 /**
- * The log of one sliding window: when each unit of cost started and how much it was.
- * At most `limit` units start in any half-open interval of `windowMs`: an entry started at `t`
- * counts while `now < t + windowMs`.
+ * The log of one sliding window: when each cost started and how large it was. An entry that
+ * started at `t` counts in full while `now < t + windowMs`, so "at most `limit` units start in any
+ * half-open interval `[t, t + windowMs)`" holds exactly when every admission checks
+ * `used(now) + cost <= limit`.
  *
- * Entries live in two parallel arrays with a moving head (amortised O(1) admission, memory
- * O(entries inside one window)); each entry has a stable sequence number so a lease can adjust
- * its own cost later (reconcile) while the entry is still inside the window.
+ * Entries live in two parallel arrays with a moving head and a running sum: admission is
+ * amortised O(1) and memory is O(entries inside one window). Each entry has a stable sequence
+ * number, so a lease can reconcile its own cost later while the entry is still inside the window.
+ * The limit is passed per call (not stored) so limiters sharing one log can each bring their own.
  */
 export class SlidingWindowLog {
   private times: number[] = [];
@@ -15,10 +17,19 @@ export class SlidingWindowLog {
   private base = 0;
   private total = 0;
 
-  constructor(
-    readonly limit: number,
-    readonly windowMs: number,
-  ) {}
+  /**
+   * Extra milliseconds every entry stays counted: the learned delay between a start here and its
+   * arrival at the provider (set from provider feedback; it only grows, so eviction stays safe).
+   */
+  private extraMs = 0;
+
+  /** @param windowMs the window the log enforces (margin included). */
+  constructor(readonly windowMs: number) {}
+
+  /** Keeps entries counted `extraMs` longer (never less than before). */
+  extendBy(extraMs: number): void {
+    if (extraMs > this.extraMs) this.extraMs = extraMs;
+  }
 
   /** Units inside the window ending at `nowMs`. */
   used(nowMs: number): number {
@@ -26,21 +37,34 @@ export class SlidingWindowLog {
     return this.total;
   }
 
-  /** Milliseconds until `cost` more units fit (0 = now; Infinity = never, the cost exceeds the limit). */
-  waitMs(nowMs: number, cost: number): number {
-    if (cost > this.limit) return Infinity;
+  /** Entries inside the window ending at `nowMs`. */
+  entries(nowMs: number): number {
     this.evict(nowMs);
-    let excess = this.total + cost - this.limit;
-    if (excess <= 0) return 0;
-    // Walk from the oldest entry until enough has expired for the cost to fit.
-    for (let i = this.head; i < this.times.length; i++) {
-      excess -= this.costs[i]!;
-      if (excess <= 0) return this.times[i]! + this.windowMs - nowMs;
-    }
-    return Infinity;
+    return this.times.length - this.head;
   }
 
-  /** Records `cost` units started at `nowMs`; returns the entry's sequence number (-1 for a zero cost). */
+  /**
+   * Milliseconds until `cost` more units fit under `limit`: 0 = now, Infinity = never (the cost
+   * exceeds the limit). Exact: it is the moment the oldest entries that must leave have left.
+   * O(1) when it fits; otherwise it walks only the entries that must expire first.
+   */
+  waitMs(nowMs: number, cost: number, limit: number): number {
+    if (cost > limit) return Infinity;
+    if (cost <= 0) return 0; // nothing starts, so nothing can overflow
+    this.evict(nowMs);
+    let excess = this.total + cost - limit;
+    if (excess <= 0) return 0;
+    const times = this.times;
+    const costs = this.costs;
+    for (let i = this.head; i < times.length; i++) {
+      excess -= costs[i]!;
+      if (excess <= 0) return times[i]! + this.windowMs + this.extraMs - nowMs;
+    }
+    // Unreachable up to float drift in the running sum: room comes when every entry has left.
+    return times[times.length - 1]! + this.windowMs + this.extraMs - nowMs;
+  }
+
+  /** Records `cost` units started at `nowMs` (never earlier than the last entry); returns the entry's sequence number, -1 for a zero cost. */
   add(nowMs: number, cost: number): number {
     if (cost <= 0) return -1;
     this.times.push(nowMs);
@@ -50,44 +74,53 @@ export class SlidingWindowLog {
   }
 
   /**
-   * Changes the cost of entry `seq` by `delta` (a reconcile). An entry that has left the window
-   * no longer matters and is ignored; a missing entry with a positive delta is added at `nowMs`.
+   * Changes the cost of entry `seq` by `delta` (a reconcile): the cost counts at its start time,
+   * so the new cost replaces the old one there. An entry that already left the window no longer
+   * matters and is ignored; a lease that charged nothing up front (`seq` -1) and owes a positive
+   * delta gets a new entry at `nowMs` (later than its start, so never less strict).
    */
   adjust(seq: number, delta: number, nowMs: number): void {
     this.evict(nowMs);
-    const index = seq - this.base;
-    if (seq >= 0 && index >= this.head && index < this.times.length) {
-      const next = Math.max(0, this.costs[index]! + delta);
-      this.total += next - this.costs[index]!;
-      this.costs[index] = next;
-    } else if (seq < 0 && delta > 0) {
-      this.add(nowMs, delta);
+    if (seq < 0) {
+      if (delta > 0) this.add(nowMs, delta);
+      return;
     }
+    const index = seq - this.base;
+    if (index < this.head || index >= this.times.length) return;
+    const next = Math.max(0, this.costs[index]! + delta);
+    this.total += next - this.costs[index]!;
+    this.costs[index] = next;
   }
 
   private evict(nowMs: number): void {
     // `t + windowMs <= now` (not `t <= now - windowMs`) so it agrees exactly with waitMs's `t + windowMs - now`.
-    const windowMs = this.windowMs;
+    const windowMs = this.windowMs + this.extraMs;
     const times = this.times;
     let head = this.head;
-    while (head < times.length && times[head]! + windowMs <= nowMs) {
-      this.total -= this.costs[head]!;
+    if (head === times.length || times[head]! + windowMs > nowMs) return;
+    let total = this.total;
+    const costs = this.costs;
+    do {
+      total -= costs[head]!;
       head++;
-    }
-    this.head = head;
+    } while (head < times.length && times[head]! + windowMs <= nowMs);
     if (head === times.length) {
-      if (head > 0) {
-        this.base += head;
-        this.times = [];
-        this.costs = [];
-        this.head = 0;
-        this.total = 0; // exact zero, no float drift
-      }
+      // Empty: start afresh (and an exact zero, no float drift).
+      this.base += head;
+      this.times = [];
+      this.costs = [];
+      this.head = 0;
+      this.total = 0;
     } else if (head > 1024 && head * 2 > times.length) {
+      // Compact once the dead prefix outweighs the live part: amortised O(1) per entry.
       this.base += head;
       this.times = times.slice(head);
-      this.costs = this.costs.slice(head);
+      this.costs = costs.slice(head);
       this.head = 0;
+      this.total = total;
+    } else {
+      this.head = head;
+      this.total = total;
     }
   }
 }

@@ -9,40 +9,65 @@ import type {
   WindowSpec,
 } from './store';
 
-const NO_ENTRIES: readonly number[] = [];
+/** The state of one limiter name: what every handle bound to that name shares. */
+class NamedState {
+  active = 0;
+  pausedUntil = -Infinity;
+  level: number | undefined;
+  /** Window logs by `resource` and `windowMs` (the same identity the Redis key layout uses). */
+  readonly logs = new Map<string, SlidingWindowLog>();
 
-/** One limiter's state in this process; every call answers synchronously. */
+  logFor(window: WindowSpec): SlidingWindowLog {
+    const id = `${window.resource}\u0000${window.windowMs}`;
+    let log = this.logs.get(id);
+    if (!log) this.logs.set(id, (log = new SlidingWindowLog(window.windowMs)));
+    return log;
+  }
+}
+
+const NO_ENTRIES: readonly number[] = [];
+const OK_NO_ENTRIES: TryAcquireResult = { ok: true, entries: NO_ENTRIES };
+
+/** One limiter's view of a name's state; every call answers synchronously. */
 class MemoryHandle implements StoreHandle {
   readonly tracksLeases = false;
   private readonly logs: SlidingWindowLog[];
-  private active = 0;
-  private pausedUntil = -Infinity;
-  private level: number | undefined;
+  private readonly limits: number[];
 
-  constructor(windows: readonly WindowSpec[]) {
-    this.logs = windows.map((w) => new SlidingWindowLog(w.limit, w.windowMs));
+  constructor(
+    private readonly state: NamedState,
+    windows: readonly WindowSpec[],
+  ) {
+    this.logs = windows.map((w) => state.logFor(w));
+    this.limits = windows.map((w) => w.limit);
+  }
+
+  extendWindows(extraMs: number): void {
+    for (const log of this.logs) log.extendBy(extraMs);
   }
 
   tryAcquire(request: TryAcquireRequest): TryAcquireResult {
     const { nowMs, costs } = request;
-    if (nowMs < this.pausedUntil) return { ok: false, reason: 'paused', waitMs: this.pausedUntil - nowMs };
+    const state = this.state;
+    if (nowMs < state.pausedUntil) return { ok: false, reason: 'paused', waitMs: state.pausedUntil - nowMs };
     const logs = this.logs;
+    const n = logs.length;
     let waitMs = 0;
-    for (let i = 0; i < logs.length; i++) {
-      const w = logs[i]!.waitMs(nowMs, costs[i]!);
+    for (let i = 0; i < n; i++) {
+      const w = logs[i]!.waitMs(nowMs, costs[i]!, this.limits[i]!);
       if (w > waitMs) waitMs = w;
     }
     if (waitMs > 0) return { ok: false, reason: 'window', waitMs };
-    if (this.active >= request.maxConcurrent) return { ok: false, reason: 'concurrency', waitMs: Infinity };
-    this.active++;
-    if (logs.length === 0) return OK_NO_ENTRIES;
-    const entries = new Array<number>(logs.length);
-    for (let i = 0; i < logs.length; i++) entries[i] = logs[i]!.add(nowMs, costs[i]!);
+    if (state.active >= request.maxConcurrent) return { ok: false, reason: 'concurrency', waitMs: Infinity };
+    state.active++;
+    if (n === 0) return OK_NO_ENTRIES;
+    const entries = new Array<number>(n);
+    for (let i = 0; i < n; i++) entries[i] = logs[i]!.add(nowMs, costs[i]!);
     return { ok: true, entries };
   }
 
   release(request: ReleaseRequest): void {
-    this.active--;
+    this.state.active--;
     const deltas = request.deltas;
     if (!deltas) return;
     for (let i = 0; i < deltas.length; i++) {
@@ -52,34 +77,42 @@ class MemoryHandle implements StoreHandle {
   }
 
   pause(nowMs: number, durationMs: number): void {
-    this.pausedUntil = Math.max(this.pausedUntil, nowMs + durationMs);
+    this.state.pausedUntil = Math.max(this.state.pausedUntil, nowMs + durationMs);
   }
 
   snapshot(nowMs: number): StoreSnapshot {
     return {
-      active: this.active,
+      active: this.state.active,
       used: this.logs.map((log) => log.used(nowMs)),
-      pausedForMs: Math.max(0, this.pausedUntil - nowMs),
+      pausedForMs: Math.max(0, this.state.pausedUntil - nowMs),
     };
   }
 
   getLevel(): number | undefined {
-    return this.level;
+    return this.state.level;
   }
 
   setLevel(level: number): void {
-    this.level = level;
+    this.state.level = level;
   }
 }
 
-const OK_NO_ENTRIES: TryAcquireResult = { ok: true, entries: NO_ENTRIES };
-
 /**
- * The default store: state lives in this process, each limiter alone (two limiters never
- * share state here, even with the same name — use a shared store such as RedisStore for that).
+ * The default store: state lives in this process and every call answers synchronously (no
+ * promise on the hot path). Each limiter gets a fresh one unless you pass one; limiters given the
+ * same `MemoryStore` and the same `name` share one budget, exactly as they would in Redis.
+ *
+ * @example
+ * const store = new MemoryStore();
+ * const a = new Limiter({ name: 'openai', maxPerMinute: 500, store });
+ * const b = new Limiter({ name: 'openai', maxPerMinute: 500, store }); // shares a's window
  */
 export class MemoryStore implements Store {
-  bind(_name: string, windows: readonly WindowSpec[]): StoreHandle {
-    return new MemoryHandle(windows);
+  private readonly names = new Map<string, NamedState>();
+
+  bind(name: string, windows: readonly WindowSpec[]): StoreHandle {
+    let state = this.names.get(name);
+    if (!state) this.names.set(name, (state = new NamedState()));
+    return new MemoryHandle(state, windows);
   }
 }

@@ -11,7 +11,10 @@ export interface WindowSpec {
   windowMs: number;
 }
 
-/** A request to start one unit of work. */
+/**
+ * A request to start one unit of work. Valid only during the call: a store that answers later
+ * must copy what it needs before its first `await` (the limiter may reuse the object).
+ */
 export interface TryAcquireRequest {
   /** The limiter's clock reading (used by stores without a clock of their own). */
   nowMs: number;
@@ -30,13 +33,23 @@ export type RefusalReason = 'paused' | 'window' | 'concurrency';
 export type TryAcquireResult =
   | {
       ok: true;
-      /** Entry sequence numbers per window (for reconcile), -1 where the cost was 0. */
+      /**
+       * Per window, whatever the store needs to find this lease's charge again at release
+       * (opaque to the limiter; the memory store gives entry sequence numbers, -1 for no charge).
+       */
       entries: readonly number[];
     }
   | {
       ok: false;
+      /**
+       * What refused: checked in this order, so the first closed gate decides (`'paused'`, then
+       * `'window'`, then `'concurrency'`).
+       */
       reason: RefusalReason;
-      /** Exact milliseconds until the request could fit (Infinity when only a release can help). */
+      /**
+       * Exact milliseconds until the request could fit. `Infinity` when only a release can help
+       * (concurrency), or, with reason `'window'`, when the cost can never fit that window.
+       */
       waitMs: number;
     };
 
@@ -46,7 +59,10 @@ export interface ReleaseRequest {
   leaseId: string;
   /** The lease's entries, as returned by tryAcquire. */
   entries: readonly number[];
-  /** Cost change per window (positive: charge more; negative: refund), or undefined for none. */
+  /**
+   * Cost change per window (positive: charge more; negative: refund), or undefined for none. The
+   * new cost counts at the lease's start time, and only while that start is still inside the window.
+   */
   deltas?: readonly number[];
 }
 
@@ -61,9 +77,11 @@ export interface StoreSnapshot {
 }
 
 /**
- * One limiter's state inside a store. Each method is one atomic step: the limiter keeps the
- * policy (queue order, priorities, timeouts, when to retry) and the store only answers whether
- * a request fits now, so every store enforces exactly the same rules.
+ * One limiter's state inside a store. Each method is one atomic step on shared state: the limiter
+ * keeps the policy (queue order, priorities, timeouts, aborts, when to try again) and the store only
+ * answers whether one request fits now and, if it does, starts it — pause gate, every window and
+ * the concurrency limit checked and charged together, in one call (one Lua script in Redis). So
+ * every store enforces exactly the same rules, and the in-memory store is the reference.
  */
 export interface StoreHandle {
   /** Starts the work if the pause gate, every window and the concurrency limit allow it, all at once. */
@@ -77,12 +95,29 @@ export interface StoreHandle {
   /** A shared number (the AIMD level) that every process sharing the limiter reads and writes. */
   getLevel(): MaybePromise<number | undefined>;
   setLevel(level: number): MaybePromise<void>;
+  /**
+   * Keeps every window entry counted `extraMs` longer (only ever grows): the learned delay
+   * between a start and its arrival at the provider. Optional; a store without it relies on the
+   * static margin.
+   */
+  extendWindows?(extraMs: number): MaybePromise<void>;
   /** Whether this store needs lease ids (remote stores reap leases of dead processes by id). */
   readonly tracksLeases: boolean;
+  /**
+   * Optional: calls `onCapacity` whenever capacity may have been freed outside this limiter (another
+   * process released or refunded), so the limiter tries its head waiter again at once instead of
+   * waiting out a `waitMs`. Returns a function that unsubscribes. Stores whose state only this
+   * limiter changes need not implement it.
+   */
+  subscribe?(onCapacity: () => void): () => void;
 }
 
 /** Where limiters keep their state: in memory (the default) or shared, e.g. in Redis. */
 export interface Store {
-  /** The state of the limiter `name` with these windows (same name and windows = same budget). */
+  /**
+   * The state of the limiter `name` with these windows. Within one store, limiters bound to the
+   * same `name` share concurrency, the pause gate and the AIMD level, and share each window with
+   * the same `resource` and `windowMs`.
+   */
   bind(name: string, windows: readonly WindowSpec[]): StoreHandle;
 }

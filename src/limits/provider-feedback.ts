@@ -1,0 +1,114 @@
+import { readHeaders } from '../providers/header-source';
+import { parseRateLimitHeaders } from '../providers/parse-rate-limit-headers';
+import type { ProviderRateLimitInfo, RateLimitBudget } from '../providers/provider-rate-limit-info';
+
+/** What a limiter lets its provider feedback change. */
+export interface FeedbackTarget {
+  now(): number;
+  /** The windows: resource, configured length, and the limit in force. */
+  windows(): readonly { resource: string; limit: number; configuredWindowMs: number; marginMs: number }[];
+  /** Units used in window `index` now. */
+  used(index: number): number;
+  pause(ms: number): void;
+  /** Keeps window entries counted this much longer (the learned arrival lag beyond the margin). */
+  setExtraWindowMs(ms: number): void;
+  /** Sets the limit of window `index` (from the provider's own numbers). */
+  setLimit(index: number, limit: number, reason: 'lowered' | 'learned'): void;
+}
+
+/** Options of {@link Limiter.observe}. */
+export interface ObserveOptions {
+  /**
+   * When the call the response belongs to was granted (`lease.startedAtMs`): with OpenAI's
+   * `openai-processing-ms` it measures how late requests reach the provider.
+   * @default undefined
+   */
+  startedAtMs?: number;
+}
+
+/** Largest arrival lag believed, as a fraction of the shortest window (a bound on one bad sample). */
+const MAX_LAG_FRACTION = 0.1;
+/** Headroom over the largest lag seen, for a later burst that arrives a little later still. */
+const LAG_HEADROOM = 1.25;
+
+/**
+ * Learns from what a provider says about its limits, so the limiter's windows line up with the
+ * provider's: how late requests arrive there (its windows start when they arrive, ours when we
+ * send), its real limits (lower ones always win; with `learn`, also higher ones), and an exhausted
+ * budget that our own log does not know about (another client on the same key).
+ */
+export class ProviderFeedback {
+  private lagSamples: { atMs: number; lagMs: number }[] = [];
+  private extraMs = 0;
+
+  constructor(
+    private readonly target: FeedbackTarget,
+    /** Adopt the provider's limits in both directions (for limiters made by `Limiter.forProvider`). */
+    private readonly learn: boolean,
+  ) {}
+
+  /** Reads one response, SDK result or error; returns the parsed headers (undefined when there were none). */
+  observe(source: unknown, options: ObserveOptions = {}): ProviderRateLimitInfo | undefined {
+    const headers = readHeaders(source);
+    if (!headers) return undefined;
+    const now = this.target.now();
+    const info = parseRateLimitHeaders(headers);
+    if (options.startedAtMs !== undefined) {
+      const processingMs = Number(headers.get('openai-processing-ms'));
+      if (Number.isFinite(processingMs) && processingMs >= 0) {
+        this.addLagSample(now, now - processingMs - options.startedAtMs);
+      }
+    }
+    this.applyBudget('requests', info.requests);
+    this.applyBudget('tokens', info.tokens);
+    return info;
+  }
+
+  /**
+   * A 429 that our own windows allowed means the provider's window ends `retryAfterMs` later
+   * than ours: count our entries that much longer.
+   */
+  onUnexpectedRateLimit(retryAfterMs: number): void {
+    this.addLagSample(this.target.now(), this.currentLagMs() + retryAfterMs);
+  }
+
+  /** The arrival lag the limiter currently allows for. */
+  currentLagMs(): number {
+    const windows = this.target.windows();
+    const margin = windows.length ? Math.min(...windows.map((w) => w.marginMs)) : 0;
+    return this.extraMs + margin;
+  }
+
+  private addLagSample(atMs: number, lagMs: number): void {
+    const windows = this.target.windows();
+    if (windows.length === 0 || !(lagMs > 0)) return;
+    const shortest = Math.min(...windows.map((w) => w.configuredWindowMs));
+    const margin = Math.min(...windows.map((w) => w.marginMs));
+    this.lagSamples.push({ atMs, lagMs: Math.min(lagMs, shortest * MAX_LAG_FRACTION) });
+    // Samples older than the longest window no longer describe entries that are still counted.
+    const horizon = atMs - Math.max(...windows.map((w) => w.configuredWindowMs + w.marginMs));
+    this.lagSamples = this.lagSamples.filter((s) => s.atMs >= horizon);
+    const lag = Math.max(...this.lagSamples.map((s) => s.lagMs));
+    const extra = Math.max(0, lag * LAG_HEADROOM - margin);
+    if (extra !== this.extraMs) {
+      this.extraMs = extra;
+      this.target.setExtraWindowMs(extra);
+    }
+  }
+
+  private applyBudget(resource: 'requests' | 'tokens', budget: RateLimitBudget | undefined): void {
+    if (!budget) return;
+    const windows = this.target.windows();
+    const index = windows.findIndex((w) => w.resource === resource);
+    if (budget.limit !== undefined && budget.limit > 0 && index >= 0) {
+      const current = windows[index]!.limit;
+      if (budget.limit < current) this.target.setLimit(index, budget.limit, 'lowered');
+      else if (this.learn && budget.limit > current) this.target.setLimit(index, budget.limit, 'learned');
+    }
+    // The provider has nothing left although our log has room: someone else spends this budget.
+    if (budget.remaining === 0 && budget.resetMs !== undefined && budget.resetMs > 0) {
+      const roomHere = index < 0 || this.target.used(index) < windows[index]!.limit;
+      if (roomHere) this.target.pause(budget.resetMs);
+    }
+  }
+}
