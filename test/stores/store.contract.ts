@@ -101,6 +101,8 @@ export function maxCertainlyInOneWindow(grants: readonly { sentAt: number; repli
 class SpyStore implements Store {
   readonly grants: { sentAt: number; repliedAt: number; costs: number[] }[] = [];
   private readonly byLease = new Map<string, { costs: number[] }>();
+  /** Every try-acquire, granted or not. */
+  calls = 0;
   private inFlight = 0;
   constructor(private readonly inner: Store) {}
   bind(name: string, windows: readonly WindowSpec[]): StoreHandle {
@@ -111,6 +113,7 @@ class SpyStore implements Store {
         const costs = [...req.costs];
         const leaseId = req.leaseId;
         const sentAt = now();
+        this.calls++;
         this.inFlight++;
         try {
           const result = await inner.tryAcquire(req);
@@ -297,10 +300,37 @@ export function describeStoreContract(label: string, setup: () => Promise<StoreC
       expect(await two.getLevel()).toBe(7);
     });
 
+    it('extendWindows keeps entries counted longer, only ever growing, for every handle of the name', async () => {
+      const name = freshName('extend');
+      const windows = [{ resource: 'requests', limit: 1, windowMs: 100 }];
+      const one = bind(windows, name);
+      const two = bind(windows, name);
+      if (!one.extendWindows) return; // optional
+      expect((await attempt(one, [1])).result.ok).toBe(true);
+      await one.extendWindows(400);
+      await one.extendWindows(50); // never shrinks
+      await sleep(150); // past the plain window, inside the extended one
+      const refused = (await attempt(two, [1])).result;
+      expect(refused).toMatchObject({ ok: false, reason: 'window' });
+      if (refused.ok) throw new Error('unreachable');
+      expect(refused.waitMs).toBeGreaterThan(200);
+      expect(refused.waitMs).toBeLessThanOrEqual(360);
+    });
+
     it('with no windows and no concurrency limit admits everything', async () => {
       const h = bind([]);
       const results = await Promise.all(Array.from({ length: 20 }, () => attempt(h, [])));
       expect(results.every((r) => r.result.ok)).toBe(true);
+    });
+
+    it('a Limiter waiting for a window asks the store a bounded number of times (no polling storm)', async () => {
+      const spy = new SpyStore(ctx.store);
+      const limiter = new Limiter({ name: freshName('storm'), store: spy, maxPerWindow: 2, windowMs: 250, windowMarginMs: 0 });
+      for (let i = 0; i < 3; i++) (await limiter.acquire()).release();
+      // Two grants, then one refusal saying "in ~250 ms", then the grant: a few calls, not hundreds.
+      expect(spy.calls).toBeGreaterThanOrEqual(3);
+      expect(spy.calls).toBeLessThanOrEqual(6);
+      await limiter.drain();
     });
 
     it('property: random acquires, releases and pauses never exceed a window or the concurrency limit', async () => {

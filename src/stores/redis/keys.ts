@@ -6,6 +6,7 @@
  * <prefix>{<name>}:leases                    ZSET    lease id → expiry (ms, Redis time)
  * <prefix>{<name>}:pause                     STRING  paused-until (ms, Redis time), PX = the pause
  * <prefix>{<name>}:waiting                   STRING  present while an acquire is denied (release publishes then)
+ * <prefix>{<name>}:extend                    STRING  ms every window is extended by (learned arrival delay)
  * <prefix>{<name>}:w:<resource>:<windowMs>   ZSET    "<lease id>:<cost>" → start time (ms)
  * <prefix>{<name>}:w:<resource>:<windowMs>:sum  STRING  units held by that log
  * <prefix>{<name>}:clients                   ZSET    store instance id → presence expiry (heartbeat)
@@ -38,6 +39,7 @@ export class LimiterKeys {
   readonly leases: string;
   readonly pause: string;
   readonly waiting: string;
+  readonly extend: string;
   readonly clients: string;
   readonly aimd: string;
   readonly stats: string;
@@ -52,6 +54,7 @@ export class LimiterKeys {
     this.leases = `${this.base}:leases`;
     this.pause = `${this.base}:pause`;
     this.waiting = `${this.base}:waiting`;
+    this.extend = `${this.base}:extend`;
     this.clients = `${this.base}:clients`;
     this.aimd = `${this.base}:aimd`;
     this.stats = `${this.base}:stats`;

@@ -161,7 +161,7 @@ export class RedisBackend extends EventEmitter<RedisBackendEvents> {
   ): Promise<AttemptResult> {
     const keys = this.keys(name);
     const leaseId = request.leaseId ?? this.newLeaseId();
-    const scriptKeys = [keys.leases, keys.pause, keys.waiting];
+    const scriptKeys = [keys.leases, keys.pause, keys.waiting, keys.extend];
     const args: ScriptArg[] = [
       leaseId,
       request.maxConcurrent === undefined || !Number.isFinite(request.maxConcurrent) ? -1 : request.maxConcurrent,
@@ -191,7 +191,7 @@ export class RedisBackend extends EventEmitter<RedisBackendEvents> {
   async release(name: string, leaseId: string, adjustments: readonly WindowAdjustment[] = []): Promise<{ released: boolean }> {
     const keys = this.keys(name);
     this.held.get(name)?.delete(leaseId);
-    const scriptKeys = [keys.leases, keys.waiting];
+    const scriptKeys = [keys.leases, keys.waiting, keys.extend];
     const args: ScriptArg[] = [leaseId, keys.releasedChannel, 0];
     let n = 0;
     for (const a of adjustments) {
@@ -211,7 +211,7 @@ export class RedisBackend extends EventEmitter<RedisBackendEvents> {
   /** Live leases, units held per window and the pause gate, all read at one instant. */
   async snapshot(name: string, windows: readonly { resource: string; windowMs: number }[]): Promise<BackendSnapshot> {
     const keys = this.keys(name);
-    const scriptKeys = [keys.leases, keys.pause];
+    const scriptKeys = [keys.leases, keys.pause, keys.extend];
     for (const w of windows) scriptKeys.push(keys.windowLog(w), keys.windowSum(w));
     const reply = (await this.call(
       'snapshot',
@@ -219,6 +219,15 @@ export class RedisBackend extends EventEmitter<RedisBackendEvents> {
       windows.map((w) => w.windowMs),
     )) as [number, number, ...string[]];
     return { active: reply[0], pausedForMs: reply[1], used: reply.slice(2).map(Number) };
+  }
+
+  /**
+   * Counts every window entry of `name` `extraMs` longer, in every process (only ever grows).
+   * Resolves the extension in force.
+   */
+  async extendWindows(name: string, extraMs: number, longestWindowMs: number): Promise<number> {
+    const keys = this.keys(name);
+    return Number(await this.call('extend', [keys.extend], [Math.max(0, extraMs), longestWindowMs + extraMs + 1000]));
   }
 
   /** Reads the shared AIMD level (undefined until some process sets one). */

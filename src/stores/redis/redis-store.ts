@@ -314,6 +314,30 @@ class RedisHandle implements StoreHandle {
     return this.backend.snapshot(this.name, this.windowIds);
   }
 
+  /**
+   * Keeps every entry of this limiter's windows counted `extraMs` longer, in every process sharing
+   * it (only ever grows; the limiter's learned start-to-arrival delay).
+   */
+  async extendWindows(extraMs: number): Promise<void> {
+    if (this.local) await this.local.handle.extendWindows?.(extraMs);
+    if (!(extraMs > 0) || this.windows.length === 0) return;
+    const longest = Math.max(...this.windows.map((w) => w.windowMs));
+    try {
+      await this.backend.extendWindows(this.name, extraMs, longest);
+    } catch (error) {
+      if (!this.local && this.store.onStoreError !== 'local') throw error;
+    }
+  }
+
+  /** Changes window `index`'s limit for this limiter's acquires (learned from the provider). */
+  setLimit(index: number, limit: number): void {
+    const charge = this.charges[index];
+    if (charge) this.charges[index] = { ...charge, limit };
+    const local = this.local;
+    const fallback = local?.handle as { setLimit?: (i: number, l: number) => void } | undefined;
+    if (local) fallback?.setLimit?.(index, Math.max(1, Math.floor(limit * local.fraction)));
+  }
+
   /** Calls `onCapacity` when another process (or limiter) frees capacity of this limiter. */
   subscribe(onCapacity: () => void): () => void {
     this.capacityListeners.add(onCapacity);

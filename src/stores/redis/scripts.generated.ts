@@ -7,9 +7,10 @@ export const acquireLua = `-- acquire: one atomic try-acquire across the pause g
 -- KEYS[1]  leases   ZSET  member = lease id, score = expiry (ms, Redis time)
 -- KEYS[2]  pause    STRING  paused-until (ms, Redis time)
 -- KEYS[3]  waiting  STRING  set while some acquire is denied: tells release to PUBLISH
+-- KEYS[4]  extend   STRING  ms every window is extended by (learned start-to-arrival delay; only grows)
 -- then two keys per window i (1-based):
--- KEYS[2+2i]  log  ZSET    member = "<lease id>:<cost>", score = start time (ms)
--- KEYS[3+2i]  sum  STRING  units held by that log (kept in step, so admission is O(1) amortised)
+-- KEYS[3+2i]  log  ZSET    member = "<lease id>:<cost>", score = start time (ms)
+-- KEYS[4+2i]  sum  STRING  units held by that log (kept in step, so admission is O(1) amortised)
 --
 -- ARGV[1]  lease id (unique per acquire; a second call with the same id is answered "granted" again)
 -- ARGV[2]  max concurrent leases, or -1 for no concurrency limit
@@ -33,6 +34,7 @@ local max_concurrent = tonumber(ARGV[2])
 local ttl = tonumber(ARGV[3])
 local n = tonumber(ARGV[4])
 local leases, pause, waiting = KEYS[1], KEYS[2], KEYS[3]
+local extend = tonumber(redis.call('GET', KEYS[4]) or '0')
 
 -- A retried call (reply lost on a broken connection) must not take a second slot.
 if redis.call('ZSCORE', leases, lease_id) then
@@ -91,14 +93,14 @@ end
 local held = {}
 for i = 1, n do
   local base = 4 + (i - 1) * 3
-  local window_ms, limit, cost = tonumber(ARGV[base + 1]), tonumber(ARGV[base + 2]), tonumber(ARGV[base + 3])
-  local units = trim(KEYS[2 + 2 * i], KEYS[3 + 2 * i], window_ms)
+  local window_ms, limit, cost = tonumber(ARGV[base + 1]) + extend, tonumber(ARGV[base + 2]), tonumber(ARGV[base + 3])
+  local units = trim(KEYS[3 + 2 * i], KEYS[4 + 2 * i], window_ms)
   held[i] = units
   if cost > limit then
     return { 0, string.format('%.3f', now), -1, 'never', i }
   end
   if cost > 0 and units + cost > limit then
-    local w = wait_for(KEYS[2 + 2 * i], window_ms, units, limit, cost)
+    local w = wait_for(KEYS[3 + 2 * i], window_ms, units, limit, cost)
     if w > wait then wait, reason, which = w, 'window', i end
   end
 end
@@ -124,16 +126,38 @@ redis.call('ZADD', leases, now + ttl, lease_id)
 redis.call('PEXPIRE', leases, math.ceil(ttl * 2))
 for i = 1, n do
   local base = 4 + (i - 1) * 3
-  local window_ms, cost = tonumber(ARGV[base + 1]), tonumber(ARGV[base + 3])
+  local window_ms, cost = tonumber(ARGV[base + 1]) + extend, tonumber(ARGV[base + 3])
   if cost > 0 then
     -- Log and sum expire together, one window after the newest entry: an idle limiter leaves no keys.
     local expire_ms = math.ceil(window_ms) + 1000
-    redis.call('ZADD', KEYS[2 + 2 * i], now, lease_id .. ':' .. ARGV[base + 3])
-    redis.call('PEXPIRE', KEYS[2 + 2 * i], expire_ms)
-    redis.call('SET', KEYS[3 + 2 * i], held[i] + cost, 'PX', expire_ms)
+    redis.call('ZADD', KEYS[3 + 2 * i], now, lease_id .. ':' .. ARGV[base + 3])
+    redis.call('PEXPIRE', KEYS[3 + 2 * i], expire_ms)
+    redis.call('SET', KEYS[4 + 2 * i], held[i] + cost, 'PX', expire_ms)
   end
 end
 return { 1, string.format('%.3f', now) }
+`;
+
+/** Source of `scripts/extend.lua`. */
+export const extendLua = `-- extend: keeps every window entry of a limiter counted longer (the learned delay between a start
+-- and its arrival at the provider). Only ever grows; shared by every process, so all of them trim
+-- and wait with the same window length.
+--
+-- KEYS[1]  extend  STRING  ms every window is extended by
+-- ARGV[1]  the extension wanted (ms)
+-- ARGV[2]  how long to keep the key (ms): the longest window plus the extension
+--
+-- Reply: the extension in force (whole ms, rounded up).
+
+local wanted = tonumber(ARGV[1])
+local current = tonumber(redis.call('GET', KEYS[1]) or '0')
+if wanted > current then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', math.ceil(tonumber(ARGV[2])))
+  current = wanted
+else
+  redis.call('PEXPIRE', KEYS[1], math.ceil(tonumber(ARGV[2])))
+end
+return math.ceil(current)
 `;
 
 /** Source of `scripts/pause.lua`. */
@@ -162,9 +186,10 @@ export const releaseLua = `-- release: returns a concurrency lease and reconcile
 --
 -- KEYS[1]  leases   ZSET    member = lease id, score = expiry (ms)
 -- KEYS[2]  waiting  STRING  present while some acquire waits: only then is a release published
+-- KEYS[3]  extend   STRING  ms every window is extended by
 -- then two keys per adjusted window i (1-based):
--- KEYS[1+2i]  log  ZSET    member = "<lease id>:<cost>", score = start time (ms)
--- KEYS[2+2i]  sum  STRING  units held by that log
+-- KEYS[2+2i]  log  ZSET    member = "<lease id>:<cost>", score = start time (ms)
+-- KEYS[3+2i]  sum  STRING  units held by that log
 --
 -- ARGV[1]  lease id
 -- ARGV[2]  pub/sub channel told about freed capacity
@@ -185,6 +210,7 @@ local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
 local lease_id = ARGV[1]
 local n = tonumber(ARGV[3])
 local leases, waiting = KEYS[1], KEYS[2]
+local extend = tonumber(redis.call('GET', KEYS[3]) or '0')
 
 local released = 0
 local lease_expiry = redis.call('ZSCORE', leases, lease_id)
@@ -197,9 +223,9 @@ end
 local freed = released == 1
 for i = 1, n do
   local base = 3 + (i - 1) * 3
-  local window_ms, charged_text, delta = tonumber(ARGV[base + 1]), ARGV[base + 2], tonumber(ARGV[base + 3])
+  local window_ms, charged_text, delta = tonumber(ARGV[base + 1]) + extend, ARGV[base + 2], tonumber(ARGV[base + 3])
   local charged = tonumber(charged_text)
-  local log, sum_key = KEYS[1 + 2 * i], KEYS[2 + 2 * i]
+  local log, sum_key = KEYS[2 + 2 * i], KEYS[3 + 2 * i]
   if delta ~= 0 then
     local final = charged + delta
     if final < 0 then final = 0 end
@@ -288,7 +314,8 @@ export const snapshotLua = `-- snapshot: a point-in-time view of one limiter's s
 --
 -- KEYS[1]  leases  ZSET    member = lease id, score = expiry (ms)
 -- KEYS[2]  pause   STRING  paused-until (ms)
--- then two keys per window i (1-based): KEYS[1+2i] log ZSET, KEYS[2+2i] sum STRING
+-- KEYS[3]  extend  STRING  ms every window is extended by
+-- then two keys per window i (1-based): KEYS[2+2i] log ZSET, KEYS[3+2i] sum STRING
 -- ARGV[1..n]  window lengths (ms), one per window
 --
 -- Reply: { active, paused_for_ms, used_1, ..., used_n }
@@ -300,14 +327,15 @@ local function cost_of(member)
   return tonumber(string.match(member, ':([^:]*)$')) or 0
 end
 
+local extend = tonumber(redis.call('GET', KEYS[3]) or '0')
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 local reply = { redis.call('ZCARD', KEYS[1]), 0 }
 local paused_until = tonumber(redis.call('GET', KEYS[2]) or '0')
 if paused_until > now then reply[2] = math.ceil(paused_until - now) end
 
 for i = 1, #ARGV do
-  local log, sum_key = KEYS[1 + 2 * i], KEYS[2 + 2 * i]
-  local cutoff = now - tonumber(ARGV[i])
+  local log, sum_key = KEYS[2 + 2 * i], KEYS[3 + 2 * i]
+  local cutoff = now - tonumber(ARGV[i]) - extend
   local held = tonumber(redis.call('GET', sum_key) or '0')
   local gone = redis.call('ZRANGEBYSCORE', log, '-inf', cutoff)
   if #gone > 0 then
@@ -329,6 +357,7 @@ return reply
 /** Every script by its file name (without `.lua`). */
 export const luaScripts = {
   "acquire": acquireLua,
+  "extend": extendLua,
   "pause": pauseLua,
   "release": releaseLua,
   "renew": renewLua,

@@ -3,9 +3,10 @@
 -- KEYS[1]  leases   ZSET  member = lease id, score = expiry (ms, Redis time)
 -- KEYS[2]  pause    STRING  paused-until (ms, Redis time)
 -- KEYS[3]  waiting  STRING  set while some acquire is denied: tells release to PUBLISH
+-- KEYS[4]  extend   STRING  ms every window is extended by (learned start-to-arrival delay; only grows)
 -- then two keys per window i (1-based):
--- KEYS[2+2i]  log  ZSET    member = "<lease id>:<cost>", score = start time (ms)
--- KEYS[3+2i]  sum  STRING  units held by that log (kept in step, so admission is O(1) amortised)
+-- KEYS[3+2i]  log  ZSET    member = "<lease id>:<cost>", score = start time (ms)
+-- KEYS[4+2i]  sum  STRING  units held by that log (kept in step, so admission is O(1) amortised)
 --
 -- ARGV[1]  lease id (unique per acquire; a second call with the same id is answered "granted" again)
 -- ARGV[2]  max concurrent leases, or -1 for no concurrency limit
@@ -29,6 +30,7 @@ local max_concurrent = tonumber(ARGV[2])
 local ttl = tonumber(ARGV[3])
 local n = tonumber(ARGV[4])
 local leases, pause, waiting = KEYS[1], KEYS[2], KEYS[3]
+local extend = tonumber(redis.call('GET', KEYS[4]) or '0')
 
 -- A retried call (reply lost on a broken connection) must not take a second slot.
 if redis.call('ZSCORE', leases, lease_id) then
@@ -87,14 +89,14 @@ end
 local held = {}
 for i = 1, n do
   local base = 4 + (i - 1) * 3
-  local window_ms, limit, cost = tonumber(ARGV[base + 1]), tonumber(ARGV[base + 2]), tonumber(ARGV[base + 3])
-  local units = trim(KEYS[2 + 2 * i], KEYS[3 + 2 * i], window_ms)
+  local window_ms, limit, cost = tonumber(ARGV[base + 1]) + extend, tonumber(ARGV[base + 2]), tonumber(ARGV[base + 3])
+  local units = trim(KEYS[3 + 2 * i], KEYS[4 + 2 * i], window_ms)
   held[i] = units
   if cost > limit then
     return { 0, string.format('%.3f', now), -1, 'never', i }
   end
   if cost > 0 and units + cost > limit then
-    local w = wait_for(KEYS[2 + 2 * i], window_ms, units, limit, cost)
+    local w = wait_for(KEYS[3 + 2 * i], window_ms, units, limit, cost)
     if w > wait then wait, reason, which = w, 'window', i end
   end
 end
@@ -120,13 +122,13 @@ redis.call('ZADD', leases, now + ttl, lease_id)
 redis.call('PEXPIRE', leases, math.ceil(ttl * 2))
 for i = 1, n do
   local base = 4 + (i - 1) * 3
-  local window_ms, cost = tonumber(ARGV[base + 1]), tonumber(ARGV[base + 3])
+  local window_ms, cost = tonumber(ARGV[base + 1]) + extend, tonumber(ARGV[base + 3])
   if cost > 0 then
     -- Log and sum expire together, one window after the newest entry: an idle limiter leaves no keys.
     local expire_ms = math.ceil(window_ms) + 1000
-    redis.call('ZADD', KEYS[2 + 2 * i], now, lease_id .. ':' .. ARGV[base + 3])
-    redis.call('PEXPIRE', KEYS[2 + 2 * i], expire_ms)
-    redis.call('SET', KEYS[3 + 2 * i], held[i] + cost, 'PX', expire_ms)
+    redis.call('ZADD', KEYS[3 + 2 * i], now, lease_id .. ':' .. ARGV[base + 3])
+    redis.call('PEXPIRE', KEYS[3 + 2 * i], expire_ms)
+    redis.call('SET', KEYS[4 + 2 * i], held[i] + cost, 'PX', expire_ms)
   end
 end
 return { 1, string.format('%.3f', now) }

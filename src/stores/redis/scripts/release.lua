@@ -2,9 +2,10 @@
 --
 -- KEYS[1]  leases   ZSET    member = lease id, score = expiry (ms)
 -- KEYS[2]  waiting  STRING  present while some acquire waits: only then is a release published
+-- KEYS[3]  extend   STRING  ms every window is extended by
 -- then two keys per adjusted window i (1-based):
--- KEYS[1+2i]  log  ZSET    member = "<lease id>:<cost>", score = start time (ms)
--- KEYS[2+2i]  sum  STRING  units held by that log
+-- KEYS[2+2i]  log  ZSET    member = "<lease id>:<cost>", score = start time (ms)
+-- KEYS[3+2i]  sum  STRING  units held by that log
 --
 -- ARGV[1]  lease id
 -- ARGV[2]  pub/sub channel told about freed capacity
@@ -25,6 +26,7 @@ local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
 local lease_id = ARGV[1]
 local n = tonumber(ARGV[3])
 local leases, waiting = KEYS[1], KEYS[2]
+local extend = tonumber(redis.call('GET', KEYS[3]) or '0')
 
 local released = 0
 local lease_expiry = redis.call('ZSCORE', leases, lease_id)
@@ -37,9 +39,9 @@ end
 local freed = released == 1
 for i = 1, n do
   local base = 3 + (i - 1) * 3
-  local window_ms, charged_text, delta = tonumber(ARGV[base + 1]), ARGV[base + 2], tonumber(ARGV[base + 3])
+  local window_ms, charged_text, delta = tonumber(ARGV[base + 1]) + extend, ARGV[base + 2], tonumber(ARGV[base + 3])
   local charged = tonumber(charged_text)
-  local log, sum_key = KEYS[1 + 2 * i], KEYS[2 + 2 * i]
+  local log, sum_key = KEYS[2 + 2 * i], KEYS[3 + 2 * i]
   if delta ~= 0 then
     local final = charged + delta
     if final < 0 then final = 0 end

@@ -2,7 +2,8 @@
 --
 -- KEYS[1]  leases  ZSET    member = lease id, score = expiry (ms)
 -- KEYS[2]  pause   STRING  paused-until (ms)
--- then two keys per window i (1-based): KEYS[1+2i] log ZSET, KEYS[2+2i] sum STRING
+-- KEYS[3]  extend  STRING  ms every window is extended by
+-- then two keys per window i (1-based): KEYS[2+2i] log ZSET, KEYS[3+2i] sum STRING
 -- ARGV[1..n]  window lengths (ms), one per window
 --
 -- Reply: { active, paused_for_ms, used_1, ..., used_n }
@@ -14,14 +15,15 @@ local function cost_of(member)
   return tonumber(string.match(member, ':([^:]*)$')) or 0
 end
 
+local extend = tonumber(redis.call('GET', KEYS[3]) or '0')
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 local reply = { redis.call('ZCARD', KEYS[1]), 0 }
 local paused_until = tonumber(redis.call('GET', KEYS[2]) or '0')
 if paused_until > now then reply[2] = math.ceil(paused_until - now) end
 
 for i = 1, #ARGV do
-  local log, sum_key = KEYS[1 + 2 * i], KEYS[2 + 2 * i]
-  local cutoff = now - tonumber(ARGV[i])
+  local log, sum_key = KEYS[2 + 2 * i], KEYS[3 + 2 * i]
+  local cutoff = now - tonumber(ARGV[i]) - extend
   local held = tonumber(redis.call('GET', sum_key) or '0')
   local gone = redis.call('ZRANGEBYSCORE', log, '-inf', cutoff)
   if #gone > 0 then
