@@ -42,6 +42,11 @@ export class FakeClock implements Clock {
     return this.pending.length;
   }
 
+  /** When the next pending sleep is due (undefined when none is pending). */
+  get nextDueAt(): number | undefined {
+    return this.nextDue()?.at;
+  }
+
   sleep(ms: number, signal?: AbortSignal): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       if (signal?.aborted) {
