@@ -5,6 +5,8 @@
  *
  *   npx tsx bench/goodput.ts
  */
+import { fork } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import Bottleneck from 'bottleneck';
 import pLimit from 'p-limit';
 import PQueue from 'p-queue';
@@ -37,6 +39,11 @@ export interface GoodputRow {
   /** The most requests the provider admitted in any one of its windows. */
   maxInWindow: number;
   limit: number;
+  windowMs: number;
+  /** When the provider admitted each request / answered each 429 (ms since the simulator started). */
+  acceptedAtMs: number[];
+  acceptedCosts: number[];
+  rejectedAtMs: number[];
 }
 
 interface Scenario {
@@ -51,7 +58,7 @@ interface Scenario {
 
 type Call = (request: ChatCompletionRequest) => Promise<unknown>;
 type Strategy = { name: string; run: (requests: ChatCompletionRequest[], call: Call, scenario: Scenario) => Promise<Outcome[]> };
-type Outcome = { ok: true } | { ok: false; error: unknown };
+type Outcome = { ok: true; response?: unknown } | { ok: false; error: unknown };
 
 function retryAfterMsOf(error: unknown): number {
   const signal = detectRateLimit(error);
@@ -83,7 +90,8 @@ const throttleflow = (windowMs: number, limit: number, tokenLimit?: number): Str
     class Call extends ThrottledParallelBatchNode<unknown, ChatCompletionRequest, Outcome> {
       override async prep() { return requests; }
       override tokensFor(request: ChatCompletionRequest) { return tokenLimit ? simulatorTokenCost(request).totalTokens : undefined; }
-      override async exec(request: ChatCompletionRequest): Promise<Outcome> { await call(request); return { ok: true }; }
+      // Returning the response (its headers) lets the limiter learn from the provider.
+      override async exec(request: ChatCompletionRequest): Promise<Outcome> { return { ok: true, response: await call(request) }; }
       override async execFallback(_r: ChatCompletionRequest, error: Error): Promise<Outcome> { return { ok: false, error }; }
       override async post(shared: { out?: Outcome[] }, _r: unknown, out: Outcome[]) { shared.out = out; return undefined; }
     }
@@ -104,7 +112,7 @@ const adaptiveUnknownLimits: Strategy = {
   async run(requests, call) {
     class Call extends AdaptiveThrottledNode<unknown, ChatCompletionRequest, Outcome> {
       override async prep() { return requests; }
-      override async exec(request: ChatCompletionRequest): Promise<Outcome> { await call(request); return { ok: true }; }
+      override async exec(request: ChatCompletionRequest): Promise<Outcome> { return { ok: true, response: await call(request) }; }
       override async execFallback(_r: ChatCompletionRequest, error: Error): Promise<Outcome> { return { ok: false, error }; }
       override async post(shared: { out?: Outcome[] }, _r: unknown, out: Outcome[]) { shared.out = out; return undefined; }
     }
@@ -242,14 +250,50 @@ function scenarios(): Scenario[] {
   ];
 }
 
-async function runStrategy(scenario: Scenario, strategy: Strategy, simulator: SpawnedProviderSimulator): Promise<GoodputRow> {
-  const call: Call = (request) => chatCompletion(simulator.url, request);
+/** What a client process reports back. */
+interface ClientReport {
+  makespanMs: number;
+  outcomes: number;
+  done: number;
+  failedItems: number;
+}
+
+/** Runs one strategy against a simulator URL in this process. */
+async function runClient(scenarioName: string, strategyIndex: number, url: string): Promise<ClientReport> {
+  const scenario = scenarios().find((s) => s.name === scenarioName)!;
+  const strategy = scenario.strategies[strategyIndex]!;
+  const call: Call = (request) => chatCompletion(url, request);
   const started = performance.now();
   const outcomes = await strategy.run(scenario.requests, call, scenario);
-  const makespanMs = performance.now() - started;
+  return {
+    makespanMs: performance.now() - started,
+    outcomes: outcomes.length,
+    done: outcomes.filter((o) => o.ok).length,
+    failedItems: outcomes.filter((o) => !o.ok).length,
+  };
+}
+
+/** Runs one strategy in its own client process, so strategies run side by side do not share an event loop. */
+function runClientProcess(scenarioName: string, strategyIndex: number, url: string): Promise<ClientReport> {
+  return new Promise((resolve, reject) => {
+    const child = fork(fileURLToPath(import.meta.url), ['--client', scenarioName, String(strategyIndex), url], {
+      execArgv: ['--import', 'tsx'],
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    child.once('message', (report) => resolve(report as ClientReport));
+    child.once('error', reject);
+    child.once('exit', (code) => {
+      if (code !== 0) reject(new Error(`client for ${scenarioName} #${strategyIndex} exited with ${code}`));
+    });
+  });
+}
+
+async function runStrategy(scenario: Scenario, strategyIndex: number, simulator: SpawnedProviderSimulator): Promise<GoodputRow> {
+  const strategy = scenario.strategies[strategyIndex]!;
+  const report = await runClientProcess(scenario.name, strategyIndex, simulator.url);
+  const { makespanMs, done, failedItems } = report;
+  const outcomes = { length: report.outcomes };
   const stats = await simulator.stats();
-  const done = outcomes.filter((o) => o.ok).length;
-  const failedItems = outcomes.filter((o) => !o.ok).length;
   const isTokens = scenario.simulator.tokensPerWindow !== undefined;
   return {
     scenario: scenario.name,
@@ -264,6 +308,10 @@ async function runStrategy(scenario: Scenario, strategy: Strategy, simulator: Sp
     efficiency: scenario.optimumMs / makespanMs,
     maxInWindow: isTokens ? stats.maxTokensInAnyWindow : stats.maxRequestsInAnyWindow,
     limit: scenario.limit,
+    windowMs: stats.windowMs,
+    acceptedAtMs: stats.acceptedTimestamps,
+    acceptedCosts: isTokens ? stats.acceptedTokens : stats.acceptedTimestamps.map(() => 1),
+    rejectedAtMs: stats.rejectedTimestamps,
   };
 }
 
@@ -272,14 +320,22 @@ export async function benchGoodput(filter?: (scenario: string) => boolean): Prom
   const rows: GoodputRow[] = [];
   for (const scenario of scenarios()) {
     if (filter && !filter(scenario.name)) continue;
-    const simulators = await Promise.all(scenario.strategies.map(() => spawnProviderSimulator(scenario.simulator)));
-    try {
-      const results = await Promise.all(scenario.strategies.map((s, i) => runStrategy(scenario, s, simulators[i]!)));
-      rows.push(...results);
-      printRows(results);
-    } finally {
-      await Promise.all(simulators.map((s) => s.close()));
+    // throttleflow's strategies run alone (one client process, one simulator process); the peers then
+    // run side by side, each with its own client and simulator process, to keep the bench short.
+    const ours = scenario.strategies.flatMap((s, i) => (s.name.startsWith('throttleflow') ? [i] : []));
+    const peers = scenario.strategies.flatMap((s, i) => (s.name.startsWith('throttleflow') ? [] : [i]));
+    const results: GoodputRow[] = [];
+    for (const group of [...ours.map((i) => [i]), peers]) {
+      if (group.length === 0) continue;
+      const simulators = await Promise.all(group.map(() => spawnProviderSimulator(scenario.simulator)));
+      try {
+        results.push(...(await Promise.all(group.map((i, k) => runStrategy(scenario, i, simulators[k]!)))));
+      } finally {
+        await Promise.all(simulators.map((s) => s.close()));
+      }
     }
+    rows.push(...results);
+    printRows(results);
   }
   return rows;
 }
@@ -301,7 +357,11 @@ export function printRows(rows: GoodputRow[]): void {
   );
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
+if (process.argv[2] === '--client') {
+  const [, , , scenarioName, index, url] = process.argv;
+  const report = await runClient(scenarioName!, Number(index), url!);
+  process.send!(report, () => process.exit(0));
+} else if (import.meta.url === `file://${process.argv[1]}`) {
   const only = process.argv[2];
   await benchGoodput(only ? (name) => name.includes(only) : undefined);
 }

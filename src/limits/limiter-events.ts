@@ -83,4 +83,18 @@ export interface LimiterEvents {
   ratelimit: [info: RateLimitEvent];
   /** Nothing in flight and nobody waiting. */
   idle: [];
+  /** A window's limit changed to the provider's own number (from response headers). */
+  limit: [info: LimitChangeEvent];
+}
+
+/** Payload of the `limit` event. */
+export interface LimitChangeEvent {
+  /** The window's resource (`'requests'`, `'tokens'`, …). */
+  resource: string;
+  /** The window's configured length. */
+  windowMs: number;
+  from: number;
+  to: number;
+  /** `'lowered'`: the provider's limit is below ours; `'learned'`: adopted by a `forProvider` limiter. */
+  reason: 'lowered' | 'learned';
 }

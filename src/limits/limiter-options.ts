@@ -67,6 +67,12 @@ export interface LimiterOptions {
    */
   reconcile?: 'up' | 'both';
   /**
+   * Adopt the provider's limits from response headers in both directions (a lower provider limit
+   * always lowers ours). Set by `Limiter.forProvider`.
+   * @default false
+   */
+  learnLimits?: boolean;
+  /**
    * Time source.
    * @default systemClock
    */
@@ -110,6 +116,7 @@ const limiterSchema = z.strictObject({
   windows: z.array(windowSchema, { error: 'an array of { resource, limit, windowMs }' }).optional(),
   windowMarginMs: opt.nonNegativeNumber().optional(),
   reconcile: opt.oneOf(['up', 'both']).optional(),
+  learnLimits: opt.boolean().optional(),
   clock: opt.instance(isClock, 'a Clock ({ now(), sleep(ms, signal) })').optional(),
   store: opt.instance(isStore, 'a Store (with bind(name, windows))').optional(),
   name: z.string({ error: 'a string' }).optional(),

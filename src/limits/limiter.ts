@@ -12,6 +12,8 @@ import { Lease, type LeaseOwner, type LeaseUsage } from './lease';
 import type { LimiterEvents } from './limiter-events';
 import { resolveWindows, validateLimiterOptions, type LimiterOptions, type ResolvedWindow } from './limiter-options';
 import { PauseGate } from './pause-gate';
+import { ProviderFeedback, type ObserveOptions } from './provider-feedback';
+import type { ProviderRateLimitInfo } from '../providers/provider-rate-limit-info';
 import { WaiterQueue, type QueueLane, type QueueNode } from './waiter-queue';
 
 export type { LimiterOptions, WindowOption } from './limiter-options';
@@ -223,6 +225,7 @@ export class Limiter extends EventEmitter<LimiterEvents> implements LeaseOwner {
   private draining = false;
   private drainWaiters: (() => void)[] = [];
   private unsubscribe: (() => void) | undefined;
+  private readonly feedback: ProviderFeedback;
 
   constructor(options: LimiterOptions = {}) {
     super();
@@ -237,9 +240,67 @@ export class Limiter extends EventEmitter<LimiterEvents> implements LeaseOwner {
     this.maxQueued = o.maxQueued ?? Infinity;
     this.reconcileBoth = o.reconcile === 'both';
     this.handle = (o.store ?? new MemoryStore()).bind(this.name, this.windows);
+    this.feedback = new ProviderFeedback(
+      {
+        now: () => this.clock.now(),
+        windows: () => this.windows.map((w) => ({ ...w, marginMs: w.windowMs - w.configuredWindowMs })),
+        used: (index) => {
+          const snapshot = this.handle.snapshot(this.clock.now());
+          return isPromise(snapshot) ? 0 : (snapshot.used[index] ?? 0);
+        },
+        pause: (ms) => this.pause(ms),
+        setExtraWindowMs: (ms) => {
+          const done = this.handle.extendWindows?.(ms);
+          if (isPromise(done)) done.catch(noop);
+        },
+        setLimit: (index, limit, reason) => this.setWindowLimit(index, limit, reason),
+      },
+      o.learnLimits === true,
+    );
     this.leasePrefix = this.handle.tracksLeases
       ? `${Date.now().toString(36)}-${(++instanceCounter).toString(36)}-${Math.random().toString(36).slice(2, 8)}`
       : '';
+  }
+
+  /**
+   * A limiter for a provider whose limits you do not know yet: it starts conservative (3 requests
+   * and 10 000 tokens per minute, 5 in flight, unless `options` say otherwise) and adopts the
+   * provider's own limits from the first response's headers (see {@link observe}).
+   */
+  static forProvider(provider: 'openai' | 'anthropic' | 'generic', options: LimiterOptions = {}): Limiter {
+    return new Limiter({
+      name: provider,
+      maxConcurrent: 5,
+      maxPerMinute: 3,
+      maxTokensPerMinute: 10_000,
+      ...options,
+      learnLimits: true,
+    });
+  }
+
+  /**
+   * Learns from a provider response, SDK result (`withResponse()`), fetch `Response` or error
+   * that carries headers: how late requests reach the provider (OpenAI's `openai-processing-ms`
+   * with `startedAtMs`), its real limits (a lower one always lowers ours, with a `limit` event;
+   * `forProvider` limiters also adopt higher ones), and a budget that is exhausted although our own
+   * windows have room (another client on the same key: pause until the reset). Throttled nodes
+   * call this for you after every call.
+   */
+  observe(response: unknown, options: ObserveOptions = {}): ProviderRateLimitInfo | undefined {
+    return this.feedback.observe(response, options);
+  }
+
+  private setWindowLimit(index: number, limit: number, reason: 'lowered' | 'learned'): void {
+    const window = this.windows[index] as ResolvedWindow & { limit: number };
+    if (!window || window.limit === limit || !this.handle.setLimit) return;
+    const from = window.limit;
+    const done = this.handle.setLimit(index, limit);
+    if (isPromise(done)) done.catch(noop);
+    window.limit = limit;
+    if (this.listenerCount('limit')) {
+      this.emit('limit', { resource: window.resource, windowMs: window.configuredWindowMs, from, to: limit, reason });
+    }
+    if (limit > from) this.pump();
   }
 
   /** Validates options without making a limiter (errors name the option and value). */
@@ -309,7 +370,12 @@ export class Limiter extends EventEmitter<LimiterEvents> implements LeaseOwner {
   reportRateLimit(report: RateLimitReport = {}): void {
     this.totalRateLimits++;
     const { retryAfterMs, source, kind } = report;
-    if (retryAfterMs !== undefined && retryAfterMs > 0 && Number.isFinite(retryAfterMs)) this.pause(retryAfterMs);
+    if (retryAfterMs !== undefined && retryAfterMs > 0 && Number.isFinite(retryAfterMs)) {
+      // Our windows let this request start, yet the provider's had no room for retryAfterMs more:
+      // its window ends that much later than ours, so count our entries longer.
+      if (kind !== 'overloaded') this.feedback.onUnexpectedRateLimit(retryAfterMs);
+      this.pause(retryAfterMs);
+    }
     if (this.listenerCount('ratelimit')) {
       const now = this.clock.now();
       this.emit('ratelimit', { retryAfterMs, source, kind, pausedUntil: this.gate.isClosed(now) ? this.gate.untilMs : 0 });

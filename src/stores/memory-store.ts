@@ -42,6 +42,10 @@ class MemoryHandle implements StoreHandle {
     this.limits = windows.map((w) => w.limit);
   }
 
+  setLimit(index: number, limit: number): void {
+    this.limits[index] = limit;
+  }
+
   extendWindows(extraMs: number): void {
     for (const log of this.logs) log.extendBy(extraMs);
   }

@@ -101,6 +101,8 @@ export interface StoreHandle {
    * static margin.
    */
   extendWindows?(extraMs: number): MaybePromise<void>;
+  /** Changes window `index`'s limit (learned from the provider). Optional. */
+  setLimit?(index: number, limit: number): MaybePromise<void>;
   /** Whether this store needs lease ids (remote stores reap leases of dead processes by id). */
   readonly tracksLeases: boolean;
   /**

@@ -1,0 +1,124 @@
+import { describe, expect, it } from 'vitest';
+import { FakeClock } from '../../src/limits/fake-clock';
+import { Limiter } from '../../src/limits/limiter';
+import type { LimitChangeEvent } from '../../src/limits/limiter-events';
+
+/** Acquires `n` leases now and releases them at once (starts that stay in the window). */
+async function startMany(limiter: Limiter, n: number): Promise<void> {
+  for (let i = 0; i < n; i++) (await limiter.acquire()).release();
+}
+
+/** Whether an acquire is granted within `ms` of fake time. */
+async function grantedWithin(clock: FakeClock, limiter: Limiter, ms: number): Promise<boolean> {
+  let granted = false;
+  const controller = new AbortController();
+  const pending = limiter.acquire({ signal: controller.signal }).then((lease) => {
+    granted = true;
+    lease.release();
+  }, () => {});
+  await clock.advance(ms);
+  controller.abort();
+  await pending;
+  return granted;
+}
+
+describe('Limiter.observe: provider feedback', () => {
+  it('learns how late requests reach the provider and keeps window entries counted that much longer', async () => {
+    const clock = new FakeClock();
+    const limiter = new Limiter({ maxPerWindow: 10, windowMs: 10_000, windowMarginMs: 0, clock });
+    await startMany(limiter, 10);
+    // A response 300 ms after its start, 100 ms of which the provider spent processing: it arrived 200 ms late.
+    await clock.advance(300);
+    limiter.observe({ headers: new Headers({ 'openai-processing-ms': '100' }) }, { startedAtMs: 0 });
+    // Without the lag the window would have room at 10 000 ms; with 200 ms lag (+25 % headroom) not before 10 250.
+    expect(await grantedWithin(clock, limiter, 10_240 - 300)).toBe(false);
+    expect(await grantedWithin(clock, limiter, 20)).toBe(true);
+  });
+
+  it('believes at most a tenth of the window of lag (one bad sample cannot stall the limiter)', async () => {
+    const clock = new FakeClock();
+    const limiter = new Limiter({ maxPerWindow: 10, windowMs: 1000, windowMarginMs: 0, clock });
+    await startMany(limiter, 10);
+    await clock.advance(5000);
+    limiter.observe({ headers: new Headers({ 'openai-processing-ms': '0' }) }, { startedAtMs: 0 });
+    await startMany(limiter, 10);
+    // 5 s of apparent lag is capped at 100 ms (+25 %): room again 1125 ms after these starts.
+    expect(await grantedWithin(clock, limiter, 1120)).toBe(false);
+    expect(await grantedWithin(clock, limiter, 10)).toBe(true);
+  });
+
+  it('does not learn from responses without processing time or start time', async () => {
+    const clock = new FakeClock();
+    const limiter = new Limiter({ maxPerWindow: 2, windowMs: 1000, windowMarginMs: 0, clock });
+    await startMany(limiter, 2);
+    await clock.advance(500);
+    limiter.observe({ headers: new Headers({ 'x-request-id': 'r1' }) }, { startedAtMs: 0 });
+    limiter.observe({ headers: new Headers({ 'openai-processing-ms': '10' }) });
+    expect(await grantedWithin(clock, limiter, 500)).toBe(true);
+  });
+
+  it('lowers a limit when the provider reports a lower one, and says so in an event', async () => {
+    const clock = new FakeClock();
+    const limiter = new Limiter({ maxPerMinute: 100, clock });
+    const events: LimitChangeEvent[] = [];
+    limiter.on('limit', (e) => events.push(e));
+    limiter.observe(new Headers({ 'x-ratelimit-limit-requests': '50', 'x-ratelimit-remaining-requests': '49', 'x-ratelimit-reset-requests': '1.2s' }));
+    expect(events).toEqual([{ resource: 'requests', windowMs: 60_000, from: 100, to: 50, reason: 'lowered' }]);
+    await startMany(limiter, 50);
+    expect(await grantedWithin(clock, limiter, 1000)).toBe(false);
+    // A higher provider limit does not raise a configured one.
+    limiter.observe(new Headers({ 'x-ratelimit-limit-requests': '500' }));
+    expect(events).toHaveLength(1);
+  });
+
+  it('forProvider starts conservative and adopts the provider\'s limits from the first response', async () => {
+    const clock = new FakeClock();
+    const limiter = Limiter.forProvider('openai', { clock });
+    await startMany(limiter, 3);
+    expect(await grantedWithin(clock, limiter, 100)).toBe(false);
+    const events: LimitChangeEvent[] = [];
+    limiter.on('limit', (e) => events.push(e));
+    limiter.observe({
+      headers: new Headers({
+        'x-ratelimit-limit-requests': '500',
+        'x-ratelimit-remaining-requests': '497',
+        'x-ratelimit-reset-requests': '360ms',
+        'x-ratelimit-limit-tokens': '200000',
+        'x-ratelimit-remaining-tokens': '199000',
+        'x-ratelimit-reset-tokens': '300ms',
+      }),
+    });
+    expect(events.map((e) => [e.resource, e.to, e.reason])).toEqual([
+      ['requests', 500, 'learned'],
+      ['tokens', 200_000, 'learned'],
+    ]);
+    expect(await grantedWithin(clock, limiter, 1)).toBe(true);
+  });
+
+  it('pauses until the reset when the provider has nothing left although our windows have room', async () => {
+    const clock = new FakeClock();
+    const limiter = new Limiter({ maxPerMinute: 100, clock });
+    limiter.observe(new Headers({ 'x-ratelimit-limit-requests': '100', 'x-ratelimit-remaining-requests': '0', 'x-ratelimit-reset-requests': '2s' }));
+    expect(limiter.stats().pausedUntil).toBe(2000);
+    expect(await grantedWithin(clock, limiter, 1990)).toBe(false);
+    expect(await grantedWithin(clock, limiter, 20)).toBe(true);
+  });
+
+  it('a 429 that our windows allowed extends them by its retry-after', async () => {
+    const clock = new FakeClock();
+    const limiter = new Limiter({ maxPerWindow: 5, windowMs: 1000, windowMarginMs: 0, clock });
+    await startMany(limiter, 5);
+    await clock.advance(1000);
+    // Our window has room again, but the provider says: not for another 80 ms.
+    limiter.reportRateLimit({ retryAfterMs: 80, source: 'openai' });
+    expect(limiter.stats().pausedUntil).toBe(1080);
+    await clock.advance(80);
+    // Entries now count 80 ms (+25 % = 100 ms) longer: those of t=0 until 1100 instead of 1000.
+    expect(await grantedWithin(clock, limiter, 15)).toBe(false);
+    await clock.advance(5);
+    await startMany(limiter, 5);
+    // So do the new ones: room at 1100 + 1100.
+    expect(await grantedWithin(clock, limiter, 1090)).toBe(false);
+    expect(await grantedWithin(clock, limiter, 20)).toBe(true);
+  });
+});
