@@ -1,0 +1,180 @@
+/**
+ * Redis store throughput: acquires per second through a `Limiter` on a `RedisStore` (a sliding
+ * window that never binds + a concurrency limit, every acquire released again) against
+ * rate-limiter-flexible's `RateLimiterRedis.consume` (a fixed-window counter) on the same Redis, in
+ * the same run, from one process and from three processes sharing one limiter / one key.
+ *
+ *   npx tsx bench/redis.ts            (needs Redis on 127.0.0.1:6379, or REDIS_URL)
+ */
+import { fork } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { Redis } from 'ioredis';
+import { RateLimiterRedis } from 'rate-limiter-flexible';
+import { Limiter } from '../src/limits/limiter';
+import { RedisStore } from '../src/stores/redis/index';
+
+/** Which contender a measurement ran. */
+export type RedisContender = 'throttleflow' | 'rate-limiter-flexible';
+
+/** One measurement: `ops` acquires in `ms` from `processes` processes. */
+export interface RedisBenchRow {
+  contender: RedisContender;
+  processes: number;
+  ops: number;
+  ms: number;
+  opsPerSec: number;
+}
+
+/** The bench's result: every measurement and throttleflow's throughput relative to rate-limiter-flexible's. */
+export interface RedisBenchResult {
+  rows: RedisBenchRow[];
+  /** throttleflow ÷ rate-limiter-flexible acquires/s, by process count (target ≥ 0.8). */
+  ratio: Record<string, number>;
+}
+
+/** Options of {@link benchRedis}. */
+export interface RedisBenchOptions {
+  /** Redis to use. @default process.env.REDIS_URL ?? 'redis://127.0.0.1:6379' */
+  url?: string;
+  /** How long each measurement runs. @default 3_000 */
+  durationMs?: number;
+  /** Callers looping acquire → release at once, per process. @default 64 */
+  concurrency?: number;
+  /** Process counts to measure. @default [1, 3] */
+  processes?: number[];
+}
+
+const THIS_FILE = fileURLToPath(import.meta.url);
+
+interface ChildSpec {
+  contender: RedisContender;
+  url: string;
+  prefix: string;
+  durationMs: number;
+  concurrency: number;
+}
+
+type ChildMessage = { type: 'ready' } | { type: 'result'; ops: number; ms: number } | { type: 'error'; message: string };
+
+/** Runs one contender in this process until `go` resolves, then for `durationMs`; returns ops and ms. */
+async function measure(spec: ChildSpec, go: Promise<void> = Promise.resolve(), onReady: () => void = () => {}): Promise<{ ops: number; ms: number }> {
+  const client = new Redis(spec.url);
+  let op: () => Promise<void>;
+  let close = async () => {};
+  if (spec.contender === 'throttleflow') {
+    const store = new RedisStore({ client, prefix: spec.prefix });
+    // Strictly more than a counter: a sliding window (never binding here) plus shared concurrency.
+    const limiter = new Limiter({ name: 'bench', store, maxConcurrent: 1_000_000, maxPerMinute: 1_000_000_000 });
+    op = async () => (await limiter.acquire()).release();
+    close = () => store.close();
+  } else {
+    const limiter = new RateLimiterRedis({ storeClient: client, keyPrefix: `${spec.prefix}rlf`, points: 1_000_000_000, duration: 60 });
+    op = async () => {
+      await limiter.consume('bench');
+    };
+  }
+  // Warm up: connection, script cache, JIT.
+  for (let i = 0; i < 200; i++) await op();
+  onReady();
+  await go;
+  let ops = 0;
+  const start = performance.now();
+  const deadline = start + spec.durationMs;
+  await Promise.all(
+    Array.from({ length: spec.concurrency }, async () => {
+      while (performance.now() < deadline) {
+        await op();
+        ops++;
+      }
+    }),
+  );
+  const ms = performance.now() - start;
+  await close();
+  await client.quit().catch(() => client.disconnect());
+  return { ops, ms };
+}
+
+/** Runs `spec` in `n` child processes started together; sums their throughput. */
+async function measureInProcesses(spec: ChildSpec, n: number): Promise<{ ops: number; ms: number }> {
+  const children = Array.from({ length: n }, () =>
+    fork(THIS_FILE, ['--child', JSON.stringify(spec)], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }),
+  );
+  const ready = children.map(
+    (child) =>
+      new Promise<void>((resolve, reject) => {
+        child.on('message', (m: ChildMessage) => {
+          if (m.type === 'ready') resolve();
+          if (m.type === 'error') reject(new Error(m.message));
+        });
+        child.on('exit', () => reject(new Error('bench child exited before it was ready')));
+      }),
+  );
+  const results = children.map(
+    (child) =>
+      new Promise<{ ops: number; ms: number }>((resolve, reject) => {
+        child.on('message', (m: ChildMessage) => {
+          if (m.type === 'result') resolve(m);
+          if (m.type === 'error') reject(new Error(m.message));
+        });
+      }),
+  );
+  await Promise.all(ready);
+  for (const child of children) child.send('go');
+  const all = await Promise.all(results);
+  return { ops: all.reduce((s, r) => s + r.ops, 0), ms: Math.max(...all.map((r) => r.ms)) };
+}
+
+/** Measures both contenders from 1 and 3 processes on the same Redis, in one run; prints a table. */
+export async function benchRedis(options: RedisBenchOptions = {}): Promise<RedisBenchResult> {
+  const url = options.url ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+  const durationMs = options.durationMs ?? 3_000;
+  const concurrency = options.concurrency ?? 64;
+  const prefix = `tf-bench:${process.pid}:${Date.now().toString(36)}:`;
+  const rows: RedisBenchRow[] = [];
+  for (const processes of options.processes ?? [1, 3]) {
+    for (const contender of ['throttleflow', 'rate-limiter-flexible'] as const) {
+      const spec: ChildSpec = { contender, url, prefix: `${prefix}${processes}p:`, durationMs, concurrency };
+      const { ops, ms } = processes === 1 ? await measure(spec) : await measureInProcesses(spec, processes);
+      rows.push({ contender, processes, ops, ms, opsPerSec: (ops / ms) * 1000 });
+    }
+  }
+  const ratio: Record<string, number> = {};
+  for (const processes of new Set(rows.map((r) => r.processes))) {
+    const ours = rows.find((r) => r.processes === processes && r.contender === 'throttleflow')!;
+    const theirs = rows.find((r) => r.processes === processes && r.contender === 'rate-limiter-flexible')!;
+    ratio[`${processes}p`] = ours.opsPerSec / theirs.opsPerSec;
+  }
+  // Leave nothing behind.
+  const cleaner = new Redis(url);
+  let cursor = '0';
+  do {
+    const [next, keys] = await cleaner.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
+    cursor = next;
+    if (keys.length > 0) await cleaner.unlink(...keys);
+  } while (cursor !== '0');
+  await cleaner.quit();
+
+  console.log(`\nRedis store: acquire + release per second (${concurrency} callers per process, ${durationMs} ms each, ${url})`);
+  console.table(
+    rows.map((r) => ({
+      contender: r.contender === 'throttleflow' ? 'throttleflow Limiter + RedisStore (sliding window + concurrency)' : 'rate-limiter-flexible RateLimiterRedis.consume (fixed window)',
+      processes: r.processes,
+      'acquires/s': Math.round(r.opsPerSec),
+    })),
+  );
+  for (const [processes, value] of Object.entries(ratio)) {
+    console.log(`throttleflow / rate-limiter-flexible, ${processes}: ${value.toFixed(2)}× (target ≥ 0.80)`);
+  }
+  return { rows, ratio };
+}
+
+if (process.argv[2] === '--child') {
+  const spec = JSON.parse(process.argv[3]!) as ChildSpec;
+  const go = new Promise<void>((resolve) => process.once('message', () => resolve()));
+  measure(spec, go, () => process.send!({ type: 'ready' } satisfies ChildMessage)).then(
+    (r) => process.send!({ type: 'result', ...r } satisfies ChildMessage, () => process.exit(0)),
+    (error: unknown) => process.send!({ type: 'error', message: String(error) } satisfies ChildMessage, () => process.exit(1)),
+  );
+} else if (process.argv[1] === THIS_FILE) {
+  await benchRedis();
+}
