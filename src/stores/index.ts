@@ -9,4 +9,4 @@ export type {
   RefusalReason,
   WindowSpec,
 } from './store';
-export { MemoryStore } from './memory-store';
+export { MemoryStore, type MemoryStoreHandle } from './memory-store';

@@ -28,8 +28,8 @@ class NamedState {
 const NO_ENTRIES: readonly number[] = [];
 const OK_NO_ENTRIES: TryAcquireResult = { ok: true, entries: NO_ENTRIES };
 
-/** One limiter's view of a name's state; every call answers synchronously. */
-class MemoryHandle implements StoreHandle {
+/** One limiter's view of a name's state in a {@link MemoryStore}; every call answers synchronously. */
+export class MemoryStoreHandle implements StoreHandle {
   readonly tracksLeases = false;
   private readonly logs: SlidingWindowLog[];
   private readonly limits: number[];
@@ -114,9 +114,9 @@ class MemoryHandle implements StoreHandle {
 export class MemoryStore implements Store {
   private readonly names = new Map<string, NamedState>();
 
-  bind(name: string, windows: readonly WindowSpec[]): StoreHandle {
+  bind(name: string, windows: readonly WindowSpec[]): MemoryStoreHandle {
     let state = this.names.get(name);
     if (!state) this.names.set(name, (state = new NamedState()));
-    return new MemoryHandle(state, windows);
+    return new MemoryStoreHandle(state, windows);
   }
 }
