@@ -201,7 +201,7 @@ export async function run(options: SharedLimitersOptions = {}): Promise<SharedLi
     out.stats("'my_api' limiter", LimiterRegistry.get('my_api').stats());
 
     const limiters = Object.fromEntries(NAMES.map((name) => [name, LimiterRegistry.get(name).stats()]));
-    const total = items * 2 + (multi.texts.length) + items;
+    const total = items * 2 + multi.texts.length + items;
     const done =
       [shared.summaries, shared.keywords, multi.combined, lazy.lookups].reduce((n, list) => n + (list ?? []).filter((r) => r.length > 0).length, 0);
     const summary: SharedLimitersSummary = {
