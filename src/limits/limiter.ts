@@ -82,11 +82,20 @@ export interface DrainOptions {
 
 /** What {@link Limiter.reportRateLimit} is told. */
 export interface RateLimitReport {
-  /** How long the provider asked us to wait; the limiter pauses that long. */
+  /**
+   * How long the provider asked us to wait; the limiter pauses that long.
+   * @default undefined (count and announce only, no pause)
+   */
   retryAfterMs?: number;
-  /** Who limited us: `'openai'`, `'my_api'`, … */
+  /**
+   * Who limited us: `'openai'`, `'my_api'`, …
+   * @default undefined
+   */
   source?: string;
-  /** `'rate_limit'`, `'overloaded'`, … */
+  /**
+   * `'rate_limit'`, `'overloaded'`, …
+   * @default undefined
+   */
   kind?: string;
 }
 
