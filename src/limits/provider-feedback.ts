@@ -28,8 +28,8 @@ export interface ObserveOptions {
 
 /** Largest arrival lag believed, as a fraction of the shortest window (a bound on one bad sample). */
 const MAX_LAG_FRACTION = 0.1;
-/** Headroom over the largest lag seen, for a later burst that arrives a little later still. */
-const LAG_HEADROOM = 1.25;
+/** Multiplier on the largest lag seen (the measured lag already includes the response's way back, so it errs high). */
+const LAG_HEADROOM = 1;
 
 /**
  * Learns from what a provider says about its limits, so the limiter's windows line up with the

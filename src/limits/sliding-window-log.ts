@@ -19,16 +19,19 @@ export class SlidingWindowLog {
 
   /**
    * Extra milliseconds every entry stays counted: the learned delay between a start here and its
-   * arrival at the provider (set from provider feedback; it only grows, so eviction stays safe).
+   * arrival at the provider (set from provider feedback).
    */
   private extraMs = 0;
 
   /** @param windowMs the window the log enforces (margin included). */
   constructor(readonly windowMs: number) {}
 
-  /** Keeps entries counted `extraMs` longer (never less than before). */
+  /**
+   * Keeps entries counted `extraMs` longer. It may shrink: the lag is learned from recent calls,
+   * so the entries that a larger, older lag applied to have left the window by then.
+   */
   extendBy(extraMs: number): void {
-    if (extraMs > this.extraMs) this.extraMs = extraMs;
+    this.extraMs = Math.max(0, extraMs);
   }
 
   /** Units inside the window ending at `nowMs`. */
