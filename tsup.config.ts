@@ -4,6 +4,7 @@ export default defineConfig({
   entry: {
     index: 'src/index.ts',
     testing: 'src/testing/index.ts',
+    redis: 'src/stores/redis/index.ts',
     // spawnProviderSimulator starts this file in a child process, from the same folder.
     'simulator-process': 'src/testing/simulator-process.ts',
   },
@@ -14,4 +15,5 @@ export default defineConfig({
   target: 'es2022',
   treeshake: true,
   loader: { '.lua': 'text' },
+  external: ['ioredis'],
 });
