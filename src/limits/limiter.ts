@@ -4,7 +4,7 @@ import { LimiterTimeoutError } from '../errors/limiter-timeout-error';
 import { QueueFullError } from '../errors/queue-full-error';
 import { ShutdownError } from '../errors/shutdown-error';
 import { MemoryStore } from '../stores/memory-store';
-import type { StoreHandle, TryAcquireRequest, TryAcquireResult } from '../stores/store';
+import type { ReleaseRequest, StoreHandle, TryAcquireRequest, TryAcquireResult } from '../stores/store';
 import { InvalidOptionError } from '../validation/options';
 import { abortReason, systemClock, type Clock } from './clock';
 import { DeadlineHeap, type DeadlineNode } from './deadline-heap';
@@ -166,6 +166,8 @@ class Waiter implements QueueNode, DeadlineNode {
 
 function noop(): void {}
 
+const NO_COSTS: readonly number[] = [];
+
 function isPromise<T>(value: T | Promise<T>): value is Promise<T> {
   return typeof (value as { then?: unknown } | null)?.then === 'function';
 }
@@ -234,6 +236,9 @@ export class Limiter extends EventEmitter<LimiterEvents> implements LeaseOwner {
   private draining = false;
   private drainWaiters: (() => void)[] = [];
   private unsubscribe: (() => void) | undefined;
+  /** Reused for every store call while the store answers synchronously (see {@link request}). */
+  private readonly acquireRequest: TryAcquireRequest = { nowMs: 0, leaseId: '', costs: NO_COSTS, maxConcurrent: Infinity };
+  private readonly releaseRequest: ReleaseRequest = { nowMs: 0, leaseId: '', entries: NO_COSTS, deltas: undefined };
   private readonly feedback: ProviderFeedback;
 
   constructor(options: LimiterOptions = {}) {
@@ -482,7 +487,17 @@ export class Limiter extends EventEmitter<LimiterEvents> implements LeaseOwner {
         refunded = delta < 0;
       }
     }
-    const done = this.handle.release({ nowMs: now, leaseId: lease.id, entries: lease.entries, deltas });
+    let request: ReleaseRequest;
+    if (this.asyncStore) {
+      request = { nowMs: now, leaseId: lease.id, entries: lease.entries, deltas };
+    } else {
+      request = this.releaseRequest;
+      request.nowMs = now;
+      request.leaseId = lease.id;
+      request.entries = lease.entries;
+      request.deltas = deltas;
+    }
+    const done = this.handle.release(request);
     if (this.listenerCount('release')) {
       this.emit('release', { active: this.active, heldMs: now - lease.startedAtMs, tokens: lease.tokens, usedTokens: used });
     }
@@ -596,7 +611,14 @@ export class Limiter extends EventEmitter<LimiterEvents> implements LeaseOwner {
   }
 
   private request(nowMs: number, leaseId: string, costs: readonly number[]): TryAcquireRequest {
-    return { nowMs, leaseId, costs, maxConcurrent: this.maxConcurrentValue };
+    if (this.asyncStore) return { nowMs, leaseId, costs, maxConcurrent: this.maxConcurrentValue };
+    // A store that answers synchronously is done with the request when it returns: reuse one.
+    const r = this.acquireRequest;
+    r.nowMs = nowMs;
+    r.leaseId = leaseId;
+    r.costs = costs;
+    r.maxConcurrent = this.maxConcurrentValue;
+    return r;
   }
 
   private grant(leaseId: string, tokens: number, entries: readonly number[], now: number, enqueuedAtMs: number, priority: number): Lease {

@@ -53,7 +53,10 @@ export type TryAcquireResult =
       waitMs: number;
     };
 
-/** What a lease hands back when its work ends. */
+/**
+ * What a lease hands back when its work ends. Like {@link TryAcquireRequest}, valid only during
+ * the call (copy what you need before the first `await`).
+ */
 export interface ReleaseRequest {
   nowMs: number;
   leaseId: string;
