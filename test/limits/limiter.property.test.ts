@@ -19,6 +19,7 @@ import { isLimiterTimeoutError } from '../../src/errors/limiter-timeout-error';
 import { FakeClock } from '../../src/limits/fake-clock';
 import type { Lease } from '../../src/limits/lease';
 import { Limiter } from '../../src/limits/limiter';
+import { AsyncMemoryStore } from './helpers';
 
 interface WindowConfig {
   resource: 'requests' | 'tokens';
@@ -53,6 +54,8 @@ interface Scenario {
    * are reported as `'overloaded'` (a pure pause).
    */
   learning: boolean;
+  /** Run on a store that answers every call a microtask later (a remote store's code path). */
+  asyncStore: boolean;
   maxConcurrent: number | undefined;
   windows: WindowConfig[];
   marginMs: number | undefined;
@@ -99,6 +102,7 @@ const actionArb: fc.Arbitrary<Action> = fc.oneof(
 
 const scenarioArb: fc.Arbitrary<Scenario> = fc.record({
   learning: fc.boolean(),
+  asyncStore: fc.boolean(),
   maxConcurrent: fc.option(fc.integer({ min: 1, max: 4 }), { nil: undefined }),
   windows: windowsArb,
   marginMs: fc.option(fc.constantFrom(0, 5), { nil: undefined, freq: 2 }),
@@ -132,6 +136,7 @@ async function runScenario(s: Scenario): Promise<void> {
   const clock = new FakeClock();
   const limiter = new Limiter({
     clock,
+    store: s.asyncStore ? new AsyncMemoryStore() : undefined,
     maxConcurrent: s.maxConcurrent,
     windows: s.windows,
     windowMarginMs: s.marginMs,
