@@ -1,6 +1,6 @@
 /**
  * The source of time for everything that waits. Injected so tests can run limiter logic on a
- * {@link FakeClock} instead of sleeping for real.
+ * `FakeClock` (from `throttleflow/testing`) instead of sleeping for real.
  */
 export interface Clock {
   /** Milliseconds since an arbitrary, fixed origin (must never go backwards). */

@@ -9,7 +9,8 @@ export {
   type RateLimitReport,
   type LimiterStats,
 } from './limiter';
-export type { LimiterOptions, WindowOption } from './limiter-options';
+export type { LimiterOptions, WindowOption, ResolvedWindow } from './limiter-options';
+export type { ObserveOptions } from './provider-feedback';
 export type {
   LimiterEvents,
   QueuedEvent,
@@ -19,8 +20,9 @@ export type {
   ResumeEvent,
   ResizeEvent,
   RateLimitEvent,
+  LimitChangeEvent,
 } from './limiter-events';
-export { Lease, type LeaseUsage } from './lease';
+export { Lease, type LeaseUsage, type LeaseOwner } from './lease';
 export { Aimd, type AimdOptions, type AimdStats } from './aimd';
 export { SlidingWindowLog } from './sliding-window-log';
 export { LimiterTimeoutError, isLimiterTimeoutError } from '../errors/limiter-timeout-error';

@@ -1,3 +1,3 @@
 export { Presets, type NodePreset } from './presets';
 export { FlowPresets, type FlowPreset } from './flow-presets';
-export type { PresetLookup } from './preset-table';
+export type { PresetLookup, DeepReadonly } from './preset-table';

@@ -1,6 +1,7 @@
 import { didYouMean } from '../validation/options';
 
-type DeepReadonly<T> = { readonly [K in keyof T]: T[K] extends object ? DeepReadonly<T[K]> : T[K] };
+/** `T` with every property readonly, all the way down (what a frozen preset is). */
+export type DeepReadonly<T> = { readonly [K in keyof T]: T[K] extends object ? DeepReadonly<T[K]> : T[K] };
 
 /** Freezes an object and everything inside it, so a shared preset cannot be changed by one user. */
 export function deepFreeze<T extends object>(value: T): DeepReadonly<T> {

@@ -2,7 +2,7 @@
 export { FakeClock } from '../limits/fake-clock';
 export { startProviderSimulator, type StartProviderSimulatorOptions } from './provider-simulator';
 export { spawnProviderSimulator } from './spawn-provider-simulator';
-export type { ProviderSimulatorOptions } from './provider-simulator-options';
+export type { ProviderSimulatorOptions, ResolvedSimulatorOptions } from './provider-simulator-options';
 export type { ProviderSimulator, SpawnedProviderSimulator, ProviderSimulatorStats } from './provider-simulator-types';
 export { simulatorTokenCost, type SimulatorTokenCost } from './simulator-token-cost';
 export { chatCompletion, ProviderHttpError, type ChatCompletion, type ChatCompletionRequest } from './simulator-client';

@@ -5,5 +5,5 @@ export {
   StoreUnavailableError,
   type StoreUnavailableErrorOptions,
 } from './store-unavailable-error';
-export { LimiterKeys } from './keys';
+export { LimiterKeys, type WindowKeyParts } from './keys';
 export type { RedisClient } from './script-runner';
