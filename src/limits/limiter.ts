@@ -778,6 +778,15 @@ export class Limiter extends EventEmitter<LimiterEvents> implements LeaseOwner {
       return true;
     }
     head.state = QUEUED;
+    if (result.ok && (this.gate.isClosed(now) || this.active >= this.maxConcurrentValue)) {
+      // A store that answers later granted before it heard of a pause or a shrink made meanwhile:
+      // nobody starts during a pause or above the limit in force, so hand the grant back and wait.
+      const done = this.handle.release({ nowMs: now, leaseId, entries: result.entries, deltas: head.costs.map((c) => -c) });
+      if (isPromise(done)) done.catch(noop);
+      if (this.gate.isClosed(now)) this.block(PAUSED, this.gate.untilMs);
+      else this.block(CONCURRENCY, Infinity);
+      return false;
+    }
     if (result.ok) {
       this.detach(head);
       head.resolve(this.grant(leaseId, head.tokens, result.entries, now, head.enqueuedAtMs, head.priority));

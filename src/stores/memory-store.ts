@@ -14,6 +14,8 @@ class NamedState {
   active = 0;
   pausedUntil = -Infinity;
   level: number | undefined;
+  /** Limiters waiting for capacity that another handle of this name may free (see `subscribe`). */
+  readonly listeners = new Set<{ handle: MemoryStoreHandle; onCapacity: () => void }>();
   /** Window logs by `resource` and `windowMs` (the same identity the Redis key layout uses). */
   readonly logs = new Map<string, SlidingWindowLog>();
 
@@ -33,6 +35,8 @@ export class MemoryStoreHandle implements StoreHandle {
   readonly tracksLeases = false;
   private readonly logs: SlidingWindowLog[];
   private readonly limits: number[];
+  /** This handle's own entries in the name's listeners (a release wakes only the others). */
+  private ownListeners = 0;
 
   constructor(
     private readonly state: NamedState,
@@ -71,13 +75,37 @@ export class MemoryStoreHandle implements StoreHandle {
   }
 
   release(request: ReleaseRequest): void {
-    this.state.active--;
+    const state = this.state;
+    state.active--;
     const deltas = request.deltas;
-    if (!deltas) return;
-    for (let i = 0; i < deltas.length; i++) {
-      const delta = deltas[i]!;
-      if (delta !== 0) this.logs[i]!.adjust(request.entries[i] ?? -1, delta, request.nowMs);
+    if (deltas) {
+      for (let i = 0; i < deltas.length; i++) {
+        const delta = deltas[i]!;
+        if (delta !== 0) this.logs[i]!.adjust(request.entries[i] ?? -1, delta, request.nowMs);
+      }
     }
+    if (state.listeners.size > this.ownListeners) this.notifyOthers();
+  }
+
+  /**
+   * Calls `onCapacity` when another handle of the same name (another limiter sharing this store)
+   * releases a slot or refunds, so a limiter whose head waits on shared concurrency is woken (its
+   * own releases it sees itself; without this it would wait for a release that never comes).
+   */
+  subscribe(onCapacity: () => void): () => void {
+    const entry = { handle: this, onCapacity };
+    this.state.listeners.add(entry);
+    this.ownListeners++;
+    return () => {
+      if (this.state.listeners.delete(entry)) this.ownListeners--;
+    };
+  }
+
+  private notifyOthers(): void {
+    // A microtask later: never re-enter another limiter in the middle of this one's release.
+    queueMicrotask(() => {
+      for (const { handle, onCapacity } of [...this.state.listeners]) if (handle !== this) onCapacity();
+    });
   }
 
   pause(nowMs: number, durationMs: number): void {
