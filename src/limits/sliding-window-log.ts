@@ -59,12 +59,15 @@ export class SlidingWindowLog {
     if (excess <= 0) return 0;
     const times = this.times;
     const costs = this.costs;
+    // The same sum as evict's (float addition is not associative: `t + windowMs + extraMs` can land
+    // an ulp before evict's boundary, and a wait of 0 there would admit while the entry still counts).
+    const windowMs = this.windowMs + this.extraMs;
     for (let i = this.head; i < times.length; i++) {
       excess -= costs[i]!;
-      if (excess <= 0) return times[i]! + this.windowMs + this.extraMs - nowMs;
+      if (excess <= 0) return times[i]! + windowMs - nowMs;
     }
     // Unreachable up to float drift in the running sum: room comes when every entry has left.
-    return times[times.length - 1]! + this.windowMs + this.extraMs - nowMs;
+    return times[times.length - 1]! + windowMs - nowMs;
   }
 
   /** Records `cost` units started at `nowMs` (never earlier than the last entry); returns the entry's sequence number, -1 for a zero cost. */

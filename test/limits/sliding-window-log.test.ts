@@ -125,6 +125,41 @@ describe('SlidingWindowLog: waitMs', () => {
   });
 });
 
+describe('SlidingWindowLog: extended windows (learned lag) with fractional times', () => {
+  it('property: a wait of 0 always means the cost fits, also at the exact moment waitMs pointed to', () => {
+    fc.assert(
+      fc.property(
+        fc.double({ min: 0, max: 1e6, noNaN: true }),
+        fc.double({ min: 1, max: 1e5, noNaN: true }),
+        fc.double({ min: 0, max: 1e3, noNaN: true }),
+        (t, windowMs, extraMs) => {
+          const log = new SlidingWindowLog(windowMs);
+          log.extendBy(extraMs);
+          log.add(t, 1);
+          const wait = log.waitMs(t, 1, 1);
+          expect(wait).toBeGreaterThan(0);
+          // Probe the boundary the wait names and its float neighbours.
+          for (const now of [t + wait, (t + windowMs) + extraMs, t + (windowMs + extraMs)]) {
+            if (log.waitMs(now, 1, 1) === 0) expect(log.used(now)).toBe(0);
+          }
+        },
+      ),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('an entry counts for windowMs + extraMs, and shrinking the extension lets it go sooner', () => {
+    const log = new SlidingWindowLog(100);
+    log.extendBy(50);
+    log.add(0, 1);
+    expect(log.waitMs(0, 1, 1)).toBe(150);
+    expect(log.used(149)).toBe(1);
+    log.extendBy(10);
+    expect(log.used(109)).toBe(1);
+    expect(log.used(110)).toBe(0);
+  });
+});
+
 describe('SlidingWindowLog: adjust (reconcile)', () => {
   it('a positive delta raises the entry at its start time and leaves with it', () => {
     const log = new SlidingWindowLog(1000);
