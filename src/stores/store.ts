@@ -99,9 +99,10 @@ export interface StoreHandle {
   getLevel(): MaybePromise<number | undefined>;
   setLevel(level: number): MaybePromise<void>;
   /**
-   * Keeps every window entry counted `extraMs` longer (only ever grows): the learned delay
-   * between a start and its arrival at the provider. Optional; a store without it relies on the
-   * static margin.
+   * Keeps every window entry counted `extraMs` longer: the learned delay between a start and its
+   * arrival at the provider. A store may follow a smaller value later (the in-memory store does:
+   * the lag is learned from recent calls, whose entries outlive their samples) or keep the largest
+   * (the Redis store does); both are safe. Optional; without it only the static margin applies.
    */
   extendWindows?(extraMs: number): MaybePromise<void>;
   /** Changes window `index`'s limit (learned from the provider). Optional. */
