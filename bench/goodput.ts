@@ -68,9 +68,14 @@ function retryAfterMsOf(error: unknown): number {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const isRateLimit = (error: unknown) => detectRateLimit(error) !== undefined;
 
+/** A strategy still retrying after this long is locked out: its unfinished items count as failed. */
+const DEADLINE_MS = 90_000;
+const clientStarted = performance.now();
+
 /** A peer's documented 429 handling: wait for retry-after, then try again (bounded). */
 async function withRetry(fn: () => Promise<unknown>, schedule: (fn: () => Promise<unknown>) => Promise<unknown>): Promise<Outcome> {
   for (let attempt = 0; attempt < 50; attempt++) {
+    if (performance.now() - clientStarted > DEADLINE_MS) return { ok: false, error: new Error('locked out: still rate limited after 90 s') };
     try {
       await schedule(fn);
       return { ok: true };
