@@ -54,7 +54,8 @@ export class FakeClock implements Clock {
         return;
       }
       const entry: PendingSleep = {
-        at: this.current + Math.max(0, ms),
+        // As the real clock does, NaN or a negative delay means "now" (Math.max(0, NaN) is NaN: never due).
+        at: this.current + (ms > 0 ? ms : 0),
         seq: this.seq++,
         resolve: () => {
           signal?.removeEventListener('abort', onAbort);
@@ -75,6 +76,8 @@ export class FakeClock implements Clock {
    * the work each wake-up triggers run (including new sleeps due within the same advance).
    */
   async advance(ms: number): Promise<void> {
+    // Time never goes backwards (the Clock contract), and NaN or Infinity would poison every reading.
+    if (!(ms >= 0) || !Number.isFinite(ms)) throw new RangeError(`FakeClock.advance: ms must be a finite non-negative number, got ${String(ms)}`);
     const target = this.current + ms;
     await settleMicrotasks();
     for (;;) {

@@ -362,7 +362,16 @@ export class Limiter extends EventEmitter<LimiterEvents> implements LeaseOwner {
   wrap<A extends unknown[], T>(fn: (...args: A) => T | PromiseLike<T>, options: WrapOptions<A, T> = {}): (...args: A) => Promise<T> {
     const { tokensFor, ...runOptions } = options;
     if (!tokensFor) return (...args: A) => this.run(() => fn(...args), runOptions);
-    return (...args: A) => this.run(() => fn(...args), { ...runOptions, tokens: tokensFor(...args) });
+    return (...args: A) => {
+      let tokens: number | undefined;
+      try {
+        tokens = tokensFor(...args);
+      } catch (error) {
+        // The wrapped function returns a promise: a throwing estimate rejects it, never throws.
+        return Promise.reject(error);
+      }
+      return this.run(() => fn(...args), { ...runOptions, tokens });
+    };
   }
 
   /** Nobody starts for `ms` (e.g. a provider's retry-after); extends, never shortens, a pause in force. */
