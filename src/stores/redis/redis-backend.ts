@@ -1,6 +1,6 @@
 import { EventEmitter } from 'eventemitter3';
 import type { Cluster, Redis } from 'ioredis';
-import { LimiterKeys } from './keys';
+import { LimiterKeys, type WindowKeyParts } from './keys';
 import { ScriptRunner, type RedisClient, type ScriptArg } from './script-runner';
 import { luaScripts } from './scripts.generated';
 import { StoreUnavailableError } from './store-unavailable-error';
@@ -100,6 +100,54 @@ interface Waiter {
 
 let leaseCounter = 0;
 
+/** One script call's arguments for one request, and the values its reply holds for that request. */
+type BatchArgs = ScriptArg[];
+type BatchReply = [number, ...(number | string)[]];
+
+/**
+ * Sends calls as they come while fewer than `maxInFlight` are on their way, and the ones that
+ * arrive meanwhile together, as one batch, when one returns: no added latency when idle, one round
+ * trip for many under load. Calls reach Redis in the order they were submitted (one connection).
+ */
+class CallBatcher {
+  private pending: { args: BatchArgs; resolve: (reply: BatchReply) => void; reject: (error: unknown) => void }[] = [];
+  private inFlight = 0;
+
+  constructor(
+    private readonly send: (requests: BatchArgs[]) => Promise<BatchReply[]>,
+    private readonly maxInFlight = 1,
+    private readonly maxBatch = 256,
+  ) {}
+
+  submit(args: BatchArgs): Promise<BatchReply> {
+    return new Promise<BatchReply>((resolve, reject) => {
+      this.pending.push({ args, resolve, reject });
+      if (this.inFlight < this.maxInFlight) this.flush();
+    });
+  }
+
+  private flush(): void {
+    if (this.inFlight >= this.maxInFlight || this.pending.length === 0) return;
+    const batch = this.pending.splice(0, this.maxBatch);
+    this.inFlight++;
+    this.send(batch.map((b) => b.args)).then(
+      (replies) => {
+        batch.forEach((b, i) => b.resolve(replies[i]!));
+        this.done();
+      },
+      (error: unknown) => {
+        for (const b of batch) b.reject(error);
+        this.done();
+      },
+    );
+  }
+
+  private done(): void {
+    this.inFlight--;
+    this.flush();
+  }
+}
+
 /**
  * The Redis side of the store: runs the per-operation Lua scripts, keeps held leases alive with a
  * heartbeat, and wakes local waiters when another process frees capacity (pub/sub).
@@ -121,6 +169,7 @@ export class RedisBackend extends EventEmitter<RedisBackendEvents> {
   private subscriber: RedisClient | undefined;
   private subscribing = new Map<string, Promise<void>>();
   private readonly waiters = new Map<string, Set<Waiter>>();
+  private readonly batchers = new Map<string, CallBatcher>();
   /** Standing listeners for release notifications, by channel. */
   private readonly releaseListeners = new Map<string, Set<() => void>>();
   private closed = false;
@@ -159,29 +208,35 @@ export class RedisBackend extends EventEmitter<RedisBackendEvents> {
     name: string,
     request: { leaseId?: string; windows: readonly WindowCharge[]; maxConcurrent?: number },
   ): Promise<AttemptResult> {
-    const keys = this.keys(name);
-    const leaseId = request.leaseId ?? this.newLeaseId();
-    const scriptKeys = [keys.leases, keys.pause, keys.waiting, keys.extend];
-    const args: ScriptArg[] = [
-      leaseId,
-      request.maxConcurrent === undefined || !Number.isFinite(request.maxConcurrent) ? -1 : request.maxConcurrent,
-      this.options.leaseTtlMs,
-      request.windows.length,
-    ];
-    for (const w of request.windows) {
-      scriptKeys.push(keys.windowLog(w), keys.windowSum(w));
-      args.push(w.windowMs, w.limit, w.cost);
-    }
-    const reply = (await this.call('acquire', scriptKeys, args)) as [number, string, number?, string?, number?];
-    if (reply[0] === 1) {
-      this.hold(name, leaseId);
-      return { granted: true, leaseId, startedAt: Number(reply[1]) };
-    }
-    const reason = (reply[3] === 'pause' ? 'paused' : reply[3]) as DenyReason;
-    const window = reply[4] ? reply[4] - 1 : undefined;
-    return window === undefined
-      ? { granted: false, waitMs: Number(reply[2]), reason }
-      : { granted: false, waitMs: Number(reply[2]), reason, window };
+    const acquire = this.acquirer(name, request.windows);
+    return acquire(
+      request.leaseId ?? this.newLeaseId(),
+      request.maxConcurrent,
+      request.windows.map((w) => w.limit),
+      request.windows.map((w) => w.cost),
+    );
+  }
+
+  /**
+   * A fast acquire for limiter `name` with these windows (what a store handle keeps): one atomic
+   * attempt per call, batched with concurrent calls into one script call.
+   */
+  acquirer(
+    name: string,
+    windows: readonly WindowKeyParts[],
+  ): (leaseId: string, maxConcurrent: number | undefined, limits: readonly number[], costs: readonly number[]) => Promise<AttemptResult> {
+    const batcher = this.batcher('acquire', name, windows);
+    return async (leaseId, maxConcurrent, limits, costs) => {
+      const args: ScriptArg[] = [leaseId, maxConcurrent === undefined || !Number.isFinite(maxConcurrent) ? -1 : maxConcurrent];
+      for (let i = 0; i < limits.length; i++) args.push(limits[i]!, costs[i] ?? 0);
+      const [startedAt, granted, waitMs, reason, window] = (await batcher.submit(args)) as [number, number, number, string, number];
+      if (granted === 1) {
+        this.hold(name, leaseId);
+        return { granted: true, leaseId, startedAt };
+      }
+      const why = (reason === 'pause' ? 'paused' : reason) as DenyReason;
+      return window ? { granted: false, waitMs, reason: why, window: window - 1 } : { granted: false, waitMs, reason: why };
+    };
   }
 
   /**
@@ -189,23 +244,72 @@ export class RedisBackend extends EventEmitter<RedisBackendEvents> {
    * already expired (reported once through `leaseExpired`); it is never freed twice.
    */
   async release(name: string, leaseId: string, adjustments: readonly WindowAdjustment[] = []): Promise<{ released: boolean }> {
+    const adjusted = adjustments.filter((a) => a.delta !== 0);
+    const release = this.releaser(name, adjusted);
+    return release(
+      leaseId,
+      adjusted.map((a, i) => ({ index: i, charged: a.charged, delta: a.delta })),
+    );
+  }
+
+  /**
+   * A fast release for limiter `name` with these windows (what a store handle keeps): adjustments
+   * name windows by index; concurrent calls are batched into one script call.
+   */
+  releaser(
+    name: string,
+    windows: readonly WindowKeyParts[],
+  ): (leaseId: string, adjustments?: readonly { index: number; charged: number; delta: number }[]) => Promise<{ released: boolean }> {
+    const batcher = this.batcher('release', name, windows);
+    return async (leaseId, adjustments = []) => {
+      this.held.get(name)?.delete(leaseId);
+      const args: ScriptArg[] = [leaseId, 0];
+      let n = 0;
+      for (const a of adjustments) {
+        if (a.delta === 0) continue;
+        n++;
+        args.push(a.index + 1, a.charged, a.delta);
+      }
+      args[1] = n;
+      const [, released] = await batcher.submit(args);
+      const wasLost = this.lost.delete(leaseId);
+      if (released !== 1 && !wasLost) this.emit('leaseExpired', { name, leaseId });
+      return { released: released === 1 };
+    };
+  }
+
+  /**
+   * The batcher for `operation` on limiter `name` with these windows: concurrent calls made while
+   * one is in flight go to Redis together, as one script call, when it returns.
+   */
+  private batcher(operation: 'acquire' | 'release', name: string, windows: readonly WindowKeyParts[]): CallBatcher {
+    const id = `${operation}\u0000${name}\u0000${windows.map((w) => `${w.resource}\u0000${w.windowMs}`).join('\u0000')}`;
+    let batcher = this.batchers.get(id);
+    if (batcher) return batcher;
     const keys = this.keys(name);
-    this.held.get(name)?.delete(leaseId);
-    const scriptKeys = [keys.leases, keys.waiting, keys.extend];
-    const args: ScriptArg[] = [leaseId, keys.releasedChannel, 0];
-    let n = 0;
-    for (const a of adjustments) {
-      if (a.delta === 0) continue;
-      n++;
-      scriptKeys.push(keys.windowLog(a), keys.windowSum(a));
-      args.push(a.windowMs, a.charged, a.delta);
+    const windowKeys = windows.flatMap((w) => [keys.windowLog(w), keys.windowSum(w)]);
+    const lengths = windows.map((w) => w.windowMs);
+    if (operation === 'acquire') {
+      const scriptKeys = [keys.leases, keys.pause, keys.waiting, keys.extend, ...windowKeys];
+      batcher = new CallBatcher(async (requests) => {
+        const args: ScriptArg[] = [this.options.leaseTtlMs, lengths.length, ...lengths, requests.length];
+        for (const r of requests) for (const a of r) args.push(a);
+        const reply = (await this.call('acquire', scriptKeys, args)) as [string, ...(number | string)[]];
+        const now = Number(reply[0]);
+        return requests.map((_, i) => [now, Number(reply[1 + i * 4]), Number(reply[2 + i * 4]), String(reply[3 + i * 4]), Number(reply[4 + i * 4])]);
+      });
+    } else {
+      const scriptKeys = [keys.leases, keys.waiting, keys.extend, ...windowKeys];
+      batcher = new CallBatcher(async (requests) => {
+        const args: ScriptArg[] = [keys.releasedChannel, lengths.length, ...lengths, requests.length];
+        for (const r of requests) for (const a of r) args.push(a);
+        const reply = (await this.call('release', scriptKeys, args)) as [string, ...number[]];
+        const now = Number(reply[0]);
+        return requests.map((_, i) => [now, Number(reply[1 + i])]);
+      });
     }
-    args[2] = n;
-    const reply = (await this.call('release', scriptKeys, args)) as [number, string];
-    const wasLost = this.lost.delete(leaseId);
-    const released = reply[0] === 1;
-    if (!released && !wasLost) this.emit('leaseExpired', { name, leaseId });
-    return { released };
+    this.batchers.set(id, batcher);
+    return batcher;
   }
 
   /** Live leases, units held per window and the pause gate, all read at one instant. */
@@ -252,8 +356,14 @@ export class RedisBackend extends EventEmitter<RedisBackendEvents> {
    * woken by a release.
    */
   async waitForRelease(name: string, maxMs: number, signal?: AbortSignal): Promise<boolean> {
-    await this.subscribe(name);
     const channel = this.keys(name).releasedChannel;
+    // Just subscribed: a release published before the subscription took effect is lost, so say
+    // "woken" at once and let the caller look again.
+    if (!this.subscribing.has(channel)) {
+      await this.subscribe(name);
+      return true;
+    }
+    await this.subscribe(name);
     return new Promise<boolean>((resolve) => {
       let set = this.waiters.get(channel);
       if (!set) this.waiters.set(channel, (set = new Set()));
@@ -283,7 +393,13 @@ export class RedisBackend extends EventEmitter<RedisBackendEvents> {
     let set = this.releaseListeners.get(channel);
     if (!set) this.releaseListeners.set(channel, (set = new Set()));
     set.add(listener);
-    this.subscribe(name).catch((error: unknown) => this.emit('heartbeatError', error));
+    // Once subscribed, call it once: a release published before the subscription took effect is lost.
+    this.subscribe(name).then(
+      () => {
+        if (!this.closed && set.has(listener)) listener();
+      },
+      (error: unknown) => this.emit('heartbeatError', error),
+    );
     return () => {
       set.delete(listener);
     };
@@ -364,6 +480,12 @@ export class RedisBackend extends EventEmitter<RedisBackendEvents> {
         // Reconnects by itself; a missed notification only delays a waiter to its timeout.
       });
       sub.on('message', (ch: string) => this.wake(ch));
+      // After a reconnect (ioredis resubscribes by itself) notifications from the gap are lost: look again.
+      let connectedOnce = false;
+      sub.on('ready', () => {
+        if (connectedOnce) for (const ch of this.subscribing.keys()) this.wake(ch);
+        connectedOnce = true;
+      });
       this.subscriber = sub;
     }
     const sub = this.subscriber;

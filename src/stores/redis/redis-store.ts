@@ -12,7 +12,7 @@ import type {
 } from '../store';
 import { opt, parseOptions } from '../../validation/options';
 import { assertValidPrefix } from './keys';
-import { RedisBackend, type WindowCharge } from './redis-backend';
+import { RedisBackend } from './redis-backend';
 import type { RedisClient } from './script-runner';
 import { isStoreUnavailableError, StoreUnavailableError } from './store-unavailable-error';
 
@@ -204,7 +204,10 @@ export class RedisStore extends EventEmitter<RedisStoreEvents> implements Store 
 /** One limiter's shared state in Redis, with the local fallback when configured. */
 class RedisHandle implements StoreHandle {
   readonly tracksLeases = true;
-  private readonly charges: WindowCharge[];
+  /** Per window, the limit this limiter asks for (setLimit changes it). */
+  private readonly limits: number[];
+  private readonly acquire: ReturnType<RedisBackend['acquirer']>;
+  private readonly releaseLease: ReturnType<RedisBackend['releaser']>;
   private readonly windowIds: { resource: string; windowMs: number }[];
   /** Wakes an acquire that waits inside the store for a slot (on this process's own releases). */
   private readonly localWake = new Set<() => void>();
@@ -223,22 +226,25 @@ class RedisHandle implements StoreHandle {
   ) {
     this.windowIds = windows.map((w) => ({ resource: w.resource, windowMs: w.windowMs }));
     backend.track(name);
-    this.charges = windows.map((w) => ({ resource: w.resource, windowMs: w.windowMs, limit: w.limit, cost: 0 }));
+    this.limits = windows.map((w) => w.limit);
+    this.acquire = backend.acquirer(name, this.windowIds);
+    this.releaseLease = backend.releaser(name, this.windowIds);
   }
 
-  async tryAcquire(request: TryAcquireRequest): Promise<TryAcquireResult> {
+  async tryAcquire(incoming: TryAcquireRequest): Promise<TryAcquireResult> {
+    // The limiter may reuse its request object once we await: copy it first.
+    const request: TryAcquireRequest = {
+      nowMs: incoming.nowMs,
+      leaseId: incoming.leaseId || this.backend.newLeaseId(),
+      costs: incoming.costs.slice(),
+      maxConcurrent: incoming.maxConcurrent,
+    };
     if (this.local && !this.shouldRecheck()) return this.tryLocal(request);
-    const windows = this.charges.map((c, i) => ({ ...c, cost: request.costs[i] ?? 0 }));
-    const leaseId = request.leaseId || this.backend.newLeaseId();
     const deadline = Date.now() + CONCURRENCY_HOLD_MS;
     for (;;) {
       let result;
       try {
-        result = await this.backend.tryAcquire(this.name, {
-          leaseId,
-          windows,
-          maxConcurrent: request.maxConcurrent,
-        });
+        result = await this.acquire(request.leaseId, request.maxConcurrent, this.limits, request.costs);
       } catch (error) {
         return this.onError(error, request);
       }
@@ -277,14 +283,13 @@ class RedisHandle implements StoreHandle {
     }
     const deltas = request.deltas;
     const adjustments = deltas
-      ? this.windowIds.flatMap((w, i) => {
-          const delta = deltas[i] ?? 0;
-          const entry = request.entries[i] ?? -1;
-          return delta === 0 ? [] : [{ ...w, charged: entry > 0 ? entry : 0, delta }];
+      ? deltas.flatMap((delta, index) => {
+          const entry = request.entries[index] ?? -1;
+          return delta === 0 ? [] : [{ index, charged: entry > 0 ? entry : 0, delta }];
         })
-      : [];
+      : undefined;
     try {
-      await this.backend.release(this.name, request.leaseId, adjustments);
+      await this.releaseLease(request.leaseId, adjustments);
     } catch (error) {
       // The lease expires by itself within leaseTtlMs; nothing is freed twice.
       this.store.emit('error', error);
@@ -331,8 +336,7 @@ class RedisHandle implements StoreHandle {
 
   /** Changes window `index`'s limit for this limiter's acquires (learned from the provider). */
   setLimit(index: number, limit: number): void {
-    const charge = this.charges[index];
-    if (charge) this.charges[index] = { ...charge, limit };
+    if (index >= 0 && index < this.limits.length) this.limits[index] = limit;
     const local = this.local;
     const fallback = local?.handle as { setLimit?: (i: number, l: number) => void } | undefined;
     if (local) fallback?.setLimit?.(index, Math.max(1, Math.floor(limit * local.fraction)));

@@ -56,7 +56,8 @@ describeRedis('processes sharing one limiter through Redis (real processes, real
     // fits in one wave; the optimum ignores concurrency), still shared and still checked.
     const MAX_CONCURRENT = 100;
     const ITEMS = [100, 100, 100];
-    const sim = await spawnProviderSimulator({ requestsPerWindow: LIMIT, windowMs: WINDOW_MS, latencyMs: LATENCY_MS, jitterMs: 300, seed: 7 });
+    const JITTER_MS = 300;
+    const sim = await spawnProviderSimulator({ requestsPerWindow: LIMIT, windowMs: WINDOW_MS, latencyMs: LATENCY_MS, jitterMs: JITTER_MS, seed: 7 });
     sims.push(sim);
     const base: Omit<WorkerConfig, 'workerId' | 'items'> = {
       redisHost: REDIS_HOST,
@@ -82,7 +83,7 @@ describeRedis('processes sharing one limiter through Redis (real processes, real
     const total = ITEMS.reduce((a, b) => a + b, 0);
     const requests = stats.accepted + stats.rejected;
     const makespan = Math.max(...items.map((i) => i.endedAt)) - goAt;
-    const optimum = optimumMakespanMs(total, LIMIT, WINDOW_MS, LATENCY_MS);
+    const optimum = Math.round(optimumMakespanMs(total, LIMIT, WINDOW_MS, LATENCY_MS, JITTER_MS));
     const efficiency = optimum / makespan;
     console.log(
       `[redis sharing] ${total} items in 3 processes: ${stats.rejected} × 429 of ${requests} requests, ` +

@@ -1,134 +1,181 @@
--- acquire: one atomic try-acquire across the pause gate, every sliding window and the concurrency leases.
+-- acquire: atomic try-acquires across the pause gate, every sliding window and the concurrency
+-- leases. One call answers a batch of requests (all against the same windows) in order, exactly as
+-- that many single calls made one after another at one instant would.
 --
--- KEYS[1]  leases   ZSET  member = lease id, score = expiry (ms, Redis time)
+-- KEYS[1]  leases   ZSET    member = lease id, score = expiry (ms, Redis time)
 -- KEYS[2]  pause    STRING  paused-until (ms, Redis time)
 -- KEYS[3]  waiting  STRING  set while some acquire is denied: tells release to PUBLISH
 -- KEYS[4]  extend   STRING  ms every window is extended by (learned start-to-arrival delay; only grows)
--- then two keys per window i (1-based):
--- KEYS[3+2i]  log  ZSET    member = "<lease id>:<cost>", score = start time (ms)
--- KEYS[4+2i]  sum  STRING  units held by that log (kept in step, so admission is O(1) amortised)
+-- then two keys per window w (1-based):
+-- KEYS[3+2w]  log  ZSET    member = "<lease id>:<cost>", score = start time (ms)
+-- KEYS[4+2w]  sum  STRING  units held by that log (kept in step, so admission is O(1) amortised)
 --
--- ARGV[1]  lease id (unique per acquire; a second call with the same id is answered "granted" again)
--- ARGV[2]  max concurrent leases, or -1 for no concurrency limit
--- ARGV[3]  lease TTL (ms)
--- ARGV[4]  n = number of windows; then 3 values per window: window length (ms), limit, cost
+-- ARGV[1]  lease TTL (ms)
+-- ARGV[2]  W = number of windows; then W window lengths (ms)
+-- ARGV[3+W]  R = number of requests; then per request 2 + 2W values:
+--            lease id (a second request with an id already held is answered "granted" again, so a
+--            retried call never takes a second slot), max concurrent leases (-1 = no limit), then
+--            per window its limit and this request's cost
 --
--- Reply, granted: { 1, now }   (now: a string, ms with 3 decimals)
--- Reply, denied:  { 0, now, wait, reason, window }
---   wait    whole ms until the request can fit (never early); for 'concurrency' an upper bound: the
---           earliest lease expiry (a release wakes waiters sooner through PUBLISH). Checked in the
---           memory store's order: a closed pause gate answers alone, then the longest window wait,
---           then concurrency.
---   reason  'pause' | 'window' | 'concurrency' | 'never'
---   window  1-based index of the window that decided the wait ('window' and 'never'), else 0
--- Times are integer milliseconds from Redis TIME, with microseconds kept in zset scores.
+-- Reply: { now, then 4 values per request: granted, wait, reason, window }
+--   now      ms of Redis time with 3 decimals, as a string (the start time of every grant)
+--   granted  1 or 0
+--   wait     denied: whole ms until the request can fit (never early); for 'concurrency' an upper
+--            bound, the earliest lease expiry (a release wakes waiters sooner through PUBLISH); -1
+--            for 'never'. Checked in the memory store's order: a closed pause gate answers alone,
+--            then the longest window wait, then concurrency.
+--   reason   '' | 'pause' | 'window' | 'concurrency' | 'never'
+--   window   1-based index of the window that decided the wait ('window', 'never'), else 0
 
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
-local lease_id = ARGV[1]
-local max_concurrent = tonumber(ARGV[2])
-local ttl = tonumber(ARGV[3])
-local n = tonumber(ARGV[4])
+local now_text = string.format('%.3f', now)
+local ttl = tonumber(ARGV[1])
+local W = tonumber(ARGV[2])
+local R = tonumber(ARGV[3 + W])
 local leases, pause, waiting = KEYS[1], KEYS[2], KEYS[3]
 local extend = tonumber(redis.call('GET', KEYS[4]) or '0')
-
--- A retried call (reply lost on a broken connection) must not take a second slot.
-if redis.call('ZSCORE', leases, lease_id) then
-  return { 1, string.format('%.3f', now) }
-end
 
 local function cost_of(member)
   return tonumber(string.match(member, ':([^:]*)$')) or 0
 end
 
--- Drops entries that left the window, keeping the running sum in step. Returns the units still held.
-local function trim(key, sum_key, window_ms)
-  local held = tonumber(redis.call('GET', sum_key) or '0')
-  local cutoff = now - window_ms
-  local gone = redis.call('ZRANGEBYSCORE', key, '-inf', cutoff)
+-- Window lengths (extension included) and the units each log holds after dropping what left it.
+local length, held, touched = {}, {}, {}
+for w = 1, W do
+  length[w] = tonumber(ARGV[2 + w]) + extend
+  local log, sum_key = KEYS[3 + 2 * w], KEYS[4 + 2 * w]
+  local units = tonumber(redis.call('GET', sum_key) or '0')
+  local cutoff = now - length[w]
+  local gone = redis.call('ZRANGEBYSCORE', log, '-inf', cutoff)
   if #gone > 0 then
-    for _, member in ipairs(gone) do held = held - cost_of(member) end
-    redis.call('ZREMRANGEBYSCORE', key, '-inf', cutoff)
-    if held <= 0 or redis.call('ZCARD', key) == 0 then
-      held = 0
-      redis.call('DEL', key, sum_key)
+    for _, member in ipairs(gone) do units = units - cost_of(member) end
+    redis.call('ZREMRANGEBYSCORE', log, '-inf', cutoff)
+    if units <= 0 or redis.call('ZCARD', log) == 0 then
+      units = 0
+      redis.call('DEL', log, sum_key)
     else
-      redis.call('SET', sum_key, held, 'KEEPTTL')
+      redis.call('SET', sum_key, units, 'KEEPTTL')
     end
   end
-  return held
+  held[w] = units
 end
 
--- Time until `cost` more units fit, walking the log from its oldest entry.
-local function wait_for(key, window_ms, held, limit, cost)
-  local need = held + cost - limit
+-- Time until `cost` more units fit in window w, walking its log from the oldest entry.
+local function wait_for(w, limit, cost)
+  local need = held[w] + cost - limit
   local freed = 0
   local from = 0
+  local log = KEYS[3 + 2 * w]
   while true do
-    local batch = redis.call('ZRANGE', key, from, from + 63, 'WITHSCORES')
-    if #batch == 0 then return window_ms end
+    local batch = redis.call('ZRANGE', log, from, from + 63, 'WITHSCORES')
+    if #batch == 0 then return length[w] end
     for i = 1, #batch, 2 do
       freed = freed + cost_of(batch[i])
       if freed >= need then
-        return tonumber(batch[i + 1]) + window_ms - now
+        return tonumber(batch[i + 1]) + length[w] - now
       end
     end
     from = from + 64
   end
 end
 
-local wait, reason, which = 0, '', 0
-
--- The pause gate first: while it is closed nothing else matters (the same order as the memory store).
-local paused_until = tonumber(redis.call('GET', pause) or '0')
-if paused_until > now then
-  redis.call('SET', waiting, '1', 'PX', math.max(1, math.ceil(math.max(paused_until - now, ttl))))
-  return { 0, string.format('%.3f', now), math.ceil(paused_until - now), 'pause', 0 }
-end
-
-local held = {}
-for i = 1, n do
-  local base = 4 + (i - 1) * 3
-  local window_ms, limit, cost = tonumber(ARGV[base + 1]) + extend, tonumber(ARGV[base + 2]), tonumber(ARGV[base + 3])
-  local units = trim(KEYS[3 + 2 * i], KEYS[4 + 2 * i], window_ms)
-  held[i] = units
-  if cost > limit then
-    return { 0, string.format('%.3f', now), -1, 'never', i }
-  end
-  if cost > 0 and units + cost > limit then
-    local w = wait_for(KEYS[3 + 2 * i], window_ms, units, limit, cost)
-    if w > wait then wait, reason, which = w, 'window', i end
-  end
-end
+local paused_for = tonumber(redis.call('GET', pause) or '0') - now
 
 -- Reap leases whose holder stopped renewing them (a crashed process), then count the live ones.
 redis.call('ZREMRANGEBYSCORE', leases, '-inf', now)
-if max_concurrent >= 0 and wait <= 0 then
-  if redis.call('ZCARD', leases) >= max_concurrent then
-    local first = redis.call('ZRANGE', leases, 0, 0, 'WITHSCORES')
-    local until_expiry = ttl
-    if #first == 2 then until_expiry = tonumber(first[2]) - now end
-    wait, reason = until_expiry, 'concurrency'
+local active = redis.call('ZCARD', leases)
+
+-- Leases already held under a request's id (a retried call): answered "granted" again.
+local already = {}
+if R > 0 then
+  local ids = {}
+  local at = 4 + W
+  for r = 1, R do
+    ids[r] = ARGV[at]
+    at = at + 2 + 2 * W
+  end
+  local scores = redis.call('ZMSCORE', leases, unpack(ids))
+  for r = 1, R do
+    if scores[r] then already[ids[r]] = true end
   end
 end
 
-if wait > 0 then
-  redis.call('SET', waiting, '1', 'PX', math.max(1, math.ceil(math.max(wait, ttl))))
-  return { 0, string.format('%.3f', now), math.ceil(wait), reason, which }
+local reply = { now_text }
+local longest_wait = 0
+local new_leases, new_entries = {}, {}
+for w = 1, W do new_entries[w] = {} end
+local base = 4 + W
+for r = 1, R do
+  local lease_id = ARGV[base]
+  local max_concurrent = tonumber(ARGV[base + 1])
+  local ok, wait, reason, which = 0, 0, '', 0
+  if already[lease_id] then
+    ok = 1
+  elseif paused_for > 0 then
+    wait, reason = paused_for, 'pause'
+  else
+    for w = 1, W do
+      local limit, cost = tonumber(ARGV[base + 2 * w]), tonumber(ARGV[base + 2 * w + 1])
+      if cost > limit then
+        wait, reason, which = -1, 'never', w
+        break
+      end
+      if cost > 0 and held[w] + cost > limit then
+        -- Entries granted earlier in this batch (all at now) are not in the log yet: when the walk
+        -- runs past the log's end, room comes only when they leave too, a whole window from now.
+        local ww = wait_for(w, limit, cost)
+        if ww > wait then wait, reason, which = ww, 'window', w end
+      end
+    end
+    if reason == '' and max_concurrent >= 0 and active >= max_concurrent then
+      local first = redis.call('ZRANGE', leases, 0, 0, 'WITHSCORES')
+      wait, reason = ttl, 'concurrency'
+      if #first == 2 then wait = tonumber(first[2]) - now end
+    end
+    if reason == '' then
+      -- Granted: a lease, and every window charged at `now` (written once, after the loop).
+      ok = 1
+      already[lease_id] = true
+      new_leases[#new_leases + 1] = now + ttl
+      new_leases[#new_leases + 1] = lease_id
+      active = active + 1
+      for w = 1, W do
+        local cost_text = ARGV[base + 2 * w + 1]
+        local cost = tonumber(cost_text)
+        if cost > 0 then
+          local entries = new_entries[w]
+          entries[#entries + 1] = now
+          entries[#entries + 1] = lease_id .. ':' .. cost_text
+          held[w] = held[w] + cost
+          touched[w] = true
+        end
+      end
+    end
+  end
+  if ok == 0 and wait > longest_wait then longest_wait = wait end
+  reply[#reply + 1] = ok
+  reply[#reply + 1] = ok == 1 and 0 or math.ceil(wait)
+  reply[#reply + 1] = reason
+  reply[#reply + 1] = which
+  base = base + 2 + 2 * W
 end
 
--- Granted: take a lease and charge every window at `now`.
-redis.call('ZADD', leases, now + ttl, lease_id)
-redis.call('PEXPIRE', leases, math.ceil(ttl * 2))
-for i = 1, n do
-  local base = 4 + (i - 1) * 3
-  local window_ms, cost = tonumber(ARGV[base + 1]) + extend, tonumber(ARGV[base + 3])
-  if cost > 0 then
+local granted_any = #new_leases > 0
+if granted_any then redis.call('ZADD', leases, unpack(new_leases)) end
+for w = 1, W do
+  if #new_entries[w] > 0 then redis.call('ZADD', KEYS[3 + 2 * w], unpack(new_entries[w])) end
+end
+if granted_any then redis.call('PEXPIRE', leases, math.ceil(ttl * 2)) end
+for w = 1, W do
+  if touched[w] then
     -- Log and sum expire together, one window after the newest entry: an idle limiter leaves no keys.
-    local expire_ms = math.ceil(window_ms) + 1000
-    redis.call('ZADD', KEYS[3 + 2 * i], now, lease_id .. ':' .. ARGV[base + 3])
-    redis.call('PEXPIRE', KEYS[3 + 2 * i], expire_ms)
-    redis.call('SET', KEYS[4 + 2 * i], held[i] + cost, 'PX', expire_ms)
+    local expire_ms = math.ceil(length[w]) + 1000
+    redis.call('PEXPIRE', KEYS[3 + 2 * w], expire_ms)
+    redis.call('SET', KEYS[4 + 2 * w], held[w], 'PX', expire_ms)
   end
 end
-return { 1, string.format('%.3f', now) }
+if longest_wait > 0 then
+  redis.call('SET', waiting, '1', 'PX', math.max(1, math.ceil(math.max(longest_wait, ttl))))
+end
+return reply
