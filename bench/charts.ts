@@ -6,6 +6,12 @@ import type { GoodputRow } from './goodput';
 
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;');
 
+/** The row's times from its first admission (simulators start before their clients). */
+function fromFirst(row: GoodputRow): GoodputRow {
+  const t0 = Math.min(...row.acceptedAtMs, ...row.rejectedAtMs);
+  return { ...row, acceptedAtMs: row.acceptedAtMs.map((t) => t - t0), rejectedAtMs: row.rejectedAtMs.map((t) => t - t0) };
+}
+
 /** Units admitted in the trailing window at each sample time. */
 function trailingWindow(row: GoodputRow, stepMs: number): { t: number; used: number }[] {
   const end = Math.max(row.makespanMs, ...row.acceptedAtMs) + stepMs;
@@ -21,7 +27,8 @@ function trailingWindow(row: GoodputRow, stepMs: number): { t: number; used: num
 }
 
 /** One panel per strategy of a scenario: units in the provider's trailing window, with the limit. */
-export function windowChart(rows: GoodputRow[], title: string): string {
+export function windowChart(rawRows: GoodputRow[], title: string): string {
+  const rows = rawRows.map(fromFirst);
   const panelH = 120;
   const width = 760;
   const left = 60;
@@ -45,7 +52,7 @@ export function windowChart(rows: GoodputRow[], title: string): string {
     );
   });
   const height = 40 + rows.length * (panelH + 40);
-  const axis = `<text x="${left + plotW / 2}" y="${height - 8}" font-size="11" text-anchor="middle">time (s, 0–${(maxT / 1000).toFixed(0)}); blue: units admitted in the provider's trailing ${rows[0]!.windowMs / 1000} s window; red ticks: 429s</text>`;
+  const axis = `<text x="${left + plotW / 2}" y="${height - 8}" font-size="11" text-anchor="middle">time from the first admission (s, 0–${(maxT / 1000).toFixed(0)}); blue: units admitted in the provider's trailing ${rows[0]!.windowMs / 1000} s window; red ticks: 429s</text>`;
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height + 10}" font-family="sans-serif">
 <text x="${left}" y="20" font-size="15" font-weight="bold">${esc(title)}</text>
 ${parts.join('\n')}
