@@ -316,6 +316,21 @@ export function describeStoreContract(label: string, setup: () => Promise<StoreC
       expect(refused.waitMs).toBeLessThanOrEqual(360);
     });
 
+    it('concurrent attempts (a remote store may batch them) grant exactly what fits, in order', async () => {
+      const h = bind([{ resource: 'requests', limit: 10, windowMs: 60_000 }]);
+      const attempts = await Promise.all(Array.from({ length: 40 }, () => attempt(h, [1], 6)));
+      const granted = attempts.filter((a) => a.result.ok);
+      expect(granted).toHaveLength(6); // concurrency binds first
+      for (const a of granted) await h.release(releaseOf(a));
+      const more = await Promise.all(Array.from({ length: 40 }, () => attempt(h, [1], 100)));
+      expect(more.filter((a) => a.result.ok)).toHaveLength(4); // then the window: 10 in all
+      for (const a of more) {
+        if (!a.result.ok) expect(a.result).toMatchObject({ reason: 'window' });
+      }
+      const snap = await h.snapshot(now());
+      expect(snap).toMatchObject({ active: 4, used: [10] });
+    });
+
     it('with no windows and no concurrency limit admits everything', async () => {
       const h = bind([]);
       const results = await Promise.all(Array.from({ length: 20 }, () => attempt(h, [])));

@@ -184,6 +184,23 @@ describeRedis('RedisBackend scripts (real Redis)', () => {
     expect(r.waitMs).toBeGreaterThan(4900);
   });
 
+  it('batches concurrent attempts into few script calls, each answered as if alone and in order', async () => {
+    const b = makeBackend();
+    const name = uniqueName();
+    const windows: WindowCharge[] = [{ resource: 'requests', windowMs: 60_000, limit: 7, cost: 1 }];
+    const before = b.scripts.stats().evalsha + b.scripts.stats().reloads;
+    const results = await Promise.all(Array.from({ length: 50 }, (_, i) => b.tryAcquire(name, { leaseId: `l${i}`, windows })));
+    const calls = b.scripts.stats().evalsha + b.scripts.stats().reloads - before;
+    expect(calls).toBeLessThan(50);
+    // The first 7 submitted are the 7 granted: a batch keeps submission order.
+    expect(results.map((r) => r.granted)).toEqual(Array.from({ length: 50 }, (_, i) => i < 7));
+    const denied = results[7]!;
+    if (denied.granted) throw new Error('unreachable');
+    expect(denied.waitMs).toBeGreaterThan(59_000);
+    const released = await Promise.all(results.slice(0, 7).map((r) => (r.granted ? b.release(name, r.leaseId) : null)));
+    expect(released.every((r) => r?.released === true)).toBe(true);
+  });
+
   it('puts every key of a limiter in one hash slot', async () => {
     const b = makeBackend();
     const name = uniqueName();
