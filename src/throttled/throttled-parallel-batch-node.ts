@@ -11,6 +11,13 @@ import { emitEvent, hasEventHooks, type CallEvent, type EventHook } from '../obs
 import { handleRateLimit, type RateLimitOutcome } from './rate-limit-handling';
 import { detectRateLimit } from '../providers/detect-rate-limit';
 import { usageTokensOf } from './usage';
+import type { Cache } from '../resilience/cache';
+import { cacheKeyOf } from '../resilience/cache-key';
+import type { CircuitBreaker } from '../resilience/circuit-breaker';
+import { isBrokenCircuitError } from '../resilience/broken-circuit-error';
+import { acquireWhileClosed, guardedCall } from '../resilience/guarded-call';
+import { ItemFailure, loadThroughCache } from './item-cache';
+import { readNodeResilience, resilienceShape, type NodeResilience } from './node-resilience';
 
 /** The limiter settings a throttled node accepts (the same names as {@link LimiterOptions}). */
 export const LIMIT_KEYS = [
@@ -72,6 +79,30 @@ export interface ThrottledNodeOptions extends NodeOptions, LimitFields {
    * @default undefined
    */
   onEvent?: EventHook;
+  /**
+   * Every call goes through `breaker.run`. While the circuit is open an item fails fast with
+   * `BrokenCircuitError` through `execFallback`, without taking limiter capacity or retrying.
+   * Rate limits do not trip the breaker unless its `isFailure` says so (the default does not);
+   * overloads (529), 5xx and timeouts do. Share one breaker between nodes that call one provider.
+   * @default undefined (no breaker)
+   */
+  circuitBreaker?: CircuitBreaker;
+  /**
+   * Longest one call of `exec` may take, in milliseconds. At the deadline the signal `exec`
+   * receives as its second argument aborts (pass it to the SDK so the request is really
+   * cancelled), the slot is released and the call counts as an ordinary failure (retried up to
+   * `maxRetries`), never as a rate limit.
+   * @default undefined (no timeout)
+   */
+  timeoutMs?: number;
+  /**
+   * A response cache (`new MemoryCache({ max, ttlMs })`, or any {@link Cache}) keyed by
+   * `cacheKeyOf(item)`: a hit returns without acquiring the limiter (it costs no capacity), and
+   * concurrent misses of one key make one call. Fallback values are not cached. A cache that fails
+   * to answer counts as a miss.
+   * @default undefined (no cache)
+   */
+  cache?: Cache<unknown>;
 }
 
 const policySchema = z.object({
@@ -86,6 +117,7 @@ const policySchema = z.object({
   maxRateLimitBackoffMs: opt.nonNegativeNumber().optional(),
   priority: z.number({ error: 'a number' }).optional(),
   onEvent: opt.func().optional(),
+  ...resilienceShape,
 });
 
 /** Counters of one node, shared by every per-visit copy of it. */
@@ -98,6 +130,8 @@ export interface ThrottledNodeCounters {
   totalRateLimits: number;
   /** Successes since the last rate limit. */
   consecutiveSuccesses: number;
+  /** Items answered by the `cache` (or by a concurrent call for the same key) without a call of their own. */
+  totalCacheHits: number;
 }
 
 /** Stats of a throttled node: its counters plus its limiter's stats. */
@@ -116,6 +150,8 @@ export interface ThrottleState {
   limiter: Limiter | undefined;
   scoped: WeakMap<object, Limiter>;
   counters: ThrottledNodeCounters;
+  /** Breaker, timeout and cache, read at the first run. */
+  resilience?: NodeResilience<unknown>;
 }
 
 /**
@@ -165,6 +201,9 @@ export class ThrottledParallelBatchNode<
   maxRateLimitBackoffMs?: number;
   priority?: number;
   onEvent?: EventHook;
+  circuitBreaker?: CircuitBreaker;
+  timeoutMs?: number;
+  cache?: Cache<Result>;
 
   /** @internal */
   protected readonly throttle: ThrottleState;
@@ -204,6 +243,23 @@ export class ThrottledParallelBatchNode<
     return usageTokensOf(result);
   }
 
+  /**
+   * Processes one item (called once per try, while the item's slot is held). `signal` aborts when
+   * the call times out (`timeoutMs`) or the run is cancelled: pass it to the SDK call.
+   */
+  override async exec(_item: Item, _signal?: AbortSignal): Promise<Result> {
+    return undefined as Result;
+  }
+
+  /**
+   * The `cache` key of an item; by default a hash of the whole item (see the `cacheKeyOf`
+   * function). Override to key on the prompt and parameters only; return `undefined` to bypass
+   * the cache for this item.
+   */
+  cacheKeyOf(item: Item): string | undefined {
+    return cacheKeyOf(item);
+  }
+
   /** Counters and limiter stats, totalled over every run of this node. */
   get stats(): ThrottledNodeStats {
     const limiter = this.throttle.limiter ?? this.resolveLimiter(undefined);
@@ -236,9 +292,28 @@ export class ThrottledParallelBatchNode<
     return settled.map((r) => (r as PromiseFulfilledResult<Result>).value);
   }
 
-  /** One item: acquire, exec, release; retry ordinary failures and rate limits separately. */
+  /** One item: from the cache when there is one, else through its calls; `execFallback` when they all failed. */
   private async execItem(limiter: Limiter, item: Item): Promise<Result> {
+    const cache = this.resilience().cache as Cache<Result> | undefined;
+    const key = cache ? this.cacheKeyOf(item) : undefined;
+    try {
+      if (!cache || key === undefined) return await this.execCalls(limiter, item);
+      const { value, loaded } = await loadThroughCache(cache, key, () => this.execCalls(limiter, item), this.signal);
+      if (!loaded) this.throttle.counters.totalCacheHits++;
+      return value;
+    } catch (error) {
+      if (error instanceof ItemFailure) return await this.execFallback(item, error.error);
+      throw error;
+    }
+  }
+
+  /**
+   * The calls of one item: acquire, exec, release; retry ordinary failures and rate limits
+   * separately. Throws {@link ItemFailure} when the item failed for good.
+   */
+  private async execCalls(limiter: Limiter, item: Item): Promise<Result> {
     const policy = this.policy();
+    const guards = this.resilience();
     const counters = this.throttle.counters;
     let failures = 0;
     let rateLimits = 0;
@@ -247,7 +322,15 @@ export class ThrottledParallelBatchNode<
       this.beforeAcquire(limiter);
       const tokens = this.tokensFor(item);
       const askedAt = limiter.clock.now();
-      const lease: Lease = await limiter.acquire({ tokens, priority: policy.priority, signal: this.signal });
+      let lease: Lease;
+      try {
+        lease = await acquireWhileClosed(limiter, { tokens, priority: policy.priority, signal: this.signal }, guards.circuitBreaker);
+      } catch (error) {
+        // An open circuit fails the item fast, before (or instead of) waiting for capacity.
+        if (!isBrokenCircuitError(error)) throw error;
+        counters.totalFailures++;
+        throw new ItemFailure(error, this.signal);
+      }
       const epoch = this.congestionEpoch();
       const report = (outcome: CallEvent['outcome'], tokensUsed: number | undefined, error?: unknown) => {
         if (!hasEventHooks(hook)) return;
@@ -261,11 +344,15 @@ export class ThrottledParallelBatchNode<
       let result: Result;
       try {
         this.currentRetry = failures;
-        result = await this.execCall(item);
+        result = await guardedCall((signal) => this.execCall(item, signal), guards, this.signal, limiter.clock);
       } catch (error) {
         lease.release();
         this.observeResponse(limiter, error, lease);
         report(handleRateLimitKind(error), undefined, error);
+        if (isBrokenCircuitError(error)) {
+          counters.totalFailures++;
+          throw new ItemFailure(error, this.signal);
+        }
         const outcome: RateLimitOutcome = handleRateLimit(error, {
           limiter,
           attempt: rateLimits,
@@ -277,7 +364,7 @@ export class ThrottledParallelBatchNode<
           failures++;
           if (failures >= this.maxRetries) {
             counters.totalFailures++;
-            return await this.execFallback(item, error as Error);
+            throw new ItemFailure(error as Error, this.signal);
           }
           throwIfAborted(this.signal);
           if (this.wait > 0) await sleepWith(limiter, this.wait * 1000, this.signal);
@@ -287,14 +374,14 @@ export class ThrottledParallelBatchNode<
         counters.consecutiveSuccesses = 0;
         if (outcome.kind === 'fatal') {
           counters.totalFailures++;
-          return await this.execFallback(item, outcome.error);
+          throw new ItemFailure(outcome.error, this.signal);
         }
         this.onRateLimit(limiter, epoch);
         rateLimits++;
         if (this.shouldPropagateRateLimit()) throw outcome.error;
         if (rateLimits > policy.maxRateLimitRetries) {
           counters.totalFailures++;
-          return await this.execFallback(item, outcome.error);
+          throw new ItemFailure(outcome.error, this.signal);
         }
         continue;
       }
@@ -310,11 +397,12 @@ export class ThrottledParallelBatchNode<
   }
 
   /**
-   * Runs one call of `exec` for an item while its lease is held. The extension point for
-   * wrappers (timeouts, circuit breakers, caches): override and call `super.execCall(item)`.
+   * Runs one call of `exec` for an item while its lease is held (inside the node's `timeoutMs`
+   * and `circuitBreaker`, when set). The extension point for wrappers of your own: override and
+   * call `super.execCall(item, signal)`.
    */
-  protected execCall(item: Item): Promise<Result> {
-    return this.exec(item);
+  protected execCall(item: Item, signal?: AbortSignal): Promise<Result> {
+    return this.exec(item, signal);
   }
 
   /** Hands a response (or an error) to the limiter so it learns from provider headers. */
@@ -362,6 +450,11 @@ export class ThrottledParallelBatchNode<
     return { maxConcurrent: 5 };
   }
 
+  /** Breaker, timeout and cache: constructor options first, then subclass fields (read once). */
+  private resilience(): NodeResilience<unknown> {
+    return (this.throttle.resilience ??= readNodeResilience(this.throttleOptions, this, this.constructor.name));
+  }
+
   private policy() {
     const fields = this as unknown as Record<string, unknown>;
     const read = <K extends keyof ThrottledNodeOptions>(key: K): ThrottledNodeOptions[K] =>
@@ -407,7 +500,7 @@ function handleRateLimitKind(error: unknown): CallEvent['outcome'] {
 }
 
 function emptyCounters(): ThrottledNodeCounters {
-  return { totalSuccesses: 0, totalFailures: 0, totalRateLimits: 0, consecutiveSuccesses: 0 };
+  return { totalSuccesses: 0, totalFailures: 0, totalRateLimits: 0, consecutiveSuccesses: 0, totalCacheHits: 0 };
 }
 
 function pick(source: object, keys: string[]): Record<string, unknown> {
