@@ -19,6 +19,19 @@ export {
   type SamplingBreakerOptions,
 } from './circuit-breaker';
 export { ConsecutivePolicy } from './consecutive-policy';
+export {
+  FallbackChain,
+  withFallback,
+  type FallbackCallOptions,
+  type FallbackEvents,
+  type FallbackOptions,
+  type FallbackReport,
+  type FallbackStats,
+  type FallbackTarget,
+  type FallbackTargetStats,
+} from './fallback-chain';
+export { FallbackExhaustedError, isFallbackExhaustedError, type FallbackAttempt } from './fallback-exhausted-error';
+export { acquireWhileClosed, guardedCall, type CallGuards } from './guarded-call';
 export { MemoryCache, type MemoryCacheOptions } from './memory-cache';
 export { SamplingPolicy, type SamplingPolicyOptions } from './sampling-policy';
 export { onShutdown, type ShutdownOptions, type ShutdownProcess } from './shutdown-signals';

@@ -13,3 +13,4 @@ export {
 } from './throttled-batch-flow';
 export { AdaptiveThrottledBatchFlow, type AdaptiveFlowOptions } from './adaptive-throttled-batch-flow';
 export { handleRateLimit, type RateLimitOutcome, type RateLimitContext } from './rate-limit-handling';
+export { FallbackNode, type FallbackNodeOptions } from './fallback-node';

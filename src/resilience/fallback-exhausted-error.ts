@@ -1,0 +1,43 @@
+/** One failed try of a fallback chain: which target, and why. */
+export interface FallbackAttempt {
+  /** The target's name. */
+  target: string;
+  /**
+   * Why it did not serve the call: the call's error, a `RateLimitHit` (rate limited past its retry
+   * budget), a `BrokenCircuitError` (open circuit), or the limiter's refusal (`LimiterTimeoutError`,
+   * `ShutdownError`, …).
+   */
+  error: unknown;
+}
+
+/**
+ * Every target of a fallback chain failed one call. `attempts` lists each try in order (`errors`
+ * holds the same errors, as in any `AggregateError`). When every attempt was a rate limit, `cause`
+ * is the last one, so an enclosing throttled node or flow treats the whole as a rate limit.
+ */
+export class FallbackExhaustedError extends AggregateError {
+  override readonly name = 'FallbackExhaustedError';
+  /** The chain's name. */
+  readonly chain: string;
+  readonly attempts: readonly FallbackAttempt[];
+
+  constructor(chain: string, attempts: readonly FallbackAttempt[], options: { cause?: unknown } = {}) {
+    const summary = attempts.map((a) => `${a.target}: ${describe(a.error)}`).join('; ');
+    super(
+      attempts.map((a) => a.error),
+      `Fallback chain '${chain}': no target served the call (${summary || 'no target tried'})`,
+      options.cause === undefined ? undefined : { cause: options.cause },
+    );
+    this.chain = chain;
+    this.attempts = attempts;
+  }
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+}
+
+/** Type guard for {@link FallbackExhaustedError}. */
+export function isFallbackExhaustedError(error: unknown): error is FallbackExhaustedError {
+  return error instanceof FallbackExhaustedError;
+}
