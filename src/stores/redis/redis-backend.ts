@@ -429,7 +429,11 @@ export class RedisBackend extends EventEmitter<RedisBackendEvents> {
 
   /** Starts the heartbeat for `name` (presence, and renewal of the leases held under it). */
   track(name: string): void {
-    if (!this.held.has(name)) this.held.set(name, new Set());
+    if (!this.held.has(name)) {
+      this.held.set(name, new Set());
+      // A first beat right away, so the number of processes sharing the limiter is known early.
+      if (!this.closed) this.renewAll().catch(() => {});
+    }
     if (!this.heartbeat && !this.closed) {
       this.heartbeat = setInterval(() => {
         this.renewAll().catch((error: unknown) => this.emit('heartbeatError', error));
@@ -532,6 +536,8 @@ export class RedisBackend extends EventEmitter<RedisBackendEvents> {
         () => reject(new Error(`no reply within ${this.options.operationTimeoutMs} ms`)),
         this.options.operationTimeoutMs,
       );
+      // The pending call is what matters; its timeout alone must not keep a process alive.
+      timer.unref?.();
     });
     try {
       return await Promise.race([send(), timeout]);

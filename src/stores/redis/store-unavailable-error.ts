@@ -6,7 +6,10 @@ export interface StoreUnavailableErrorOptions {
   address: string;
   /** What the store was asked to do, e.g. `acquire`. */
   operation: string;
-  /** The client's error (connection refused, timeout …). */
+  /**
+   * The client's error (connection refused, timeout …).
+   * @default undefined
+   */
   cause?: unknown;
 }
 
