@@ -51,7 +51,7 @@ export interface RedisStoreOptions {
    * Fraction of every limit (each window's limit and the concurrency limit, rounded down, at least 1)
    * that the in-memory fallback allows this process.
    * @default 1 / the number of processes seen sharing the limiter at the last contact with Redis
-   * (0.5 if Redis was never reached)
+   * (0.5 until a heartbeat has reached Redis)
    */
   localFraction?: number;
   /**
