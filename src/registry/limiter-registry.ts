@@ -1,5 +1,8 @@
 import { Limiter, type LimiterOptions } from '../limits/limiter';
 import { didYouMean } from '../validation/options';
+import { LimiterMetrics } from '../observability/limiter-metrics';
+import { registerFromEnv, type EnvLike, type FromEnvOptions } from './from-env';
+import { TenantLimiter } from './tenant-limiter';
 
 /** Options of {@link LimiterRegistry.register}. */
 export interface RegisterOptions {
@@ -46,6 +49,8 @@ export class LimiterRegistry {
   static readonly default = new LimiterRegistry();
 
   private readonly entries = new Map<string, Entry>();
+  /** Tenant limiters by global name, then tenant id. */
+  private readonly tenants = new Map<string, Map<string, { limiter: TenantLimiter; limits: LimiterOptions; warnedMismatch: boolean }>>();
 
   /** Registers a limiter made from `options` (a preset works: `Presets.OPENAI_TIER2`), or a ready {@link Limiter}. */
   register(name: string, limiterOrOptions: Limiter | LimiterOptions, options: RegisterOptions = {}): Limiter {
@@ -58,7 +63,24 @@ export class LimiterRegistry {
     const isLimiter = limiterOrOptions instanceof Limiter;
     const limiter = isLimiter ? limiterOrOptions : new Limiter({ ...limiterOrOptions, name: limiterOrOptions.name ?? name });
     this.entries.set(name, { limiter, options: isLimiter ? undefined : { ...limiterOrOptions }, warnedMismatch: false });
+    // Registered limiters report latency percentiles in their stats.
+    LimiterMetrics.attach(limiter);
     return limiter;
+  }
+
+  /**
+   * Registers the limiters configured by environment variables: `THROTTLEFLOW_OPENAI=tier2` (a
+   * preset, here `OPENAI_TIER2`), and/or numbers such as `THROTTLEFLOW_OPENAI_MAX_PER_MINUTE=500`
+   * (also `_MAX_CONCURRENT`, `_MAX_TOKENS_PER_MINUTE`, `_MAX_PER_DAY`, `_MAX_QUEUED`), which
+   * override the preset's. Everything is validated before anything is registered; a name already
+   * registered is replaced unless `replace: false`.
+   * @param env - the variables @default globalThis.process?.env
+   * @returns the registered limiters by name (`{ openai }`)
+   * @throws InvalidOptionError naming the variable and value, e.g.
+   * `THROTTLEFLOW_OPENAI_MAX_PER_MINUTE must be a positive integer, got 'abc'`
+   */
+  fromEnv(env?: EnvLike, options?: FromEnvOptions): Record<string, Limiter> {
+    return registerFromEnv(this, env, options);
   }
 
   /** The limiter registered as `name`; throws an error listing the registered names when there is none. */
@@ -89,17 +111,53 @@ export class LimiterRegistry {
     return entry.limiter;
   }
 
+  /**
+   * The limiter of tenant `tenantId` under the limiter registered as `name`: its calls take a slot
+   * from `limits` (the tenant's share) and from `name` (the global budget), so one tenant cannot
+   * starve the others and all of them together never pass the global limits (see
+   * {@link TenantLimiter}). The same tenant gets the same limiter back (a warning once when
+   * `limits` differ); a tenant of a replaced global limiter gets a new one.
+   *
+   * @example
+   * LimiterRegistry.register('openai', Presets.OPENAI_TIER2);
+   * const limiter = LimiterRegistry.forTenant('openai', tenantId, { maxPerMinute: 50 });
+   * new Summarise({ limiter }); // or limiter.run(() => call())
+   */
+  forTenant(name: string, tenantId: string, limits: LimiterOptions = {}): TenantLimiter {
+    const global = this.get(name);
+    let byTenant = this.tenants.get(name);
+    if (!byTenant) this.tenants.set(name, (byTenant = new Map()));
+    const existing = byTenant.get(tenantId);
+    if (existing && existing.limiter.global === global) {
+      if (!existing.warnedMismatch && !sameOptions(existing.limits, limits)) {
+        existing.warnedMismatch = true;
+        console.warn(`LimiterRegistry.forTenant('${name}', '${tenantId}'): limits differ from the tenant's limiter; using the existing one`);
+      }
+      return existing.limiter;
+    }
+    const limiter = new TenantLimiter(global, tenantId, limits);
+    byTenant.set(tenantId, { limiter, limits: { ...limits }, warnedMismatch: false });
+    return limiter;
+  }
+
+  /** Forgets a tenant's limiter (e.g. when the tenant leaves); returns whether there was one. */
+  removeTenant(name: string, tenantId: string): boolean {
+    return this.tenants.get(name)?.delete(tenantId) ?? false;
+  }
+
   has(name: string): boolean {
     return this.entries.has(name);
   }
 
-  /** Forgets `name`; returns whether it was registered. */
+  /** Forgets `name` and its tenants; returns whether it was registered. */
   remove(name: string): boolean {
+    this.tenants.delete(name);
     return this.entries.delete(name);
   }
 
   clear(): void {
     this.entries.clear();
+    this.tenants.clear();
   }
 
   names(): string[] {
@@ -115,6 +173,9 @@ export class LimiterRegistry {
   static getOrCreate(name: string, options?: LimiterOptions): Limiter {
     return LimiterRegistry.default.getOrCreate(name, options);
   }
+  static forTenant(name: string, tenantId: string, limits?: LimiterOptions): TenantLimiter {
+    return LimiterRegistry.default.forTenant(name, tenantId, limits);
+  }
   static has(name: string): boolean {
     return LimiterRegistry.default.has(name);
   }
@@ -126,5 +187,9 @@ export class LimiterRegistry {
   }
   static names(): string[] {
     return LimiterRegistry.default.names();
+  }
+  /** {@link LimiterRegistry.fromEnv} on the default registry. */
+  static fromEnv(env?: EnvLike, options?: FromEnvOptions): Record<string, Limiter> {
+    return LimiterRegistry.default.fromEnv(env, options);
   }
 }

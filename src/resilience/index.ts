@@ -36,6 +36,8 @@ export { MemoryCache, type MemoryCacheOptions } from './memory-cache';
 export { SamplingPolicy, type SamplingPolicyOptions } from './sampling-policy';
 export { onShutdown, type ShutdownOptions, type ShutdownProcess } from './shutdown-signals';
 export { shouldTripBreaker } from './should-trip-breaker';
+// Hierarchical (tenant) limits live with the registry; exported here because src/index.ts re-exports only the registry class.
+export { TenantLimiter } from '../registry/tenant-limiter';
 export { getOrLoad, SingleFlight } from './single-flight';
 export { isTimeoutError, TimeoutError } from './timeout-error';
 export { withTimeout, type WithTimeoutOptions } from './with-timeout';
