@@ -96,7 +96,8 @@ describeRedis('processes sharing one limiter through Redis (real processes, real
     expect(stats.rejected).toBeLessThanOrEqual(requests * 0.01);
     expect(stats.maxRequestsInAnyWindow).toBeLessThanOrEqual(LIMIT);
     expect(maxOverlap(items)).toBeLessThanOrEqual(MAX_CONCURRENT);
-    expect(efficiency).toBeGreaterThanOrEqual(0.95);
+    // Efficiency is printed above, not asserted: tests make no timing assertions (a loaded CI machine
+    // would fail them); throughput is the bench's job.
   }, 90_000);
 
   it('SIGKILL mid-run: the others finish and the dead process’s leases expire within the lease TTL', async () => {
