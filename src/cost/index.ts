@@ -7,6 +7,7 @@ export {
   type ChatRequestLike,
 } from './chat-messages';
 export { estimateTokens, TOKENS_PER_MESSAGE, TOKENS_PER_NAME, TOKENS_PER_REPLY, type EstimateTokensOptions } from './estimate-tokens';
+export { estimateChatCall, maxOutputTokensOf, type CallEstimate } from './call-spend';
 export { DEFAULT_MODEL_PRICES, PRICES_AS_OF, type LongContextPrice, type ModelPrice } from './prices';
 export { PriceTable, defaultPriceTable, definePrices, type ResolvedModelPrice } from './price-table';
 export { UnknownModelError, isUnknownModelError } from './unknown-model-error';

@@ -14,6 +14,7 @@ import { resolveWindows, validateLimiterOptions, type LimiterOptions, type Resol
 import { PauseGate } from './pause-gate';
 import { ProviderFeedback, type ObserveOptions } from './provider-feedback';
 import type { ProviderRateLimitInfo } from '../providers/provider-rate-limit-info';
+import { limiterLatencyStats, type LatencyPercentiles } from '../observability/limiter-metrics';
 import { WaiterQueue, type QueueLane, type QueueNode } from './waiter-queue';
 
 export type { LimiterOptions, WindowOption } from './limiter-options';
@@ -122,6 +123,10 @@ export interface LimiterStats {
   utilization: number;
   /** Clock reading until which nobody starts (0 = not paused). */
   pausedUntil: number;
+  /** p50/p95/p99 ms leases were held; present while `LimiterMetrics` are attached (throttled nodes and the registry attach them). */
+  latency?: LatencyPercentiles;
+  /** p50/p95/p99 ms acquires waited; present while `LimiterMetrics` are attached. */
+  queueWait?: LatencyPercentiles;
 }
 
 /** Resource kinds, so the hot path compares numbers, not strings. */
@@ -456,6 +461,7 @@ export class Limiter extends EventEmitter<LimiterEvents> implements LeaseOwner {
       tokensInWindow,
       utilization: Math.min(1, utilization),
       pausedUntil: this.gate.isClosed(now) ? this.gate.untilMs : 0,
+      ...limiterLatencyStats(this),
     };
   }
 

@@ -19,6 +19,22 @@ export interface CallEvent {
   attempt: number;
   /** The error, for `error` and `rate_limited`. */
   error?: unknown;
+  /** The run of the node this call belongs to (the `runId` of its `node_start` and `node_run` events). */
+  runId?: number;
+  /** The model the call was for (the item's `model` or the node's `model` option), when known. */
+  model?: string;
+  /** What the call cost in US dollars, when its model and usage could be priced (successful calls only). */
+  costUsd?: number;
+}
+
+/** A throttled node starts a run over its items (emitted before its first call). */
+export interface NodeStartEvent {
+  type: 'node_start';
+  node: string;
+  limiter: string;
+  items: number;
+  /** Identifies this run in its calls' and its `node_run` event. */
+  runId: number;
 }
 
 /** One run of a throttled node over its items (emitted after it ends). */
@@ -30,15 +46,23 @@ export interface NodeRunEvent {
   durationMs: number;
   /** The error `run` rejects with, if it does. */
   error?: unknown;
+  /** The `runId` of the run's `node_start` event. */
+  runId?: number;
 }
 
 /** What throttleflow reports to `onEvent` hooks (for logs, Langfuse, OpenTelemetry). */
-export type ThrottleEvent = CallEvent | NodeRunEvent;
+export type ThrottleEvent = CallEvent | NodeStartEvent | NodeRunEvent;
 
 /** A function that receives events. It must not throw (a throwing hook is ignored). */
 export type EventHook = (event: ThrottleEvent) => void;
 
 const globalHooks = new Set<EventHook>();
+let lastRunId = 0;
+
+/** A new id for a node run (unique in this process). @internal */
+export function nextRunId(): number {
+  return ++lastRunId;
+}
 
 /**
  * Receives the events of every throttled node in this process (in addition to each node's own

@@ -18,6 +18,13 @@ import { isBrokenCircuitError } from '../resilience/broken-circuit-error';
 import { acquireWhileClosed, guardedCall } from '../resilience/guarded-call';
 import { ItemFailure, loadThroughCache } from './item-cache';
 import { readNodeResilience, resilienceShape, type NodeResilience } from './node-resilience';
+import { resolveWindows } from '../limits/limiter-options';
+import type { Budget } from '../cost/budget';
+import type { BudgetReservation } from '../cost/budget-reservation';
+import { LimiterMetrics } from '../observability/limiter-metrics';
+import { NodeMetrics, type NodeMetricsStats } from '../observability/node-metrics';
+import { accountingShape, NodeAccounting, type CallSpend } from '../observability/node-accounting';
+import { nextRunId } from '../observability/throttle-event';
 
 /** The limiter settings a throttled node accepts (the same names as {@link LimiterOptions}). */
 export const LIMIT_KEYS = [
@@ -103,6 +110,22 @@ export interface ThrottledNodeOptions extends NodeOptions, LimitFields {
    * @default undefined (no cache)
    */
   cache?: Cache<unknown>;
+  /**
+   * A spend cap: each call reserves its estimated cost before it asks the limiter for a slot (a
+   * chat request's prompt estimate and `max_tokens` at its model's prices) and settles with the
+   * real usage after. A call that would take spending past the cap fails with
+   * `BudgetExceededError` through `execFallback` (which rethrows by default) while calls in flight
+   * finish; one that only finds the cap held by estimates of calls in flight waits for them.
+   * Failed calls cost nothing.
+   * @default undefined (no budget)
+   */
+  budget?: Budget;
+  /**
+   * The model calls are for when the item does not say (`item.model` wins): prices the budget's
+   * estimates and the node's `costUsd`, and picks the tokenizer of token estimates.
+   * @default undefined (the item's `model`, else none: no cost)
+   */
+  model?: string;
 }
 
 const policySchema = z.object({
@@ -118,6 +141,7 @@ const policySchema = z.object({
   priority: z.number({ error: 'a number' }).optional(),
   onEvent: opt.func().optional(),
   ...resilienceShape,
+  ...accountingShape,
 });
 
 /** Counters of one node, shared by every per-visit copy of it. */
@@ -134,9 +158,13 @@ export interface ThrottledNodeCounters {
   totalCacheHits: number;
 }
 
-/** Stats of a throttled node: its counters plus its limiter's stats. */
+/**
+ * Stats of a throttled node: its counters plus its limiter's stats, with the latency and queue
+ * wait percentiles, tokens and cost of this node's own calls.
+ */
 export type ThrottledNodeStats = ThrottledNodeCounters &
-  ReturnType<Limiter['stats']> & {
+  ReturnType<Limiter['stats']> &
+  NodeMetricsStats & {
     /** The concurrency limit in force now (the AIMD level for adaptive nodes). */
     currentConcurrent: number;
   };
@@ -152,6 +180,12 @@ export interface ThrottleState {
   counters: ThrottledNodeCounters;
   /** Breaker, timeout and cache, read at the first run. */
   resilience?: NodeResilience<unknown>;
+  /** Latency histograms, tokens and cost of the node's calls. */
+  metrics: NodeMetrics;
+  /** Budget and model, read at the first run. */
+  accounting?: NodeAccounting;
+  /** Whether the node's limiter has a token window (read at the first run). */
+  countsTokens?: boolean;
 }
 
 /**
@@ -204,6 +238,8 @@ export class ThrottledParallelBatchNode<
   circuitBreaker?: CircuitBreaker;
   timeoutMs?: number;
   cache?: Cache<Result>;
+  budget?: Budget;
+  model?: string;
 
   /** @internal */
   protected readonly throttle: ThrottleState;
@@ -223,16 +259,18 @@ export class ThrottledParallelBatchNode<
     parseOptions(policySchema, pick(given, Object.keys(policySchema.shape)), subject);
     if (!given.limiter) validateLimits(given, subject);
     this.throttleOptions = { ...given };
-    this.throttle = { limiter: undefined, scoped: new WeakMap(), counters: emptyCounters() };
+    this.throttle = { limiter: undefined, scoped: new WeakMap(), counters: emptyCounters(), metrics: new NodeMetrics() };
   }
 
   /**
    * Token estimate of one item, charged to token windows when its call starts (reconciled with
-   * the real usage afterwards). Override for token limits.
+   * the real usage afterwards). By default, when the limiter has a token window and the item is a
+   * chat request or a messages array: its prompt estimated with `estimateTokens` plus its
+   * `max_tokens` (what OpenAI charges up front); else none. Override for other items.
    * @returns tokens, or `undefined` for none
    */
-  tokensFor(_item: Item): number | undefined {
-    return undefined;
+  tokensFor(item: Item): number | undefined {
+    return this.countsTokens() ? this.accounting().defaultTokens(item) : undefined;
   }
 
   /**
@@ -267,6 +305,7 @@ export class ThrottledParallelBatchNode<
     return {
       ...limiterStats,
       ...this.throttle.counters,
+      ...this.throttle.metrics.stats(),
       currentConcurrent: this.currentConcurrencyLimit(limiterStats.maxConcurrent),
     };
   }
@@ -280,12 +319,15 @@ export class ThrottledParallelBatchNode<
     if (!Array.isArray(items)) return [];
     const limiter = this.resolveLimiter(this.throttleScope);
     const started = limiter.clock.now();
-    const settled = await Promise.allSettled(items.map((item: Item) => this.execItem(limiter, item)));
+    const runId = nextRunId();
+    const startHook = this.eventHook();
+    if (hasEventHooks(startHook)) emitEvent({ type: 'node_start', node: this.constructor.name, limiter: limiter.name, items: items.length, runId }, startHook);
+    const settled = await Promise.allSettled(items.map((item: Item) => this.execItem(limiter, item, runId)));
     // Wait for every item before failing, so no call is left running unobserved.
     const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     const hook = this.eventHook();
     if (hasEventHooks(hook)) {
-      const event = { type: 'node_run' as const, node: this.constructor.name, limiter: limiter.name, items: items.length, durationMs: limiter.clock.now() - started };
+      const event = { type: 'node_run' as const, node: this.constructor.name, limiter: limiter.name, items: items.length, durationMs: limiter.clock.now() - started, runId };
       emitEvent(failed ? { ...event, error: failed.reason } : event, hook);
     }
     if (failed) throw failed.reason;
@@ -293,12 +335,12 @@ export class ThrottledParallelBatchNode<
   }
 
   /** One item: from the cache when there is one, else through its calls; `execFallback` when they all failed. */
-  private async execItem(limiter: Limiter, item: Item): Promise<Result> {
+  private async execItem(limiter: Limiter, item: Item, runId: number): Promise<Result> {
     const cache = this.resilience().cache as Cache<Result> | undefined;
     const key = cache ? this.cacheKeyOf(item) : undefined;
     try {
-      if (!cache || key === undefined) return await this.execCalls(limiter, item);
-      const { value, loaded } = await loadThroughCache(cache, key, () => this.execCalls(limiter, item), this.signal);
+      if (!cache || key === undefined) return await this.execCalls(limiter, item, runId);
+      const { value, loaded } = await loadThroughCache(cache, key, () => this.execCalls(limiter, item, runId), this.signal);
       if (!loaded) this.throttle.counters.totalCacheHits++;
       return value;
     } catch (error) {
@@ -311,9 +353,10 @@ export class ThrottledParallelBatchNode<
    * The calls of one item: acquire, exec, release; retry ordinary failures and rate limits
    * separately. Throws {@link ItemFailure} when the item failed for good.
    */
-  private async execCalls(limiter: Limiter, item: Item): Promise<Result> {
+  private async execCalls(limiter: Limiter, item: Item, runId: number): Promise<Result> {
     const policy = this.policy();
     const guards = this.resilience();
+    const accounting = this.accounting();
     const counters = this.throttle.counters;
     let failures = 0;
     let rateLimits = 0;
@@ -321,24 +364,38 @@ export class ThrottledParallelBatchNode<
     for (;;) {
       this.beforeAcquire(limiter);
       const tokens = this.tokensFor(item);
+      let reservation: BudgetReservation | undefined;
+      try {
+        reservation = await accounting.reserve(item, tokens, this.signal);
+      } catch (error) {
+        // Over budget (or unpriceable under a dollar cap): fail the item, do not retry it.
+        if (this.signal?.aborted) throw error;
+        counters.totalFailures++;
+        throw new ItemFailure(error as Error, this.signal);
+      }
       const askedAt = limiter.clock.now();
       let lease: Lease;
       try {
         lease = await acquireWhileClosed(limiter, { tokens, priority: policy.priority, signal: this.signal }, guards.circuitBreaker);
       } catch (error) {
+        accounting.cancel(reservation);
         // An open circuit fails the item fast, before (or instead of) waiting for capacity.
         if (!isBrokenCircuitError(error)) throw error;
         counters.totalFailures++;
         throw new ItemFailure(error, this.signal);
       }
       const epoch = this.congestionEpoch();
-      const report = (outcome: CallEvent['outcome'], tokensUsed: number | undefined, error?: unknown) => {
+      const report = (outcome: CallEvent['outcome'], tokensUsed: number | undefined, error?: unknown, spend?: CallSpend) => {
+        const waitMs = lease.startedAtMs - askedAt;
+        const durationMs = limiter.clock.now() - lease.startedAtMs;
+        this.throttle.metrics.recordCall(waitMs, durationMs);
         if (!hasEventHooks(hook)) return;
         const event: CallEvent = {
           type: 'call', node: this.constructor.name, limiter: limiter.name, outcome,
-          waitMs: lease.startedAtMs - askedAt, durationMs: limiter.clock.now() - lease.startedAtMs,
-          tokensEstimated: tokens, tokensUsed, attempt: failures + rateLimits,
+          waitMs, durationMs, tokensEstimated: tokens, tokensUsed, attempt: failures + rateLimits, runId,
+          ...(spend ?? { model: accounting.modelOf(item) }),
         };
+        if (event.model === undefined) delete event.model;
         emitEvent(error === undefined ? event : { ...event, error }, hook);
       };
       let result: Result;
@@ -347,6 +404,7 @@ export class ThrottledParallelBatchNode<
         result = await guardedCall((signal) => this.execCall(item, signal), guards, this.signal, limiter.clock);
       } catch (error) {
         lease.release();
+        accounting.cancel(reservation);
         this.observeResponse(limiter, error, lease);
         report(handleRateLimitKind(error), undefined, error);
         if (isBrokenCircuitError(error)) {
@@ -387,8 +445,9 @@ export class ThrottledParallelBatchNode<
       }
       const used = this.usageOf(result);
       lease.release({ tokens: used });
+      const spend = accounting.settle(item, result, used, reservation);
       this.observeResponse(limiter, result, lease);
-      report('ok', used);
+      report('ok', used, undefined, spend);
       counters.totalSuccesses++;
       counters.consecutiveSuccesses++;
       this.onSuccess(limiter, epoch);
@@ -450,6 +509,21 @@ export class ThrottledParallelBatchNode<
     return { maxConcurrent: 5 };
   }
 
+  /** Budget and model: constructor options first, then subclass fields (read once). */
+  private accounting(): NodeAccounting {
+    return (this.throttle.accounting ??= new NodeAccounting(this.throttleOptions, this, this.throttle.metrics, this.constructor.name));
+  }
+
+  /** Whether the node's limiter counts tokens, so chat items get a default token estimate (read once). */
+  private countsTokens(): boolean {
+    if (this.throttle.countsTokens === undefined) {
+      const shared = this.throttleOptions.limiter ?? (this as { limiter?: unknown }).limiter;
+      const windows = shared !== undefined ? this.resolveLimiter(undefined).windows : resolveWindows({ ...this.defaultLimits(), ...this.limitSettings() });
+      this.throttle.countsTokens = windows.some((w) => w.resource === 'tokens');
+    }
+    return this.throttle.countsTokens;
+  }
+
   /** Breaker, timeout and cache: constructor options first, then subclass fields (read once). */
   private resilience(): NodeResilience<unknown> {
     return (this.throttle.resilience ??= readNodeResilience(this.throttleOptions, this, this.constructor.name));
@@ -476,6 +550,7 @@ export class ThrottledParallelBatchNode<
       if (!state.limiter) {
         const registry = (this.throttleOptions.registry ?? fields.registry ?? LimiterRegistry.default) as LimiterRegistry;
         state.limiter = typeof shared === 'string' ? registry.get(shared) : shared;
+        LimiterMetrics.attach(state.limiter);
       }
       return state.limiter;
     }
@@ -484,7 +559,7 @@ export class ThrottledParallelBatchNode<
       if (!scoped) state.scoped.set(scope, (scoped = this.makeLimiter()));
       return scoped;
     }
-    return (state.limiter ??= this.makeLimiter());
+    return (state.limiter ??= LimiterMetrics.attach(this.makeLimiter()).limiter);
   }
 
   private makeLimiter(): Limiter {
