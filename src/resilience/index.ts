@@ -19,6 +19,7 @@ export {
   type SamplingBreakerOptions,
 } from './circuit-breaker';
 export { ConsecutivePolicy } from './consecutive-policy';
+export { drainOnShutdown, type DrainOnShutdownOptions, type Stoppable } from './drain-on-shutdown';
 export {
   FallbackChain,
   withFallback,

@@ -86,9 +86,13 @@ export class AdaptiveThrottledBatchFlow<
   protected override async runSubFlow(shared: S, params: P, limiter: Limiter, isStopped: () => boolean): Promise<void> {
     const maxFlowRetries = (this.setting('maxFlowRetries') as number | undefined) ?? 3;
     const backoffMs = (this.setting('rateLimitBackoffMs') as number | undefined) ?? 1000;
+    // A sub-flow stopped before a retry did run once: it failed with its rate limit, it was not skipped.
+    let lastRateLimit: unknown = SKIPPED;
     for (let attempt = 0; ; attempt++) {
       this.alignConcurrency(limiter);
-      const lease = await this.acquireSlot(limiter);
+      const lease = await this.acquireSlot(limiter).catch((error: unknown) => {
+        throw error === SKIPPED ? lastRateLimit : error;
+      });
       const epoch = this.aimd.epoch;
       try {
         if (isStopped()) throw SKIPPED;
@@ -96,7 +100,7 @@ export class AdaptiveThrottledBatchFlow<
         if (this.aimd.onSuccess()) this.alignConcurrency(limiter);
         return;
       } catch (error) {
-        if (error === SKIPPED) throw error;
+        if (error === SKIPPED) throw lastRateLimit;
         const outcome = handleRateLimit(error, {
           limiter,
           attempt,
@@ -108,6 +112,7 @@ export class AdaptiveThrottledBatchFlow<
         this.flowState.totalRateLimits++;
         if (this.aimd.onRateLimit(epoch)) this.alignConcurrency(limiter);
         if (outcome.kind === 'fatal' || attempt >= maxFlowRetries) throw outcome.error;
+        lastRateLimit = outcome.error;
       } finally {
         this.releaseSlot(lease);
       }

@@ -93,6 +93,15 @@ interface FlowState {
   running: number;
   queued: number;
   failures: BatchFlowFailure[];
+  /** Param sets never started, from runs with `onError: 'collect'`. */
+  skipped: { index: number; params: unknown }[];
+  /** Set by `stop()`: no sub-flow starts any more. */
+  stopped: boolean;
+  /** Aborted by `stop()`, so sub-flows waiting for a slot give up at once. */
+  stopSignal: AbortController;
+  /** Runs in progress, and the `stop()` calls waiting for them to end. */
+  activeRuns: number;
+  idleWaiters: (() => void)[];
 }
 
 /**
@@ -136,12 +145,44 @@ export class ThrottledBatchFlow<S = unknown, P extends object = Params, BatchPar
     super(start);
     parseOptions(flowOptionsSchema, options, new.target.name || 'ThrottledBatchFlow');
     this.flowOptions = { ...options };
-    this.flowState = { limiter: undefined, completedFlows: 0, failedFlows: 0, totalRateLimits: 0, running: 0, queued: 0, failures: [] };
+    this.flowState = {
+      limiter: undefined, completedFlows: 0, failedFlows: 0, totalRateLimits: 0, running: 0, queued: 0, failures: [],
+      skipped: [], stopped: false, stopSignal: new AbortController(), activeRuns: 0, idleWaiters: [],
+    };
   }
 
   /** Sub-flows that failed in runs with `onError: 'collect'`. */
   get failures(): readonly BatchFlowFailure[] {
     return this.flowState.failures;
+  }
+
+  /** Param sets that never started (after `stop()` or with `failFast`) in runs with `onError: 'collect'`. */
+  get skipped(): readonly { index: number; params: unknown }[] {
+    return this.flowState.skipped;
+  }
+
+  /** Whether {@link stop} was called. */
+  get isStopped(): boolean {
+    return this.flowState.stopped;
+  }
+
+  /**
+   * Stops the flow for good, for a graceful shutdown: from now on no sub-flow starts (in runs in
+   * progress and in later ones); sub-flows already running finish. A run's param sets that never
+   * started are listed as `skipped` in its {@link BatchFlowError} (or in {@link skipped} with
+   * `onError: 'collect'`).
+   * @returns resolves once no run of this flow is in progress
+   * @example
+   * onShutdown(() => flow.stop());
+   */
+  stop(): Promise<void> {
+    const state = this.flowState;
+    if (!state.stopped) {
+      state.stopped = true;
+      state.stopSignal.abort();
+    }
+    if (state.activeRuns === 0) return Promise.resolve();
+    return new Promise<void>((resolve) => state.idleWaiters.push(resolve));
   }
 
   get stats(): ThrottledFlowStats {
@@ -178,6 +219,16 @@ export class ThrottledBatchFlow<S = unknown, P extends object = Params, BatchPar
   }
 
   override async _run(shared: S): Promise<Action | undefined> {
+    const state = this.flowState;
+    state.activeRuns++;
+    try {
+      return await this.runBatch(shared);
+    } finally {
+      if (--state.activeRuns === 0) state.idleWaiters.splice(0).forEach((resolve) => resolve());
+    }
+  }
+
+  private async runBatch(shared: S): Promise<Action | undefined> {
     const batch = (await this.prep(shared)) ?? [];
     const limiter = this.getLimiter();
     const state = this.flowState;
@@ -190,7 +241,7 @@ export class ThrottledBatchFlow<S = unknown, P extends object = Params, BatchPar
       batch.map(async (bp, index) => {
         const params = { ...this._params, ...bp } as P;
         try {
-          await this.runSubFlow(shared, params, limiter, () => stopped);
+          await this.runSubFlow(shared, params, limiter, () => stopped || state.stopped);
           state.completedFlows++;
         } catch (error) {
           if (error === SKIPPED) {
@@ -209,6 +260,7 @@ export class ThrottledBatchFlow<S = unknown, P extends object = Params, BatchPar
       skipped.sort((a, b) => a.index - b.index);
       if (this.setting('onError') === 'collect') {
         state.failures.push(...failures);
+        state.skipped.push(...skipped);
       } else {
         throw new BatchFlowError(this.constructor.name, batch.length, failures, skipped);
       }
@@ -233,10 +285,16 @@ export class ThrottledBatchFlow<S = unknown, P extends object = Params, BatchPar
   /** @internal */
   protected async acquireSlot(limiter: Limiter): Promise<Lease> {
     const state = this.flowState;
+    if (state.stopped) throw SKIPPED;
     state.queued++;
     let lease: Lease;
     try {
-      lease = await limiter.acquire({ signal: this.signal });
+      const stop = state.stopSignal.signal;
+      lease = await limiter.acquire({ signal: this.signal ? AbortSignal.any([this.signal, stop]) : stop });
+    } catch (error) {
+      // Stopped while waiting for a slot: it never started.
+      if (state.stopped && !this.signal?.aborted) throw SKIPPED;
+      throw error;
     } finally {
       state.queued--;
     }
