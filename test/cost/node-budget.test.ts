@@ -12,11 +12,12 @@ import { ThrottledParallelBatchNode, type ThrottledNodeOptions } from '../../src
 import { isInvalidOptionError } from '../../src/validation/options';
 import { runOnFakeClock } from '../throttled/support';
 
-interface ChatRequest {
+// A type alias (not an interface), so it fits estimateTokens' index-signature parameter.
+type ChatRequest = {
   model?: string;
   messages: { role: string; content: string }[];
   max_tokens?: number;
-}
+};
 interface ChatResponse {
   usage: { prompt_tokens: number; completion_tokens: number; total_tokens: number };
 }
