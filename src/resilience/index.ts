@@ -37,6 +37,9 @@ export { MemoryCache, type MemoryCacheOptions } from './memory-cache';
 export { SamplingPolicy, type SamplingPolicyOptions } from './sampling-policy';
 export { onShutdown, type ShutdownOptions, type ShutdownProcess } from './shutdown-signals';
 export { shouldTripBreaker } from './should-trip-breaker';
+// Streaming holds a limiter slot until the response ends; it lives in src/limits (exported here while limits/index.ts is another engineer's).
+export { runStream, type HeldStream, type RunStreamOptions } from '../limits/run-stream';
+export { StreamUsage } from '../limits/stream-usage';
 // Hierarchical (tenant) limits live with the registry; exported here because src/index.ts re-exports only the registry class.
 export { TenantLimiter } from '../registry/tenant-limiter';
 export { getOrLoad, SingleFlight } from './single-flight';
