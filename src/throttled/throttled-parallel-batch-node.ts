@@ -362,7 +362,6 @@ export class ThrottledParallelBatchNode<
     let rateLimits = 0;
     const hook = this.eventHook();
     for (;;) {
-      this.beforeAcquire(limiter);
       const tokens = this.tokensFor(item);
       let reservation: BudgetReservation | undefined;
       try {
@@ -373,6 +372,8 @@ export class ThrottledParallelBatchNode<
         counters.totalFailures++;
         throw new ItemFailure(error as Error, this.signal);
       }
+      // After the budget, which may have made this call wait.
+      this.beforeAcquire(limiter);
       const askedAt = limiter.clock.now();
       let lease: Lease;
       try {
