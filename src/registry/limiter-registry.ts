@@ -137,6 +137,8 @@ export class LimiterRegistry {
     }
     const limiter = new TenantLimiter(global, tenantId, limits);
     byTenant.set(tenantId, { limiter, limits: { ...limits }, warnedMismatch: false });
+    // Like registered limiters, tenant limiters report latency percentiles in their stats.
+    LimiterMetrics.attach(limiter);
     return limiter;
   }
 

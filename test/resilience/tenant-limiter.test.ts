@@ -42,6 +42,8 @@ describe('TenantLimiter', () => {
     lease.release();
     expect(acme.stats().active).toBe(0);
     expect(global.stats().active).toBe(0);
+    // Like registered limiters, tenant limiters report latency percentiles.
+    expect(acme.stats().latency).toBeDefined();
   });
 
   it('a tenant at its own limit waits in its own queue, leaving the global slots to others', async () => {
