@@ -5,6 +5,7 @@ export default defineConfig({
     index: 'src/index.ts',
     testing: 'src/testing/index.ts',
     redis: 'src/stores/redis/index.ts',
+    otel: 'src/observability/otel.ts',
     // spawnProviderSimulator starts this file in a child process, from the same folder.
     'simulator-process': 'src/testing/simulator-process.ts',
   },
@@ -15,5 +16,5 @@ export default defineConfig({
   target: 'es2022',
   treeshake: true,
   loader: { '.lua': 'text' },
-  external: ['ioredis'],
+  external: ['ioredis', '@opentelemetry/api'],
 });

@@ -4,6 +4,7 @@ export * from './limits/index';
 export * from './stores/index';
 export * from './throttled/index';
 export { LimiterRegistry, type RegisterOptions } from './registry/limiter-registry';
+export { limiterOptionsFromEnv, type FromEnvOptions, type EnvLike } from './registry/from-env';
 export { InvalidOptionError, isInvalidOptionError } from './validation/options';
 export * from './resilience/index';
 export * from './cost/index';
