@@ -9,7 +9,7 @@ export interface BatchFlowFailure<BatchParams = unknown> {
 }
 
 /**
- * A throttled batch flow's sub-flows failed (or, with `failFast`, were never started): every
+ * A throttled batch flow's sub-flows failed (or, after `failFast` or `stop()`, were never started): every
  * failed param set is listed in `failures` with its error, every unstarted one in `skipped`.
  * It is an `AggregateError`, so `errors` holds the underlying errors too.
  */
@@ -26,7 +26,7 @@ export class BatchFlowError<BatchParams = unknown> extends AggregateError {
   ) {
     const first = failures[0];
     const firstMessage = first ? `; first: #${first.index} ${describeError(first.error)}` : '';
-    const skippedNote = skipped.length ? `, ${skipped.length} not started (failFast)` : '';
+    const skippedNote = skipped.length ? `, ${skipped.length} not started` : '';
     super(
       failures.map((f) => f.error),
       `${flowName}: ${failures.length} of ${total} sub-flows failed${skippedNote}${firstMessage}`,
