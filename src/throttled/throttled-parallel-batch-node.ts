@@ -112,11 +112,12 @@ export interface ThrottledNodeOptions extends NodeOptions, LimitFields {
   cache?: Cache<unknown>;
   /**
    * A spend cap: each call reserves its estimated cost before it asks the limiter for a slot (a
-   * chat request's prompt estimate and `max_tokens` at its model's prices) and settles with the
-   * real usage after. A call that would take spending past the cap fails with
-   * `BudgetExceededError` through `execFallback` (which rethrows by default) while calls in flight
-   * finish; one that only finds the cap held by estimates of calls in flight waits for them.
-   * Failed calls cost nothing.
+   * chat request's prompt estimate and `max_tokens` at its model's prices; for other items,
+   * `tokensFor(item)` input tokens) and settles with the real usage after. A call that would take
+   * spending past the cap fails with `BudgetExceededError` through `execFallback` (which rethrows
+   * by default) while calls in flight finish; one that only finds the cap held by estimates of
+   * calls in flight waits for them. Failed calls cost nothing. A dollar cap needs a model: a call
+   * without one, or with one missing from the price table, fails the same way.
    * @default undefined (no budget)
    */
   budget?: Budget;
