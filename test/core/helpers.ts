@@ -6,22 +6,7 @@ export function spyWarn(): { messages: () => string[]; spy: MockInstance<typeof 
   return { spy, messages: () => spy.mock.calls.map((args) => args.map(String).join(' ')) };
 }
 
-/** A promise whose settlement the test controls. */
-export interface Deferred<T> {
-  promise: Promise<T>;
-  resolve(value: T): void;
-  reject(error: unknown): void;
-}
-
-export function deferred<T = void>(): Deferred<T> {
-  let resolve!: (value: T) => void;
-  let reject!: (error: unknown) => void;
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
-}
+export { deferred, type Deferred } from '../support/deferred';
 
 /** Lets every pending promise callback run (a macrotask turn drains the microtask queue). */
 export async function flush(): Promise<void> {
