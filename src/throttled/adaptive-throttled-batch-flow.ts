@@ -119,8 +119,8 @@ export class AdaptiveThrottledBatchFlow<
     }
   }
 
+  /** setMaxConcurrent is a no-op when the level is unchanged, so no comparison (and no stats()) is needed. */
   private alignConcurrency(limiter: Limiter): void {
-    const level = this.aimd.current;
-    if (limiter.stats().maxConcurrent !== level) limiter.setMaxConcurrent(level);
+    limiter.setMaxConcurrent(this.aimd.current);
   }
 }

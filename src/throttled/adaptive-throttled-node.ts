@@ -120,9 +120,10 @@ export class AdaptiveThrottledNode<
     return { ...super.limitSettings(), maxConcurrent: this.aimd.current };
   }
 
+  // Runs before every acquire: setMaxConcurrent is a no-op when the level is unchanged, so this
+  // costs no stats() snapshot on the hot path.
   protected override beforeAcquire(limiter: Limiter): void {
-    const level = this.aimd.current;
-    if (limiter.stats().maxConcurrent !== level) limiter.setMaxConcurrent(level);
+    limiter.setMaxConcurrent(this.aimd.current);
   }
 
   protected override congestionEpoch(): number {

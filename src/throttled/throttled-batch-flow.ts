@@ -327,7 +327,7 @@ export class ThrottledBatchFlow<S = unknown, P extends object = Params, BatchPar
 
   /** @internal */
   protected currentFlowLimit(): number {
-    return this.flowState.limiter?.stats().maxConcurrent ?? this.initialFlowLimit();
+    return this.flowState.limiter?.maxConcurrent ?? this.initialFlowLimit();
   }
 }
 
