@@ -36,11 +36,17 @@ export function handleRateLimit(error: unknown, context: RateLimitContext): Rate
     const quota =
       error instanceof QuotaExhaustedError
         ? error
-        : new QuotaExhaustedError(`${signal.source}: ${signal.kind === 'spend_limit' ? 'spend limit' : 'quota'} exhausted`, {
-            kind: signal.kind,
-            source: signal.source,
-            cause: error,
-          });
+        : new QuotaExhaustedError(
+            `${signal.source}: ${signal.kind === 'spend_limit' ? 'spend limit' : 'quota'} exhausted` +
+              (signal.quotaId ? ` (${signal.quotaId})` : ''),
+            {
+              kind: signal.kind,
+              source: signal.source,
+              quotaId: signal.quotaId,
+              retryAfterMs: signal.retryAfterMs,
+              cause: error,
+            },
+          );
     return { kind: 'fatal', error: quota };
   }
   const pauseMs = signal.retryAfterMs ?? rateLimitBackoffMs(context.attempt, context.backoffMs, context.maxBackoffMs);
