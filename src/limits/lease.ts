@@ -5,6 +5,14 @@ export interface LeaseUsage {
    * (charged extra when higher; refunded when lower only with `reconcile: 'both'`).
    */
   tokens?: number;
+  /**
+   * How long after the lease started its request reached the provider, at the latest (e.g. the
+   * time the response came back, minus the processing time the provider reports): the lease's
+   * window entries then count from that moment, as the provider's window counts the request from
+   * its arrival. `limiter.observe(response, { lease })` sets it for you before the release.
+   * @default undefined (entries count from the start, plus the window's safety margin)
+   */
+  arrivalLagMs?: number;
 }
 
 /** What a lease needs from its limiter. @internal */
@@ -19,6 +27,7 @@ export interface LeaseOwner {
  */
 export class Lease {
   private released = false;
+  private arrivalLagMs: number | undefined = undefined;
 
   /** @internal */
   constructor(
@@ -38,11 +47,20 @@ export class Lease {
     return this.released;
   }
 
+  /**
+   * Records how late the lease's request reached the provider (see {@link LeaseUsage.arrivalLagMs}),
+   * applied at release. Only a later arrival than one noted already counts. @internal
+   */
+  noteArrivalLag(lagMs: number): void {
+    if (lagMs > 0 && Number.isFinite(lagMs) && !(lagMs <= (this.arrivalLagMs ?? 0))) this.arrivalLagMs = lagMs;
+  }
+
   /** Frees the slot and reconciles the token estimate with `usage.tokens` when given. */
   release(usage?: LeaseUsage): void {
     if (this.released) return;
     this.released = true;
-    this.owner.releaseLease(this, usage);
+    const lagMs = this.arrivalLagMs;
+    this.owner.releaseLease(this, lagMs === undefined || usage?.arrivalLagMs !== undefined ? usage : { ...usage, arrivalLagMs: lagMs });
   }
 
   [Symbol.dispose](): void {

@@ -243,7 +243,7 @@ export class Limiter extends EventEmitter<LimiterEvents> implements LeaseOwner {
   private unsubscribe: (() => void) | undefined;
   /** Reused for every store call while the store answers synchronously (see {@link request}). */
   private readonly acquireRequest: TryAcquireRequest = { nowMs: 0, leaseId: '', costs: NO_COSTS, maxConcurrent: Infinity };
-  private readonly releaseRequest: ReleaseRequest = { nowMs: 0, leaseId: '', entries: NO_COSTS, deltas: undefined };
+  private readonly releaseRequest: ReleaseRequest = { nowMs: 0, leaseId: '', entries: NO_COSTS, deltas: undefined, arrivalLagMs: undefined };
   private readonly feedback: ProviderFeedback;
 
   constructor(options: LimiterOptions = {}) {
@@ -299,8 +299,8 @@ export class Limiter extends EventEmitter<LimiterEvents> implements LeaseOwner {
 
   /**
    * Learns from a provider response, SDK result (`withResponse()`), fetch `Response` or error
-   * that carries headers: how late requests reach the provider (OpenAI's `openai-processing-ms`
-   * with `startedAtMs`), its real limits (a lower one always lowers ours, with a `limit` event;
+   * that carries headers: when the request reached the provider (OpenAI's `openai-processing-ms`,
+   * given the lease before it is released), its real limits (a lower one always lowers ours, with a `limit` event;
    * `forProvider` limiters also adopt higher ones), and a budget that is exhausted although our own
    * windows have room (another client on the same key: pause until the reset). Throttled nodes
    * call this for you after every call.
@@ -502,15 +502,17 @@ export class Limiter extends EventEmitter<LimiterEvents> implements LeaseOwner {
         refunded = delta < 0;
       }
     }
+    const arrivalLagMs = usage?.arrivalLagMs;
     let request: ReleaseRequest;
     if (this.asyncStore) {
-      request = { nowMs: now, leaseId: lease.id, entries: lease.entries, deltas };
+      request = { nowMs: now, leaseId: lease.id, entries: lease.entries, deltas, arrivalLagMs };
     } else {
       request = this.releaseRequest;
       request.nowMs = now;
       request.leaseId = lease.id;
       request.entries = lease.entries;
       request.deltas = deltas;
+      request.arrivalLagMs = arrivalLagMs;
     }
     const done = this.handle.release(request);
     if (this.listenerCount('release')) {

@@ -1,6 +1,7 @@
 import { readHeaders } from '../providers/header-source';
 import { parseRateLimitHeaders } from '../providers/parse-rate-limit-headers';
 import type { ProviderRateLimitInfo, RateLimitBudget } from '../providers/provider-rate-limit-info';
+import type { Lease } from './lease';
 
 /** What a limiter lets its provider feedback change. */
 export interface FeedbackTarget {
@@ -10,7 +11,7 @@ export interface FeedbackTarget {
   /** Units used in window `index` now. */
   used(index: number): number;
   pause(ms: number): void;
-  /** Keeps window entries counted this much longer (the learned arrival lag beyond the margin). */
+  /** Keeps window entries counted this much longer (after a 429 our windows did not foresee). */
   setExtraWindowMs(ms: number): void;
   /** Sets the limit of window `index` (from the provider's own numbers). */
   setLimit(index: number, limit: number, reason: 'lowered' | 'learned'): void;
@@ -19,23 +20,25 @@ export interface FeedbackTarget {
 /** Options of {@link Limiter.observe}. */
 export interface ObserveOptions {
   /**
-   * When the call the response belongs to was granted (`lease.startedAtMs`): with OpenAI's
-   * `openai-processing-ms` it measures how late requests reach the provider.
+   * The lease the response belongs to, not yet released. With OpenAI's `openai-processing-ms`
+   * the limiter bounds when the request reached the provider (the response's arrival here minus
+   * the provider's processing time) and, at release, counts the lease's window entries from then:
+   * the provider's window counts a request from its arrival, which may be well after we sent it
+   * (a burst on fresh connections arrives spread out).
    * @default undefined
    */
-  startedAtMs?: number;
+  lease?: Lease;
 }
 
-/** Largest arrival lag believed, as a fraction of the shortest window (a bound on one bad sample). */
+/** Largest arrival lag or widening believed, as a fraction of the shortest window (a bound on one bad sample). */
 const MAX_LAG_FRACTION = 0.1;
-/** Multiplier on the largest lag seen (the measured lag already includes the response's way back, so it errs high). */
-const LAG_HEADROOM = 1;
 
 /**
  * Learns from what a provider says about its limits, so the limiter's windows line up with the
- * provider's: how late requests arrive there (its windows start when they arrive, ours when we
- * send), its real limits (lower ones always win; with `learn`, also higher ones), and an exhausted
- * budget that our own log does not know about (another client on the same key).
+ * provider's: when each request arrived there (its windows count from the arrival, ours from the
+ * send), its real limits (lower ones always win; with `learn`, also higher ones), an exhausted
+ * budget that our own log does not know about (another client on the same key), and a 429 our
+ * windows did not foresee (count every entry longer for a while).
  */
 export class ProviderFeedback {
   private lagSamples: { atMs: number; lagMs: number }[] = [];
@@ -53,10 +56,16 @@ export class ProviderFeedback {
     if (!headers) return undefined;
     const now = this.target.now();
     const info = parseRateLimitHeaders(headers);
-    if (options.startedAtMs !== undefined) {
-      const processingMs = Number(headers.get('openai-processing-ms'));
+    const lease = options.lease;
+    if (lease && !lease.isReleased) {
+      const processing = headers.get('openai-processing-ms');
+      const processingMs = processing === null || processing === '' ? NaN : Number(processing);
+      // It arrived no later than the response left the provider: now, minus the way back, minus processing.
       if (Number.isFinite(processingMs) && processingMs >= 0) {
-        this.addLagSample(now, now - processingMs - options.startedAtMs);
+        const windows = this.target.windows();
+        // Capped: a response read long after its headers came (a stream) must not stall the window.
+        const capMs = windows.length ? MAX_LAG_FRACTION * Math.min(...windows.map((w) => w.configuredWindowMs)) : 0;
+        lease.noteArrivalLag(Math.min(now - processingMs - lease.startedAtMs, capMs));
       }
     }
     this.applyBudget('requests', info.requests);
@@ -89,7 +98,7 @@ export class ProviderFeedback {
     const horizon = atMs - Math.max(...windows.map((w) => w.configuredWindowMs + w.marginMs));
     this.lagSamples = this.lagSamples.filter((s) => s.atMs >= horizon);
     const lag = Math.max(...this.lagSamples.map((s) => s.lagMs));
-    const extra = Math.max(0, lag * LAG_HEADROOM - margin);
+    const extra = Math.max(0, lag - margin);
     if (extra !== this.extraMs) {
       this.extraMs = extra;
       this.target.setExtraWindowMs(extra);

@@ -8,6 +8,11 @@
  * amortised O(1) and memory is O(entries inside one window). Each entry has a stable sequence
  * number, so a lease can reconcile its own cost later while the entry is still inside the window.
  * The limit is passed per call (not stored) so limiters sharing one log can each bring their own.
+ *
+ * An entry may be moved later ({@link delay}: its request reached the provider after it started
+ * here), so times are not always in order. An entry then leaves only once every entry before it
+ * has left: it counts until the running maximum of the times up to it plus `windowMs`. That errs
+ * only towards counting longer, and keeps eviction and {@link waitMs} O(1) amortised.
  */
 export class SlidingWindowLog {
   private times: number[] = [];
@@ -62,15 +67,18 @@ export class SlidingWindowLog {
     // The same sum as evict's (float addition is not associative: `t + windowMs + extraMs` can land
     // an ulp before evict's boundary, and a wait of 0 there would admit while the entry still counts).
     const windowMs = this.windowMs + this.extraMs;
+    // An entry leaves when every entry before it has left too (see the class comment).
+    let latest = -Infinity;
     for (let i = this.head; i < times.length; i++) {
+      if (times[i]! > latest) latest = times[i]!;
       excess -= costs[i]!;
-      if (excess <= 0) return times[i]! + windowMs - nowMs;
+      if (excess <= 0) return latest + windowMs - nowMs;
     }
     // Unreachable up to float drift in the running sum: room comes when every entry has left.
-    return times[times.length - 1]! + windowMs - nowMs;
+    return latest + windowMs - nowMs;
   }
 
-  /** Records `cost` units started at `nowMs` (never earlier than the last entry); returns the entry's sequence number, -1 for a zero cost. */
+  /** Records `cost` units started at `nowMs` (never earlier than the last start); returns the entry's sequence number, -1 for a zero cost. */
   add(nowMs: number, cost: number): number {
     if (cost <= 0) return -1;
     this.times.push(nowMs);
@@ -96,6 +104,19 @@ export class SlidingWindowLog {
     const next = Math.max(0, this.costs[index]! + delta);
     this.total += next - this.costs[index]!;
     this.costs[index] = next;
+  }
+
+  /**
+   * Counts entry `seq` from `delayMs` after its start instead (never earlier): its request reached
+   * the provider that late at the latest, and the provider's window counts it from its arrival.
+   * An entry that already left the window is ignored.
+   */
+  delay(seq: number, delayMs: number, nowMs: number): void {
+    if (seq < 0 || !(delayMs > 0) || !Number.isFinite(delayMs)) return;
+    this.evict(nowMs);
+    const index = seq - this.base;
+    if (index < this.head || index >= this.times.length) return;
+    this.times[index] = this.times[index]! + delayMs;
   }
 
   private evict(nowMs: number): void {

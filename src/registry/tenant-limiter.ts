@@ -13,7 +13,9 @@ class PairOwner implements LeaseOwner {
   releaseLease(_lease: Lease, usage: LeaseUsage | undefined): void {
     // Global first: the global slot is the scarcer one, and whoever waits for it is woken at once.
     this.global.release(usage);
-    this.tenant.release(usage);
+    // The arrival lag is measured from the global grant; the tenant slot was granted earlier.
+    const lagMs = usage?.arrivalLagMs;
+    this.tenant.release(lagMs === undefined ? usage : { ...usage, arrivalLagMs: lagMs + this.global.startedAtMs - this.tenant.startedAtMs });
   }
 }
 

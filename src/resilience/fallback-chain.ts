@@ -337,8 +337,11 @@ export class FallbackChain<Item, Result> extends EventEmitter<FallbackEvents> {
       try {
         value = await guardedCall((s) => target.call(item, s), target, signal, limiter.clock);
       } catch (error) {
-        lease.release();
-        limiter.observe(error, { startedAtMs: lease.startedAtMs });
+        try {
+          limiter.observe(error, { lease });
+        } finally {
+          lease.release();
+        }
         if (signal?.aborted) throw error;
         if (isBrokenCircuitError(error)) {
           stats.refused++;
@@ -366,8 +369,11 @@ export class FallbackChain<Item, Result> extends EventEmitter<FallbackEvents> {
       } catch {
         used = undefined; // accounting only: a broken usageOf must not lose a served call
       }
-      lease.release(used === undefined ? undefined : { tokens: used });
-      limiter.observe(value, { startedAtMs: lease.startedAtMs });
+      try {
+        limiter.observe(value, { lease });
+      } finally {
+        lease.release(used === undefined ? undefined : { tokens: used });
+      }
       return { ok: value };
     }
   }

@@ -84,6 +84,10 @@ export class MemoryStoreHandle implements StoreHandle {
         if (delta !== 0) this.logs[i]!.adjust(request.entries[i] ?? -1, delta, request.nowMs);
       }
     }
+    const lagMs = request.arrivalLagMs;
+    if (lagMs !== undefined && lagMs > 0) {
+      for (let i = 0; i < this.logs.length; i++) this.logs[i]!.delay(request.entries[i] ?? -1, lagMs, request.nowMs);
+    }
     if (state.listeners.size > this.ownListeners) this.notifyOthers();
   }
 

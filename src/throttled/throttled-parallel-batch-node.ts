@@ -405,9 +405,13 @@ export class ThrottledParallelBatchNode<
         this.currentRetry = failures;
         result = await guardedCall((signal) => this.execCall(item, signal), guards, this.signal, limiter.clock);
       } catch (error) {
-        lease.release();
+        // Observed before the release: the response tells when the request reached the provider.
+        try {
+          this.observeResponse(limiter, error, lease);
+        } finally {
+          lease.release();
+        }
         accounting.cancel(reservation);
-        this.observeResponse(limiter, error, lease);
         report(handleRateLimitKind(error), undefined, error);
         if (isBrokenCircuitError(error)) {
           counters.totalFailures++;
@@ -446,9 +450,12 @@ export class ThrottledParallelBatchNode<
         continue;
       }
       const used = this.usageOf(result);
-      lease.release({ tokens: used });
+      try {
+        this.observeResponse(limiter, result, lease);
+      } finally {
+        lease.release({ tokens: used });
+      }
       const spend = accounting.settle(item, result, used, reservation);
-      this.observeResponse(limiter, result, lease);
       report('ok', used, undefined, spend);
       counters.totalSuccesses++;
       counters.consecutiveSuccesses++;
@@ -466,10 +473,13 @@ export class ThrottledParallelBatchNode<
     return this.exec(item, signal);
   }
 
-  /** Hands a response (or an error) to the limiter so it learns from provider headers. */
+  /**
+   * Hands a response (or an error) to the limiter so it learns from provider headers; called
+   * while the lease is still held (the lease is released right after, also when this throws).
+   */
   protected observeResponse(limiter: Limiter, response: unknown, lease: Lease): void {
-    const observe = (limiter as { observe?: (value: unknown, options: { startedAtMs: number }) => void }).observe;
-    if (typeof observe === 'function') observe.call(limiter, response, { startedAtMs: lease.startedAtMs });
+    const observe = (limiter as { observe?: (value: unknown, options: { lease: Lease }) => void }).observe;
+    if (typeof observe === 'function') observe.call(limiter, response, { lease });
   }
 
   private eventHook(): EventHook | undefined {

@@ -160,6 +160,75 @@ describe('SlidingWindowLog: extended windows (learned lag) with fractional times
   });
 });
 
+describe('SlidingWindowLog: delay (an entry counted from its arrival at the provider)', () => {
+  it('a delayed entry counts from start + delay; a later entry behind it leaves only when it has', () => {
+    const log = new SlidingWindowLog(1000);
+    const a = log.add(0, 1);
+    log.add(10, 1);
+    log.delay(a, 200, 100);
+    expect(log.used(1009)).toBe(2);
+    // The second entry's own time has passed, but it sits behind the delayed one: both leave at 1200.
+    expect(log.used(1199)).toBe(2);
+    expect(log.waitMs(1100, 1, 1)).toBe(100);
+    expect(log.used(1200)).toBe(0);
+  });
+
+  it('ignores non-positive, non-finite and unknown delays, and entries that already left', () => {
+    const log = new SlidingWindowLog(1000);
+    const a = log.add(0, 1);
+    log.delay(a, 0, 10);
+    log.delay(a, -5, 10);
+    log.delay(a, Infinity, 10);
+    log.delay(-1, 50, 10);
+    log.delay(a + 7, 50, 10);
+    expect(log.used(999)).toBe(1);
+    expect(log.used(1000)).toBe(0);
+    log.delay(a, 500, 1000);
+    expect(log.used(1001)).toBe(0);
+  });
+
+  it('property: used and waitMs follow "an entry leaves once it and every entry before it have left" (never less than the exact count)', () => {
+    type Op = { kind: 'add'; gap: number; cost: number } | { kind: 'delay'; back: number; delayMs: number; gap: number };
+    const op: fc.Arbitrary<Op> = fc.oneof(
+      fc.record({ kind: fc.constant('add' as const), gap: fc.integer({ min: 0, max: 300 }), cost: fc.integer({ min: 1, max: 4 }) }),
+      fc.record({ kind: fc.constant('delay' as const), back: fc.nat(8), delayMs: fc.integer({ min: 1, max: 400 }), gap: fc.integer({ min: 0, max: 50 }) }),
+    );
+    fc.assert(
+      fc.property(fc.array(op, { maxLength: 60 }), fc.integer({ min: 0, max: 2000 }), fc.integer({ min: 1, max: 6 }), (ops, probeGap, cost) => {
+        const windowMs = 1000;
+        const limit = 8;
+        const log = new SlidingWindowLog(windowMs);
+        const entries: { seq: number; t: number; cost: number }[] = [];
+        let now = 0;
+        /** The running-max rule: entry i counts at `at` while at < max(t of entries 0..i) + windowMs. */
+        const countedAt = (index: number, at: number) => at < Math.max(...entries.slice(0, index + 1).map((e) => e.t)) + windowMs;
+        const modelUsed = (at: number) => entries.reduce((sum, e, i) => (countedAt(i, at) ? sum + e.cost : sum), 0);
+        const exactUsed = (at: number) => entries.reduce((sum, e) => (e.t <= at && at < e.t + windowMs ? sum + e.cost : sum), 0);
+        for (const o of ops) {
+          now += o.gap;
+          if (o.kind === 'add') {
+            if (log.waitMs(now, o.cost, limit) === 0) entries.push({ seq: log.add(now, o.cost), t: now, cost: o.cost });
+          } else if (entries.length > 0) {
+            const index = Math.max(0, entries.length - 1 - o.back);
+            // Only an entry still counted moves (one that left stays left, as in the log).
+            const stillCounted = countedAt(index, now);
+            log.delay(entries[index]!.seq, o.delayMs, now);
+            if (stillCounted) entries[index]!.t += o.delayMs;
+          }
+          expect(log.used(now)).toBe(modelUsed(now));
+        }
+        const at = now + probeGap;
+        expect(log.used(at)).toBe(modelUsed(at));
+        expect(log.used(at)).toBeGreaterThanOrEqual(exactUsed(at));
+        const wait = log.waitMs(at, cost, limit);
+        const candidates = [at, ...entries.map((e) => e.t + windowMs).filter((x) => x > at)].sort((a, b) => a - b);
+        expect(wait).toBe(candidates.find((x) => modelUsed(x) + cost <= limit)! - at);
+      }),
+      { numRuns: 400 },
+    );
+  });
+});
+
 describe('SlidingWindowLog: adjust (reconcile)', () => {
   it('a positive delta raises the entry at its start time and leaves with it', () => {
     const log = new SlidingWindowLog(1000);

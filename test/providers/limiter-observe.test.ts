@@ -23,38 +23,71 @@ async function grantedWithin(clock: FakeClock, limiter: Limiter, ms: number): Pr
 }
 
 describe('Limiter.observe: provider feedback', () => {
-  it('learns how late requests reach the provider and keeps window entries counted that much longer', async () => {
+  it('counts a lease\'s window entry from when its request reached the provider (processing time subtracted)', async () => {
     const clock = new FakeClock();
     const limiter = new Limiter({ maxPerWindow: 10, windowMs: 10_000, windowMarginMs: 0, clock });
-    await startMany(limiter, 10);
-    // A response 300 ms after its start, 100 ms of which the provider spent processing: it arrived 200 ms late.
+    const leases = await Promise.all(Array.from({ length: 10 }, () => limiter.acquire()));
+    // Responses 300 ms after the start, 100 ms of which the provider spent processing: they arrived by 200 ms.
     await clock.advance(300);
-    limiter.observe({ headers: new Headers({ 'openai-processing-ms': '100' }) }, { startedAtMs: 0 });
-    // Without the lag the window would have room at 10 000 ms; with 200 ms of lag not before 10 200.
+    for (const lease of leases) {
+      limiter.observe({ headers: new Headers({ 'openai-processing-ms': '100' }) }, { lease });
+      lease.release();
+    }
+    // Counted from the start the window would have room at 10 000 ms; from the arrival not before 10 200.
     expect(await grantedWithin(clock, limiter, 10_190 - 300)).toBe(false);
     expect(await grantedWithin(clock, limiter, 20)).toBe(true);
   });
 
-  it('believes at most a tenth of the window of lag (one bad sample cannot stall the limiter)', async () => {
+  it('moves only the observed lease\'s entry', async () => {
+    const clock = new FakeClock();
+    const limiter = new Limiter({ maxPerWindow: 2, windowMs: 10_000, windowMarginMs: 0, clock });
+    const prompt = await limiter.acquire();
+    const late = await limiter.acquire();
+    await clock.advance(600);
+    limiter.observe({ headers: new Headers({ 'openai-processing-ms': '100' }) }, { lease: late });
+    prompt.release();
+    late.release();
+    // The un-observed lease's entry leaves at 10 000; the late one's only at 10 500.
+    await clock.advance(10_000 - 600 - 10);
+    expect(await grantedWithin(clock, limiter, 5)).toBe(false);
+    await clock.advance(5);
+    const first = await limiter.acquire({ timeoutMs: 0 });
+    expect(await grantedWithin(clock, limiter, 480)).toBe(false);
+    expect(await grantedWithin(clock, limiter, 20)).toBe(true);
+    first.release();
+  });
+
+  it('believes at most a tenth of the window of lag (a response read long after it came cannot stall the limiter)', async () => {
     const clock = new FakeClock();
     const limiter = new Limiter({ maxPerWindow: 10, windowMs: 1000, windowMarginMs: 0, clock });
-    await startMany(limiter, 10);
-    await clock.advance(5000);
-    limiter.observe({ headers: new Headers({ 'openai-processing-ms': '0' }) }, { startedAtMs: 0 });
-    await startMany(limiter, 10);
-    // 5 s of apparent lag is capped at 100 ms: room again 1100 ms after these starts.
-    expect(await grantedWithin(clock, limiter, 1090)).toBe(false);
+    const leases = await Promise.all(Array.from({ length: 10 }, () => limiter.acquire()));
+    await clock.advance(800);
+    for (const lease of leases) {
+      limiter.observe({ headers: new Headers({ 'openai-processing-ms': '0' }) }, { lease });
+      lease.release();
+    }
+    // 800 ms of apparent lag is capped at 100 ms: room again 1100 ms after these starts.
+    expect(await grantedWithin(clock, limiter, 1090 - 800)).toBe(false);
     expect(await grantedWithin(clock, limiter, 20)).toBe(true);
   });
 
-  it('does not learn from responses without processing time or start time', async () => {
+  it('does not move entries for responses without processing time, without a lease, or after the release', async () => {
     const clock = new FakeClock();
-    const limiter = new Limiter({ maxPerWindow: 2, windowMs: 1000, windowMarginMs: 0, clock });
-    await startMany(limiter, 2);
+    const limiter = new Limiter({ maxPerWindow: 3, windowMs: 1000, windowMarginMs: 0, clock });
+    const [a, b, c] = await Promise.all([limiter.acquire(), limiter.acquire(), limiter.acquire()]);
     await clock.advance(500);
-    limiter.observe({ headers: new Headers({ 'x-request-id': 'r1' }) }, { startedAtMs: 0 });
+    limiter.observe({ headers: new Headers({ 'x-request-id': 'r1' }) }, { lease: a! });
     limiter.observe({ headers: new Headers({ 'openai-processing-ms': '10' }) });
-    expect(await grantedWithin(clock, limiter, 500)).toBe(true);
+    a!.release();
+    b!.release();
+    c!.release();
+    limiter.observe({ headers: new Headers({ 'openai-processing-ms': '10' }) }, { lease: c! });
+    await clock.advance(499);
+    expect(await grantedWithin(clock, limiter, 0)).toBe(false);
+    await clock.advance(1);
+    const all = await Promise.all([limiter.acquire({ timeoutMs: 0 }), limiter.acquire({ timeoutMs: 0 }), limiter.acquire({ timeoutMs: 0 })]);
+    expect(all).toHaveLength(3);
+    for (const lease of all) lease.release();
   });
 
   it('lowers a limit when the provider reports a lower one, and says so in an event', async () => {
