@@ -8,8 +8,9 @@ export interface LeaseUsage {
   /**
    * How long after the lease started its request reached the provider, at the latest (e.g. the
    * time the response came back, minus the processing time the provider reports): the lease's
-   * window entries then count from that moment, as the provider's window counts the request from
-   * its arrival. `limiter.observe(response, { lease })` sets it for you before the release.
+   * window entries then count from that moment (when it is later than the window's safety margin
+   * allows for), as the provider's window counts the request from its arrival.
+   * `limiter.observe(response, { lease })` sets it for you before the release.
    * @default undefined (entries count from the start, plus the window's safety margin)
    */
   arrivalLagMs?: number;

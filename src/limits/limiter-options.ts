@@ -54,8 +54,10 @@ export interface LimiterOptions {
    */
   windows?: WindowOption[];
   /**
-   * Safety margin added to every window, absorbing network jitter so the provider's own window
-   * never sees more than the limit.
+   * Safety margin added to every window: how much later than we start it a request may reach the
+   * provider, whose window counts it from its arrival. When a response tells when the request
+   * arrived at the latest (`limiter.observe(response, { lease })` with OpenAI's
+   * `openai-processing-ms`), that lease's entries count from then instead, if that is later.
    * @default 1 % of each window
    */
   windowMarginMs?: number;

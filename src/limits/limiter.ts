@@ -221,6 +221,8 @@ export class Limiter extends EventEmitter<LimiterEvents> implements LeaseOwner {
   /** Costs of an acquire without cost options (one request, no tokens); shared, never mutated. */
   private readonly defaultCosts: readonly number[];
   private readonly leasePrefix: string;
+  /** The smallest window margin: the arrival lag every entry already allows for. */
+  private readonly minMarginMs: number;
   private maxConcurrentValue: number;
   private readonly queue = new WaiterQueue<Waiter>();
   private readonly deadlines = new DeadlineHeap<Waiter>();
@@ -254,6 +256,7 @@ export class Limiter extends EventEmitter<LimiterEvents> implements LeaseOwner {
     this.windows = resolveWindows(o);
     this.kinds = this.windows.map((w) => (w.resource === 'requests' ? REQUESTS : w.resource === 'tokens' ? TOKENS : CUSTOM));
     this.hasTokenWindow = this.kinds.includes(TOKENS);
+    this.minMarginMs = Math.min(...this.windows.map((w) => w.windowMs - w.configuredWindowMs));
     this.defaultCosts = this.kinds.map((k) => (k === REQUESTS ? 1 : 0));
     this.maxConcurrentValue = o.maxConcurrent ?? Infinity;
     this.maxQueued = o.maxQueued ?? Infinity;
@@ -502,7 +505,9 @@ export class Limiter extends EventEmitter<LimiterEvents> implements LeaseOwner {
         refunded = delta < 0;
       }
     }
-    const arrivalLagMs = usage?.arrivalLagMs;
+    // The margin already allows for this much lag; only the lag beyond it moves the entries.
+    const lagBeyondMarginMs = (usage?.arrivalLagMs ?? 0) - this.minMarginMs;
+    const arrivalLagMs = lagBeyondMarginMs > 0 ? lagBeyondMarginMs : undefined;
     let request: ReleaseRequest;
     if (this.asyncStore) {
       request = { nowMs: now, leaseId: lease.id, entries: lease.entries, deltas, arrivalLagMs };

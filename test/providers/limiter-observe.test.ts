@@ -38,6 +38,20 @@ describe('Limiter.observe: provider feedback', () => {
     expect(await grantedWithin(clock, limiter, 20)).toBe(true);
   });
 
+  it('a known arrival replaces the margin: entries count from the arrival, or for the margin when it is later', async () => {
+    for (const [processingMs, roomAtMs] of [[0, 10_300], [250, 10_100]] as const) {
+      const clock = new FakeClock();
+      const limiter = new Limiter({ maxPerWindow: 1, windowMs: 10_000, windowMarginMs: 100, clock });
+      const lease = await limiter.acquire();
+      await clock.advance(300);
+      // Arrived by 300 ms (nothing processed) or by 50 ms (250 ms of processing): the margin covers 100.
+      limiter.observe({ headers: new Headers({ 'openai-processing-ms': String(processingMs) }) }, { lease });
+      lease.release();
+      expect(await grantedWithin(clock, limiter, roomAtMs - 300 - 1)).toBe(false);
+      expect(await grantedWithin(clock, limiter, 2)).toBe(true);
+    }
+  });
+
   it('moves only the observed lease\'s entry', async () => {
     const clock = new FakeClock();
     const limiter = new Limiter({ maxPerWindow: 2, windowMs: 10_000, windowMarginMs: 0, clock });
