@@ -1,19 +1,30 @@
+import { normalizeUsage, type UsageLike } from '../cost/usage';
+
 /**
- * Real token usage reported in a provider response, or `undefined` when it has none:
- * OpenAI's `usage.total_tokens`, or Anthropic's `usage.input_tokens + usage.output_tokens`
- * (also found one level down, in an SDK `withResponse()` result's `data`).
+ * Tokens a provider response counts against token rate limits, or `undefined` when it reports
+ * no usage: its stated total (`total_tokens`, `totalTokens`), else read with {@link normalizeUsage} (OpenAI, Anthropic, Gemini `usageMetadata`, the
+ * Vercel AI SDK), also one level down in an SDK `withResponse()` result's `data`. Anthropic's
+ * cache reads are left out: its input-token limits do not count them (its cache writes count).
  */
 export function usageTokensOf(result: unknown): number | undefined {
-  if (typeof result !== 'object' || result === null) return undefined;
-  const usage = (result as { usage?: unknown }).usage;
-  if (typeof usage === 'object' && usage !== null) {
-    const u = usage as Record<string, unknown>;
-    if (typeof u.total_tokens === 'number') return u.total_tokens;
-    if (typeof u.input_tokens === 'number' || typeof u.output_tokens === 'number') {
-      return (typeof u.input_tokens === 'number' ? u.input_tokens : 0) + (typeof u.output_tokens === 'number' ? u.output_tokens : 0);
+  let holder = result;
+  for (let depth = 0; depth < 2 && isRecord(holder); depth++, holder = holder.data) {
+    const usage = holder.usage ?? holder.usageMetadata;
+    if (!isRecord(usage)) continue;
+    // A total the provider states wins (OpenAI's total_tokens, the camelCase totalTokens).
+    const total = usage.total_tokens ?? usage.totalTokens;
+    if (typeof total === 'number' && Number.isFinite(total) && total >= 0) return total;
+    try {
+      const counts = normalizeUsage(usage as UsageLike);
+      const anthropic = 'cache_read_input_tokens' in usage && !('input_tokens_details' in usage);
+      return anthropic ? counts.totalTokens - counts.cachedInputTokens : counts.totalTokens;
+    } catch {
+      return undefined; // an unknown or broken usage shape: no reconcile rather than a failed item
     }
-    if (typeof u.totalTokens === 'number') return u.totalTokens;
   }
-  const data = (result as { data?: unknown }).data;
-  return data !== undefined && data !== result ? usageTokensOf(data) : undefined;
+  return undefined;
+}
+
+function isRecord(x: unknown): x is Record<string, unknown> {
+  return typeof x === 'object' && x !== null;
 }
