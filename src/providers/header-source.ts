@@ -30,6 +30,7 @@ const KNOWN_HEADER_NAMES = [
   'x-should-retry',
   'x-request-id',
   'request-id',
+  'openai-processing-ms',
   ...['limit', 'remaining', 'reset'].flatMap((field) =>
     ['requests', 'tokens'].map((resource) => `x-ratelimit-${field}-${resource}`),
   ),

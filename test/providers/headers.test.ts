@@ -34,6 +34,9 @@ describe('readHeaders', () => {
   it('probes known names on a get-only object', () => {
     const getOnly = { get: (name: string) => (name === 'retry-after' ? '9' : null) };
     expect(readHeaders(getOnly)?.get('retry-after')).toBe('9');
+    // The processing time too: it tells the limiter when a request reached the provider.
+    const processing = { get: (name: string) => (name === 'openai-processing-ms' ? '120' : null) };
+    expect(readHeaders(processing)?.get('openai-processing-ms')).toBe('120');
   });
 
   it('gives undefined for non-objects and survives hostile input', () => {
