@@ -41,6 +41,8 @@ export class Lease {
     readonly startedAtMs: number,
     /** @internal window entries, for reconcile. */
     readonly entries: readonly number[],
+    /** @internal how many leases its limiter had granted, this one included. */
+    readonly grantIndex = 0,
   ) {}
 
   /** Whether the lease was released already. */

@@ -270,6 +270,7 @@ export class Limiter extends EventEmitter<LimiterEvents> implements LeaseOwner {
           const snapshot = this.handle.snapshot(this.clock.now());
           return isPromise(snapshot) ? 0 : (snapshot.used[index] ?? 0);
         },
+        startedSince: (grantIndex) => this.totalRequests - grantIndex,
         pause: (ms) => this.pause(ms),
         setExtraWindowMs: (ms) => {
           const done = this.handle.extendWindows?.(ms);
@@ -646,7 +647,7 @@ export class Limiter extends EventEmitter<LimiterEvents> implements LeaseOwner {
   private grant(leaseId: string, tokens: number, entries: readonly number[], now: number, enqueuedAtMs: number, priority: number): Lease {
     this.active++;
     this.totalRequests++;
-    const lease = new Lease(this, leaseId, tokens, now, entries);
+    const lease = new Lease(this, leaseId, tokens, now, entries, this.totalRequests);
     if (this.listenerCount('acquire')) this.emit('acquire', { active: this.active, waitedMs: now - enqueuedAtMs, priority, tokens });
     return lease;
   }

@@ -10,6 +10,8 @@ export interface FeedbackTarget {
   windows(): readonly { resource: string; limit: number; configuredWindowMs: number; marginMs: number }[];
   /** Units used in window `index` now. */
   used(index: number): number;
+  /** Leases granted after the one with this grant index. */
+  startedSince(grantIndex: number): number;
   pause(ms: number): void;
   /** Keeps window entries counted this much longer (after a 429 our windows did not foresee). */
   setExtraWindowMs(ms: number): void;
@@ -68,8 +70,9 @@ export class ProviderFeedback {
         lease.noteArrivalLag(Math.min(now - processingMs - lease.startedAtMs, capMs));
       }
     }
-    this.applyBudget('requests', info.requests);
-    this.applyBudget('tokens', info.tokens);
+    // The provider's `remaining` was read when this request arrived; ours started after it are not in it.
+    this.applyBudget('requests', info.requests, lease ? this.target.startedSince(lease.grantIndex) : 0);
+    this.applyBudget('tokens', info.tokens, 0);
     return info;
   }
 
@@ -105,7 +108,7 @@ export class ProviderFeedback {
     }
   }
 
-  private applyBudget(resource: 'requests' | 'tokens', budget: RateLimitBudget | undefined): void {
+  private applyBudget(resource: 'requests' | 'tokens', budget: RateLimitBudget | undefined, startedSince: number): void {
     if (!budget) return;
     const windows = this.target.windows();
     const index = windows.findIndex((w) => w.resource === resource);
@@ -114,8 +117,10 @@ export class ProviderFeedback {
       if (budget.limit < current) this.target.setLimit(index, budget.limit, 'lowered');
       else if (this.learn && budget.limit > current) this.target.setLimit(index, budget.limit, 'learned');
     }
-    // The provider has nothing left although our log has room: someone else spends this budget.
-    if (budget.remaining === 0 && budget.resetMs !== undefined && budget.resetMs > 0) {
+    // The provider has nothing left for us (what it had left when the request arrived, less what we
+    // started since) although our own log has room: limits we do not know, or someone else spends
+    // this budget. Nobody starts until the provider's reset.
+    if (budget.remaining !== undefined && budget.remaining <= startedSince && budget.resetMs !== undefined && budget.resetMs > 0) {
       const roomHere = index < 0 || this.target.used(index) < windows[index]!.limit;
       if (roomHere) this.target.pause(budget.resetMs);
     }

@@ -122,6 +122,6 @@ export class TenantLimiter extends Limiter {
       tenant.release();
       throw error;
     }
-    return new Lease(new PairOwner(tenant, global), global.id, global.tokens, global.startedAtMs, []);
+    return new Lease(new PairOwner(tenant, global), global.id, global.tokens, global.startedAtMs, [], global.grantIndex);
   }
 }

@@ -151,6 +151,23 @@ describe('Limiter.observe: provider feedback', () => {
     expect(await grantedWithin(clock, limiter, 20)).toBe(true);
   });
 
+  it('with unknown limits, pauses once our starts since the observed request have used up what the provider had left', async () => {
+    for (const [remaining, paused] of [[3, true], [4, false]] as const) {
+      const clock = new FakeClock();
+      const limiter = new Limiter({ maxConcurrent: 10, clock });
+      const observed = await limiter.acquire();
+      const later = await Promise.all([limiter.acquire(), limiter.acquire(), limiter.acquire()]);
+      await clock.advance(100);
+      const headers = new Headers({ 'x-ratelimit-limit-requests': '50', 'x-ratelimit-remaining-requests': String(remaining), 'x-ratelimit-reset-requests': '5s' });
+      limiter.observe(headers, { lease: observed });
+      observed.release();
+      // Three started after the observed one: remaining 3 is spent (pause until the reset), 4 is not.
+      expect(limiter.stats().pausedUntil).toBe(paused ? 5100 : 0);
+      expect(await grantedWithin(clock, limiter, 10)).toBe(!paused);
+      for (const lease of later) lease.release();
+    }
+  });
+
   it('a 429 that our windows allowed extends them by its retry-after', async () => {
     const clock = new FakeClock();
     const limiter = new Limiter({ maxPerWindow: 5, windowMs: 1000, windowMarginMs: 0, clock });
