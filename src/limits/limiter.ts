@@ -266,9 +266,17 @@ export class Limiter extends EventEmitter<LimiterEvents> implements LeaseOwner {
       {
         now: () => this.clock.now(),
         windows: () => this.windows.map((w) => ({ ...w, marginMs: w.windowMs - w.configuredWindowMs })),
-        used: (index) => {
-          const snapshot = this.handle.snapshot(this.clock.now());
-          return isPromise(snapshot) ? 0 : (snapshot.used[index] ?? 0);
+        hasIdleRoom: (index) => {
+          const now = this.clock.now();
+          // Room a waiter takes the moment its timer fires is not idle (its release only just came).
+          if (this.queue.size > 0 && this.blocked === WINDOW && this.roomAtMs <= now) return false;
+          const snapshot = this.handle.snapshot(now);
+          // A remote store's usage is not known here: say no rather than pause on a guess.
+          if (isPromise(snapshot)) {
+            snapshot.catch(noop);
+            return false;
+          }
+          return (snapshot.used[index] ?? 0) < this.windows[index]!.limit;
         },
         startedSince: (grantIndex) => this.totalRequests - grantIndex,
         pause: (ms) => this.pause(ms),

@@ -8,8 +8,8 @@ export interface FeedbackTarget {
   now(): number;
   /** The windows: resource, configured length, and the limit in force. */
   windows(): readonly { resource: string; limit: number; configuredWindowMs: number; marginMs: number }[];
-  /** Units used in window `index` now. */
-  used(index: number): number;
+  /** Whether window `index` has room now that no waiting acquire is about to take. */
+  hasIdleRoom(index: number): boolean;
   /** Leases granted after the one with this grant index. */
   startedSince(grantIndex: number): number;
   pause(ms: number): void;
@@ -117,12 +117,14 @@ export class ProviderFeedback {
       if (budget.limit < current) this.target.setLimit(index, budget.limit, 'lowered');
       else if (this.learn && budget.limit > current) this.target.setLimit(index, budget.limit, 'learned');
     }
-    // The provider has nothing left for us (what it had left when the request arrived, less what we
-    // started since) although our own log has room: limits we do not know, or someone else spends
-    // this budget. Nobody starts until the provider's reset.
-    if (budget.remaining !== undefined && budget.remaining <= startedSince && budget.resetMs !== undefined && budget.resetMs > 0) {
-      const roomHere = index < 0 || this.target.used(index) < windows[index]!.limit;
-      if (roomHere) this.target.pause(budget.resetMs);
-    }
+    if (budget.remaining === undefined || budget.resetMs === undefined || !(budget.resetMs > 0)) return;
+    // A limit we do not enforce ourselves: what the provider had left when the request arrived,
+    // less what we started since, is what we may still start before its reset.
+    // A limit we do enforce: the provider has nothing left although our own window has room, so
+    // someone else spends this budget. (Not "less what we started since" here: our window frees
+    // slots the provider's header could not know of yet, and starting in them is right.)
+    const exhausted =
+      index < 0 ? budget.remaining <= startedSince : budget.remaining === 0 && this.target.hasIdleRoom(index);
+    if (exhausted) this.target.pause(budget.resetMs);
   }
 }

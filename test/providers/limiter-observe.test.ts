@@ -168,6 +168,21 @@ describe('Limiter.observe: provider feedback', () => {
     }
   });
 
+  it('with a window of our own, starts since the observed request do not count against the provider\'s remaining', async () => {
+    const clock = new FakeClock();
+    const limiter = new Limiter({ maxPerWindow: 10, windowMs: 10_000, clock });
+    const observed = await limiter.acquire();
+    const later = await Promise.all([limiter.acquire(), limiter.acquire(), limiter.acquire()]);
+    // Our window frees slots the header could not know of yet: starting in them is right, so no pause.
+    limiter.observe(new Headers({ 'x-ratelimit-remaining-requests': '3', 'x-ratelimit-reset-requests': '5s' }), { lease: observed });
+    observed.release();
+    expect(limiter.stats().pausedUntil).toBe(0);
+    // Only "nothing left although our window has room" pauses (someone else spends the budget).
+    limiter.observe(new Headers({ 'x-ratelimit-remaining-requests': '0', 'x-ratelimit-reset-requests': '5s' }));
+    expect(limiter.stats().pausedUntil).toBe(5000);
+    for (const lease of later) lease.release();
+  });
+
   it('a 429 that our windows allowed extends them by its retry-after', async () => {
     const clock = new FakeClock();
     const limiter = new Limiter({ maxPerWindow: 5, windowMs: 1000, windowMarginMs: 0, clock });
