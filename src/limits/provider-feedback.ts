@@ -32,6 +32,8 @@ export interface ObserveOptions {
   lease?: Lease;
 }
 
+const MINUTE_MS = 60_000;
+
 /** Largest arrival lag or widening believed, as a fraction of the shortest window (a bound on one bad sample). */
 const MAX_LAG_FRACTION = 0.1;
 
@@ -57,6 +59,8 @@ export class ProviderFeedback {
     const headers = readHeaders(source);
     if (!headers) return undefined;
     const now = this.target.now();
+    // A widening after a 429 lasts one window: narrow it again once the window has passed.
+    if (this.extraMs > 0) this.refreshWidening(now);
     const info = parseRateLimitHeaders(headers);
     const lease = options.lease;
     if (lease && !lease.isReleased) {
@@ -95,12 +99,17 @@ export class ProviderFeedback {
     const windows = this.target.windows();
     if (windows.length === 0 || !(lagMs > 0)) return;
     const shortest = Math.min(...windows.map((w) => w.configuredWindowMs));
-    const margin = Math.min(...windows.map((w) => w.marginMs));
     this.lagSamples.push({ atMs, lagMs: Math.min(lagMs, shortest * MAX_LAG_FRACTION) });
-    // Samples older than the longest window no longer describe entries that are still counted.
-    const horizon = atMs - Math.max(...windows.map((w) => w.configuredWindowMs + w.marginMs));
+    this.refreshWidening(atMs);
+  }
+
+  /** Drops widenings older than the longest window (the entries they were for have left) and applies the largest left. */
+  private refreshWidening(nowMs: number): void {
+    const windows = this.target.windows();
+    const margin = Math.min(...windows.map((w) => w.marginMs));
+    const horizon = nowMs - Math.max(...windows.map((w) => w.configuredWindowMs + w.marginMs));
     this.lagSamples = this.lagSamples.filter((s) => s.atMs >= horizon);
-    const lag = Math.max(...this.lagSamples.map((s) => s.lagMs));
+    const lag = this.lagSamples.length ? Math.max(...this.lagSamples.map((s) => s.lagMs)) : 0;
     const extra = Math.max(0, lag - margin);
     if (extra !== this.extraMs) {
       this.extraMs = extra;
@@ -111,11 +120,17 @@ export class ProviderFeedback {
   private applyBudget(resource: 'requests' | 'tokens', budget: RateLimitBudget | undefined, startedSince: number): void {
     if (!budget) return;
     const windows = this.target.windows();
-    const index = windows.findIndex((w) => w.resource === resource);
+    // Providers state per-minute limits: they speak of our shortest window of a minute or less
+    // (a lower number lowers it, which is never wrong) and are adopted as-is only by a minute
+    // window; a daily window is never lowered to a per-minute number.
+    let index = -1;
+    windows.forEach((w, i) => {
+      if (w.resource === resource && w.configuredWindowMs <= MINUTE_MS && (index < 0 || w.configuredWindowMs < windows[index]!.configuredWindowMs)) index = i;
+    });
     if (budget.limit !== undefined && budget.limit > 0 && index >= 0) {
       const current = windows[index]!.limit;
       if (budget.limit < current) this.target.setLimit(index, budget.limit, 'lowered');
-      else if (this.learn && budget.limit > current) this.target.setLimit(index, budget.limit, 'learned');
+      else if (this.learn && budget.limit > current && windows[index]!.configuredWindowMs === MINUTE_MS) this.target.setLimit(index, budget.limit, 'learned');
     }
     if (budget.remaining === undefined || budget.resetMs === undefined || !(budget.resetMs > 0)) return;
     // A limit we do not enforce ourselves: what the provider had left when the request arrived,

@@ -7,7 +7,7 @@ import { SKIPPED, ThrottledBatchFlow, type ThrottledFlowOptions } from './thrott
 
 /** Options of an {@link AdaptiveThrottledBatchFlow}. */
 export interface AdaptiveFlowOptions extends ThrottledFlowOptions {
-  /** Sub-flows to run at once at the start. @default 10 */
+  /** Sub-flows to run at once at the start. @default 5 (within min and max) */
   initialConcurrentFlows?: number;
   /** Flow concurrency never goes below this. @default 1 */
   minConcurrentFlows?: number;

@@ -183,6 +183,32 @@ describe('Limiter.observe: provider feedback', () => {
     for (const lease of later) lease.release();
   });
 
+  it('never lowers a daily window to the provider\'s per-minute number, nor adopts one for a one-second window', async () => {
+    const events: LimitChangeEvent[] = [];
+    const daily = new Limiter({ maxPerDay: 10_000 });
+    daily.on('limit', (e) => events.push(e));
+    daily.observe(new Headers({ 'x-ratelimit-limit-requests': '500', 'x-ratelimit-remaining-requests': '499', 'x-ratelimit-reset-requests': '120ms' }));
+    const perSecond = Limiter.forProvider('openai', { maxPerMinute: undefined, maxPerWindow: 5, windowMs: 1000 });
+    perSecond.on('limit', (e) => events.push(e));
+    perSecond.observe(new Headers({ 'x-ratelimit-limit-requests': '500' }));
+    expect(events).toEqual([]);
+    // A lower per-minute number does lower a shorter window (never wrong).
+    perSecond.observe(new Headers({ 'x-ratelimit-limit-requests': '3' }));
+    expect(events).toEqual([{ resource: 'requests', windowMs: 1000, from: 5, to: 3, reason: 'lowered' }]);
+  });
+
+  it('the widening after a 429 ends once a window has passed without another', async () => {
+    const clock = new FakeClock();
+    const limiter = new Limiter({ maxPerWindow: 5, windowMs: 1000, windowMarginMs: 0, clock });
+    limiter.reportRateLimit({ retryAfterMs: 80 });
+    await clock.advance(1001);
+    // The next response narrows the windows again: entries count 1000 ms, not 1080.
+    limiter.observe(new Headers({ 'x-request-id': 'r' }));
+    await startMany(limiter, 5);
+    expect(await grantedWithin(clock, limiter, 990)).toBe(false);
+    expect(await grantedWithin(clock, limiter, 20)).toBe(true);
+  });
+
   it('a 429 that our windows allowed extends them by its retry-after', async () => {
     const clock = new FakeClock();
     const limiter = new Limiter({ maxPerWindow: 5, windowMs: 1000, windowMarginMs: 0, clock });
