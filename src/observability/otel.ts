@@ -122,7 +122,7 @@ interface OpenRun {
  * `gen_ai.request.model`; on runs `throttleflow.items`, `.duration_ms`, `.calls`, `.rate_limits`,
  * `.tokens.used`, `.cost_usd`, `.wait_ms` (total). Failed calls and runs have an error status.
  *
- * Metrics: counters `throttleflow.calls` (by outcome), `throttleflow.rate_limits` (429s),
+ * Metrics: counters `throttleflow.calls` (by outcome), `throttleflow.rate_limits` (429s, 529s and exhausted quotas),
  * `throttleflow.tokens`, `throttleflow.cost` (USD); histograms `throttleflow.call.duration` and
  * `throttleflow.queue.wait` (ms); gauges per limiter `throttleflow.limiter.queued` (queue length),
  * `throttleflow.limiter.active` (in flight), `throttleflow.limiter.utilization`,

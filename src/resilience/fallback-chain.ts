@@ -33,7 +33,7 @@ export interface FallbackTarget<Item, Result> {
   tokensFor?(item: Item): number | undefined;
   /**
    * Real tokens a call used, read from its result, to reconcile the estimate.
-   * @default OpenAI's `usage.total_tokens` or Anthropic's `input_tokens + output_tokens`
+   * @default what the response's usage counts against token rate limits (OpenAI's `total_tokens`, Anthropic's input + output + cache writes, Gemini's `usageMetadata`)
    */
   usageOf?(result: Result): number | undefined;
   /**

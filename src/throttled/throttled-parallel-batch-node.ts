@@ -275,8 +275,9 @@ export class ThrottledParallelBatchNode<
   }
 
   /**
-   * Real tokens used by one call, read from its result; by default OpenAI's
-   * `usage.total_tokens` or Anthropic's `input_tokens + output_tokens`.
+   * Real tokens used by one call, read from its result; by default what the response's usage
+   * counts against token rate limits (`usageTokensOf`: OpenAI's `total_tokens`, Anthropic's input
+   * + output + cache writes, Gemini's `usageMetadata`, also inside a `withResponse()` result).
    */
   usageOf(result: Result): number | undefined {
     return usageTokensOf(result);
