@@ -55,16 +55,22 @@ const newMetrics = (): RunMetrics => ({
   latency: new LatencyHistogram(),
 });
 
+/** A reply: its text, and the response headers (returned from `exec`, they let the limiter see when each request reached the provider). */
+interface Reply {
+  text: string;
+  headers?: Headers;
+}
+
 /** One call to the simulated provider, recording latency, tokens, cost and 429s. */
 function makeCall(baseUrl: string, metrics: RunMetrics) {
-  return async (stage: Stage, prompt: string): Promise<string> => {
+  return async (stage: Stage, prompt: string): Promise<Reply> => {
     const started = performance.now();
     try {
-      const { data } = await chatCompletion(baseUrl, { model: MODEL, messages: [{ role: 'user', content: prompt }], max_tokens: 60 });
+      const { data, headers } = await chatCompletion(baseUrl, { model: MODEL, messages: [{ role: 'user', content: prompt }], max_tokens: 60 });
       metrics.latency.record(performance.now() - started);
       record(metrics, data);
       metrics.done[stage]++;
-      return data.choices[0]?.message.content ?? '';
+      return { text: data.choices[0]?.message.content ?? '', headers };
     } catch (error) {
       if (detectRateLimit(error)) metrics.rateLimited++;
       throw error;
@@ -114,7 +120,7 @@ function unthrottledFlow(call: Call) {
   return buildFlow((stage, input, output) => {
     class Stage extends ParallelBatchNode<Shared, object, string, string> {
       override async prep(shared: Shared) { return input(shared); }
-      override async exec(text: string) { return answer(stage, text, await call(stage, promptFor(stage, text))); }
+      override async exec(text: string) { return answer(stage, text, (await call(stage, promptFor(stage, text))).text); }
       override async execFallback(): Promise<string> { return '(failed)'; }
       override async post(shared: Shared, _in: string[], out: string[]) { output(shared, out); return routeOf(stage, out); }
     }
@@ -125,12 +131,20 @@ function unthrottledFlow(call: Call) {
 /** The same graph with throttleflow: every stage draws from one registered limiter (one API key). */
 function throttledFlow(call: Call, limiter: string) {
   return buildFlow((stage, input, output) => {
-    class Stage extends ThrottledParallelBatchNode<Shared, string, string> {
+    class Stage extends ThrottledParallelBatchNode<Shared, string, Reply> {
       override limiter = limiter;
       override async prep(shared: Shared) { return input(shared); }
-      override async exec(text: string) { return answer(stage, text, await call(stage, promptFor(stage, text))); }
-      override async execFallback(): Promise<string> { return '(failed)'; }
-      override async post(shared: Shared, _in: string[], out: string[]) { output(shared, out); return routeOf(stage, out); }
+      // Returning the headers with the answer lets the limiter learn from the provider's response.
+      override async exec(text: string): Promise<Reply> {
+        const reply = await call(stage, promptFor(stage, text));
+        return { text: answer(stage, text, reply.text), headers: reply.headers };
+      }
+      override async execFallback(): Promise<Reply> { return { text: '(failed)' }; }
+      override async post(shared: Shared, _in: string[], replies: Reply[]) {
+        const out = replies.map((r) => r.text);
+        output(shared, out);
+        return routeOf(stage, out);
+      }
     }
     return new Stage({ maxRetries: 3, waitMs: 1000 }) as unknown as Node<Shared>;
   });
