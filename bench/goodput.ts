@@ -1,12 +1,23 @@
 /**
  * Goodput: how close each strategy gets to the provider's possible throughput without 429s.
- * Each strategy talks to its own provider simulator running in its own process (a real provider
- * does not share your event loop); all strategies of a scenario run at the same time.
+ * Each strategy runs in its own client process against its own provider simulator in its own
+ * process (a real provider does not share your event loop). The load is tiny (a few hundred
+ * requests over ~20 s per strategy) and the processes mostly sleep, so strategies run side by
+ * side: every client of a group loads, warms up and reports ready first, so no process start-up
+ * steals CPU from a running strategy; then they start staggered over one window, so their bursts
+ * do not coincide (checked: each throttleflow strategy gets the same 429s and efficiency as alone,
+ * and every client's event-loop delay is recorded in its row). Schedules (`schedule` option):
  *
- *   npx tsx bench/goodput.ts
+ *   - `phased` (default): every throttleflow strategy of every scenario together, then p-queue and
+ *     Bottleneck together, then p-limit — throttleflow never shares the machine with a peer;
+ *   - `alone`: one strategy at a time (the reference the other schedules were checked against);
+ *   - `together`: everything at once.
+ *
+ *   npx tsx bench/goodput.ts [scenario substring]      (BENCH_GOODPUT=alone|phased|together)
  */
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import Bottleneck from 'bottleneck';
 import pLimit from 'p-limit';
 import PQueue from 'p-queue';
@@ -17,7 +28,7 @@ import {
   spawnProviderSimulator,
   type ChatCompletionRequest,
   type ProviderSimulatorOptions,
-  type SpawnedProviderSimulator,
+  type ProviderSimulatorStats,
 } from '../src/testing/index';
 
 const MODEL = 'gpt-4o-mini';
@@ -31,8 +42,14 @@ export interface GoodputRow {
   lost: number;
   /** 429s the provider answered. */
   rejected429: number;
-  /** Other errors the caller saw (faults), each counted once per item. */
+  /** Items that ended in an error (faults, or the peer being locked out), each counted once. */
   failedItems: number;
+  /** Of those, items unfinished when the strategy hit the lockout cap ({@link LOCKOUT_MS}). */
+  lockedOutItems: number;
+  /** The client process's CPU time and event-loop delay (p99, max) during the run: a check that running side by side did not starve it. */
+  clientCpuMs: number;
+  loopDelayP99Ms: number;
+  loopDelayMaxMs: number;
   makespanMs: number;
   optimumMs: number;
   efficiency: number;
@@ -68,20 +85,27 @@ function retryAfterMsOf(error: unknown): number {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const isRateLimit = (error: unknown) => detectRateLimit(error) !== undefined;
 
-/** A strategy still retrying after this long is locked out: its unfinished items count as failed. */
-const DEADLINE_MS = 90_000;
-const clientStarted = performance.now();
+/**
+ * A peer still retrying this long after it started is locked out: its unfinished items count as
+ * failed. A peer that needs more than ~3× the optimum (~21 s) is not going to catch up; the cap
+ * keeps one locked-out peer from setting the length of the whole bench.
+ */
+export const LOCKOUT_MS = 60_000;
+/** When this client process started its strategy (set on the parent's go). */
+let runStarted = performance.now();
 
 /** A peer's documented 429 handling: wait for retry-after, then try again (bounded). */
 async function withRetry(fn: () => Promise<unknown>, schedule: (fn: () => Promise<unknown>) => Promise<unknown>): Promise<Outcome> {
   for (let attempt = 0; attempt < 50; attempt++) {
-    if (performance.now() - clientStarted > DEADLINE_MS) return { ok: false, error: new Error('locked out: still rate limited after 90 s') };
+    const left = LOCKOUT_MS - (performance.now() - runStarted);
+    if (left <= 0) return { ok: false, error: new Error(`locked out: still rate limited after ${LOCKOUT_MS / 1000} s`) };
     try {
       await schedule(fn);
       return { ok: true };
     } catch (error) {
       if (!isRateLimit(error)) return { ok: false, error };
-      await sleep(retryAfterMsOf(error));
+      // Never sleep past the cap: a locked-out peer ends at the cap, not a retry-after later.
+      await sleep(Math.min(retryAfterMsOf(error), left));
     }
   }
   return { ok: false, error: new Error('gave up after 50 rate limits') };
@@ -238,10 +262,14 @@ function scenarios(): Scenario[] {
       limit: tokenLimit,
       strategies: [
         throttleflow(windowMs, limit, tokenLimit),
-        pLimitStrategy,
-        // Peers have no token limits: the docs' advice is a request rate that keeps average tokens under the cap.
-        pQueueStrategy(windowMs, Math.floor(tokenLimit / (tokenCosts.reduce((a, b) => a + b, 0) / tokenCosts.length))),
-        bottleneckStrategy(windowMs, Math.floor(tokenLimit / (tokenCosts.reduce((a, b) => a + b, 0) / tokenCosts.length))),
+        ...(process.env.BENCH_ONLY_OURS
+          ? []
+          : [
+              pLimitStrategy,
+              // Peers have no token limits: the docs' advice is a request rate that keeps average tokens under the cap.
+              pQueueStrategy(windowMs, Math.floor(tokenLimit / (tokenCosts.reduce((a, b) => a + b, 0) / tokenCosts.length))),
+              bottleneckStrategy(windowMs, Math.floor(tokenLimit / (tokenCosts.reduce((a, b) => a + b, 0) / tokenCosts.length))),
+            ]),
       ],
     },
     {
@@ -261,58 +289,117 @@ interface ClientReport {
   outcomes: number;
   done: number;
   failedItems: number;
+  /** Items that failed because the strategy hit {@link LOCKOUT_MS}. */
+  lockedOutItems: number;
+  /** CPU time the client process used during the run. */
+  cpuMs: number;
+  /** The client's event-loop delay during the run (p99 and max): high values mean it was starved of CPU. */
+  loopDelayP99Ms: number;
+  loopDelayMaxMs: number;
 }
 
-/** Runs one strategy against a simulator URL in this process. */
-async function runClient(scenarioName: string, strategyIndex: number, url: string): Promise<ClientReport> {
+type ClientMessage = { type: 'ready' } | { type: 'report'; report: ClientReport };
+
+/** Runs one strategy against a simulator URL in this process, once `go` resolves. */
+async function runClient(scenarioName: string, strategyIndex: number, url: string, go: Promise<void>, onReady: () => void): Promise<ClientReport> {
   const scenario = scenarios().find((s) => s.name === scenarioName)!;
   const strategy = scenario.strategies[strategyIndex]!;
   const call: Call = (request) => chatCompletion(url, request);
   // A running service has its HTTP client loaded: one request before the clock starts.
   await fetch(`${url}/stats`).then((r) => r.arrayBuffer());
+  onReady();
+  await go;
+  const delay = monitorEventLoopDelay({ resolution: 10 });
+  delay.enable();
+  const cpuBefore = process.cpuUsage();
   const started = performance.now();
+  runStarted = started;
   const outcomes = await strategy.run(scenario.requests, call, scenario);
+  delay.disable();
+  const cpu = process.cpuUsage(cpuBefore);
+  const lockedOut = (o: Outcome) => !o.ok && o.error instanceof Error && o.error.message.startsWith('locked out');
   return {
     makespanMs: performance.now() - started,
     outcomes: outcomes.length,
     done: outcomes.filter((o) => o.ok).length,
     failedItems: outcomes.filter((o) => !o.ok).length,
+    lockedOutItems: outcomes.filter(lockedOut).length,
+    cpuMs: (cpu.user + cpu.system) / 1000,
+    loopDelayP99Ms: delay.percentile(99) / 1e6,
+    loopDelayMaxMs: delay.max / 1e6,
   };
 }
 
-/** Runs one strategy in its own client process, so strategies run side by side do not share an event loop. */
-function runClientProcess(scenarioName: string, strategyIndex: number, url: string): Promise<ClientReport> {
-  return new Promise((resolve, reject) => {
-    const child = fork(fileURLToPath(import.meta.url), ['--client', scenarioName, String(strategyIndex), url], {
-      execArgv: ['--import', 'tsx'],
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    });
-    child.once('message', (report) => resolve(report as ClientReport));
+/** One strategy's client process, loaded and warmed up, waiting for `go()`. */
+interface ReadyClient {
+  go: () => void;
+  report: Promise<ClientReport>;
+}
+
+/** Forks a client process for one strategy; resolves once it has loaded and warmed up. */
+function startClientProcess(scenarioName: string, strategyIndex: number, url: string): Promise<ReadyClient> {
+  const child = fork(fileURLToPath(import.meta.url), ['--client', scenarioName, String(strategyIndex), url], {
+    execArgv: ['--import', 'tsx'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const failed = new Promise<never>((_, reject) => {
     child.once('error', reject);
     child.once('exit', (code) => {
       if (code !== 0) reject(new Error(`client for ${scenarioName} #${strategyIndex} exited with ${code}`));
     });
   });
+  const report = Promise.race([
+    failed,
+    new Promise<ClientReport>((resolve) => child.on('message', (m: ClientMessage) => m.type === 'report' && resolve(m.report))),
+  ]);
+  // A client that dies before reporting must not leave an unhandled rejection behind its ready promise.
+  report.catch(() => {});
+  const ready = new Promise<void>((resolve) => child.on('message', (m: ClientMessage) => m.type === 'ready' && resolve()));
+  return Promise.race([failed, ready]).then(() => ({ go: () => child.send('go'), report }));
 }
 
-async function runStrategy(scenario: Scenario, strategyIndex: number, simulator: SpawnedProviderSimulator): Promise<GoodputRow> {
-  const strategy = scenario.strategies[strategyIndex]!;
-  const report = await runClientProcess(scenario.name, strategyIndex, simulator.url);
-  const { makespanMs, done, failedItems } = report;
-  const outcomes = { length: report.outcomes };
-  const stats = await simulator.stats();
+interface Job {
+  scenario: Scenario;
+  strategyIndex: number;
+}
+
+/** Spreads a group's starts over one provider window (10 s), at most 2 s apart. */
+export const staggerFor = (strategies: number) => Math.min(2_000, 10_000 / strategies);
+
+/** Runs a group of strategies side by side, each with its own simulator and client process, starts staggered. */
+async function runGroup(jobs: Job[]): Promise<GoodputRow[]> {
+  const simulators = await Promise.all(jobs.map((job) => spawnProviderSimulator(job.scenario.simulator)));
+  try {
+    const clients = await Promise.all(jobs.map((job, k) => startClientProcess(job.scenario.name, job.strategyIndex, simulators[k]!.url)));
+    // Staggered starts: a strategy's first burst (and every window-aligned burst after it) costs
+    // ~1 s of CPU in its client and simulator; started together, six of them stall one another's
+    // event loops for seconds on 2 cores, and throttleflow then sees 429s it never sees alone.
+    const staggerMs = staggerFor(jobs.length);
+    clients.forEach((client, k) => setTimeout(client.go, k * staggerMs));
+    const reports = await Promise.all(clients.map((c) => c.report));
+    return await Promise.all(jobs.map(async (job, k) => toRow(job, reports[k]!, await simulators[k]!.stats())));
+  } finally {
+    await Promise.all(simulators.map((s) => s.close()));
+  }
+}
+
+function toRow({ scenario, strategyIndex }: Job, report: ClientReport, stats: ProviderSimulatorStats): GoodputRow {
   const isTokens = scenario.simulator.tokensPerWindow !== undefined;
   return {
     scenario: scenario.name,
-    strategy: strategy.name,
+    strategy: scenario.strategies[strategyIndex]!.name,
     items: scenario.requests.length,
-    done,
-    lost: scenario.requests.length - outcomes.length,
+    done: report.done,
+    lost: scenario.requests.length - report.outcomes,
     rejected429: stats.rejected,
-    failedItems,
-    makespanMs,
+    failedItems: report.failedItems,
+    lockedOutItems: report.lockedOutItems,
+    clientCpuMs: report.cpuMs,
+    loopDelayP99Ms: report.loopDelayP99Ms,
+    loopDelayMaxMs: report.loopDelayMaxMs,
+    makespanMs: report.makespanMs,
     optimumMs: scenario.optimumMs,
-    efficiency: scenario.optimumMs / makespanMs,
+    efficiency: scenario.optimumMs / report.makespanMs,
     maxInWindow: isTokens ? stats.maxTokensInAnyWindow : stats.maxRequestsInAnyWindow,
     limit: scenario.limit,
     windowMs: stats.windowMs,
@@ -322,28 +409,53 @@ async function runStrategy(scenario: Scenario, strategyIndex: number, simulator:
   };
 }
 
-/** Runs every scenario (strategies of one scenario side by side, each on its own simulator process). */
-export async function benchGoodput(filter?: (scenario: string) => boolean): Promise<GoodputRow[]> {
-  const rows: GoodputRow[] = [];
-  for (const scenario of scenarios()) {
-    if (filter && !filter(scenario.name)) continue;
-    // throttleflow's strategies run alone (one client process, one simulator process); the peers then
-    // run side by side, each with its own client and simulator process, to keep the bench short.
-    const ours = scenario.strategies.flatMap((s, i) => (s.name.startsWith('throttleflow') ? [i] : []));
-    const peers = scenario.strategies.flatMap((s, i) => (s.name.startsWith('throttleflow') ? [] : [i]));
-    const results: GoodputRow[] = [];
-    for (const group of [...ours.map((i) => [i]), peers]) {
-      if (group.length === 0) continue;
-      const simulators = await Promise.all(group.map(() => spawnProviderSimulator(scenario.simulator)));
-      try {
-        results.push(...(await Promise.all(group.map((i, k) => runStrategy(scenario, i, simulators[k]!)))));
-      } finally {
-        await Promise.all(simulators.map((s) => s.close()));
-      }
-    }
-    rows.push(...results);
-    printRows(results);
+/** How strategies share the machine; see the top of this file. */
+export type GoodputSchedule = 'phased' | 'alone' | 'together';
+
+/** Options of {@link benchGoodput}. */
+export interface GoodputBenchOptions {
+  /** Which scenarios to run (all by default). */
+  filter?: (scenario: string) => boolean;
+  /** Which strategies to run (all by default). */
+  strategyFilter?: (strategy: string) => boolean;
+  /** @default 'phased' */
+  schedule?: GoodputSchedule;
+}
+
+const isOurs = (strategy: Strategy) => strategy.name.startsWith('throttleflow');
+
+/**
+ * How `phased` groups the peers. Twelve peers side by side did not get their numbers alone: each
+ * p-limit client hammers its simulator with retries (up to 8 s of CPU in one run), and p-queue and
+ * Bottleneck, which send a window's worth at once, lose a whole window to a few hundred ms of
+ * stall. So the window-paced peers (p-queue, Bottleneck: quiet between bursts, like throttleflow)
+ * run together, then the four p-limit runs together.
+ */
+function peerGroups(peers: Job[]): Job[][] {
+  const pLimitRuns = peers.filter((j) => j.scenario.strategies[j.strategyIndex]!.name.startsWith('p-limit'));
+  return [peers.filter((j) => !pLimitRuns.includes(j)), pLimitRuns];
+}
+
+/** Runs every scenario; returns the rows in scenario order (throttleflow first within each). */
+export async function benchGoodput(options: GoodputBenchOptions = {}): Promise<GoodputRow[]> {
+  const schedule = options.schedule ?? 'phased';
+  const chosen = scenarios().filter((s) => !options.filter || options.filter(s.name));
+  const jobs: Job[] = chosen
+    .flatMap((scenario) => scenario.strategies.map((_, strategyIndex) => ({ scenario, strategyIndex })))
+    .filter((j) => !options.strategyFilter || options.strategyFilter(j.scenario.strategies[j.strategyIndex]!.name));
+  const ours = jobs.filter((j) => isOurs(j.scenario.strategies[j.strategyIndex]!));
+  const peers = jobs.filter((j) => !isOurs(j.scenario.strategies[j.strategyIndex]!));
+  const groups = schedule === 'alone' ? jobs.map((j) => [j]) : schedule === 'together' ? [jobs] : [ours, ...peerGroups(peers)];
+  const done: GoodputRow[] = [];
+  for (const group of groups) {
+    if (group.length === 0) continue;
+    const started = performance.now();
+    done.push(...(await runGroup(group)));
+    console.log(`  ${group.length} strateg${group.length === 1 ? 'y' : 'ies'} side by side: ${((performance.now() - started) / 1000).toFixed(1)} s`);
   }
+  // Back in scenario order, whatever order they ran in.
+  const rows = jobs.map((j) => done.find((r) => r.scenario === j.scenario.name && r.strategy === j.scenario.strategies[j.strategyIndex]!.name)!);
+  printRows(rows);
   return rows;
 }
 
@@ -355,20 +467,29 @@ export function printRows(rows: GoodputRow[]): void {
       'done/items': `${r.done}/${r.items}`,
       lost: r.lost,
       '429s': r.rejected429,
-      failed: r.failedItems,
+      failed: r.failedItems + (r.lockedOutItems > 0 ? ` (${r.lockedOutItems} locked out)` : ''),
       'makespan s': (r.makespanMs / 1000).toFixed(2),
       'optimum s': (r.optimumMs / 1000).toFixed(2),
       efficiency: r.efficiency.toFixed(3),
       'max in window': `${r.maxInWindow}/${r.limit}`,
+      'client CPU s': (r.clientCpuMs / 1000).toFixed(1),
+      'loop delay p99/max ms': `${r.loopDelayP99Ms.toFixed(0)}/${r.loopDelayMaxMs.toFixed(0)}`,
     })),
   );
 }
 
+export function parseSchedule(value: string | undefined): GoodputSchedule {
+  if (value === undefined || value === '') return 'phased';
+  if (value === 'phased' || value === 'alone' || value === 'together') return value;
+  throw new Error(`BENCH_GOODPUT must be phased, alone or together, got ${value}`);
+}
+
 if (process.argv[2] === '--client') {
   const [, , , scenarioName, index, url] = process.argv;
-  const report = await runClient(scenarioName!, Number(index), url!);
-  process.send!(report, () => process.exit(0));
+  const go = new Promise<void>((resolve) => process.once('message', () => resolve()));
+  const report = await runClient(scenarioName!, Number(index), url!, go, () => process.send!({ type: 'ready' } satisfies ClientMessage));
+  process.send!({ type: 'report', report } satisfies ClientMessage, () => process.exit(0));
 } else if (import.meta.url === `file://${process.argv[1]}`) {
   const only = process.argv[2];
-  await benchGoodput(only ? (name) => name.includes(only) : undefined);
+  await benchGoodput({ ...(only ? { filter: (name: string) => name.includes(only) } : {}), schedule: parseSchedule(process.env.BENCH_GOODPUT) });
 }

@@ -44,6 +44,8 @@ export interface RedisBenchOptions {
   url?: string;
   /** How long each measurement runs. @default 3_000 */
   durationMs?: number;
+  /** Warm-up before each measurement (connection, script cache, JIT). @default 1_000 */
+  warmupMs?: number;
   /** Callers looping acquire → release at once, per process. @default 64 */
   concurrency?: number;
   /** Process counts to measure. @default [1, 3] */
@@ -63,6 +65,7 @@ interface ChildSpec {
   url: string;
   prefix: string;
   durationMs: number;
+  warmupMs: number;
   concurrency: number;
 }
 
@@ -97,8 +100,8 @@ async function measure(spec: ChildSpec, go: Promise<void> = Promise.resolve(), o
       await limiter.consume('bench');
     };
   }
-  // Warm up (connection, script cache, JIT) the way it will be measured: concurrent callers, 1 s.
-  const warmUntil = performance.now() + 1_000;
+  // Warm up (connection, script cache, JIT) the way it will be measured: concurrent callers.
+  const warmUntil = performance.now() + spec.warmupMs;
   await Promise.all(
     Array.from({ length: spec.concurrency }, async () => {
       while (performance.now() < warmUntil) await op();
@@ -157,12 +160,13 @@ async function measureInProcesses(spec: ChildSpec, n: number): Promise<{ ops: nu
 export async function benchRedis(options: RedisBenchOptions = {}): Promise<RedisBenchResult> {
   const url = options.url ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
   const durationMs = options.durationMs ?? 3_000;
+  const warmupMs = options.warmupMs ?? 1_000;
   const concurrency = options.concurrency ?? 64;
   const prefix = `tf-bench:${process.pid}:${Date.now().toString(36)}:`;
   const rows: RedisBenchRow[] = [];
   for (const processes of options.processes ?? [1, 3]) {
     for (const contender of ['throttleflow', 'throttleflow-store', 'rate-limiter-flexible'] as const) {
-      const spec: ChildSpec = { contender, url, prefix: `${prefix}${processes}p:`, durationMs, concurrency };
+      const spec: ChildSpec = { contender, url, prefix: `${prefix}${processes}p:`, durationMs, warmupMs, concurrency };
       const { ops, ms } = processes === 1 ? await measure(spec) : await measureInProcesses(spec, processes);
       rows.push({ contender, processes, ops, ms, opsPerSec: (ops / ms) * 1000 });
     }
