@@ -114,10 +114,25 @@ async function withRetry(fn: () => Promise<unknown>, schedule: (fn: () => Promis
 
 // ---- strategies ------------------------------------------------------------------------------
 
-const throttleflow = (windowMs: number, limit: number, tokenLimit?: number): Strategy => ({
-  name: 'throttleflow',
+/**
+ * What throttleflow uses to line its window up with the provider's, so the bench can show what
+ * each part costs: `full` (the default: margin + per-request arrival from the response headers),
+ * `margin` (the 1 % safety margin only: headers ignored), `exact` (neither: our own send times).
+ */
+type Alignment = 'full' | 'margin' | 'exact';
+const ALIGNMENT_NAMES: Record<Alignment, string> = {
+  full: 'throttleflow',
+  margin: 'throttleflow, margin only (headers ignored)',
+  exact: 'throttleflow, exact window (no margin, headers ignored)',
+};
+
+const throttleflow = (windowMs: number, limit: number, tokenLimit?: number, alignment: Alignment = 'full'): Strategy => ({
+  name: ALIGNMENT_NAMES[alignment],
   async run(requests, call) {
     class Call extends ThrottledParallelBatchNode<unknown, ChatCompletionRequest, Outcome> {
+      protected override observeResponse(...args: Parameters<ThrottledParallelBatchNode['observeResponse']>) {
+        if (alignment === 'full') super.observeResponse(...args);
+      }
       override async prep() { return requests; }
       override tokensFor(request: ChatCompletionRequest) { return tokenLimit ? simulatorTokenCost(request).totalTokens : undefined; }
       // Returning the response (its headers) lets the limiter learn from the provider.
@@ -128,6 +143,7 @@ const throttleflow = (windowMs: number, limit: number, tokenLimit?: number): Str
     const node = new Call({
       maxConcurrent: 100,
       ...(tokenLimit ? { windows: [{ resource: 'tokens', limit: tokenLimit, windowMs }] } : { maxPerWindow: limit, windowMs }),
+      ...(alignment === 'exact' ? { windowMarginMs: 0 } : {}),
       maxRetries: 3,
       maxRateLimitRetries: 50,
     });
@@ -237,7 +253,7 @@ function scenarios(): Scenario[] {
       requests,
       optimumMs: requestOptimum,
       limit,
-      strategies: [throttleflow(windowMs, limit), ...peers],
+      strategies: [throttleflow(windowMs, limit), throttleflow(windowMs, limit, undefined, 'margin'), throttleflow(windowMs, limit, undefined, 'exact'), ...peers],
     },
     {
       name: 'requests, countRejected',
