@@ -67,6 +67,13 @@ export interface ReleaseRequest {
    * new cost counts at the lease's start time, and only while that start is still inside the window.
    */
   deltas?: readonly number[];
+  /**
+   * How long after the lease started its request reached the provider, at the latest; the store
+   * then counts this lease's window entries from `start + arrivalLagMs` instead of from `start`
+   * (only ever later, never earlier; ignore non-finite or ≤ 0 values; entries already out of the
+   * window are ignored).
+   */
+  arrivalLagMs?: number;
 }
 
 /** A point-in-time view of one limiter's shared state. */
