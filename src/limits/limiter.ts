@@ -6,6 +6,7 @@ import { ShutdownError } from '../errors/shutdown-error';
 import { MemoryStore } from '../stores/memory-store';
 import type { ReleaseRequest, StoreHandle, TryAcquireRequest, TryAcquireResult } from '../stores/store';
 import { InvalidOptionError } from '../validation/options';
+import { AttemptPipeline, type Attempt } from './attempt-pipeline';
 import { abortReason, systemClock, type Clock } from './clock';
 import { DeadlineHeap, type DeadlineNode } from './deadline-heap';
 import { Lease, type LeaseOwner, type LeaseUsage } from './lease';
@@ -140,6 +141,21 @@ const QUEUED = 0;
 const TRYING = 1;
 const DONE = 2;
 
+/**
+ * The most try-acquires in flight at once to a store that answers later (Redis): enough to fill
+ * the store's batches (one script run answers every call that arrived meanwhile), small enough that
+ * a refusal hands back few grants. Never more than the free concurrency slots, and only one while
+ * the head is being refused (see `flowing`).
+ */
+const PIPELINE_DEPTH = 64;
+
+/**
+ * A grant applied this long after it arrived (it waited behind a slower answer to an earlier
+ * attempt, which only a store that can reorder answers produces) is handed back and tried again:
+ * the store counted it from its own decision, so starting it later could overfill a window.
+ */
+const HELD_GRANT_MS = 1;
+
 /** What blocks the head waiter (decides whether a release is worth a new attempt). */
 const NONE = 0;
 const CONCURRENCY = 1;
@@ -233,6 +249,13 @@ export class Limiter extends EventEmitter<LimiterEvents> implements LeaseOwner {
   private leaseSeq = 0;
   /** Set once the store answered with a promise: from then on every attempt goes through the queue. */
   private asyncStore = false;
+  /** Try-acquires in flight to a store that answers later, applied in the order they were sent. */
+  private readonly attempts = new AttemptPipeline<Waiter>(
+    () => this.clock.now(),
+    (attempt, doomed) => this.onAttempt(attempt, doomed),
+  );
+  /** False after a refusal until the next grant: only the head is tried then, not a pipeline full of waiters. */
+  private flowing = true;
   private pumping = false;
   private pumpAgain = false;
   private blocked = NONE;
@@ -586,8 +609,7 @@ export class Limiter extends EventEmitter<LimiterEvents> implements LeaseOwner {
           this.asyncStore = true;
           const waiter = this.newWaiter(costs, options, now);
           const promise = this.enqueue(waiter);
-          this.pumping = true;
-          this.awaitAnswer(waiter, leaseId, result);
+          this.sendAttempt(waiter, leaseId, result);
           return promise;
         }
         if (result.ok) return this.grant(leaseId, options?.tokens ?? 0, result.entries, now, now, options?.priority ?? 0);
@@ -603,8 +625,9 @@ export class Limiter extends EventEmitter<LimiterEvents> implements LeaseOwner {
     if (options?.timeoutMs === 0) throw new LimiterTimeoutError(this.name, 0);
     const waiter = this.newWaiter(costs, options, this.clock.now());
     const promise = this.enqueue(waiter);
-    // Only a new head can change what happens next; behind a blocked head it just waits.
-    if (this.queue.peek() === waiter) this.pump();
+    // Only a new head can change what happens next; behind a blocked head it just waits. With a
+    // store that answers later, a waiter behind heads being tried joins the pipeline at once.
+    if (this.queue.peek() === waiter || (this.asyncStore && this.blocked === NONE)) this.pump();
     else if (waiter.heapIndex >= 0) this.schedule();
     return promise;
   }
@@ -731,7 +754,8 @@ export class Limiter extends EventEmitter<LimiterEvents> implements LeaseOwner {
       return;
     }
     this.pumping = true;
-    this.pumpLoop();
+    if (this.asyncStore) this.pumpAsync();
+    else this.pumpLoop();
   }
 
   /** The body of {@link pump}: runs with `pumping` set and clears it when it stops. */
@@ -768,8 +792,10 @@ export class Limiter extends EventEmitter<LimiterEvents> implements LeaseOwner {
         continue;
       }
       if (isPromise(result)) {
+        // The store answers later: go on in pipelined mode for good.
         this.asyncStore = true;
-        this.awaitAnswer(head, leaseId, result);
+        this.sendAttempt(head, leaseId, result);
+        this.pumpAsync();
         return;
       }
       if (!this.onAnswer(head, leaseId, result, now) && !this.pumpAgain) break;
@@ -778,51 +804,147 @@ export class Limiter extends EventEmitter<LimiterEvents> implements LeaseOwner {
     this.schedule();
   }
 
-  /** Waits for a remote store's answer about `head`, then goes on serving (`pumping` stays set meanwhile). */
-  private awaitAnswer(head: Waiter, leaseId: string, answer: Promise<TryAcquireResult>): void {
-    head.state = TRYING;
-    answer.then(
-      (result) => {
-        if (this.onAnswer(head, leaseId, result, this.clock.now()) || this.pumpAgain) {
-          this.pumpLoop();
-        } else {
-          this.pumping = false;
-          this.schedule();
-        }
-      },
-      (error: unknown) => {
-        if (head.state === TRYING) head.state = QUEUED;
-        this.cancel(head, error);
-        this.pumpLoop();
-      },
-    );
+  /**
+   * The body of {@link pump} for a store that answers later: sends try-acquires for queued waiters
+   * in queue order, up to {@link PIPELINE_DEPTH} in flight and never more than the free slots.
+   * Runs with `pumping` set and clears it when it stops.
+   */
+  private pumpAsync(): void {
+    do {
+      this.pumpAgain = false;
+      this.sendAttempts();
+    } while (this.pumpAgain);
+    this.pumping = false;
+    this.schedule();
   }
 
-  /** Applies one store answer about `head`; returns whether serving should go on. */
-  private onAnswer(head: Waiter, leaseId: string, result: TryAcquireResult, now: number): boolean {
-    if (head.state === DONE) {
-      // It gave up while a remote store answered: hand back what was taken, untouched.
-      if (result.ok) {
-        const done = this.handle.release({ nowMs: now, leaseId, entries: result.entries, deltas: head.costs.map((c) => -c) });
-        if (isPromise(done)) done.catch(noop);
+  private sendAttempts(): void {
+    if (this.queue.size === 0) {
+      this.block(NONE, Infinity);
+      return;
+    }
+    const now = this.clock.now();
+    if (this.gate.isClosed(now)) {
+      this.block(PAUSED, this.gate.untilMs);
+      return;
+    }
+    if (this.gate.takeResume(now)) this.emitResume();
+    // Whatever blocked before is being tried again now: the answers will say what blocks next
+    // (a stale time left here would re-arm the timer for a moment already past).
+    this.block(NONE, Infinity);
+    const depth = this.flowing ? PIPELINE_DEPTH : 1;
+    // Waiters being tried stay queued (they may be refused); the walk skips them.
+    for (let waiter = this.queue.peek(); waiter !== undefined && this.attempts.size < depth; ) {
+      const next = this.queue.after(waiter);
+      if (waiter.state === QUEUED) {
+        // At or past its deadline a waiter never starts, whichever path gets here first.
+        if (waiter.deadlineMs <= now) {
+          this.cancel(waiter, new LimiterTimeoutError(this.name, waiter.timeoutMs));
+          waiter = next;
+          continue;
+        }
+        // Every attempt in flight may come back granted: together they must fit the limit in force.
+        if (this.active + this.attempts.size >= this.maxConcurrentValue) {
+          this.block(CONCURRENCY, Infinity);
+          return;
+        }
+        const leaseId = this.nextLeaseId();
+        let result: TryAcquireResult | Promise<TryAcquireResult>;
+        try {
+          result = this.handle.tryAcquire(this.request(now, leaseId, waiter.costs));
+        } catch (error) {
+          this.cancel(waiter, error);
+          waiter = next;
+          continue;
+        }
+        this.sendAttempt(waiter, leaseId, isPromise(result) ? result : Promise.resolve(result));
       }
-      return true;
+      waiter = next;
     }
-    head.state = QUEUED;
-    if (result.ok && (this.gate.isClosed(now) || this.active >= this.maxConcurrentValue)) {
-      // A store that answers later granted before it heard of a pause or a shrink made meanwhile:
-      // nobody starts during a pause or above the limit in force, so hand the grant back and wait.
-      const done = this.handle.release({ nowMs: now, leaseId, entries: result.entries, deltas: head.costs.map((c) => -c) });
-      if (isPromise(done)) done.catch(noop);
-      if (this.gate.isClosed(now)) this.block(PAUSED, this.gate.untilMs);
-      else this.block(CONCURRENCY, Infinity);
-      return false;
+  }
+
+  private sendAttempt(waiter: Waiter, leaseId: string, answer: Promise<TryAcquireResult>): void {
+    waiter.state = TRYING;
+    this.attempts.send(waiter, leaseId, waiter.costs, answer);
+  }
+
+  /**
+   * Applies a store's answer to one attempt, in the order attempts were sent. `doomed`: an attempt
+   * sent earlier was refused, so this waiter may not start before it (a grant is handed back).
+   */
+  private onAttempt(attempt: Attempt<Waiter>, doomed: boolean): void {
+    const waiter = attempt.waiter;
+    const result = attempt.result;
+    const now = this.clock.now();
+    if (waiter.state === DONE) {
+      // It gave up (abort, timeout, drain) while the store answered: hand back what was taken, untouched.
+      if (result?.ok) this.handBack(attempt, result.entries, now);
+    } else if (attempt.failed) {
+      // A store error concerns this waiter alone.
+      waiter.state = QUEUED;
+      this.cancel(waiter, attempt.error);
+    } else if (result!.ok) {
+      waiter.state = QUEUED;
+      if (doomed) {
+        this.handBack(attempt, result!.entries, now);
+      } else if (this.gate.isClosed(now) || this.active >= this.maxConcurrentValue) {
+        // Granted before the store heard of a pause or a shrink made meanwhile: nobody starts during
+        // a pause or above the limit in force, so hand the grant back and wait.
+        this.handBack(attempt, result!.entries, now);
+        this.stopFlowing();
+        if (this.gate.isClosed(now)) this.block(PAUSED, this.gate.untilMs);
+        else this.block(CONCURRENCY, Infinity);
+      } else if (now - attempt.answeredAtMs >= HELD_GRANT_MS) {
+        // Held back too long (see HELD_GRANT_MS): hand it back; waiters behind it wait too, and it
+        // is tried again at once, alone.
+        this.handBack(attempt, result!.entries, now);
+        this.stopFlowing();
+      } else {
+        this.flowing = true;
+        this.block(NONE, Infinity);
+        this.detach(waiter);
+        waiter.resolve(this.grant(attempt.leaseId, waiter.tokens, result!.entries, now, waiter.enqueuedAtMs, waiter.priority));
+      }
+    } else {
+      waiter.state = QUEUED;
+      const refusal = result!;
+      if (!doomed) {
+        if (!this.onRefusal(waiter, refusal, now)) this.stopFlowing();
+      } else if (refusal.reason === 'paused') {
+        this.closeGate(now + refusal.waitMs, refusal.waitMs, 'store');
+      }
     }
+    // A grant, or a slot of the pipeline freed while only the pipeline itself filled the limit,
+    // lets the next waiter be tried; after a refusal the timer (or a release) decides.
+    if (this.queue.size > 0 && (this.blocked === NONE || (this.blocked === CONCURRENCY && this.flowing))) this.pump();
+    else this.schedule();
+  }
+
+  /** An earlier waiter did not start: attempts in flight for later ones must not start either. */
+  private stopFlowing(): void {
+    this.flowing = false;
+    this.attempts.breakOrder();
+  }
+
+  /** Returns a grant nobody takes: frees its slot and refunds its whole charge. */
+  private handBack(attempt: Attempt<Waiter>, entries: readonly number[], now: number): void {
+    const deltas = attempt.costs.map((c) => -c);
+    const done = this.handle.release({ nowMs: now, leaseId: attempt.leaseId, entries, deltas });
+    if (isPromise(done)) done.catch(noop);
+  }
+
+  /** Applies a synchronous store's answer about `head`; returns whether serving should go on. */
+  private onAnswer(head: Waiter, leaseId: string, result: TryAcquireResult, now: number): boolean {
     if (result.ok) {
       this.detach(head);
       head.resolve(this.grant(leaseId, head.tokens, result.entries, now, head.enqueuedAtMs, head.priority));
       return true;
     }
+    return this.onRefusal(head, result, now);
+  }
+
+  /** Blocks on a refusal of `waiter`; returns true when it was rejected instead (it can never fit). */
+  private onRefusal(waiter: Waiter, result: TryAcquireResult & { ok: false }, now: number): boolean {
     switch (result.reason) {
       case 'paused':
         this.closeGate(now + result.waitMs, result.waitMs, 'store');
@@ -831,7 +953,7 @@ export class Limiter extends EventEmitter<LimiterEvents> implements LeaseOwner {
       case 'window':
         if (result.waitMs === Infinity) {
           // Only a shared store with smaller limits (set by another process) gets here.
-          this.cancel(head, this.neverFits(head));
+          this.cancel(waiter, this.neverFits(waiter));
           return true;
         }
         this.block(WINDOW, now + result.waitMs);

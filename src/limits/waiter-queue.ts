@@ -56,6 +56,15 @@ export class WaiterQueue<T extends QueueNode> {
     return this.lanes[0]?.head as T | undefined;
   }
 
+  /** The item served right after `item`, or undefined when it is the last (or in no queue). */
+  after(item: T): T | undefined {
+    if (item.qNext) return item.qNext as T;
+    const lane = item.qLane;
+    if (!lane) return undefined;
+    // Few lanes in practice: a short scan.
+    return this.lanes[this.lanes.indexOf(lane) + 1]?.head as T | undefined;
+  }
+
   /** Removes and returns the item served next. */
   shift(): T | undefined {
     const head = this.peek();

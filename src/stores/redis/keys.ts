@@ -7,7 +7,9 @@
  * <prefix>{<name>}:pause                     STRING  paused-until (ms, Redis time), PX = the pause
  * <prefix>{<name>}:waiting                   STRING  present while an acquire is denied (release publishes then)
  * <prefix>{<name>}:extend                    STRING  ms every window is extended by (learned arrival delay)
- * <prefix>{<name>}:w:<resource>:<windowMs>   ZSET    "<lease id>:<cost>" → start time (ms)
+ * <prefix>{<name>}:w:<resource>:<windowMs>   ZSET    "<first lease id>+:<units>" → start time (ms): one entry per
+ *                                                    batch of grants; reconcile entries "<lease id>~:<units>"
+ *                                                    (may be negative), "<lease id>^:<units>", "<lease id>:<units>"
  * <prefix>{<name>}:w:<resource>:<windowMs>:sum  STRING  units held by that log
  * <prefix>{<name>}:clients                   ZSET    store instance id → presence expiry (heartbeat)
  * <prefix>{<name>}:aimd                      HASH    shared AIMD level

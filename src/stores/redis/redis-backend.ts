@@ -17,8 +17,8 @@ export interface WindowCharge {
 
 /**
  * A cost reconciled at release: the entry charged `charged` at acquire becomes
- * `max(0, charged + delta)` at its start time while still inside the window; a lease charged 0 up
- * front gets a positive delta as a new entry now.
+ * `max(0, charged + delta)` at its start time (or start + arrival lag) while still inside the
+ * window; a lease charged 0 up front gets a positive delta as a new entry now.
  */
 export interface WindowAdjustment {
   readonly resource: string;
@@ -35,6 +35,21 @@ export interface BackendSnapshot {
   used: number[];
   /** Whole ms until the pause gate opens (0 = open). */
   pausedForMs: number;
+}
+
+/** When a released lease started (the acquire's `startedAt`) and how late its request arrived. */
+export interface ReleaseTiming {
+  /** The lease's `startedAt`, exactly as the acquire answered it: its window entries carry this score. */
+  readonly startedAt: number;
+  /** Counts the lease's window entries from `startedAt + arrivalLagMs` (ignored unless finite and > 0). */
+  readonly arrivalLagMs?: number;
+}
+
+/** One window's reconcile at release, by window index. */
+export interface IndexedAdjustment {
+  readonly index: number;
+  readonly charged: number;
+  readonly delta: number;
 }
 
 /** Why an acquire was denied. */
@@ -243,11 +258,20 @@ export class RedisBackend extends EventEmitter<RedisBackendEvents> {
    * Returns a lease and reconciles its window costs. Resolves `released: false` when the lease had
    * already expired (reported once through `leaseExpired`); it is never freed twice.
    */
-  async release(name: string, leaseId: string, adjustments: readonly WindowAdjustment[] = []): Promise<{ released: boolean }> {
-    const adjusted = adjustments.filter((a) => a.delta !== 0);
+  async release(
+    name: string,
+    leaseId: string,
+    adjustments: readonly WindowAdjustment[] = [],
+    timing?: ReleaseTiming,
+  ): Promise<{ released: boolean }> {
+    const lag = timing?.arrivalLagMs;
+    const adjusted = adjustments.filter((a) => a.delta !== 0 || (lag !== undefined && lag > 0 && a.charged > 0));
+    if (adjusted.length > 0 && timing === undefined) throw new TypeError('RedisBackend.release: adjustments need the lease\'s startedAt');
     const release = this.releaser(name, adjusted);
     return release(
       leaseId,
+      timing?.startedAt ?? 0,
+      lag ?? 0,
       adjusted.map((a, i) => ({ index: i, charged: a.charged, delta: a.delta })),
     );
   }
@@ -259,18 +283,22 @@ export class RedisBackend extends EventEmitter<RedisBackendEvents> {
   releaser(
     name: string,
     windows: readonly WindowKeyParts[],
-  ): (leaseId: string, adjustments?: readonly { index: number; charged: number; delta: number }[]) => Promise<{ released: boolean }> {
+  ): (leaseId: string, startedAt: number, arrivalLagMs: number, adjustments?: readonly IndexedAdjustment[]) => Promise<{ released: boolean }> {
     const batcher = this.batcher('release', name, windows);
-    return async (leaseId, adjustments = []) => {
+    return async (leaseId, startedAt, arrivalLagMs, adjustments) => {
       this.held.get(name)?.delete(leaseId);
-      const args: ScriptArg[] = [leaseId, 0];
+      const lag = arrivalLagMs > 0 && Number.isFinite(arrivalLagMs) ? arrivalLagMs : 0;
+      const args: ScriptArg[] = [leaseId, startedAt, lag, 0];
       let n = 0;
-      for (const a of adjustments) {
-        if (a.delta === 0) continue;
-        n++;
-        args.push(a.index + 1, a.charged, a.delta);
+      if (adjustments) {
+        for (const a of adjustments) {
+          // Without a lag, an unchanged charge needs nothing; with one, every charge moves.
+          if (a.delta === 0 && (lag === 0 || !(a.charged > 0))) continue;
+          n++;
+          args.push(a.index + 1, a.charged, a.delta);
+        }
       }
-      args[1] = n;
+      args[3] = n;
       const [, released] = await batcher.submit(args);
       const wasLost = this.lost.delete(leaseId);
       if (released !== 1 && !wasLost) this.emit('leaseExpired', { name, leaseId });

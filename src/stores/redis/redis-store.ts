@@ -201,6 +201,19 @@ export class RedisStore extends EventEmitter<RedisStoreEvents> implements Store 
   }
 }
 
+/**
+ * What a grant's `entries` hold: per window the cost charged (-1 for none; a reconcile needs it),
+ * then the lease's start (Redis time, exactly as the acquire answered it): its window entries carry
+ * that score, which is how a release finds them again.
+ */
+function entriesOf(costs: readonly number[], startedAt: number): number[] {
+  const n = costs.length;
+  const entries = new Array<number>(n + 1);
+  for (let i = 0; i < n; i++) entries[i] = costs[i]! > 0 ? costs[i]! : -1;
+  entries[n] = startedAt;
+  return entries;
+}
+
 /** One limiter's shared state in Redis, with the local fallback when configured. */
 class RedisHandle implements StoreHandle {
   readonly tracksLeases = true;
@@ -249,10 +262,7 @@ class RedisHandle implements StoreHandle {
         return this.onError(error, request);
       }
       this.recovered();
-      if (result.granted) {
-        // Entries: the cost charged per window (what release needs to find the entry), -1 for none.
-        return { ok: true, entries: request.costs.map((c) => (c > 0 ? c : -1)) };
-      }
+      if (result.granted) return { ok: true, entries: entriesOf(request.costs, result.startedAt) };
       if (result.reason === 'never') {
         // The limiter rejects such costs before asking; a limit lowered elsewhere could still get here.
         return { ok: false, reason: 'window', waitMs: Infinity };
@@ -274,22 +284,33 @@ class RedisHandle implements StoreHandle {
   }
 
   async release(request: ReleaseRequest): Promise<void> {
-    for (const wake of [...this.localWake]) wake();
-    const localHandle = this.localLeases.get(request.leaseId);
-    if (localHandle) {
-      this.localLeases.delete(request.leaseId);
-      await localHandle.release(request);
-      return;
+    if (this.localWake.size > 0) for (const wake of [...this.localWake]) wake();
+    if (this.localLeases.size > 0) {
+      const localHandle = this.localLeases.get(request.leaseId);
+      if (localHandle) {
+        this.localLeases.delete(request.leaseId);
+        await localHandle.release(request);
+        return;
+      }
     }
-    const deltas = request.deltas;
-    const adjustments = deltas
-      ? deltas.flatMap((delta, index) => {
-          const entry = request.entries[index] ?? -1;
-          return delta === 0 ? [] : [{ index, charged: entry > 0 ? entry : 0, delta }];
-        })
-      : undefined;
+    const { entries, deltas } = request;
+    const n = this.windows.length;
+    const lag = request.arrivalLagMs;
+    const moves = lag !== undefined && lag > 0 && Number.isFinite(lag);
+    let adjustments: { index: number; charged: number; delta: number }[] | undefined;
+    if (deltas || moves) {
+      for (let index = 0; index < n; index++) {
+        const entry = entries[index] ?? -1;
+        const charged = entry > 0 ? entry : 0;
+        const delta = deltas?.[index] ?? 0;
+        if (delta === 0 && !(moves && charged > 0)) continue;
+        (adjustments ??= []).push({ index, charged, delta });
+      }
+    }
     try {
-      await this.releaseLease(request.leaseId, adjustments);
+      // The start rides after the per-window entries (see entriesOf); a lease from before a
+      // fallback has none, and then has nothing to reconcile either.
+      await this.releaseLease(request.leaseId, entries[n] ?? 0, moves ? lag : 0, adjustments);
     } catch (error) {
       // The lease expires by itself within leaseTtlMs; nothing is freed twice.
       this.store.emit('error', error);

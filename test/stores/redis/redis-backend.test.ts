@@ -154,19 +154,19 @@ describeRedis('RedisBackend scripts (real Redis)', () => {
     const sum = async () => Number(await env.client.get(b.keys(name).windowSum(w)));
     const lease = await b.tryAcquire(name, { windows: [{ ...w, limit: 1000, cost: 300 }] });
     if (!lease.granted) throw new Error('unreachable');
-    await b.release(name, lease.leaseId, [{ ...w, charged: 300, delta: 150 }]);
+    await b.release(name, lease.leaseId, [{ ...w, charged: 300, delta: 150 }], lease);
     expect(await sum()).toBe(450);
     // A retried release changes nothing.
-    await b.release(name, lease.leaseId, [{ ...w, charged: 300, delta: 150 }]);
+    await b.release(name, lease.leaseId, [{ ...w, charged: 300, delta: 150 }], lease);
     expect(await sum()).toBe(450);
     const l2 = await b.tryAcquire(name, { windows: [{ ...w, limit: 1000, cost: 500 }] });
     if (!l2.granted) throw new Error('unreachable');
-    await b.release(name, l2.leaseId, [{ ...w, charged: 500, delta: -400 }]);
+    await b.release(name, l2.leaseId, [{ ...w, charged: 500, delta: -400 }], l2);
     expect(await sum()).toBe(550);
     // A lease charged nothing up front is charged at release (as the memory store does).
     const l3 = await b.tryAcquire(name, { windows: [{ ...w, limit: 1000, cost: 0 }] });
     if (!l3.granted) throw new Error('unreachable');
-    await b.release(name, l3.leaseId, [{ ...w, charged: 0, delta: 50 }]);
+    await b.release(name, l3.leaseId, [{ ...w, charged: 0, delta: 50 }], l3);
     expect(await sum()).toBe(600);
     expect(Number(await env.client.zscore(b.keys(name).windowLog(w), `${l3.leaseId}:50`))).toBeGreaterThan(l3.startedAt);
     expect(await b.snapshot(name, [w])).toEqual({ active: 0, used: [600], pausedForMs: 0 });

@@ -2,12 +2,16 @@
 -- leases. One call answers a batch of requests (all against the same windows) in order, exactly as
 -- that many single calls made one after another at one instant would.
 --
--- KEYS[1]  leases   ZSET    member = lease id, score = expiry (ms, Redis time)
+-- KEYS[1]  leases   ZSET    member = lease id, score = expiry (whole ms, Redis time)
 -- KEYS[2]  pause    STRING  paused-until (ms, Redis time)
 -- KEYS[3]  waiting  STRING  set while some acquire is denied: tells release to PUBLISH
 -- KEYS[4]  extend   STRING  ms every window is extended by (learned start-to-arrival delay; only grows)
 -- then two keys per window w (1-based):
--- KEYS[3+2w]  log  ZSET    member = "<lease id>:<cost>", score = start time (ms)
+-- KEYS[3+2w]  log  ZSET    score = start time (ms); member = "<first lease id>+:<units>" for the units a
+--                          batch of grants charged together (one member per batch, not per lease), or
+--                          a reconcile entry written by release ("<lease id>~:<units>", may be negative,
+--                          at the lease's start; "<lease id>^:<units>" moved later by an arrival lag;
+--                          "<lease id>:<units>" charged late). A member's units are after its last ':'.
 -- KEYS[4+2w]  sum  STRING  units held by that log (kept in step, so admission is O(1) amortised)
 --
 -- ARGV[1]  lease TTL (ms)
@@ -18,7 +22,8 @@
 --            per window its limit and this request's cost
 --
 -- Reply: { now, then 4 values per request: granted, wait, reason, window }
---   now      ms of Redis time with 3 decimals, as a string (the start time of every grant)
+--   now      ms of Redis time with 3 decimals, as a string (the start time of every grant, and the
+--            exact score of its window entries: release finds them again by it)
 --   granted  1 or 0
 --   wait     denied: whole ms until the request can fit (never early); for 'concurrency' an upper
 --            bound, the earliest lease expiry (a release wakes waiters sooner through PUBLISH); -1
@@ -28,8 +33,9 @@
 --   window   1-based index of the window that decided the wait ('window', 'never'), else 0
 
 local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
-local now_text = string.format('%.3f', now)
+local now_text = string.format('%.3f', tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000)
+-- The score written is exactly the number the reply's text parses to.
+local now = tonumber(now_text)
 local ttl = tonumber(ARGV[1])
 local W = tonumber(ARGV[2])
 local R = tonumber(ARGV[3 + W])
@@ -61,20 +67,25 @@ for w = 1, W do
   held[w] = units
 end
 
--- Time until `cost` more units fit in window w, walking its log from the oldest entry.
+-- Time until `cost` more units fit in window w, walking its log from the oldest entry. Entries of
+-- one score leave together (a reconcile entry may be negative), so compare only whole score groups.
 local function wait_for(w, limit, cost)
   local need = held[w] + cost - limit
   local freed = 0
   local from = 0
   local log = KEYS[3 + 2 * w]
+  local group = nil
   while true do
     local batch = redis.call('ZRANGE', log, from, from + 63, 'WITHSCORES')
-    if #batch == 0 then return length[w] end
+    if #batch == 0 then
+      if group and freed >= need then return group + length[w] - now end
+      return length[w]
+    end
     for i = 1, #batch, 2 do
+      local score = tonumber(batch[i + 1])
+      if group and score ~= group and freed >= need then return group + length[w] - now end
       freed = freed + cost_of(batch[i])
-      if freed >= need then
-        return tonumber(batch[i + 1]) + length[w] - now
-      end
+      group = score
     end
     from = from + 64
   end
@@ -102,9 +113,14 @@ if R > 0 then
 end
 
 local reply = { now_text }
+-- Whole ms: a small sorted set is a listpack, where an integer score compares without parsing
+-- (fractional scores made every insert parse each score as text).
+local expiry = math.ceil(now + ttl)
 local longest_wait = 0
-local new_leases, new_entries = {}, {}
-for w = 1, W do new_entries[w] = {} end
+local new_leases = {}
+-- Units granted in this batch per window, and the first lease granted (names the batch's entries).
+local charged, first_granted = {}, nil
+for w = 1, W do charged[w] = 0 end
 local base = 4 + W
 for r = 1, R do
   local lease_id = ARGV[base]
@@ -137,16 +153,14 @@ for r = 1, R do
       -- Granted: a lease, and every window charged at `now` (written once, after the loop).
       ok = 1
       already[lease_id] = true
-      new_leases[#new_leases + 1] = now + ttl
+      if not first_granted then first_granted = lease_id end
+      new_leases[#new_leases + 1] = expiry
       new_leases[#new_leases + 1] = lease_id
       active = active + 1
       for w = 1, W do
-        local cost_text = ARGV[base + 2 * w + 1]
-        local cost = tonumber(cost_text)
+        local cost = tonumber(ARGV[base + 2 * w + 1])
         if cost > 0 then
-          local entries = new_entries[w]
-          entries[#entries + 1] = now
-          entries[#entries + 1] = lease_id .. ':' .. cost_text
+          charged[w] = charged[w] + cost
           held[w] = held[w] + cost
           touched[w] = true
         end
@@ -163,8 +177,9 @@ end
 
 local granted_any = #new_leases > 0
 if granted_any then redis.call('ZADD', leases, unpack(new_leases)) end
+-- One entry per window for the whole batch: every grant in it started at `now`.
 for w = 1, W do
-  if #new_entries[w] > 0 then redis.call('ZADD', KEYS[3 + 2 * w], unpack(new_entries[w])) end
+  if charged[w] > 0 then redis.call('ZADD', KEYS[3 + 2 * w], now, first_granted .. '+:' .. charged[w]) end
 end
 if granted_any then redis.call('PEXPIRE', leases, math.ceil(ttl * 2)) end
 for w = 1, W do
