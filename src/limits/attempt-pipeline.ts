@@ -9,6 +9,8 @@ export interface Attempt<W> {
   /** Sent order, from 1. */
   readonly seq: number;
   settled: boolean;
+  /** Clock reading when it was sent (the store decided later: its charge is no earlier than this). */
+  readonly sentAtMs: number;
   /** Clock reading when the answer arrived (it may be applied later, behind a slower earlier one). */
   answeredAtMs: number;
   /** The store's answer, once settled without an error. */
@@ -59,6 +61,7 @@ export class AttemptPipeline<W> {
       leaseId,
       costs,
       seq: ++this.seq,
+      sentAtMs: this.now(),
       settled: false,
       answeredAtMs: 0,
       result: undefined,

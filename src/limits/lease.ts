@@ -6,7 +6,8 @@ export interface LeaseUsage {
    */
   tokens?: number;
   /**
-   * How long after the lease started its request reached the provider, at the latest (e.g. the
+   * How long after the lease was charged (granted; with a remote store, when its acquire was sent)
+   * its request reached the provider, at the latest (e.g. the
    * time the response came back, minus the processing time the provider reports): the lease's
    * window entries then count from that moment (when it is later than the window's safety margin
    * allows for), as the provider's window counts the request from its arrival.
@@ -43,6 +44,12 @@ export class Lease {
     readonly entries: readonly number[],
     /** @internal how many leases its limiter had granted, this one included. */
     readonly grantIndex = 0,
+    /**
+     * @internal clock reading no later than the store's charge of this lease (for a store that
+     * answers later, when the acquire was sent): arrival lags are measured from here, so the
+     * moved charge is never earlier than the request's arrival.
+     */
+    readonly chargedAtMs = startedAtMs,
   ) {}
 
   /** Whether the lease was released already. */

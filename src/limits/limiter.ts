@@ -675,10 +675,11 @@ export class Limiter extends EventEmitter<LimiterEvents> implements LeaseOwner {
     return r;
   }
 
-  private grant(leaseId: string, tokens: number, entries: readonly number[], now: number, enqueuedAtMs: number, priority: number): Lease {
+  /** `chargedAtMs`: no later than the store's charge (the attempt's send time for a store that answers later). */
+  private grant(leaseId: string, tokens: number, entries: readonly number[], now: number, enqueuedAtMs: number, priority: number, chargedAtMs = now): Lease {
     this.active++;
     this.totalRequests++;
-    const lease = new Lease(this, leaseId, tokens, now, entries, this.totalRequests);
+    const lease = new Lease(this, leaseId, tokens, now, entries, this.totalRequests, chargedAtMs);
     if (this.listenerCount('acquire')) this.emit('acquire', { active: this.active, waitedMs: now - enqueuedAtMs, priority, tokens });
     return lease;
   }
@@ -903,7 +904,7 @@ export class Limiter extends EventEmitter<LimiterEvents> implements LeaseOwner {
         this.flowing = true;
         this.block(NONE, Infinity);
         this.detach(waiter);
-        waiter.resolve(this.grant(attempt.leaseId, waiter.tokens, result!.entries, now, waiter.enqueuedAtMs, waiter.priority));
+        waiter.resolve(this.grant(attempt.leaseId, waiter.tokens, result!.entries, now, waiter.enqueuedAtMs, waiter.priority, attempt.sentAtMs));
       }
     } else {
       waiter.state = QUEUED;

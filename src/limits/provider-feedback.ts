@@ -71,7 +71,7 @@ export class ProviderFeedback {
         const windows = this.target.windows();
         // Capped: a response read long after its headers came (a stream) must not stall the window.
         const capMs = windows.length ? MAX_LAG_FRACTION * Math.min(...windows.map((w) => w.configuredWindowMs)) : 0;
-        lease.noteArrivalLag(Math.min(now - processingMs - lease.startedAtMs, capMs));
+        lease.noteArrivalLag(Math.min(now - processingMs - lease.chargedAtMs, capMs));
       }
     }
     // The provider's `remaining` was read when this request arrived; ours started after it are not in it.

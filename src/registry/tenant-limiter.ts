@@ -13,9 +13,9 @@ class PairOwner implements LeaseOwner {
   releaseLease(_lease: Lease, usage: LeaseUsage | undefined): void {
     // Global first: the global slot is the scarcer one, and whoever waits for it is woken at once.
     this.global.release(usage);
-    // The arrival lag is measured from the global grant; the tenant slot was granted earlier.
+    // The arrival lag is measured from the global charge; the tenant slot was charged earlier.
     const lagMs = usage?.arrivalLagMs;
-    this.tenant.release(lagMs === undefined ? usage : { ...usage, arrivalLagMs: lagMs + this.global.startedAtMs - this.tenant.startedAtMs });
+    this.tenant.release(lagMs === undefined ? usage : { ...usage, arrivalLagMs: lagMs + this.global.chargedAtMs - this.tenant.chargedAtMs });
   }
 }
 
@@ -122,6 +122,6 @@ export class TenantLimiter extends Limiter {
       tenant.release();
       throw error;
     }
-    return new Lease(new PairOwner(tenant, global), global.id, global.tokens, global.startedAtMs, [], global.grantIndex);
+    return new Lease(new PairOwner(tenant, global), global.id, global.tokens, global.startedAtMs, [], global.grantIndex, global.chargedAtMs);
   }
 }

@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { FakeClock } from '../../src/limits/fake-clock';
 import { Limiter } from '../../src/limits/limiter';
 import type { LimitChangeEvent } from '../../src/limits/limiter-events';
+import { MemoryStore } from '../../src/stores/memory-store';
+import type { Store } from '../../src/stores/store';
 
 /** Acquires `n` leases now and releases them at once (starts that stay in the window). */
 async function startMany(limiter: Limiter, n: number): Promise<void> {
@@ -50,6 +52,40 @@ describe('Limiter.observe: provider feedback', () => {
       expect(await grantedWithin(clock, limiter, roomAtMs - 300 - 1)).toBe(false);
       expect(await grantedWithin(clock, limiter, 2)).toBe(true);
     }
+  });
+
+  it('on a store that answers later, measures the lag from when the acquire was sent (the store charged no earlier)', async () => {
+    const clock = new FakeClock();
+    const memory = new MemoryStore();
+    // Decides at once (its charge is at the send time) but answers 50 ms later, as over a network.
+    const store: Store = {
+      bind(name, windows) {
+        const inner = memory.bind(name, windows);
+        const later = <T>(value: T) => clock.sleep(50).then(() => value);
+        return {
+          tracksLeases: false,
+          tryAcquire: (r) => later(inner.tryAcquire({ ...r, costs: [...r.costs] })),
+          release: (r) => inner.release(r),
+          pause: (nowMs, ms) => inner.pause(nowMs, ms),
+          snapshot: (nowMs) => inner.snapshot(nowMs),
+          getLevel: () => inner.getLevel(),
+          setLevel: (level) => inner.setLevel(level),
+        };
+      },
+    };
+    const limiter = new Limiter({ maxPerWindow: 1, windowMs: 10_000, windowMarginMs: 0, clock, store });
+    const pending = limiter.acquire();
+    await clock.advance(50);
+    const lease = await pending;
+    expect(lease.startedAtMs).toBe(50);
+    await clock.advance(250);
+    // Arrived by 300 − 100 = 200 ms: 200 ms after the charge (not 150 after the grant), so room at 10 200.
+    limiter.observe({ headers: new Headers({ 'openai-processing-ms': '100' }) }, { lease });
+    lease.release();
+    await clock.advance(10_190 - 300);
+    expect(limiter.stats().requestsInWindow).toBe(1);
+    await clock.advance(10);
+    expect(limiter.stats().requestsInWindow).toBe(0);
   });
 
   it('moves only the observed lease\'s entry', async () => {
