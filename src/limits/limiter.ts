@@ -153,6 +153,8 @@ const PIPELINE_DEPTH = 64;
  * A grant applied this long after it arrived (it waited behind a slower answer to an earlier
  * attempt, which only a store that can reorder answers produces) is handed back and tried again:
  * the store counted it from its own decision, so starting it later could overfill a window.
+ * Stores that answer in order (Redis) never hold a grant. (With a whole-ms custom clock a brief hold
+ * across a tick counts too; that grant is merely asked for again.)
  */
 const HELD_GRANT_MS = 1;
 
