@@ -153,6 +153,8 @@ const PIPELINE_DEPTH = 64;
  * A grant applied this long after it arrived (it waited behind a slower answer to an earlier
  * attempt, which only a store that can reorder answers produces) is handed back and tried again:
  * the store counted it from its own decision, so starting it later could overfill a window.
+ * Stores that answer in order (Redis) never hold a grant. (With a whole-ms custom clock a brief hold
+ * across a tick counts too; that grant is merely asked for again.)
  */
 const HELD_GRANT_MS = 1;
 
@@ -874,51 +876,54 @@ export class Limiter extends EventEmitter<LimiterEvents> implements LeaseOwner {
    * sent earlier was refused, so this waiter may not start before it (a grant is handed back).
    */
   private onAttempt(attempt: Attempt<Waiter>, doomed: boolean): void {
-    const waiter = attempt.waiter;
-    const result = attempt.result;
+    const { waiter, result } = attempt;
     const now = this.clock.now();
     if (waiter.state === DONE) {
       // It gave up (abort, timeout, drain) while the store answered: hand back what was taken, untouched.
       if (result?.ok) this.handBack(attempt, result.entries, now);
-    } else if (attempt.failed) {
-      // A store error concerns this waiter alone.
+    } else if (result === undefined) {
+      // The store call failed: the error concerns this waiter alone.
       waiter.state = QUEUED;
       this.cancel(waiter, attempt.error);
-    } else if (result!.ok) {
-      waiter.state = QUEUED;
-      if (doomed) {
-        this.handBack(attempt, result!.entries, now);
-      } else if (this.gate.isClosed(now) || this.active >= this.maxConcurrentValue) {
-        // Granted before the store heard of a pause or a shrink made meanwhile: nobody starts during
-        // a pause or above the limit in force, so hand the grant back and wait.
-        this.handBack(attempt, result!.entries, now);
-        this.stopFlowing();
-        if (this.gate.isClosed(now)) this.block(PAUSED, this.gate.untilMs);
-        else this.block(CONCURRENCY, Infinity);
-      } else if (now - attempt.answeredAtMs >= HELD_GRANT_MS) {
-        // Held back too long (see HELD_GRANT_MS): hand it back; waiters behind it wait too, and it
-        // is tried again at once, alone.
-        this.handBack(attempt, result!.entries, now);
-        this.stopFlowing();
-      } else {
-        this.flowing = true;
-        this.block(NONE, Infinity);
-        this.detach(waiter);
-        waiter.resolve(this.grant(attempt.leaseId, waiter.tokens, result!.entries, now, waiter.enqueuedAtMs, waiter.priority, attempt.sentAtMs));
-      }
     } else {
       waiter.state = QUEUED;
-      const refusal = result!;
-      if (!doomed) {
-        if (!this.onRefusal(waiter, refusal, now)) this.stopFlowing();
-      } else if (refusal.reason === 'paused') {
-        this.closeGate(now + refusal.waitMs, refusal.waitMs, 'store');
+      if (result.ok) this.onGrant(attempt, result.entries, doomed, now);
+      else if (!doomed) {
+        if (!this.onRefusal(waiter, result, now)) this.stopFlowing();
+      } else if (result.reason === 'paused') {
+        // Behind an earlier refusal, but a pause is news for everyone.
+        this.closeGate(now + result.waitMs, result.waitMs, 'store');
       }
     }
     // A grant, or a slot of the pipeline freed while only the pipeline itself filled the limit,
     // lets the next waiter be tried; after a refusal the timer (or a release) decides.
     if (this.queue.size > 0 && (this.blocked === NONE || (this.blocked === CONCURRENCY && this.flowing))) this.pump();
     else this.schedule();
+  }
+
+  /** Starts the waiter of a granted attempt, or hands the grant back when it may not start now. */
+  private onGrant(attempt: Attempt<Waiter>, entries: readonly number[], doomed: boolean, now: number): void {
+    const waiter = attempt.waiter;
+    if (doomed) {
+      this.handBack(attempt, entries, now);
+    } else if (this.gate.isClosed(now) || this.active >= this.maxConcurrentValue) {
+      // Granted before the store heard of a pause or a shrink made meanwhile: nobody starts during
+      // a pause or above the limit in force, so hand the grant back and wait.
+      this.handBack(attempt, entries, now);
+      this.stopFlowing();
+      if (this.gate.isClosed(now)) this.block(PAUSED, this.gate.untilMs);
+      else this.block(CONCURRENCY, Infinity);
+    } else if (now - attempt.answeredAtMs >= HELD_GRANT_MS) {
+      // Held back too long (see HELD_GRANT_MS): hand it back; waiters behind it wait too, and it is
+      // tried again at once, alone.
+      this.handBack(attempt, entries, now);
+      this.stopFlowing();
+    } else {
+      this.flowing = true;
+      this.block(NONE, Infinity);
+      this.detach(waiter);
+      waiter.resolve(this.grant(attempt.leaseId, waiter.tokens, entries, now, waiter.enqueuedAtMs, waiter.priority, attempt.sentAtMs));
+    }
   }
 
   /** An earlier waiter did not start: attempts in flight for later ones must not start either. */
@@ -931,8 +936,14 @@ export class Limiter extends EventEmitter<LimiterEvents> implements LeaseOwner {
   private handBack(attempt: Attempt<Waiter>, entries: readonly number[], now: number): void {
     const deltas = attempt.costs.map((c) => -c);
     const done = this.handle.release({ nowMs: now, leaseId: attempt.leaseId, entries, deltas });
-    if (isPromise(done)) done.catch(noop);
+    // The store may have refused a waiter while this slot and charge were still taken; a store
+    // that does not announce releases (see subscribe) would leave it waiting: look again.
+    if (isPromise(done)) done.then(this.afterHandBack, noop);
   }
+
+  private readonly afterHandBack = (): void => {
+    if (this.queue.size > 0 && this.blocked !== PAUSED) this.pump();
+  };
 
   /** Applies a synchronous store's answer about `head`; returns whether serving should go on. */
   private onAnswer(head: Waiter, leaseId: string, result: TryAcquireResult, now: number): boolean {

@@ -146,6 +146,30 @@ describe('pipelined try-acquires on a store that answers later', () => {
     expect(store.inner.bind('limiter', limiter.windows).snapshot(clock.now()).used).toEqual([2]);
   });
 
+  it('a waiter refused while a handed-back grant still held the slot is tried again when the hand-back lands (found by the property)', async () => {
+    const clock = new FakeClock();
+    const delays = [1, 0, 1];
+    let d = 0;
+    // No subscribe: nothing else would wake the waiter.
+    const store = new RemoteStore(clock, false, () => delays[d++ % delays.length]!);
+    const limiter = new Limiter({ clock, store, maxConcurrent: 1 });
+    await clock.advanceTo(115);
+    void limiter.acquire().then(async (lease) => {
+      await clock.sleep(98);
+      lease.release();
+    });
+    await clock.advanceTo(147);
+    // Times out at 215, the moment its grant comes back: the grant is handed back.
+    const timedOut = limiter.acquire({ timeoutMs: 68 }).catch((error: unknown) => error);
+    await clock.advanceTo(148);
+    let startedAt = -1;
+    void limiter.acquire().then(() => (startedAt = clock.now()));
+    await clock.runAll();
+    expect(isLimiterTimeoutError(await timedOut)).toBe(true);
+    expect(startedAt).toBeGreaterThan(215);
+    expect(limiter.stats()).toMatchObject({ active: 1, queued: 0 });
+  });
+
   it('a store error rejects only the waiter it concerns', async () => {
     const clock = new FakeClock();
     let call = 0;

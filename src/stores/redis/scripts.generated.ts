@@ -117,9 +117,9 @@ if R > 0 then
 end
 
 local reply = { now_text }
--- Whole ms: a small sorted set is a listpack, where an integer score compares without parsing
--- (fractional scores made every insert parse each score as text).
-local expiry = math.ceil(now + ttl)
+-- Whole ms, never past the TTL: a small sorted set is a listpack, where an integer score compares
+-- without parsing (fractional scores made every insert parse each score as text).
+local expiry = math.floor(now + ttl)
 local longest_wait = 0
 local new_leases = {}
 -- Units granted in this batch per window, and the first lease granted (names the batch's entries).
@@ -413,8 +413,8 @@ for i = 4, #ARGV do
   local id = ARGV[i]
   local expiry = redis.call('ZSCORE', leases, id)
   if expiry and tonumber(expiry) > now then
-    -- Whole ms, as acquire writes them (cheap to compare in a small sorted set).
-    redis.call('ZADD', leases, 'XX', math.ceil(now + ttl), id)
+    -- Whole ms, never past the TTL, as acquire writes them (cheap to compare in a small sorted set).
+    redis.call('ZADD', leases, 'XX', math.floor(now + ttl), id)
   else
     if expiry then redis.call('ZREM', leases, id) end
     reply[#reply + 1] = id

@@ -120,6 +120,9 @@ describeRedis('processes sharing one limiter through Redis (real processes, real
     const victimPrefix = [...victim.started.values()][0]!.replace(/:[^:]*$/, ':');
     victim.kill('SIGKILL');
     const killedAt = wallNow();
+    // A renew the victim wrote just before dying may still run in Redis after the kill: read Redis's
+    // clock once such commands are through, so "one TTL after" counts from the last possible renew.
+    await sleep(50);
     const killedAtRedis = await redisNow(env.client);
     const leases = await env.client.zrange(keys.leases, 0, -1, 'WITHSCORES');
     const dead: { id: string; expiry: number }[] = [];

@@ -113,9 +113,9 @@ if R > 0 then
 end
 
 local reply = { now_text }
--- Whole ms: a small sorted set is a listpack, where an integer score compares without parsing
--- (fractional scores made every insert parse each score as text).
-local expiry = math.ceil(now + ttl)
+-- Whole ms, never past the TTL: a small sorted set is a listpack, where an integer score compares
+-- without parsing (fractional scores made every insert parse each score as text).
+local expiry = math.floor(now + ttl)
 local longest_wait = 0
 local new_leases = {}
 -- Units granted in this batch per window, and the first lease granted (names the batch's entries).

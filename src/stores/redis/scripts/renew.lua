@@ -29,8 +29,8 @@ for i = 4, #ARGV do
   local id = ARGV[i]
   local expiry = redis.call('ZSCORE', leases, id)
   if expiry and tonumber(expiry) > now then
-    -- Whole ms, as acquire writes them (cheap to compare in a small sorted set).
-    redis.call('ZADD', leases, 'XX', math.ceil(now + ttl), id)
+    -- Whole ms, never past the TTL, as acquire writes them (cheap to compare in a small sorted set).
+    redis.call('ZADD', leases, 'XX', math.floor(now + ttl), id)
   else
     if expiry then redis.call('ZREM', leases, id) end
     reply[#reply + 1] = id
