@@ -13,6 +13,7 @@ import { FakeClock } from '../../src/limits/fake-clock';
 import { Limiter } from '../../src/limits/limiter';
 import { MemoryStore } from '../../src/stores/memory-store';
 import type { ReleaseRequest, Store, StoreHandle, TryAcquireRequest, TryAcquireResult, WindowSpec } from '../../src/stores/store';
+import { actsLimiter, expectNothingLeft, limiterActs, runLimiterActs, windowOverfills } from '../support/limiter-acts';
 
 class StoreDown extends Error {
   constructor() {
@@ -203,30 +204,7 @@ describe('pipelined try-acquires on a store that answers later', () => {
 
   for (const inOrder of [true, false]) {
     it(`property (${inOrder ? 'answers in order, like Redis' : 'random latency, answers reordered'}): never above the concurrency limit or a window, grants in queue order, no slot leaks, everything settles`, async () => {
-      type Act =
-        | { kind: 'acquire'; at: number; cost: number; tokens: number; priority: number; durationMs: number; timeoutMs?: number; abortAfterMs?: number }
-        | { kind: 'resize'; at: number; to: number }
-        | { kind: 'pause'; at: number; ms: number };
-      const act: fc.Arbitrary<Act> = fc.oneof(
-        {
-          weight: 10,
-          arbitrary: fc.record(
-            {
-              kind: fc.constant('acquire' as const),
-              at: fc.integer({ min: 0, max: 300 }),
-              cost: fc.integer({ min: 0, max: 2 }),
-              tokens: fc.integer({ min: 0, max: 60 }),
-              priority: fc.integer({ min: 0, max: 1 }),
-              durationMs: fc.integer({ min: 0, max: 100 }),
-              timeoutMs: fc.integer({ min: 0, max: 200 }),
-              abortAfterMs: fc.integer({ min: 0, max: 150 }),
-            },
-            { requiredKeys: ['kind', 'at', 'cost', 'tokens', 'priority', 'durationMs'] },
-          ),
-        },
-        { weight: 1, arbitrary: fc.record({ kind: fc.constant('resize' as const), at: fc.integer({ min: 0, max: 300 }), to: fc.integer({ min: 1, max: 6 }) }) },
-        { weight: 1, arbitrary: fc.record({ kind: fc.constant('pause' as const), at: fc.integer({ min: 0, max: 300 }), ms: fc.integer({ min: 1, max: 100 }) }) },
-      );
+      const act = limiterActs({ atMax: 300, costMax: 2, durationMsMax: 100, timeoutMsMax: 200, abortAfterMsMax: 150, resizeToMax: 6, pauseMsMax: 100, acquireWeight: 10 });
       await fc.assert(
         fc.asyncProperty(
           fc.integer({ min: 1, max: 6 }),
@@ -242,85 +220,54 @@ describe('pipelined try-acquires on a store that answers later', () => {
             // About one try-acquire in ten fails (when the failure pattern has any true at all).
             const store = new RemoteStore(clock, inOrder, () => delays[d++ % delays.length]!, () => failures[f++ % failures.length]! && f % 5 === 0);
             const tokenLimit = 100;
-            const limiter = new Limiter({
-              clock,
-              store,
-              maxConcurrent,
-              maxPerWindow: perWindow,
-              windowMs,
-              windows: [{ resource: 'tokens', limit: tokenLimit, windowMs }],
-              windowMarginMs: 0,
-            });
+            const limiter = actsLimiter(clock, store, maxConcurrent, perWindow, windowMs, tokenLimit);
             interface W {
               seq: number;
               priority: number;
               settled: boolean;
             }
             const waiters: W[] = [];
-            let limit = maxConcurrent;
             let inFlight = 0;
-            const pauses: [number, number][] = [];
             const starts: { at: number; cost: number; tokens: number }[] = [];
             const problems: string[] = [];
             let acquires = 0;
             let settled = 0;
-            for (const a of [...acts].sort((p, q) => p.at - q.at)) {
-              await clock.advanceTo(a.at);
-              if (a.kind === 'resize') {
-                limiter.setMaxConcurrent(a.to);
-                limit = a.to;
-              } else if (a.kind === 'pause') {
-                limiter.pause(a.ms);
-                pauses.push([clock.now(), clock.now() + a.ms]);
-              } else {
-                acquires++;
-                const w: W = { seq: waiters.length, priority: a.priority, settled: false };
-                waiters.push(w);
-                const controller = new AbortController();
-                if (a.abortAfterMs !== undefined) void clock.sleep(a.abortAfterMs).then(() => controller.abort());
-                limiter.acquire({ cost: a.cost, tokens: a.tokens, priority: a.priority, timeoutMs: a.timeoutMs, signal: controller.signal }).then(
-                  async (lease) => {
-                    const now = clock.now();
-                    // Strict queue order: everyone queued ahead of w when it arrived has settled.
-                    for (const o of waiters) {
-                      if (o.seq < w.seq && o.priority >= w.priority && !o.settled) problems.push(`t=${now}: #${w.seq} started before #${o.seq}`);
-                    }
-                    w.settled = true;
-                    settled++;
-                    if (inFlight >= limit) problems.push(`t=${now}: started with ${inFlight} in flight at limit ${limit}`);
-                    if (pauses.some(([from, until]) => now >= from && now < until)) problems.push(`t=${now}: started during a pause`);
-                    starts.push({ at: now, cost: a.cost, tokens: a.tokens });
-                    inFlight++;
-                    await clock.sleep(a.durationMs);
-                    inFlight--;
-                    lease.release();
-                  },
-                  (error: unknown) => {
-                    w.settled = true;
-                    settled++;
-                    if (!isAbortError(error) && !isLimiterTimeoutError(error) && !isLimitExceededError(error) && !(error instanceof StoreDown)) {
-                      problems.push(`rejected with ${String(error)}`);
-                    }
-                  },
-                );
-              }
-              await clock.advance(0);
-            }
-            for (let guard = 0; guard < 5000 && clock.nextDueAt !== undefined; guard++) await clock.advanceTo(clock.nextDueAt);
-            await clock.advance(0);
-            // Every half-open window [t, t + windowMs) that begins at a start.
-            for (const s of starts) {
-              const inside = starts.filter((o) => o.at >= s.at && o.at < s.at + windowMs);
-              const requests = inside.reduce((sum, o) => sum + o.cost, 0);
-              if (requests > perWindow) problems.push(`${requests} requests in [${s.at}, ${s.at + windowMs})`);
-              const tokens = inside.reduce((sum, o) => sum + o.tokens, 0);
-              if (tokens > tokenLimit) problems.push(`${tokens} tokens in [${s.at}, ${s.at + windowMs})`);
-            }
+            await runLimiterActs(clock, limiter, maxConcurrent, acts, (a, run) => {
+              acquires++;
+              const w: W = { seq: waiters.length, priority: a.priority, settled: false };
+              waiters.push(w);
+              const controller = new AbortController();
+              if (a.abortAfterMs !== undefined) void clock.sleep(a.abortAfterMs).then(() => controller.abort());
+              limiter.acquire({ cost: a.cost, tokens: a.tokens, priority: a.priority, timeoutMs: a.timeoutMs, signal: controller.signal }).then(
+                async (lease) => {
+                  const now = clock.now();
+                  // Strict queue order: everyone queued ahead of w when it arrived has settled.
+                  for (const o of waiters) {
+                    if (o.seq < w.seq && o.priority >= w.priority && !o.settled) problems.push(`t=${now}: #${w.seq} started before #${o.seq}`);
+                  }
+                  w.settled = true;
+                  settled++;
+                  if (inFlight >= run.limit) problems.push(`t=${now}: started with ${inFlight} in flight at limit ${run.limit}`);
+                  if (run.pauses.some(([from, until]) => now >= from && now < until)) problems.push(`t=${now}: started during a pause`);
+                  starts.push({ at: now, cost: a.cost, tokens: a.tokens });
+                  inFlight++;
+                  await clock.sleep(a.durationMs);
+                  inFlight--;
+                  lease.release();
+                },
+                (error: unknown) => {
+                  w.settled = true;
+                  settled++;
+                  if (!isAbortError(error) && !isLimiterTimeoutError(error) && !isLimitExceededError(error) && !(error instanceof StoreDown)) {
+                    problems.push(`rejected with ${String(error)}`);
+                  }
+                },
+              );
+            });
+            problems.push(...windowOverfills(starts, windowMs, perWindow, tokenLimit));
             expect(problems).toEqual([]);
             expect(settled).toBe(acquires);
-            expect(clock.pendingSleeps).toBe(0);
-            expect(limiter.stats()).toMatchObject({ active: 0, queued: 0 });
-            expect(store.inner.bind('limiter', limiter.windows).snapshot(clock.now()).active).toBe(0);
+            expectNothingLeft(clock, limiter, store.inner);
           },
         ),
         { numRuns: 200 },

@@ -11,6 +11,7 @@ import { FakeClock } from '../../src/limits/fake-clock';
 import { Limiter } from '../../src/limits/limiter';
 import { MemoryStore } from '../../src/stores/memory-store';
 import type { Store, StoreHandle, WindowSpec } from '../../src/stores/store';
+import { actsLimiter, expectNothingLeft, limiterActs, runLimiterActs, windowOverfills } from '../support/limiter-acts';
 
 /** The memory store, answering every call `delayMs` of fake time later (decided then, like a remote store). */
 class LaggingStore implements Store {
@@ -201,29 +202,7 @@ describe('a store that answers later (remote)', () => {
   });
 
   it('property: with random store latency, no window overfills, no start in a pause or above the limit, everything settles', async () => {
-    type Act =
-      | { kind: 'acquire'; at: number; tokens: number; priority: number; durationMs: number; timeoutMs?: number; abortAfterMs?: number }
-      | { kind: 'resize'; at: number; to: number }
-      | { kind: 'pause'; at: number; ms: number };
-    const act: fc.Arbitrary<Act> = fc.oneof(
-      {
-        weight: 6,
-        arbitrary: fc.record(
-          {
-            kind: fc.constant('acquire' as const),
-            at: fc.integer({ min: 0, max: 400 }),
-            tokens: fc.integer({ min: 0, max: 60 }),
-            priority: fc.integer({ min: 0, max: 1 }),
-            durationMs: fc.integer({ min: 0, max: 150 }),
-            timeoutMs: fc.integer({ min: 0, max: 300 }),
-            abortAfterMs: fc.integer({ min: 0, max: 200 }),
-          },
-          { requiredKeys: ['kind', 'at', 'tokens', 'priority', 'durationMs'] },
-        ),
-      },
-      { weight: 1, arbitrary: fc.record({ kind: fc.constant('resize' as const), at: fc.integer({ min: 0, max: 400 }), to: fc.integer({ min: 1, max: 4 }) }) },
-      { weight: 1, arbitrary: fc.record({ kind: fc.constant('pause' as const), at: fc.integer({ min: 0, max: 400 }), ms: fc.integer({ min: 1, max: 150 }) }) },
-    );
+    const act = limiterActs({ atMax: 400, durationMsMax: 150, timeoutMsMax: 300, abortAfterMsMax: 200, resizeToMax: 4, pauseMsMax: 150, acquireWeight: 6 });
     await fc.assert(
       fc.asyncProperty(
         fc.integer({ min: 1, max: 4 }),
@@ -236,69 +215,38 @@ describe('a store that answers later (remote)', () => {
           let d = 0;
           const store = new LaggingStore(clock, () => delays[d++ % delays.length]!);
           const tokenLimit = 100;
-          const limiter = new Limiter({
-            clock,
-            store,
-            maxConcurrent,
-            maxPerWindow: perWindow,
-            windowMs,
-            windows: [{ resource: 'tokens', limit: tokenLimit, windowMs }],
-            windowMarginMs: 0,
-          });
-          let limit = maxConcurrent;
+          const limiter = actsLimiter(clock, store, maxConcurrent, perWindow, windowMs, tokenLimit);
           let inFlight = 0;
-          const pauses: [number, number][] = [];
           const starts: { at: number; tokens: number }[] = [];
           const failures: string[] = [];
           let settled = 0;
           let acquires = 0;
-          for (const a of [...acts].sort((p, q) => p.at - q.at)) {
-            await clock.advanceTo(a.at);
-            if (a.kind === 'resize') {
-              limiter.setMaxConcurrent(a.to);
-              limit = a.to;
-            } else if (a.kind === 'pause') {
-              limiter.pause(a.ms);
-              pauses.push([clock.now(), clock.now() + a.ms]);
-            } else {
-              acquires++;
-              const controller = new AbortController();
-              if (a.abortAfterMs !== undefined) void clock.sleep(a.abortAfterMs).then(() => controller.abort());
-              limiter.acquire({ tokens: a.tokens, priority: a.priority, timeoutMs: a.timeoutMs, signal: controller.signal }).then(
-                async (lease) => {
-                  settled++;
-                  const now = clock.now();
-                  if (inFlight >= limit) failures.push(`t=${now}: started with ${inFlight} in flight at limit ${limit}`);
-                  if (pauses.some(([from, until]) => now >= from && now < until)) failures.push(`t=${now}: started during a pause`);
-                  starts.push({ at: now, tokens: a.tokens });
-                  inFlight++;
-                  await clock.sleep(a.durationMs);
-                  inFlight--;
-                  lease.release();
-                },
-                (error: unknown) => {
-                  settled++;
-                  if (!isAbortError(error) && !isLimiterTimeoutError(error)) failures.push(`rejected with ${String(error)}`);
-                },
-              );
-            }
-            await clock.advance(0);
-          }
-          for (let guard = 0; guard < 5000 && clock.nextDueAt !== undefined; guard++) await clock.advanceTo(clock.nextDueAt);
-          await clock.advance(0);
-          // Every half-open window [t, t + windowMs) that begins at a start.
-          for (const s of starts) {
-            const inside = starts.filter((o) => o.at >= s.at && o.at < s.at + windowMs);
-            if (inside.length > perWindow) failures.push(`${inside.length} requests in [${s.at}, ${s.at + windowMs})`);
-            const tokens = inside.reduce((sum, o) => sum + o.tokens, 0);
-            if (tokens > tokenLimit) failures.push(`${tokens} tokens in [${s.at}, ${s.at + windowMs})`);
-          }
+          await runLimiterActs(clock, limiter, maxConcurrent, acts, (a, run) => {
+            acquires++;
+            const controller = new AbortController();
+            if (a.abortAfterMs !== undefined) void clock.sleep(a.abortAfterMs).then(() => controller.abort());
+            limiter.acquire({ tokens: a.tokens, priority: a.priority, timeoutMs: a.timeoutMs, signal: controller.signal }).then(
+              async (lease) => {
+                settled++;
+                const now = clock.now();
+                if (inFlight >= run.limit) failures.push(`t=${now}: started with ${inFlight} in flight at limit ${run.limit}`);
+                if (run.pauses.some(([from, until]) => now >= from && now < until)) failures.push(`t=${now}: started during a pause`);
+                starts.push({ at: now, tokens: a.tokens });
+                inFlight++;
+                await clock.sleep(a.durationMs);
+                inFlight--;
+                lease.release();
+              },
+              (error: unknown) => {
+                settled++;
+                if (!isAbortError(error) && !isLimiterTimeoutError(error)) failures.push(`rejected with ${String(error)}`);
+              },
+            );
+          });
+          failures.push(...windowOverfills(starts, windowMs, perWindow, tokenLimit));
           expect(failures).toEqual([]);
           expect(settled).toBe(acquires);
-          // No timer left (checked first: stats() on this store starts a store call, i.e. a sleep).
-          expect(clock.pendingSleeps).toBe(0);
-          expect(limiter.stats()).toMatchObject({ active: 0, queued: 0 });
-          expect(store.inner.bind('limiter', limiter.windows).snapshot(clock.now()).active).toBe(0);
+          expectNothingLeft(clock, limiter, store.inner);
         },
       ),
       { numRuns: 150 },
