@@ -163,6 +163,8 @@ const NONE = 0;
 const CONCURRENCY = 1;
 const WINDOW = 2;
 const PAUSED = 3;
+/** Only the try-acquires in flight fill the concurrency limit: any of them settling frees room. */
+const PIPELINE = 4;
 
 /** One acquire waiting for room. */
 class Waiter implements QueueNode, DeadlineNode {
@@ -568,7 +570,7 @@ export class Limiter extends EventEmitter<LimiterEvents> implements LeaseOwner {
   private afterRelease(refunded: boolean): void {
     // A head blocked by a window or a pause gains nothing from a freed slot; only a refund helps it.
     if (this.queue.size > 0) {
-      if (this.blocked === CONCURRENCY || this.blocked === NONE || refunded) this.pump();
+      if (this.blocked === CONCURRENCY || this.blocked === PIPELINE || this.blocked === NONE || refunded) this.pump();
     } else {
       this.checkIdle();
     }
@@ -848,7 +850,8 @@ export class Limiter extends EventEmitter<LimiterEvents> implements LeaseOwner {
         }
         // Every attempt in flight may come back granted: together they must fit the limit in force.
         if (this.active + this.attempts.size >= this.maxConcurrentValue) {
-          this.block(CONCURRENCY, Infinity);
+          // Held leases free room when released; attempts in flight when they settle (granted or not).
+          this.block(this.active >= this.maxConcurrentValue ? CONCURRENCY : PIPELINE, Infinity);
           return;
         }
         const leaseId = this.nextLeaseId();
@@ -897,7 +900,7 @@ export class Limiter extends EventEmitter<LimiterEvents> implements LeaseOwner {
     }
     // A grant, or a slot of the pipeline freed while only the pipeline itself filled the limit,
     // lets the next waiter be tried; after a refusal the timer (or a release) decides.
-    if (this.queue.size > 0 && (this.blocked === NONE || (this.blocked === CONCURRENCY && this.flowing))) this.pump();
+    if (this.queue.size > 0 && (this.blocked === NONE || this.blocked === PIPELINE || (this.blocked === CONCURRENCY && this.flowing))) this.pump();
     else this.schedule();
   }
 

@@ -26,7 +26,8 @@ export class CallLog {
     let best = 0;
     let lo = 0;
     for (let hi = 0; hi < sorted.length; hi++) {
-      while (sorted[hi]! - sorted[lo]! >= windowMs) lo++;
+      // `start + windowMs <= t`, the limiter's own float comparison (`t - start >= windowMs` can differ by an ulp).
+      while (sorted[lo]! + windowMs <= sorted[hi]!) lo++;
       best = Math.max(best, hi - lo + 1);
     }
     return best;
