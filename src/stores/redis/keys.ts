@@ -6,7 +6,7 @@
  * <prefix>{<name>}:leases                    ZSET    lease id → expiry (ms, Redis time)
  * <prefix>{<name>}:pause                     STRING  paused-until (ms, Redis time), PX = the pause
  * <prefix>{<name>}:waiting                   STRING  present while an acquire is denied (release publishes then)
- * <prefix>{<name>}:extend                    STRING  ms every window is extended by (learned arrival delay)
+ * <prefix>{<name>}:extend                    STRING  ms every window is extended by (after unexpected 429s)
  * <prefix>{<name>}:w:<resource>:<windowMs>   ZSET    "<first lease id>+:<units>" → start time (ms): one entry per
  *                                                    batch of grants; reconcile entries "<lease id>~:<units>"
  *                                                    (may be negative), "<lease id>^:<units>", "<lease id>:<units>"

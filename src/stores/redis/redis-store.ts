@@ -342,7 +342,7 @@ class RedisHandle implements StoreHandle {
 
   /**
    * Keeps every entry of this limiter's windows counted `extraMs` longer, in every process sharing
-   * it (only ever grows; the limiter's learned start-to-arrival delay).
+   * it (only ever grows; the limiter's widening after a 429 its windows did not foresee).
    */
   async extendWindows(extraMs: number): Promise<void> {
     if (this.local) await this.local.handle.extendWindows?.(extraMs);

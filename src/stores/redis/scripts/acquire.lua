@@ -5,7 +5,7 @@
 -- KEYS[1]  leases   ZSET    member = lease id, score = expiry (whole ms, Redis time)
 -- KEYS[2]  pause    STRING  paused-until (ms, Redis time)
 -- KEYS[3]  waiting  STRING  set while some acquire is denied: tells release to PUBLISH
--- KEYS[4]  extend   STRING  ms every window is extended by (learned start-to-arrival delay; only grows)
+-- KEYS[4]  extend   STRING  ms every window is extended by (after unexpected 429s; only grows)
 -- then two keys per window w (1-based):
 -- KEYS[3+2w]  log  ZSET    score = start time (ms); member = "<first lease id>+:<units>" for the units a
 --                          batch of grants charged together (one member per batch, not per lease), or
