@@ -127,6 +127,7 @@ type BatchReply = [number, ...(number | string)[]];
 class CallBatcher {
   private pending: { args: BatchArgs; resolve: (reply: BatchReply) => void; reject: (error: unknown) => void }[] = [];
   private inFlight = 0;
+  private drainWaiters: (() => void)[] = [];
 
   constructor(
     private readonly send: (requests: BatchArgs[]) => Promise<BatchReply[]>,
@@ -157,9 +158,20 @@ class CallBatcher {
     );
   }
 
+  /** Resolves once every call submitted so far has been answered (or has failed). */
+  drained(): Promise<void> {
+    if (this.inFlight === 0 && this.pending.length === 0) return Promise.resolve();
+    return new Promise<void>((resolve) => this.drainWaiters.push(resolve));
+  }
+
   private done(): void {
     this.inFlight--;
     this.flush();
+    if (this.inFlight === 0 && this.pending.length === 0 && this.drainWaiters.length > 0) {
+      const waiters = this.drainWaiters;
+      this.drainWaiters = [];
+      for (const resolve of waiters) resolve();
+    }
   }
 }
 
@@ -435,6 +447,12 @@ export class RedisBackend extends EventEmitter<RedisBackendEvents> {
 
   /** Stops the heartbeat, wakes every waiter and closes the subscriber connection (not the user's client). */
   async close(): Promise<void> {
+    // Releases already made (a limiter does not await them) reach Redis before the store stops:
+    // otherwise their leases would hold slots until the TTL. Bounded by the operation timeout.
+    const drained = Promise.all([...this.batchers.values()].map((b) => b.drained()));
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([drained, new Promise<void>((resolve) => (timer = setTimeout(resolve, this.options.operationTimeoutMs)))]);
+    clearTimeout(timer);
     this.closed = true;
     if (this.heartbeat) clearInterval(this.heartbeat);
     this.heartbeat = undefined;

@@ -65,6 +65,17 @@ describeRedis('RedisStore', () => {
     await Promise.all([a.close(), b.close()]);
   });
 
+  it('close() lets releases already made reach Redis first (a limiter does not await them)', async () => {
+    const store = new RedisStore({ client: env.client, prefix: env.prefix });
+    const limiter = new Limiter({ name: 'close-drains', store, maxConcurrent: 40 });
+    const leases = await Promise.all(Array.from({ length: 40 }, () => limiter.acquire()));
+    for (const lease of leases) lease.release(); // fire and forget, as every lease release is
+    await store.close();
+    const fresh = new RedisStore({ client: env.client, prefix: env.prefix });
+    expect((await fresh.snapshot('close-drains', [])).active).toBe(0);
+    await fresh.close();
+  });
+
   it('shares the pause gate and the AIMD level', async () => {
     const a = new RedisStore({ client: env.client, prefix: env.prefix });
     const b = new RedisStore({ client: env.newClient(), prefix: env.prefix });
