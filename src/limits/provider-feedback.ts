@@ -45,7 +45,7 @@ const MAX_LAG_FRACTION = 0.1;
  * windows did not foresee (count every entry longer for a while).
  */
 export class ProviderFeedback {
-  private lagSamples: { atMs: number; lagMs: number }[] = [];
+  private widenings: { atMs: number; lagMs: number }[] = [];
   private extraMs = 0;
 
   constructor(
@@ -85,7 +85,7 @@ export class ProviderFeedback {
    * than ours: count our entries that much longer.
    */
   onUnexpectedRateLimit(retryAfterMs: number): void {
-    this.addLagSample(this.target.now(), this.currentLagMs() + retryAfterMs);
+    this.widen(this.target.now(), this.currentLagMs() + retryAfterMs);
   }
 
   /** The arrival lag the limiter currently allows for. */
@@ -95,11 +95,11 @@ export class ProviderFeedback {
     return this.extraMs + margin;
   }
 
-  private addLagSample(atMs: number, lagMs: number): void {
+  private widen(atMs: number, lagMs: number): void {
     const windows = this.target.windows();
     if (windows.length === 0 || !(lagMs > 0)) return;
     const shortest = Math.min(...windows.map((w) => w.configuredWindowMs));
-    this.lagSamples.push({ atMs, lagMs: Math.min(lagMs, shortest * MAX_LAG_FRACTION) });
+    this.widenings.push({ atMs, lagMs: Math.min(lagMs, shortest * MAX_LAG_FRACTION) });
     this.refreshWidening(atMs);
   }
 
@@ -108,8 +108,8 @@ export class ProviderFeedback {
     const windows = this.target.windows();
     const margin = Math.min(...windows.map((w) => w.marginMs));
     const horizon = nowMs - Math.max(...windows.map((w) => w.configuredWindowMs + w.marginMs));
-    this.lagSamples = this.lagSamples.filter((s) => s.atMs >= horizon);
-    const lag = this.lagSamples.length ? Math.max(...this.lagSamples.map((s) => s.lagMs)) : 0;
+    this.widenings = this.widenings.filter((s) => s.atMs >= horizon);
+    const lag = this.widenings.length ? Math.max(...this.widenings.map((s) => s.lagMs)) : 0;
     const extra = Math.max(0, lag - margin);
     if (extra !== this.extraMs) {
       this.extraMs = extra;
