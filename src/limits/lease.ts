@@ -62,7 +62,7 @@ export class Lease {
    * applied at release. Only a later arrival than one noted already counts. @internal
    */
   noteArrivalLag(lagMs: number): void {
-    if (lagMs > 0 && Number.isFinite(lagMs) && !(lagMs <= (this.arrivalLagMs ?? 0))) this.arrivalLagMs = lagMs;
+    if (Number.isFinite(lagMs) && lagMs > (this.arrivalLagMs ?? 0)) this.arrivalLagMs = lagMs;
   }
 
   /** Frees the slot and reconciles the token estimate with `usage.tokens` when given. */
