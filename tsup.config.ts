@@ -3,6 +3,12 @@ import { defineConfig } from 'tsup';
 export default defineConfig({
   entry: {
     index: 'src/index.ts',
+    providers: 'src/providers/index.ts',
+    cost: 'src/cost/index.ts',
+    resilience: 'src/resilience/index.ts',
+    routing: 'src/routing/index.ts',
+    observability: 'src/observability/index.ts',
+    stores: 'src/stores/index.ts',
     testing: 'src/testing/index.ts',
     redis: 'src/stores/redis/index.ts',
     otel: 'src/observability/otel.ts',
@@ -12,6 +18,8 @@ export default defineConfig({
   format: ['esm', 'cjs'],
   dts: true,
   sourcemap: true,
+  // Shared chunks in CJS too: one copy of each class, so instanceof holds across subpaths.
+  splitting: true,
   clean: true,
   target: 'es2022',
   treeshake: true,

@@ -21,7 +21,8 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import Bottleneck from 'bottleneck';
 import pLimit from 'p-limit';
 import PQueue from 'p-queue';
-import { AdaptiveThrottledNode, ThrottledParallelBatchNode, detectRateLimit } from '../src/index';
+import { AdaptiveThrottledNode, ThrottledParallelBatchNode } from '../src/index';
+import { detectRateLimit } from '../src/providers/index';
 import {
   chatCompletion,
   simulatorTokenCost,

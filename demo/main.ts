@@ -10,14 +10,14 @@
 import { MultiBar, Presets as BarPresets } from 'cli-progress';
 import {
   Flow,
-  LatencyHistogram,
   LimiterRegistry,
   Node,
   ParallelBatchNode,
   ThrottledParallelBatchNode,
-  costOf,
-  detectRateLimit,
 } from '../src/index';
+import { costOf } from '../src/cost/index';
+import { LatencyHistogram } from '../src/observability/index';
+import { detectRateLimit } from '../src/providers/index';
 import { chatCompletion, spawnProviderSimulator, type ChatCompletion } from '../src/testing/index';
 import { sampleDocuments } from '../cookbook/data/sample-texts';
 

@@ -20,9 +20,9 @@ import {
   Node,
   RateLimitHit,
   ThrottledAsyncParallelBatchFlow,
-  detectRateLimit,
   type ThrottledFlowStats,
 } from '../../src/index';
+import { detectRateLimit } from '../../src/providers/index';
 import { SAMPLE_TEXTS } from '../data/sample-texts';
 import type { Llm } from '../shared/llm';
 import { runIfMain } from '../shared/main';

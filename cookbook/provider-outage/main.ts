@@ -14,16 +14,13 @@
  *   npx tsx cookbook/provider-outage/main.ts
  */
 import {
-  CircuitBreaker,
   LimiterRegistry,
   ThrottledParallelBatchNode,
-  detectRateLimit,
   handleRateLimit,
-  isBrokenCircuitError,
-  shouldTripBreaker,
-  type CircuitState,
   type Limiter,
 } from '../../src/index';
+import { detectRateLimit } from '../../src/providers/index';
+import { CircuitBreaker, isBrokenCircuitError, shouldTripBreaker, type CircuitState } from '../../src/resilience/index';
 import { sampleDocuments } from '../data/sample-texts';
 import type { Llm } from '../shared/llm';
 import { runIfMain } from '../shared/main';

@@ -15,7 +15,8 @@
  */
 import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
-import { ThrottledParallelBatchNode, parseRateLimitHeaders, type ProviderRateLimitInfo } from '../../src/index';
+import { ThrottledParallelBatchNode } from '../../src/index';
+import { parseRateLimitHeaders, type ProviderRateLimitInfo } from '../../src/providers/index';
 import { sampleDocuments } from '../data/sample-texts';
 import { runIfMain } from '../shared/main';
 import { openProvider, providerReport, type Provider } from '../shared/provider';

@@ -12,7 +12,7 @@
  * 429 / 529 and its retry-after. The client also counts what it saw, so an example can print how
  * many 429s reached it and how many calls were ever in flight at once.
  */
-import { detectRateLimit } from '../../src/index';
+import { detectRateLimit } from '../../src/providers/index';
 
 /** The two wire formats the simulator (and the real providers) speak. */
 export type Dialect = 'openai' | 'anthropic';

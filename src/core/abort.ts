@@ -1,4 +1,4 @@
-import { abortReason, systemClock } from '../limits/clock';
+import { abortReason, systemClock } from '../util/clock';
 
 /** Rejects with the signal's reason (an `AbortError` DOMException by default) when it has aborted. */
 export function throwIfAborted(signal: AbortSignal | undefined): void {

@@ -1,4 +1,4 @@
-import { abortReason } from '../limits/clock';
+import { abortReason } from '../util/clock';
 import { InvalidOptionError } from '../validation/options';
 import type { Budget } from './budget';
 import { isBudgetExceededError, type BudgetExceededError } from './budget-exceeded-error';

@@ -1,12 +1,10 @@
+/**
+ * `throttleflow/cost`: token estimates, prices, usage normalisation, context windows and spend budgets.
+ * @module throttleflow/cost
+ */
 export { heuristicTokenizer, getDefaultTokenizer, setDefaultTokenizer, setModelTokenizer, tokenizerFor, type Tokenizer } from './tokenizer';
-export {
-  looksLikeChatMessages,
-  looksLikeChatRequest,
-  type ChatContentPart,
-  type ChatMessage,
-  type ChatRequestLike,
-} from './chat-messages';
-export { estimateTokens, TOKENS_PER_MESSAGE, TOKENS_PER_NAME, TOKENS_PER_REPLY, type EstimateTokensOptions } from './estimate-tokens';
+export type { ChatContentPart, ChatMessage, ChatRequestLike } from './chat-messages';
+export { estimateTokens, type EstimateTokensOptions } from './estimate-tokens';
 export { estimateChatCall, maxOutputTokensOf, type CallEstimate } from './call-spend';
 export { DEFAULT_MODEL_PRICES, PRICES_AS_OF, type LongContextPrice, type ModelPrice } from './prices';
 export { PriceTable, defaultPriceTable, definePrices, type ResolvedModelPrice } from './price-table';

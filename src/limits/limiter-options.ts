@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { Store, WindowSpec } from '../stores/store';
 import { opt, parseOptions, InvalidOptionError } from '../validation/options';
-import type { Clock } from './clock';
+import type { Clock } from '../util/clock';
 
 /** One sliding window in the general form. */
 export interface WindowOption {

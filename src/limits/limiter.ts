@@ -7,7 +7,7 @@ import { MemoryStore } from '../stores/memory-store';
 import type { ReleaseRequest, StoreHandle, TryAcquireRequest, TryAcquireResult } from '../stores/store';
 import { InvalidOptionError } from '../validation/options';
 import { AttemptPipeline, type Attempt } from './attempt-pipeline';
-import { abortReason, systemClock, type Clock } from './clock';
+import { abortReason, systemClock, type Clock } from '../util/clock';
 import { DeadlineHeap, type DeadlineNode } from './deadline-heap';
 import { Lease, type LeaseOwner, type LeaseUsage } from './lease';
 import type { LimiterEvents } from './limiter-events';
@@ -15,7 +15,7 @@ import { resolveWindows, validateLimiterOptions, type LimiterOptions, type Resol
 import { PauseGate } from './pause-gate';
 import { ProviderFeedback, type ObserveOptions } from './provider-feedback';
 import type { ProviderRateLimitInfo } from '../providers/provider-rate-limit-info';
-import { limiterLatencyStats, type LatencyPercentiles } from '../observability/limiter-metrics';
+import { limiterLatencyStats, type LatencyPercentiles } from './limiter-metrics';
 import { WaiterQueue, type QueueLane, type QueueNode } from './waiter-queue';
 
 export type { LimiterOptions, WindowOption } from './limiter-options';

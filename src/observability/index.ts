@@ -1,5 +1,10 @@
-export { LatencyHistogram, type LatencyHistogramOptions, type LatencySnapshot } from './latency-histogram';
-export { LimiterMetrics, percentilesOf, type LatencyPercentiles, type LatencyStats } from './limiter-metrics';
+/**
+ * `throttleflow/observability`: latency histograms, limiter metrics and event hooks. OpenTelemetry
+ * lives at `throttleflow/otel`.
+ * @module throttleflow/observability
+ */
+export { LatencyHistogram, type LatencyHistogramOptions, type LatencySnapshot } from '../limits/latency-histogram';
+export { LimiterMetrics, type LatencyPercentiles, type LatencyStats } from '../limits/limiter-metrics';
 export type { NodeMetricsStats } from './node-metrics';
 export {
   addEventHook,

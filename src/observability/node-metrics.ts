@@ -1,5 +1,5 @@
-import { LatencyHistogram } from './latency-histogram';
-import { percentilesOf, type LatencyStats } from './limiter-metrics';
+import { LatencyHistogram } from '../limits/latency-histogram';
+import { percentilesOf, type LatencyStats } from '../limits/limiter-metrics';
 
 /** What a throttled node adds to its stats: percentiles of its own calls, tokens and cost. */
 export interface NodeMetricsStats extends LatencyStats {

@@ -14,7 +14,7 @@ import {
   type Tracer,
 } from '@opentelemetry/api';
 import type { Limiter } from '../limits/limiter';
-import { LimiterMetrics } from './limiter-metrics';
+import { LimiterMetrics } from '../limits/limiter-metrics';
 import { addEventHook, type CallEvent, type NodeRunEvent, type NodeStartEvent, type ThrottleEvent } from './throttle-event';
 
 /** Options of {@link instrument}. */

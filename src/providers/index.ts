@@ -1,4 +1,7 @@
-// Provider feedback: rate-limit detection in thrown errors, and rate-limit header parsing.
+/**
+ * `throttleflow/providers`: rate-limit detection in thrown errors and responses, and provider header parsing.
+ * @module throttleflow/providers
+ */
 export { detectRateLimit, type DetectRateLimitOptions } from './detect-rate-limit';
 export type { RateLimitKind, RateLimitSignal } from './rate-limit-signal';
 export {
@@ -9,11 +12,10 @@ export type { ProviderRateLimitInfo, RateLimitBudget, RateLimitHeaderDialect } f
 export { parseDuration } from './parse-duration';
 export { formatDuration } from './format-duration';
 export { parseRetryAfter, parseRetryAfterMs, retryAfterFromHeaders } from './parse-retry-after';
-export {
-  readHeaders,
-  type HeaderGetter,
-  type HeaderMap,
-  type HeaderRecord,
-  type HeaderSource,
-  type HeadersLike,
+export type {
+  HeaderGetter,
+  HeaderMap,
+  HeaderRecord,
+  HeaderSource,
+  HeadersLike,
 } from './header-source';

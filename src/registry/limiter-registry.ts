@@ -1,6 +1,6 @@
 import { Limiter, type LimiterOptions } from '../limits/limiter';
 import { didYouMean } from '../validation/options';
-import { LimiterMetrics } from '../observability/limiter-metrics';
+import { LimiterMetrics } from '../limits/limiter-metrics';
 import { registerFromEnv, type EnvLike, type FromEnvOptions } from './from-env';
 import { TenantLimiter } from './tenant-limiter';
 

@@ -1,11 +1,11 @@
 import { EventEmitter } from 'eventemitter3';
 import { z } from 'zod';
-import { abortReason, systemClock, type Clock } from '../limits/clock';
+import { abortReason, systemClock, type Clock } from '../util/clock';
 import { InvalidOptionError, opt, parseOptions } from '../validation/options';
 import type { BreakerPolicy } from './breaker-policy';
 import { BrokenCircuitError } from './broken-circuit-error';
 import { ConsecutivePolicy } from './consecutive-policy';
-import { isClock } from './is-clock';
+import { isClock } from '../util/is-clock';
 import { SamplingPolicy, samplingShape, type SamplingPolicyOptions } from './sampling-policy';
 import { shouldTripBreaker } from './should-trip-breaker';
 

@@ -1,8 +1,8 @@
 import { z } from 'zod';
-import { systemClock, type Clock } from '../limits/clock';
+import { systemClock, type Clock } from '../util/clock';
 import { InvalidOptionError, formatValue, opt, parseOptions } from '../validation/options';
 import type { Cache } from './cache';
-import { isClock } from './is-clock';
+import { isClock } from '../util/is-clock';
 import { getOrLoad } from './single-flight';
 
 /** Options of {@link MemoryCache}. */

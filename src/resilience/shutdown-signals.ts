@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import { systemClock, type Clock } from '../limits/clock';
+import { systemClock, type Clock } from '../util/clock';
 import { opt, parseOptions } from '../validation/options';
-import { isClock } from './is-clock';
+import { isClock } from '../util/is-clock';
 import { TimeoutError } from './timeout-error';
 
 /** The part of Node's `process` that {@link onShutdown} uses (inject a fake one in tests). */

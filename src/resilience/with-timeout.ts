@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import { abortReason, systemClock, type Clock } from '../limits/clock';
+import { abortReason, systemClock, type Clock } from '../util/clock';
 import { opt, parseOptions } from '../validation/options';
-import { isClock } from './is-clock';
+import { isClock } from '../util/is-clock';
 import { TimeoutError } from './timeout-error';
 
 /** Options of {@link withTimeout}. */

@@ -1,3 +1,8 @@
+/**
+ * `throttleflow/stores`: the store contract a limiter keeps its shared state in, and the in-memory store.
+ * Redis is at `throttleflow/redis`.
+ * @module throttleflow/stores
+ */
 export type {
   MaybePromise,
   Store,

@@ -1,4 +1,4 @@
-import { SlidingWindowLog } from '../limits/sliding-window-log';
+import { SlidingWindowLog } from './sliding-window-log';
 import type {
   ReleaseRequest,
   Store,

@@ -1,5 +1,8 @@
-// Public API of `throttleflow/testing`: tools for testing pipelines without a real provider.
-export { FakeClock } from '../limits/fake-clock';
+/**
+ * `throttleflow/testing`: tools for testing pipelines without a real provider: a fake clock and a provider simulator.
+ * @module throttleflow/testing
+ */
+export { FakeClock } from './fake-clock';
 export { startProviderSimulator, type StartProviderSimulatorOptions } from './provider-simulator';
 export { spawnProviderSimulator } from './spawn-provider-simulator';
 export type { ProviderSimulatorOptions, ResolvedSimulatorOptions } from './provider-simulator-options';

@@ -2,7 +2,7 @@ import type { AnyNode } from '../core/base-node';
 import type { Params } from '../core/types';
 import { Aimd } from '../limits/aimd';
 import type { Limiter } from '../limits/limiter';
-import { handleRateLimit } from './rate-limit-handling';
+import { handleRateLimit } from '../calls/rate-limit-handling';
 import { SKIPPED, ThrottledBatchFlow, type ThrottledFlowOptions } from './throttled-batch-flow';
 
 /** Options of an {@link AdaptiveThrottledBatchFlow}. */

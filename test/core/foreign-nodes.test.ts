@@ -7,9 +7,9 @@ afterEach(() => {
 });
 
 /** A second, independent copy of the core: what a CJS and an ESM build loaded side by side give. */
-async function secondCopy(): Promise<typeof import('../../src/core/index')> {
+async function secondCopy(): Promise<typeof import('../../src/index')> {
   vi.resetModules();
-  return import('../../src/core/index');
+  return import('../../src/index');
 }
 
 describe('nodes from another copy of throttleflow, or from pocketflow', () => {

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Budget } from '../../src/cost/budget';
 import { isBudgetExceededError, type BudgetExceededError } from '../../src/cost/budget-exceeded-error';
-import { FakeClock } from '../../src/limits/fake-clock';
+import { FakeClock } from '../../src/testing/fake-clock';
 import { ThrottledParallelBatchNode } from '../../src/throttled/throttled-parallel-batch-node';
 import { runOnFakeClock } from '../throttled/support';
 

@@ -7,15 +7,12 @@ import {
   estimateTokens,
   getDefaultTokenizer,
   heuristicTokenizer,
-  looksLikeChatMessages,
-  looksLikeChatRequest,
   setDefaultTokenizer,
   setModelTokenizer,
-  TOKENS_PER_MESSAGE,
-  TOKENS_PER_NAME,
-  TOKENS_PER_REPLY,
   type Tokenizer,
 } from '../../src/cost';
+import { looksLikeChatMessages, looksLikeChatRequest } from '../../src/cost/chat-messages';
+import { TOKENS_PER_MESSAGE, TOKENS_PER_NAME, TOKENS_PER_REPLY } from '../../src/cost/estimate-tokens';
 
 const o200k = new Tiktoken(o200k_base);
 const cl100k = new Tiktoken(cl100k_base);

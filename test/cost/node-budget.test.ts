@@ -4,7 +4,7 @@ import { BudgetExceededError, isBudgetExceededError } from '../../src/cost/budge
 import { costOf } from '../../src/cost/cost-of';
 import { estimateTokens } from '../../src/cost/estimate-tokens';
 import { isUnknownModelError } from '../../src/cost/unknown-model-error';
-import { FakeClock } from '../../src/limits/fake-clock';
+import { FakeClock } from '../../src/testing/fake-clock';
 import { Limiter } from '../../src/limits/limiter';
 import { Flow } from '../../src/core/flow';
 import type { CallEvent, ThrottleEvent } from '../../src/observability/throttle-event';

@@ -1,4 +1,4 @@
-import { FakeClock } from '../../src/limits/fake-clock';
+import { FakeClock } from '../../src/testing/fake-clock';
 import type { Lease } from '../../src/limits/lease';
 import { Limiter } from '../../src/limits/limiter';
 import type { LimiterOptions } from '../../src/limits/limiter-options';

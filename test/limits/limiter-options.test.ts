@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { FakeClock } from '../../src/limits/fake-clock';
+import { FakeClock } from '../../src/testing/fake-clock';
 import { Limiter } from '../../src/limits/limiter';
 import { resolveWindows } from '../../src/limits/limiter-options';
 import { MemoryStore } from '../../src/stores/memory-store';

@@ -3,7 +3,7 @@
  * scenario that emits each one, the stats keys of the design, and `wrap`'s promise contract.
  */
 import { describe, expect, expectTypeOf, it } from 'vitest';
-import { FakeClock } from '../../src/limits/fake-clock';
+import { FakeClock } from '../../src/testing/fake-clock';
 import type { Lease } from '../../src/limits/lease';
 import { Limiter, type LimiterStats } from '../../src/limits/limiter';
 import type {

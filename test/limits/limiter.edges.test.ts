@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { isLimiterTimeoutError } from '../../src/errors/limiter-timeout-error';
-import { FakeClock } from '../../src/limits/fake-clock';
+import { FakeClock } from '../../src/testing/fake-clock';
 import { Limiter } from '../../src/limits/limiter';
 
 describe('Limiter: simultaneous events', () => {

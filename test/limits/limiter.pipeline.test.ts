@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { isAbortError } from '../../src/errors/abort-error';
 import { isLimitExceededError } from '../../src/errors/limit-exceeded-error';
 import { isLimiterTimeoutError } from '../../src/errors/limiter-timeout-error';
-import { FakeClock } from '../../src/limits/fake-clock';
+import { FakeClock } from '../../src/testing/fake-clock';
 import { Limiter } from '../../src/limits/limiter';
 import { MemoryStore } from '../../src/stores/memory-store';
 import type { ReleaseRequest, Store, StoreHandle, TryAcquireRequest, TryAcquireResult, WindowSpec } from '../../src/stores/store';

@@ -16,7 +16,7 @@ import { describe, expect, it } from 'vitest';
 import { isAbortError } from '../../src/errors/abort-error';
 import { isLimitExceededError } from '../../src/errors/limit-exceeded-error';
 import { isLimiterTimeoutError } from '../../src/errors/limiter-timeout-error';
-import { FakeClock } from '../../src/limits/fake-clock';
+import { FakeClock } from '../../src/testing/fake-clock';
 import type { Lease } from '../../src/limits/lease';
 import { Limiter } from '../../src/limits/limiter';
 import { AsyncMemoryStore } from './helpers';

@@ -7,7 +7,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { isAbortError } from '../../src/errors/abort-error';
 import { isLimiterTimeoutError } from '../../src/errors/limiter-timeout-error';
-import { FakeClock } from '../../src/limits/fake-clock';
+import { FakeClock } from '../../src/testing/fake-clock';
 import { Limiter } from '../../src/limits/limiter';
 import { MemoryStore } from '../../src/stores/memory-store';
 import type { Store, StoreHandle, WindowSpec } from '../../src/stores/store';

@@ -4,7 +4,7 @@ import { isLimitExceededError, LimitExceededError } from '../../src/errors/limit
 import { isLimiterTimeoutError, LimiterTimeoutError } from '../../src/errors/limiter-timeout-error';
 import { isQueueFullError } from '../../src/errors/queue-full-error';
 import { isShutdownError } from '../../src/errors/shutdown-error';
-import { FakeClock } from '../../src/limits/fake-clock';
+import { FakeClock } from '../../src/testing/fake-clock';
 import type { Lease } from '../../src/limits/lease';
 import { Limiter } from '../../src/limits/limiter';
 import { MemoryStore } from '../../src/stores/memory-store';

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { SlidingWindowLog } from '../../src/limits/sliding-window-log';
+import { SlidingWindowLog } from '../../src/stores/sliding-window-log';
 
 /** Units started in the half-open interval (now - windowMs, now], i.e. entries with now < t + windowMs. */
 function bruteUsed(entries: readonly { t: number; cost: number }[], windowMs: number, now: number): number {

@@ -1,8 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { FakeClock } from '../../src/limits/fake-clock';
+import { FakeClock } from '../../src/testing/fake-clock';
 import { Limiter } from '../../src/limits/limiter';
-import { LimiterMetrics } from '../../src/observability/limiter-metrics';
+import { LimiterMetrics } from '../../src/limits/limiter-metrics';
 import { LimiterRegistry } from '../../src/registry/limiter-registry';
 import { ThrottledParallelBatchNode } from '../../src/throttled/throttled-parallel-batch-node';
 import { runOnFakeClock } from '../throttled/support';

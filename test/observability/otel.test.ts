@@ -1,7 +1,7 @@
 import type { Attributes, BatchObservableCallback, Meter, Observable } from '@opentelemetry/api';
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { afterEach, describe, expect, it } from 'vitest';
-import { FakeClock } from '../../src/limits/fake-clock';
+import { FakeClock } from '../../src/testing/fake-clock';
 import { Limiter } from '../../src/limits/limiter';
 import { instrument, type Instrumentation } from '../../src/observability/otel';
 import { ThrottledParallelBatchNode } from '../../src/throttled/throttled-parallel-batch-node';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { FlowPresets, Presets } from '../../src/presets/index';
+import { FlowPresets, Presets } from '../../src/index';
 
 // The numbers users rely on (DESIGN.md section 3): maxConcurrent / maxPerMinute.
 const NODE_TABLE: Record<string, [number, number | undefined]> = {

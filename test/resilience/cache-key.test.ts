@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { cacheKeyOf, fnv1a64, stableStringify } from '../../src/resilience/index';
+import { cacheKeyOf, fnv1a64, stableStringify } from '../../src/resilience/cache-key';
 
 /** Straightforward BigInt FNV-1a 64 to check the limb arithmetic against. */
 function fnv1a64Reference(text: string): string {

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { FakeClock } from '../../src/limits/fake-clock';
+import { FakeClock } from '../../src/testing/fake-clock';
 import { CircuitBreaker, type CircuitState } from '../../src/resilience/index';
 import { deferred, httpError, outcome, type Deferred } from './helpers';
 

@@ -1,15 +1,15 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { isRateLimitHit } from '../../src/errors/rate-limit-hit';
-import { FakeClock } from '../../src/limits/fake-clock';
+import { FakeClock } from '../../src/testing/fake-clock';
 import { Limiter } from '../../src/limits/limiter';
 import { detectRateLimit } from '../../src/providers/detect-rate-limit';
 import { LimiterRegistry } from '../../src/registry/limiter-registry';
 import { BrokenCircuitError } from '../../src/resilience/broken-circuit-error';
 import { CircuitBreaker } from '../../src/resilience/circuit-breaker';
-import { withFallback, type FallbackTarget } from '../../src/resilience/fallback-chain';
-import { FallbackExhaustedError } from '../../src/resilience/fallback-exhausted-error';
+import { withFallback, type FallbackTarget } from '../../src/routing/fallback-chain';
+import { FallbackExhaustedError } from '../../src/routing/fallback-exhausted-error';
 import { TimeoutError } from '../../src/resilience/timeout-error';
-import { FallbackNode } from '../../src/throttled/fallback-node';
+import { FallbackNode } from '../../src/routing/fallback-node';
 import { runOnFakeClock } from '../throttled/support';
 
 afterEach(() => LimiterRegistry.clear());

@@ -1,6 +1,7 @@
 import { describe, expect, it, vi } from 'vitest';
-import { FakeClock } from '../../src/limits/fake-clock';
-import { getOrLoad, MemoryCache, type Cache } from '../../src/resilience/index';
+import { FakeClock } from '../../src/testing/fake-clock';
+import { MemoryCache, type Cache } from '../../src/resilience/index';
+import { getOrLoad } from '../../src/resilience/single-flight';
 import { InvalidOptionError } from '../../src/validation/options';
 import { deferred, outcome } from './helpers';
 

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { FakeClock } from '../../src/limits/fake-clock';
+import { FakeClock } from '../../src/testing/fake-clock';
 import { Limiter } from '../../src/limits/limiter';
 import { CircuitBreaker, type CircuitState } from '../../src/resilience/circuit-breaker';
-import type { FallbackTarget } from '../../src/resilience/fallback-chain';
-import { FallbackNode } from '../../src/throttled/fallback-node';
+import type { FallbackTarget } from '../../src/routing/fallback-chain';
+import { FallbackNode } from '../../src/routing/fallback-node';
 import { runOnFakeClock } from '../throttled/support';
 
 const overloaded = () => Object.assign(new Error('overloaded'), { status: 529, headers: {} });

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { FakeClock } from '../../src/limits/fake-clock';
+import { FakeClock } from '../../src/testing/fake-clock';
 import { Limiter } from '../../src/limits/limiter';
-import { runStream } from '../../src/limits/run-stream';
-import { StreamUsage } from '../../src/limits/stream-usage';
+import { runStream } from '../../src/calls/run-stream';
+import { StreamUsage } from '../../src/calls/stream-usage';
 
 /** A streaming response: yields `chunks`, `gapMs` apart on the fake clock; records whether it was closed early. */
 function fakeStream<C>(clock: FakeClock, chunks: C[], gapMs = 100, failAfter?: number) {

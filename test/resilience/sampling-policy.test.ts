@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { FakeClock } from '../../src/limits/fake-clock';
+import { FakeClock } from '../../src/testing/fake-clock';
 import { CircuitBreaker, ConsecutivePolicy, SamplingPolicy } from '../../src/resilience/index';
 import { outcome } from './helpers';
 

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'eventemitter3';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { FakeClock } from '../../src/limits/fake-clock';
+import { FakeClock } from '../../src/testing/fake-clock';
 import { isTimeoutError, onShutdown, type ShutdownProcess } from '../../src/resilience/index';
 import { deferred, flush } from './helpers';
 

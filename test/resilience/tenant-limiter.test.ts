@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { LimiterTimeoutError } from '../../src/errors/limiter-timeout-error';
 import { ShutdownError } from '../../src/errors/shutdown-error';
-import { FakeClock } from '../../src/limits/fake-clock';
+import { FakeClock } from '../../src/testing/fake-clock';
 import type { Lease } from '../../src/limits/lease';
 import { Limiter } from '../../src/limits/limiter';
 import { LimiterRegistry } from '../../src/registry/limiter-registry';

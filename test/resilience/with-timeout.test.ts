@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it, vi } from 'vitest';
-import { FakeClock } from '../../src/limits/fake-clock';
+import { FakeClock } from '../../src/testing/fake-clock';
 import { isTimeoutError, shouldTripBreaker, TimeoutError, withTimeout } from '../../src/resilience/index';
 import { InvalidOptionError } from '../../src/validation/options';
 import { deferred, flush, httpError, outcome, rateLimitHit } from './helpers';

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { expect } from 'vitest';
-import type { FakeClock } from '../../src/limits/fake-clock';
+import type { FakeClock } from '../../src/testing/fake-clock';
 import { Limiter } from '../../src/limits/limiter';
 import type { MemoryStore } from '../../src/stores/memory-store';
 import type { Store } from '../../src/stores/store';

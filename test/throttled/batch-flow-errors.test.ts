@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { Node } from '../../src/core/index';
+import { Node } from '../../src/index';
 import { BatchFlowError, isBatchFlowError } from '../../src/errors/batch-flow-error';
-import { FakeClock } from '../../src/limits/fake-clock';
+import { FakeClock } from '../../src/testing/fake-clock';
 import { ThrottledBatchFlow } from '../../src/throttled/throttled-batch-flow';
 import { runOnFakeClock } from './support';
 

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { FakeClock } from '../../src/limits/fake-clock';
+import { FakeClock } from '../../src/testing/fake-clock';
 import { addEventHook, type ThrottleEvent } from '../../src/observability/throttle-event';
 import { ThrottledParallelBatchNode } from '../../src/throttled/throttled-parallel-batch-node';
 import { runOnFakeClock } from './support';

@@ -1,10 +1,10 @@
 import { EventEmitter } from 'eventemitter3';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { Node } from '../../src/core/index';
+import { Node } from '../../src/index';
 import { BatchFlowError } from '../../src/errors/batch-flow-error';
 import { isRateLimitHit } from '../../src/errors/rate-limit-hit';
 import { ShutdownError } from '../../src/errors/shutdown-error';
-import { FakeClock } from '../../src/limits/fake-clock';
+import { FakeClock } from '../../src/testing/fake-clock';
 import { Limiter } from '../../src/limits/limiter';
 import { LimiterRegistry } from '../../src/registry/limiter-registry';
 import { drainOnShutdown } from '../../src/resilience/drain-on-shutdown';

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { FakeClock } from '../../src/limits/fake-clock';
+import { FakeClock } from '../../src/testing/fake-clock';
 import { Limiter } from '../../src/limits/limiter';
 import { LimiterRegistry } from '../../src/registry/limiter-registry';
 import { BrokenCircuitError } from '../../src/resilience/broken-circuit-error';

@@ -1,7 +1,7 @@
 import { ApiError } from '@google/genai';
 import { describe, expect, it } from 'vitest';
 import { isQuotaExhaustedError, type QuotaExhaustedError } from '../../src/errors/quota-exhausted-error';
-import { FakeClock } from '../../src/limits/fake-clock';
+import { FakeClock } from '../../src/testing/fake-clock';
 import { ThrottledParallelBatchNode } from '../../src/throttled/throttled-parallel-batch-node';
 import { runOnFakeClock } from './support';
 

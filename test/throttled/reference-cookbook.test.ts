@@ -2,10 +2,10 @@
  * Every example of the reference cookbook (shared/reference/004), in TypeScript, on the fake clock.
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { Flow, Node } from '../../src/core/index';
+import { Flow, Node } from '../../src/index';
 import { RateLimitHit } from '../../src/errors/rate-limit-hit';
-import { FakeClock } from '../../src/limits/fake-clock';
-import { FlowPresets, Presets } from '../../src/presets/index';
+import { FakeClock } from '../../src/testing/fake-clock';
+import { FlowPresets, Presets } from '../../src/index';
 import { LimiterRegistry } from '../../src/registry/limiter-registry';
 import { AdaptiveThrottledBatchFlow } from '../../src/throttled/adaptive-throttled-batch-flow';
 import { AdaptiveThrottledNode } from '../../src/throttled/adaptive-throttled-node';

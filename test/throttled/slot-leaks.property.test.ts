@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { FakeClock } from '../../src/limits/fake-clock';
+import { FakeClock } from '../../src/testing/fake-clock';
 import { Limiter } from '../../src/limits/limiter';
 import { CircuitBreaker } from '../../src/resilience/circuit-breaker';
 import { MemoryCache } from '../../src/resilience/memory-cache';

@@ -1,4 +1,4 @@
-import { FakeClock } from '../../src/limits/fake-clock';
+import { FakeClock } from '../../src/testing/fake-clock';
 
 /** Records when calls start and end (fake time) to check limits after a run. */
 export class CallLog {

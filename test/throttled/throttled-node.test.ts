@@ -1,8 +1,8 @@
 import fc from 'fast-check';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { Flow } from '../../src/core/index';
+import { Flow } from '../../src/index';
 import { isRateLimitHit, RateLimitHit } from '../../src/errors/rate-limit-hit';
-import { FakeClock } from '../../src/limits/fake-clock';
+import { FakeClock } from '../../src/testing/fake-clock';
 import { Limiter } from '../../src/limits/limiter';
 import { LimiterRegistry } from '../../src/registry/limiter-registry';
 import { AdaptiveThrottledNode } from '../../src/throttled/adaptive-throttled-node';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { usageTokensOf } from '../../src/throttled/usage';
+import { usageTokensOf } from '../../src/cost/usage-tokens';
 
 describe('usageTokensOf: tokens a response counts against token rate limits', () => {
   it('reads OpenAI chat usage, also inside a withResponse() result', () => {

@@ -1,4 +1,7 @@
-// Public API of `throttleflow/redis`: limits shared across processes through Redis (needs ioredis).
+/**
+ * `throttleflow/redis`: limits shared across processes through Redis (needs ioredis).
+ * @module throttleflow/redis
+ */
 export { RedisStore, type OnStoreError, type RedisStoreEvents, type RedisStoreOptions } from './redis-store';
 export {
   isStoreUnavailableError,

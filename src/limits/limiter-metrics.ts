@@ -1,5 +1,5 @@
-import type { Limiter } from '../limits/limiter';
-import type { AcquireEvent, ReleaseEvent } from '../limits/limiter-events';
+import type { Limiter } from './limiter';
+import type { AcquireEvent, ReleaseEvent } from './limiter-events';
 import { LatencyHistogram, type LatencyHistogramOptions, type LatencySnapshot } from './latency-histogram';
 
 /** Nearest-rank percentiles of a latency, in milliseconds (all 0 before the first sample). */

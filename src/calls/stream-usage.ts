@@ -1,4 +1,4 @@
-import { usageTokensOf } from '../throttled/usage';
+import { usageTokensOf } from '../cost/usage-tokens';
 
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null;

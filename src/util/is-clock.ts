@@ -1,4 +1,4 @@
-import type { Clock } from '../limits/clock';
+import type { Clock } from './clock';
 
 /** Whether `value` looks like a {@link Clock}: for validating injected clocks in options. */
 export function isClock(value: unknown): value is Clock {

@@ -1,4 +1,4 @@
-import { normalizeUsage, type UsageLike } from '../cost/usage';
+import { normalizeUsage, type UsageLike } from './usage';
 
 /**
  * Tokens a provider response counts against token rate limits, or `undefined` when it reports

@@ -1,9 +1,9 @@
-import type { Clock } from '../limits/clock';
+import type { Clock } from '../util/clock';
 import type { Lease } from '../limits/lease';
 import type { AcquireOptions, Limiter } from '../limits/limiter';
-import { BrokenCircuitError } from './broken-circuit-error';
-import type { CircuitBreaker } from './circuit-breaker';
-import { withTimeout } from './with-timeout';
+import { BrokenCircuitError } from '../resilience/broken-circuit-error';
+import type { CircuitBreaker } from '../resilience/circuit-breaker';
+import { withTimeout } from '../resilience/with-timeout';
 
 /** The protections around one call: a circuit breaker and a per-call timeout, both optional. */
 export interface CallGuards {

@@ -6,7 +6,7 @@ import {
   type FallbackOptions,
   type FallbackStats,
   type FallbackTarget,
-} from '../resilience/fallback-chain';
+} from './fallback-chain';
 
 /** Options of a {@link FallbackNode}: its targets, the chain's options, and ordinary retries. */
 export interface FallbackNodeOptions<Item, Result> extends NodeOptions, FallbackOptions {

@@ -1,5 +1,5 @@
-import type { Lease } from './lease';
-import type { AcquireOptions, Limiter } from './limiter';
+import type { Lease } from '../limits/lease';
+import type { AcquireOptions, Limiter } from '../limits/limiter';
 import { StreamUsage } from './stream-usage';
 
 /** Options of {@link runStream}: the acquire's, and how to read usage from the chunks. */

@@ -1,17 +1,17 @@
 import { EventEmitter } from 'eventemitter3';
 import { z } from 'zod';
 import { isRateLimitHit } from '../errors/rate-limit-hit';
-import { abortReason } from '../limits/clock';
+import { abortReason } from '../util/clock';
 import type { Lease } from '../limits/lease';
 import { Limiter } from '../limits/limiter';
 import { LimiterRegistry } from '../registry/limiter-registry';
-import { handleRateLimit } from '../throttled/rate-limit-handling';
-import { usageTokensOf } from '../throttled/usage';
+import { handleRateLimit } from '../calls/rate-limit-handling';
+import { usageTokensOf } from '../cost/usage-tokens';
 import { InvalidOptionError, opt, parseOptions } from '../validation/options';
-import { isBrokenCircuitError } from './broken-circuit-error';
-import { CircuitBreaker } from './circuit-breaker';
+import { isBrokenCircuitError } from '../resilience/broken-circuit-error';
+import { CircuitBreaker } from '../resilience/circuit-breaker';
 import { FallbackExhaustedError, type FallbackAttempt } from './fallback-exhausted-error';
-import { acquireWhileClosed, guardedCall } from './guarded-call';
+import { acquireWhileClosed, guardedCall } from '../calls/guarded-call';
 
 /** One provider or model of a fallback chain, with its own limiter. */
 export interface FallbackTarget<Item, Result> {
