@@ -4,23 +4,20 @@
  * is back a half-open trial call closes the circuit and traffic returns to it. Every item
  * finishes.
  *
- * throttleflow has no FallbackNode / withFallback yet, so the fallback lives in this example's
- * node: each provider has its own limiter (from a LimiterRegistry) and the primary's calls go
- * through a CircuitBreaker from throttleflow's resilience pieces.
+ * The routing is throttleflow's own: a fallback chain (`withFallback`, from
+ * `throttleflow/routing`) over two targets, each with its own limiter from a LimiterRegistry, the
+ * primary behind a `CircuitBreaker` (from `throttleflow/resilience`). A throttled node runs the
+ * texts through the chain, 10 at a time.
  *
  * The outage is staged on the simulator (`p529: 1`, then `p529: 0`), so this example always
  * runs against simulators, API keys or not.
  *
  *   npx tsx cookbook/provider-outage/main.ts
  */
-import {
-  LimiterRegistry,
-  ThrottledParallelBatchNode,
-  handleRateLimit,
-  type Limiter,
-} from '../../src/index';
+import { LimiterRegistry, ThrottledParallelBatchNode, isRateLimitHit } from '../../src/index';
 import { detectRateLimit } from '../../src/providers/index';
-import { CircuitBreaker, isBrokenCircuitError, shouldTripBreaker, type CircuitState } from '../../src/resilience/index';
+import { CircuitBreaker, isBrokenCircuitError, type CircuitState } from '../../src/resilience/index';
+import { withFallback, type FallbackChain, type FallbackStats, type FallbackTarget } from '../../src/routing/index';
 import { sampleDocuments } from '../data/sample-texts';
 import type { Llm } from '../shared/llm';
 import { runIfMain } from '../shared/main';
@@ -28,7 +25,8 @@ import { openProvider, providerReport, type Provider } from '../shared/provider'
 import { Printer, type Output, type Summary } from '../shared/report';
 
 type Target = 'primary' | 'secondary';
-type FallbackReason = 'open circuit' | 'overloaded (529)' | 'rate limited (429)' | 'failed';
+/** Why a text did not go to (or stay with) the primary. */
+type FallbackReason = 'open circuit' | 'limiter paused' | 'overloaded (529)' | 'rate limited (429)' | 'failed';
 
 interface Served {
   text: string;
@@ -40,72 +38,50 @@ interface Shared {
   results?: Served[];
 }
 
-/** Counters shared by every copy of the node. */
-interface RoutingStats {
-  servedBy: Record<Target, number>;
-  fallbacks: Record<FallbackReason, number>;
-}
-
-/** Why a failed primary call should go to the secondary, or `undefined` when it should not (a bad request fails everywhere). */
-function fallbackReason(error: unknown): FallbackReason | undefined {
+/**
+ * Why the chain moved a call on from the primary. A 429 or 529 reaches the chain's `failover`
+ * event as a `RateLimitHit` whose `cause` is the provider's error, so the kind is read from that.
+ */
+function fallbackReason(error: unknown): FallbackReason {
   if (isBrokenCircuitError(error)) return 'open circuit';
-  const limited = detectRateLimit(error);
+  const limited = detectRateLimit(isRateLimitHit(error) && error.cause !== undefined ? error.cause : error);
   if (limited?.kind === 'overloaded') return 'overloaded (529)';
   if (limited) return 'rate limited (429)';
-  return shouldTripBreaker(error) ? 'failed' : undefined;
+  return 'failed';
+}
+
+/** One target of the chain: summarise with `llm`, and say who served. */
+function summariseWith(name: Target, llm: Llm): FallbackTarget<string, Served> {
+  return {
+    name,
+    limiter: name, // the limiter registered under the same name
+    call: async (text, signal) => ({ text: (await llm.complete(`Summarise: ${text}`, { signal })).text, servedBy: name }),
+  };
 }
 
 /**
- * Summarises each text with the primary provider, or the secondary when the primary is down.
- * The node's own limit (10 items at once) bounds the work in flight; each provider's limiter
- * bounds the calls to it.
+ * Summarises each text through the chain: the primary while its circuit is closed, else the
+ * secondary. The node's own limit (10 texts at once) bounds the work in flight, so texts keep
+ * arriving at the chain during the outage; each provider's limiter bounds the calls to it.
  */
 class ResilientSummariseNode extends ThrottledParallelBatchNode<Shared, string, Served> {
   override maxConcurrent = 10;
 
-  constructor(
-    private readonly llms: Record<Target, Llm>,
-    private readonly limiters: Record<Target, Limiter>,
-    private readonly breaker: CircuitBreaker,
-    readonly routing: RoutingStats,
-  ) {
-    super();
+  constructor(private readonly chain: FallbackChain<string, Served>) {
+    super({ maxRetries: 3 });
   }
 
   override async prep(shared: Shared) {
     return shared.texts;
   }
 
-  override async exec(text: string): Promise<Served> {
-    const prompt = `Summarise: ${text}`;
-    // 1. The primary, through its breaker (outside: an open circuit refuses at once, without
-    //    waiting for a slot) and its limiter.
-    try {
-      const reply = await this.breaker.run(() => this.limiters.primary.run(() => this.llms.primary.complete(prompt)));
-      return this.served('primary', reply.text);
-    } catch (error) {
-      const reason = fallbackReason(error);
-      if (!reason) throw error;
-      this.routing.fallbacks[reason]++;
-      // A 429 means the primary is healthy but busy: pause its limiter for the retry-after.
-      if (reason === 'rate limited (429)') {
-        handleRateLimit(error, { limiter: this.limiters.primary, attempt: 0, backoffMs: 500, maxBackoffMs: 10_000, source: 'primary' });
-      }
-    }
-    // 2. The secondary, through its own limiter. A 429 here goes back to the node, which pauses
-    //    and retries the item (from the primary again, if it is back by then).
-    const reply = await this.limiters.secondary.run(() => this.llms.secondary.complete(prompt));
-    return this.served('secondary', reply.text);
+  override async exec(text: string, signal?: AbortSignal): Promise<Served> {
+    return this.chain.call(text, { signal });
   }
 
   override async post(shared: Shared, _texts: string[], results: Served[]) {
     shared.results = results;
     return undefined;
-  }
-
-  private served(target: Target, text: string): Served {
-    this.routing.servedBy[target]++;
-    return { text, servedBy: target };
   }
 }
 
@@ -119,7 +95,9 @@ export interface ProviderOutageOptions extends Output {
 }
 
 export interface ProviderOutageSummary extends Summary {
+  /** Texts served by each provider (the chain's `stats().servedBy`). */
   servedBy: Record<Target, number>;
+  /** Why calls moved on from the primary (its `failover` and `skip` events). */
   fallbacks: Record<FallbackReason, number>;
   /** Every breaker state change, with the time since the start. */
   transitions: { atMs: number; from: CircuitState; to: CircuitState }[];
@@ -155,8 +133,20 @@ export async function run(options: ProviderOutageOptions = {}): Promise<Provider
     const registry = new LimiterRegistry();
     registry.register('primary', { maxConcurrent: 8, maxPerWindow: 15, windowMs: 1_000, windowMarginMs: 200 });
     registry.register('secondary', { maxConcurrent: 5, maxPerWindow: 10, windowMs: 1_000, windowMarginMs: 200 });
-    // 3 failures in a row open the circuit; after halfOpenAfterMs one trial call may try again.
+    // 3 failures in a row open the circuit (529s and 5xx count, 429s do not); after
+    // halfOpenAfterMs one trial call may try again.
     const breaker = new CircuitBreaker({ name: 'primary', consecutiveFailures: 3, halfOpenAfterMs: options.halfOpenAfterMs ?? 1_000 });
+
+    const chain = withFallback<string, Served>(
+      [
+        { ...summariseWith('primary', primary.llm), circuitBreaker: breaker },
+        // The last resort: its 429s are retried through its limiter (after the pause) rather than given up.
+        { ...summariseWith('secondary', secondary.llm), maxRateLimitRetries: 3 },
+      ],
+      // A 529 without retry-after pauses the primary's limiter for 125–250 ms (calls pass it by
+      // meanwhile); the breaker is what keeps it out for the rest of the outage.
+      { name: 'summarise', registry, rateLimitBackoffMs: 250 },
+    );
 
     const started = performance.now();
     const at = () => Math.round(performance.now() - started);
@@ -165,32 +155,39 @@ export async function run(options: ProviderOutageOptions = {}): Promise<Provider
       transitions.push({ atMs: at(), from, to });
       out.line(`  ${String(at()).padStart(5)} ms  breaker ${from} → ${to}`);
     });
+    const fallbacks: Record<FallbackReason, number> = {
+      'open circuit': 0,
+      'limiter paused': 0,
+      'overloaded (529)': 0,
+      'rate limited (429)': 0,
+      failed: 0,
+    };
+    chain.on('failover', ({ from, error }) => {
+      if (from === 'primary') fallbacks[fallbackReason(error)]++;
+    });
+    chain.on('skip', ({ target }) => {
+      if (target === 'primary') fallbacks['limiter paused']++;
+    });
     endOutage = setTimeout(() => {
       primary.simulator?.setOptions({ p529: 0 });
       out.line(`  ${String(at()).padStart(5)} ms  primary provider recovers`);
     }, outageMs);
 
     out.title(`provider-outage: ${items} texts; the primary answers 529 for the first ${outageMs} ms`);
-    const routing: RoutingStats = {
-      servedBy: { primary: 0, secondary: 0 },
-      fallbacks: { 'open circuit': 0, 'overloaded (529)': 0, 'rate limited (429)': 0, failed: 0 },
-    };
-    const node = new ResilientSummariseNode(
-      { primary: primary.llm, secondary: secondary.llm },
-      { primary: registry.get('primary'), secondary: registry.get('secondary') },
-      breaker,
-      routing,
-    );
+    const node = new ResilientSummariseNode(chain);
     const shared: Shared = { texts: sampleDocuments(items) };
     await node.run(shared);
     const elapsedMs = performance.now() - started;
 
+    const chainStats: FallbackStats = chain.stats();
+    const servedBy: Record<Target, number> = { primary: chainStats.servedBy.primary ?? 0, secondary: chainStats.servedBy.secondary ?? 0 };
     const results = shared.results ?? [];
     out.results('results', results.map((r) => `[${r.servedBy}] ${r.text}`), 4);
-    out.line(`served by: primary ${routing.servedBy.primary}, secondary ${routing.servedBy.secondary}`);
-    out.stats('fell back because', routing.fallbacks);
+    out.line(`served by: primary ${servedBy.primary}, secondary ${servedBy.secondary}`);
+    out.stats('left the primary because', fallbacks);
     out.line(`breaker: ${breaker.state} at the end, ${transitions.length} state changes`);
     out.stats('node', node.stats);
+    out.stats('chain', { calls: chainStats.calls, served: chainStats.served, fellBack: chainStats.fellBack, failed: chainStats.failed });
     out.stats('primary limiter', registry.get('primary').stats());
     out.stats('secondary limiter', registry.get('secondary').stats());
     const primary529s = primary.simulator?.stats().faults.p529 ?? 0;
@@ -204,9 +201,9 @@ export async function run(options: ProviderOutageOptions = {}): Promise<Provider
       lost: items - done,
       elapsedMs,
       providers: providers.map(providerReport),
-      stats: { node: node.stats, primary: registry.get('primary').stats(), secondary: registry.get('secondary').stats() },
-      servedBy: routing.servedBy,
-      fallbacks: routing.fallbacks,
+      stats: { node: node.stats, chain: chainStats, primary: registry.get('primary').stats(), secondary: registry.get('secondary').stats() },
+      servedBy,
+      fallbacks,
       transitions,
       finalState: breaker.state,
       primary529s,

@@ -219,7 +219,7 @@ describe('cookbook examples (short runs against the provider simulator)', () => 
     expect(s.budgets.anthropic).toMatchObject({ provider: 'anthropic', requests: { limit: 10 } });
   });
 
-  it('provider-outage: the breaker opens on 529s, the secondary serves meanwhile, the primary takes over again', async () => {
+  it('provider-outage: withFallback + CircuitBreaker — the breaker opens on 529s, the secondary serves meanwhile, the primary takes over again', async () => {
     const s = await providerOutage({ quiet: true, items: 30, outageMs: 1_000, halfOpenAfterMs: 400 });
     expectComplete(s, 30);
     expect(s.servedBy.primary + s.servedBy.secondary).toBe(30);
@@ -228,11 +228,13 @@ describe('cookbook examples (short runs against the provider simulator)', () => 
     expect(s.transitions[0]).toMatchObject({ from: 'closed', to: 'open' });
     expect(s.transitions.some((t) => t.from === 'half-open' && t.to === 'closed')).toBe(true);
     expect(s.finalState).toBe('closed');
-    // 3 failures in a row open the circuit; every 529 sent one item to the secondary.
+    // 3 failures in a row open the circuit; every 529 sent one item on to the secondary.
     expect(s.primary529s).toBeGreaterThanOrEqual(3);
     expect(s.fallbacks['overloaded (529)']).toBe(s.primary529s);
     expect(s.fallbacks['open circuit']).toBeGreaterThan(0);
     expect(s.fallbacks.failed).toBe(0);
+    // The chain's own counters agree: every text served, none given up, the fallbacks counted.
+    expect(s.stats.chain).toMatchObject({ calls: 30, served: 30, failed: 0, fellBack: s.servedBy.secondary, servedBy: s.servedBy });
     const primary = provider(s, 'primary');
     const secondary = provider(s, 'secondary');
     expect(primary.overloaded).toBe(s.primary529s);

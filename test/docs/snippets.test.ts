@@ -1,27 +1,39 @@
 /**
- * Every ```ts block of the guides in docs/*.md type-checks against the source in src/, the way a
- * user's project sees the package: `throttleflow`, `throttleflow/testing`, `throttleflow/redis` and
- * `throttleflow/otel` are mapped to their entry points in src/. Each block is its own module.
+ * Every ```ts block of the Markdown a user reads — the guides (docs/*.md), README.md and the
+ * cookbook's READMEs (cookbook/README.md, cookbook/<example>/README.md) — type-checks against the
+ * source in src/, the way a user's project sees the package: every entry point of package.json
+ * `exports` (`throttleflow`, `throttleflow/providers`, …, `throttleflow/otel`) is mapped to its
+ * entry file in src/. Each block is its own module, placed (virtually) next to its Markdown file,
+ * so a cookbook README's block may import the example's shared pieces (`../shared/llm`) as its
+ * main.ts does.
  *
- * - ```ts nocheck: not checked (use sparingly, e.g. for a fragment that cannot stand alone).
+ * - ```ts nocheck <reason>: not checked. Use sparingly (e.g. for a fragment that cannot stand
+ *   alone), and say why on the fence line: a bare `nocheck` fails the test.
  * - ```ts run: also run here, against the embedded provider simulator (keep such blocks short).
  *
  * Blocks may call `callLlm(prompt, signal?)`, a placeholder for "your LLM call" declared in the
  * prelude below; anything else a block uses it must import or declare itself.
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { basename, join, resolve } from 'node:path';
+import { basename, dirname, join, relative, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import ts from 'typescript';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 
 const root = resolve(__dirname, '../..');
 const docsDir = join(root, 'docs');
+const cookbookDir = join(root, 'cookbook');
 
 /** Public entry points, as package.json exports them, mapped to the source. */
 const ENTRY_POINTS: Record<string, string> = {
   throttleflow: join(root, 'src/index.ts'),
+  'throttleflow/providers': join(root, 'src/providers/index.ts'),
+  'throttleflow/cost': join(root, 'src/cost/index.ts'),
+  'throttleflow/resilience': join(root, 'src/resilience/index.ts'),
+  'throttleflow/routing': join(root, 'src/routing/index.ts'),
+  'throttleflow/observability': join(root, 'src/observability/index.ts'),
+  'throttleflow/stores': join(root, 'src/stores/index.ts'),
   'throttleflow/testing': join(root, 'src/testing/index.ts'),
   'throttleflow/redis': join(root, 'src/stores/redis/index.ts'),
   'throttleflow/otel': join(root, 'src/observability/otel.ts'),
@@ -34,7 +46,7 @@ declare function callLlm(prompt: string, signal?: AbortSignal): Promise<string>;
 `;
 
 interface Snippet {
-  /** e.g. docs/getting-started.md */
+  /** e.g. docs/getting-started.md (relative to the repository root, `/`-separated). */
   file: string;
   /** 1-based number of the ```ts block within its file. */
   block: number;
@@ -44,8 +56,16 @@ interface Snippet {
   run: boolean;
 }
 
+/** A ```ts block marked `nocheck`, with the reason its fence line gives (empty when it gives none). */
+interface Unchecked {
+  file: string;
+  block: number;
+  line: number;
+  reason: string;
+}
+
 /** The ```ts / ```typescript blocks of one Markdown file (fences of ``` or ~~~, any length ≥ 3). */
-function extractSnippets(markdown: string, file: string): Snippet[] {
+function extractSnippets(markdown: string, file: string, unchecked: Unchecked[] = []): Snippet[] {
   const snippets: Snippet[] = [];
   const lines = markdown.split('\n');
   let block = 0;
@@ -60,7 +80,10 @@ function extractSnippets(markdown: string, file: string): Snippet[] {
     while (j < lines.length && !new RegExp(`^ {0,3}${fence[0] === '`' ? '`' : '~'}{${fence.length},}\\s*$`).test(lines[j]!)) body.push(lines[j++]!);
     if (lang === 'ts' || lang === 'typescript') {
       block++;
-      if (!flags.includes('nocheck')) {
+      if (flags.includes('nocheck')) {
+        const reason = flags.filter((f) => f !== 'nocheck').join(' ').replace(/^[-—:–\s]+/, '');
+        unchecked.push({ file, block, line: i + 1, reason });
+      } else {
         snippets.push({ file, block, line: i + 2, code: body.join('\n'), run: flags.includes('run') });
       }
     }
@@ -69,13 +92,30 @@ function extractSnippets(markdown: string, file: string): Snippet[] {
   return snippets;
 }
 
+/** The guides. */
 const guideFiles = readdirSync(docsDir)
   .filter((f) => f.endsWith('.md'))
-  .sort();
-const snippets = guideFiles.flatMap((f) => extractSnippets(readFileSync(join(docsDir, f), 'utf8'), `docs/${f}`));
+  .sort()
+  .map((f) => join(docsDir, f));
+/** The cookbook's overview and each example's README. */
+const cookbookFiles = [
+  join(cookbookDir, 'README.md'),
+  ...readdirSync(cookbookDir, { withFileTypes: true })
+    .filter((d) => d.isDirectory())
+    .map((d) => join(cookbookDir, d.name, 'README.md'))
+    .filter((f) => existsSync(f))
+    .sort(),
+];
+/** Every Markdown file whose ```ts blocks are checked, relative to the repository root. */
+const markdownFiles = [join(root, 'README.md'), ...guideFiles, ...cookbookFiles].map((f) => relative(root, f).split('\\').join('/'));
+const unchecked: Unchecked[] = [];
+const snippets = markdownFiles.flatMap((f) => extractSnippets(readFileSync(join(root, f), 'utf8'), f, unchecked));
 
-/** Where a snippet lives for the compiler (never written to disk; next to docs/ so node_modules resolve). */
-const virtualPath = (s: Snippet) => join(docsDir, '__snippets__', `${basename(s.file, '.md')}.block${s.block}.ts`);
+/**
+ * Where a snippet lives for the compiler: next to its Markdown file (never written to disk), so
+ * node_modules and the cookbook's relative imports resolve as they would for a file there.
+ */
+const virtualPath = (s: Snippet) => join(root, dirname(s.file), `${basename(s.file, '.md')}.snippet-block${s.block}.ts`);
 
 const compilerOptions: ts.CompilerOptions = {
   target: ts.ScriptTarget.ES2022,
@@ -99,7 +139,7 @@ const compilerOptions: ts.CompilerOptions = {
 function typeCheck(all: Snippet[]): string[] {
   const virtual = new Map<string, { snippet?: Snippet; text: string }>();
   for (const s of all) virtual.set(virtualPath(s), { snippet: s, text: `${s.code}\nexport {};\n` });
-  const preludePath = join(docsDir, '__snippets__', 'prelude.d.ts');
+  const preludePath = join(docsDir, '__snippets__prelude.d.ts');
   virtual.set(preludePath, { text: PRELUDE });
 
   const host = ts.createCompilerHost(compilerOptions, true);
@@ -156,10 +196,30 @@ function runnableSource(code: string): string {
   });
 }
 
-describe('docs/*.md TypeScript snippets', () => {
-  it('finds the guides and their snippets', () => {
+describe('TypeScript snippets of the guides, README.md and the cookbook READMEs', () => {
+  it('finds the guides, the READMEs and their snippets', () => {
     expect(guideFiles.length).toBeGreaterThan(0);
-    expect(snippets.length).toBeGreaterThan(0);
+    expect(cookbookFiles.length).toBeGreaterThan(1);
+    expect(markdownFiles).toContain('README.md');
+    expect(markdownFiles).toContain('cookbook/provider-outage/README.md');
+    for (const file of ['README.md', 'docs/getting-started.md', 'docs/resilience.md', 'cookbook/provider-outage/README.md']) {
+      expect(snippets.some((s) => s.file === file), `${file} has checked blocks`).toBe(true);
+    }
+  });
+
+  it('says why each unchecked (nocheck) block is not checked', () => {
+    const bare = unchecked.filter((u) => u.reason.length === 0).map((u) => `${u.file}:${u.line} (ts block ${u.block})`);
+    expect(bare, `give a reason after nocheck on the fence line:\n${bare.join('\n')}`).toEqual([]);
+  });
+
+  it('maps every subpath of package.json exports to a source entry point', () => {
+    const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { exports: Record<string, unknown> };
+    const subpaths = Object.keys(pkg.exports)
+      .filter((k) => k !== './package.json')
+      .map((k) => (k === '.' ? 'throttleflow' : `throttleflow/${k.slice(2)}`))
+      .sort();
+    expect(Object.keys(ENTRY_POINTS).sort()).toEqual(subpaths);
+    for (const path of Object.values(ENTRY_POINTS)) expect(existsSync(path), path).toBe(true);
   });
 
   it('every ```ts block type-checks against src/ (file:line (block): diagnostic)', () => {
@@ -170,7 +230,7 @@ describe('docs/*.md TypeScript snippets', () => {
   const runnable = snippets.filter((s) => s.run);
   it.each(runnable.map((s) => [`${s.file} block ${s.block}`, s] as const))('runs %s', async (_name, snippet) => {
     runDir ??= mkdtempSync(join(tmpdir(), 'throttleflow-docs-'));
-    const file = join(runDir, `${basename(snippet.file, '.md')}.block${snippet.block}.ts`);
+    const file = join(runDir, `${snippet.file.replace(/\.md$/, '').replace(/\//g, '__')}.block${snippet.block}.ts`);
     writeFileSync(file, `${RUN_PRELUDE}\n${runnableSource(snippet.code)}\nexport {};\n`);
     const log = vi.spyOn(console, 'log').mockImplementation(() => undefined);
     try {
