@@ -29,6 +29,7 @@ import {
   spawnProviderSimulator,
   type ChatCompletionRequest,
   type ProviderSimulatorOptions,
+  type ProviderSimulatorLog,
   type ProviderSimulatorStats,
 } from '../src/testing/index';
 
@@ -395,13 +396,13 @@ async function runGroup(jobs: Job[]): Promise<GoodputRow[]> {
     const staggerMs = staggerFor(jobs.length);
     clients.forEach((client, k) => setTimeout(client.go, k * staggerMs));
     const reports = await Promise.all(clients.map((c) => c.report));
-    return await Promise.all(jobs.map(async (job, k) => toRow(job, reports[k]!, await simulators[k]!.stats())));
+    return await Promise.all(jobs.map(async (job, k) => toRow(job, reports[k]!, await simulators[k]!.stats(), await simulators[k]!.log())));
   } finally {
     await Promise.all(simulators.map((s) => s.close()));
   }
 }
 
-function toRow({ scenario, strategyIndex }: Job, report: ClientReport, stats: ProviderSimulatorStats): GoodputRow {
+function toRow({ scenario, strategyIndex }: Job, report: ClientReport, stats: ProviderSimulatorStats, log: ProviderSimulatorLog): GoodputRow {
   const isTokens = scenario.simulator.tokensPerWindow !== undefined;
   return {
     scenario: scenario.name,
@@ -422,9 +423,9 @@ function toRow({ scenario, strategyIndex }: Job, report: ClientReport, stats: Pr
     maxInWindow: isTokens ? stats.maxTokensInAnyWindow : stats.maxRequestsInAnyWindow,
     limit: scenario.limit,
     windowMs: stats.windowMs,
-    acceptedAtMs: stats.acceptedTimestamps,
-    acceptedCosts: isTokens ? stats.acceptedTokens : stats.acceptedTimestamps.map(() => 1),
-    rejectedAtMs: stats.rejectedTimestamps,
+    acceptedAtMs: log.acceptedAtMs,
+    acceptedCosts: isTokens ? log.acceptedTokens : log.acceptedAtMs.map(() => 1),
+    rejectedAtMs: log.rejectedAtMs,
   };
 }
 

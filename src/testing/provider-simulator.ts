@@ -31,8 +31,8 @@ const DEFAULT_COMPLETION_TOKENS = 100;
  * Starts a simulated LLM provider: a real HTTP server on 127.0.0.1 that answers
  * `POST /v1/chat/completions` like OpenAI and `POST /v1/messages` like Anthropic — with `usage`
  * and the real rate-limit headers — while enforcing requests and tokens per window, with
- * latency, jitter and injected faults. `GET /stats`, `POST /reset` and `POST /options` (JSON) are
- * its control endpoints.
+ * latency, jitter and injected faults. `GET /stats`, `GET /log`, `POST /reset` and `POST /options`
+ * (JSON) are its control endpoints.
  *
  * @example
  * const sim = await startProviderSimulator({ requestsPerWindow: 100, windowMs: 10_000 });
@@ -65,6 +65,7 @@ export async function startProviderSimulator(options: StartProviderSimulatorOpti
       return complete(res, path === '/v1/messages' ? 'anthropic' : 'openai', raw);
     }
     if (path === '/stats' && method === 'GET') return sendJson(res, 200, state.stats());
+    if (path === '/log' && method === 'GET') return sendJson(res, 200, state.log());
     if (path === '/reset' && method === 'POST') {
       state.reset();
       return sendJson(res, 200, { ok: true });
@@ -136,6 +137,7 @@ export async function startProviderSimulator(options: StartProviderSimulatorOpti
     url: `http://127.0.0.1:${port}`,
     port,
     stats: () => state.stats(),
+    log: () => state.log(),
     reset: () => state.reset(),
     setOptions: (update) => {
       state.setOptions(update);

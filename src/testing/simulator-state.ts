@@ -3,7 +3,7 @@ import {
   mergeSimulatorOptions,
   type ResolvedSimulatorOptions,
 } from './provider-simulator-options';
-import type { ProviderSimulatorStats } from './provider-simulator-types';
+import type { ProviderSimulatorLog, ProviderSimulatorStats } from './provider-simulator-types';
 import { createRandom, type RandomSource } from './seeded-random';
 import { SlidingWindowLimit } from './sliding-window-limit';
 import { TokenBucketLimit } from './token-bucket-limit';
@@ -54,6 +54,8 @@ export class SimulatorState {
   private rejected: number[] = [];
   private faults = { p500: 0, p529: 0, reset: 0 };
   private inFlight = 0;
+  private maxInFlight = 0;
+  private tokens = 0;
 
   constructor(
     options: ResolvedSimulatorOptions,
@@ -96,7 +98,9 @@ export class SimulatorState {
       this.tokenLimit?.take(now, tokens);
       this.accepted.push(now - this.startMs);
       this.acceptedTokens.push(tokens);
+      this.tokens += tokens;
       this.inFlight++;
+      if (this.inFlight > this.maxInFlight) this.maxInFlight = this.inFlight;
       return { ok: true, budgets: this.budgets(now) };
     }
     const scope = requestWaitMs >= tokenWaitMs ? 'requests' : 'tokens';
@@ -119,15 +123,19 @@ export class SimulatorState {
       accepted: this.accepted.length,
       rejected: this.rejected.length,
       faults: { ...this.faults },
+      tokens: this.tokens,
       maxRequestsInAnyWindow: maxInAnyWindow(this.accepted, windowMs),
       maxTokensInAnyWindow: maxInAnyWindow(this.accepted, windowMs, this.acceptedTokens),
-      acceptedTimestamps: [...this.accepted],
-      acceptedTokens: [...this.acceptedTokens],
-      rejectedTimestamps: [...this.rejected],
       inFlight: this.inFlight,
+      maxInFlight: this.maxInFlight,
       windowMs,
       elapsedMs: this.nowMs() - this.startMs,
     };
+  }
+
+  /** Copies, so a caller cannot rewrite the history the maxima are computed from. */
+  log(): ProviderSimulatorLog {
+    return { acceptedAtMs: [...this.accepted], acceptedTokens: [...this.acceptedTokens], rejectedAtMs: [...this.rejected] };
   }
 
   /** Forgets all history and counters and re-seeds the draws; requests in flight still finish. */
@@ -138,6 +146,9 @@ export class SimulatorState {
     this.acceptedTokens = [];
     this.rejected = [];
     this.faults = { p500: 0, p529: 0, reset: 0 };
+    this.tokens = 0;
+    // Requests still in flight were admitted before the reset, but they are in flight after it.
+    this.maxInFlight = this.inFlight;
     this.buildLimits(undefined);
   }
 

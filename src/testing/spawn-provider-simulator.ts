@@ -5,7 +5,7 @@ import { dirname, extname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { StartProviderSimulatorOptions } from './provider-simulator';
 import { resolveSimulatorOptions, type ResolvedSimulatorOptions } from './provider-simulator-options';
-import type { ProviderSimulatorStats, SpawnedProviderSimulator } from './provider-simulator-types';
+import type { ProviderSimulatorLog, ProviderSimulatorStats, SpawnedProviderSimulator } from './provider-simulator-types';
 import type { SimulatorProcessMessage } from './simulator-process';
 
 const STARTUP_TIMEOUT_MS = 30_000;
@@ -15,7 +15,7 @@ const ENTRY_NAME = 'simulator-process';
 /**
  * Runs the provider simulator in its own child process — as a real provider does not share your
  * event loop, so the client's timing does not disturb the provider's clock — and talks to it
- * over HTTP. Same shape as `startProviderSimulator`, with async `stats()`, `reset()` and
+ * over HTTP. Same shape as `startProviderSimulator`, with async `stats()`, `log()`, `reset()` and
  * `setOptions()`. Works from source (through tsx) and from the built package.
  */
 export async function spawnProviderSimulator(options: StartProviderSimulatorOptions = {}): Promise<SpawnedProviderSimulator> {
@@ -47,6 +47,7 @@ export async function spawnProviderSimulator(options: StartProviderSimulatorOpti
     port,
     pid,
     stats: () => call<ProviderSimulatorStats>('/stats'),
+    log: () => call<ProviderSimulatorLog>('/log'),
     reset: async () => {
       await call('/reset', {});
     },

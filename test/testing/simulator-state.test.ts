@@ -98,9 +98,44 @@ describe('SimulatorState: stats, reset, options', () => {
       state.admit(tokens);
     }
     const stats = state.stats();
-    expect(stats.acceptedTimestamps).toEqual([0, 500, 999, 1000, 1499, 1500]);
+    expect(state.log().acceptedAtMs).toEqual([0, 500, 999, 1000, 1499, 1500]);
+    expect(state.log().acceptedTokens).toEqual([5, 5, 10, 1, 100, 1]);
     expect(stats.maxRequestsInAnyWindow).toBe(4); // [500, 1500): 500, 999, 1000, 1499
     expect(stats.maxTokensInAnyWindow).toBe(116); // 5 + 10 + 1 + 100
+    expect(stats.tokens).toBe(122);
+  });
+
+  it('stats() holds summaries only (no per-request arrays); log() has the times; reset clears both', () => {
+    const { clock, state } = stateAt({ requestsPerWindow: 2, windowMs: 1000 });
+    state.admit(10);
+    clock.nowMs = 100;
+    state.admit(20);
+    clock.nowMs = 200;
+    state.admit(30); // refused
+    state.finish();
+    clock.nowMs = 300;
+    expect(state.stats()).toEqual({
+      accepted: 2,
+      rejected: 1,
+      faults: { p500: 0, p529: 0, reset: 0 },
+      tokens: 30,
+      maxRequestsInAnyWindow: 2,
+      maxTokensInAnyWindow: 30,
+      inFlight: 1,
+      maxInFlight: 2,
+      windowMs: 1000,
+      elapsedMs: 300,
+    });
+    expect(Object.values(state.stats()).some(Array.isArray)).toBe(false);
+    expect(state.log()).toEqual({ acceptedAtMs: [0, 100], acceptedTokens: [10, 20], rejectedAtMs: [200] });
+    // A copy: changing it does not change what the simulator measured.
+    state.log().acceptedAtMs.push(150);
+    expect(state.log().acceptedAtMs).toEqual([0, 100]);
+
+    state.reset();
+    expect(state.log()).toEqual({ acceptedAtMs: [], acceptedTokens: [], rejectedAtMs: [] });
+    // The request still in flight is in flight after the reset.
+    expect(state.stats()).toMatchObject({ accepted: 0, rejected: 0, tokens: 0, inFlight: 1, maxInFlight: 1 });
   });
 
   it('draws the same faults and latencies for the same seed, and again after reset', () => {

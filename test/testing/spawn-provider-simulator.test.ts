@@ -25,6 +25,9 @@ describe('spawnProviderSimulator', () => {
       );
       expect(statuses.filter((s) => s === 429)).toHaveLength(2);
       expect(await sim.stats()).toMatchObject({ accepted: 3, rejected: 2, maxRequestsInAnyWindow: 3 });
+      const log = await sim.log();
+      expect(log.acceptedAtMs).toHaveLength(3);
+      expect(log.rejectedAtMs).toHaveLength(2);
 
       await sim.setOptions({ requestsPerWindow: 10, tokensPerWindow: undefined });
       expect(await sim.options()).toMatchObject({ requestsPerWindow: 10, windowMs: 60_000 });
