@@ -1,59 +1,53 @@
 /**
  * `npm run demo`: a three-stage LLM pipeline (summarise → translate → classify, then a branch)
- * over a few hundred documents, against the embedded provider simulator running in its own
- * process with a real requests-per-window limit. It runs twice — first as plain pocketflow-style
- * parallel nodes with retries, then with throttleflow — and ends with a comparison table.
+ * over 150 documents, against the embedded provider simulator running in its own process with a
+ * real requests-per-window limit. It runs twice — first as plain pocketflow-style parallel nodes
+ * with retries, then with throttleflow — and ends with a comparison and what it means.
  *
- *   npm run demo                 # 150 documents
- *   DEMO_DOCS=60 npm run demo    # fewer
+ *   npm run demo                   # 150 documents, 120 requests per 5 s (~25 s)
+ *   npm run demo -- --raw          # also print the raw stats objects (or DEMO_RAW=1)
+ *   DEMO_DOCS=40 DEMO_LIMIT=20 DEMO_WINDOW_MS=1500 npm run demo   # a short run (~15 s)
  */
-import { MultiBar, Presets as BarPresets } from 'cli-progress';
-import {
-  Flow,
-  LimiterRegistry,
-  Node,
-  ParallelBatchNode,
-  ThrottledParallelBatchNode,
-} from '../src/index';
+import { Flow, LimiterRegistry, Node, ParallelBatchNode, ThrottledParallelBatchNode } from '../src/index';
 import { costOf } from '../src/cost/index';
-import { LatencyHistogram } from '../src/observability/index';
 import { detectRateLimit } from '../src/providers/index';
 import { chatCompletion, spawnProviderSimulator, type ChatCompletion } from '../src/testing/index';
 import { sampleDocuments } from '../cookbook/data/sample-texts';
+import { windowText } from './format';
+import { STAGES, newMetrics, type RunMetrics, type Stage } from './metrics';
+import { pipelineOptimumMs } from './optimum';
+import { showProgress } from './progress';
+import { resultTable, summarySentences, wrap, type RunResult } from './summary';
 
 const MODEL = 'gpt-4o-mini';
-const DOCS = Number(process.env.DEMO_DOCS ?? 150);
-const WINDOW_MS = 5_000;
-const REQUESTS_PER_WINDOW = 120;
-const STAGES = ['summarise', 'translate', 'classify'] as const;
-type Stage = (typeof STAGES)[number];
+const LATENCY_MS = 300;
+const JITTER_MS = 200;
+const TRIES = 3;
+const RETRY_WAIT_MS = 1000;
+const FAILED = '(failed)';
+
+/** A positive whole number from the environment, or the default; anything else stops the demo with the variable's name. */
+function envInt(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value <= 0) throw new Error(`${name} must be a positive whole number, got ${JSON.stringify(raw)}`);
+  return value;
+}
+
+const DOCS = envInt('DEMO_DOCS', 150);
+const REQUESTS_PER_WINDOW = envInt('DEMO_LIMIT', 120);
+const WINDOW_MS = envInt('DEMO_WINDOW_MS', 5_000);
+const RAW = process.argv.slice(2).includes('--raw') || ['1', 'true', 'yes'].includes(process.env.DEMO_RAW ?? '');
 
 interface Shared {
   docs: string[];
   summaries?: string[];
   translations?: string[];
   labels?: string[];
+  complaints?: number;
   report?: string;
 }
-
-/** What one run measured. */
-interface RunMetrics {
-  done: Record<Stage, number>;
-  rateLimited: number;
-  failed: number;
-  tokens: number;
-  costUsd: number;
-  latency: LatencyHistogram;
-}
-
-const newMetrics = (): RunMetrics => ({
-  done: { summarise: 0, translate: 0, classify: 0 },
-  rateLimited: 0,
-  failed: 0,
-  tokens: 0,
-  costUsd: 0,
-  latency: new LatencyHistogram(),
-});
 
 /** A reply: its text, and the response headers (returned from `exec`, they let the limiter see when each request reached the provider). */
 interface Reply {
@@ -96,6 +90,7 @@ function buildFlow(makeStage: (stage: Stage, input: (s: Shared) => string[], out
     }
     override async post(shared: Shared) {
       const complaints = shared.labels?.filter((l) => l === 'complaint').length ?? 0;
+      shared.complaints = complaints;
       shared.report = `${this.verdict}: ${complaints} of ${shared.docs.length} documents look like complaints`;
       return undefined;
     }
@@ -115,21 +110,21 @@ const answer = (stage: Stage, input: string, reply: string) =>
 
 const routeOf = (stage: Stage, out: string[]) => (stage === 'classify' && out.some((l) => l === 'complaint') ? 'escalate' : 'default');
 
-/** Plain pocketflow-style parallel nodes: every item at once, 3 retries 1 s apart. */
-function unthrottledFlow(call: Call) {
+/** Plain pocketflow-style parallel nodes: every item at once, 3 tries 1 s apart. */
+function unthrottledFlow(call: Call, metrics: RunMetrics) {
   return buildFlow((stage, input, output) => {
     class Stage extends ParallelBatchNode<Shared, object, string, string> {
       override async prep(shared: Shared) { return input(shared); }
       override async exec(text: string) { return answer(stage, text, (await call(stage, promptFor(stage, text))).text); }
-      override async execFallback(): Promise<string> { return '(failed)'; }
+      override async execFallback(): Promise<string> { metrics.failed[stage]++; return FAILED; }
       override async post(shared: Shared, _in: string[], out: string[]) { output(shared, out); return routeOf(stage, out); }
     }
-    return new Stage(3, 1) as unknown as Node<Shared>;
+    return new Stage(TRIES, RETRY_WAIT_MS / 1000) as unknown as Node<Shared>;
   });
 }
 
 /** The same graph with throttleflow: every stage draws from one registered limiter (one API key). */
-function throttledFlow(call: Call, limiter: string) {
+function throttledFlow(call: Call, metrics: RunMetrics, limiter: string) {
   return buildFlow((stage, input, output) => {
     class Stage extends ThrottledParallelBatchNode<Shared, string, Reply> {
       override limiter = limiter;
@@ -139,98 +134,90 @@ function throttledFlow(call: Call, limiter: string) {
         const reply = await call(stage, promptFor(stage, text));
         return { text: answer(stage, text, reply.text), headers: reply.headers };
       }
-      override async execFallback(): Promise<Reply> { return { text: '(failed)' }; }
+      override async execFallback(): Promise<Reply> { metrics.failed[stage]++; return { text: FAILED }; }
       override async post(shared: Shared, _in: string[], replies: Reply[]) {
         const out = replies.map((r) => r.text);
         output(shared, out);
         return routeOf(stage, out);
       }
     }
-    return new Stage({ maxRetries: 3, waitMs: 1000 }) as unknown as Node<Shared>;
+    return new Stage({ maxRetries: TRIES, waitMs: RETRY_WAIT_MS });
   });
 }
 
-/** Live progress: bars on a terminal, a line every 2 s otherwise. */
-function progress(label: string, metrics: RunMetrics) {
-  const started = performance.now();
-  const total = DOCS;
-  const rate = () => {
-    const done = STAGES.reduce((n, s) => n + metrics.done[s], 0);
-    return done / ((performance.now() - started) / 1000);
-  };
-  const eta = () => {
-    const left = STAGES.reduce((n, s) => n + total - metrics.done[s], 0);
-    const r = rate();
-    return r > 0 ? `${Math.round(left / r)}s` : '?';
-  };
-  if (process.stdout.isTTY) {
-    const bars = new MultiBar(
-      { format: `${label.padEnd(11)} {stage} [{bar}] {value}/{total} | {rate}/s | 429s {r429} | ETA {eta}`, hideCursor: true, clearOnComplete: false },
-      BarPresets.shades_classic,
-    );
-    const rows = STAGES.map((stage) => bars.create(total, 0, { stage: stage.padEnd(9), rate: '0.0', r429: 0, eta: '?' }));
-    const timer = setInterval(() => {
-      STAGES.forEach((stage, i) => rows[i]!.update(metrics.done[stage], { rate: rate().toFixed(1), r429: metrics.rateLimited, eta: eta() }));
-    }, 200);
-    return () => {
-      clearInterval(timer);
-      STAGES.forEach((stage, i) => rows[i]!.update(metrics.done[stage], { rate: rate().toFixed(1), r429: metrics.rateLimited, eta: '0s' }));
-      bars.stop();
-    };
-  }
-  const line = () =>
-    console.log(
-      `${label}: ${STAGES.map((s) => `${s} ${metrics.done[s]}/${total}`).join(', ')} | ${rate().toFixed(1)} calls/s | 429s ${metrics.rateLimited} | ETA ${eta()}`,
-    );
-  const timer = setInterval(line, 2000);
-  return () => {
-    clearInterval(timer);
-    line();
-  };
-}
+type FlowFactory = (call: Call, metrics: RunMetrics) => Flow<Shared>;
 
-async function runOnce(label: string, flow: (call: Call) => Flow<Shared>, baseUrl: string) {
-  const metrics = newMetrics();
-  const shared: Shared = { docs: sampleDocuments(DOCS) };
-  const stop = progress(label, metrics);
-  const started = performance.now();
-  await flow(makeCall(baseUrl, metrics)).run(shared);
-  const makespanMs = performance.now() - started;
-  stop();
-  const failed = [shared.summaries, shared.translations, shared.labels].flat().filter((x) => x === '(failed)').length;
-  return { label, makespanMs, metrics, failed, report: shared.report };
+/** Runs the pipeline once against a fresh simulator, with live progress; the simulator's stats are read before it closes. */
+async function runOnce(label: string, flow: FlowFactory): Promise<RunResult> {
+  const sim = await spawnProviderSimulator({
+    requestsPerWindow: REQUESTS_PER_WINDOW,
+    windowMs: WINDOW_MS,
+    latencyMs: LATENCY_MS,
+    jitterMs: JITTER_MS,
+    countRejected: true,
+  });
+  try {
+    const metrics = newMetrics();
+    const shared: Shared = { docs: sampleDocuments(DOCS) };
+    const stop = showProgress(label, metrics, DOCS, WINDOW_MS);
+    const started = performance.now();
+    await flow(makeCall(sim.url, metrics), metrics).run(shared);
+    const makespanMs = performance.now() - started;
+    stop(makespanMs);
+    // A failed summary is still translated and classified (as a plain pipeline would), so a document is lost if any stage failed.
+    const lostDocuments = shared.docs.filter((_, i) => [shared.summaries, shared.translations, shared.labels].some((out) => out?.[i] === FAILED)).length;
+    return {
+      label,
+      makespanMs,
+      metrics,
+      lostDocuments,
+      complaints: shared.complaints ?? 0,
+      report: shared.report ?? '(no report)',
+      provider: await sim.stats(),
+    };
+  } finally {
+    await sim.close();
+  }
 }
 
 async function main() {
   console.log(`throttleflow demo: summarise → translate → classify over ${DOCS} documents`);
-  console.log(`provider simulator (own process): ${REQUESTS_PER_WINDOW} requests per ${WINDOW_MS / 1000} s sliding window, 300 ± 200 ms latency\n`);
-  const simulatorOptions = { requestsPerWindow: REQUESTS_PER_WINDOW, windowMs: WINDOW_MS, latencyMs: 300, jitterMs: 200, countRejected: true };
+  console.log(
+    `provider simulator (own process): ${REQUESTS_PER_WINDOW} requests per ${windowText(WINDOW_MS)} sliding window, ` +
+      `${LATENCY_MS} ± ${JITTER_MS} ms latency\n`,
+  );
 
-  const plainSim = await spawnProviderSimulator(simulatorOptions);
-  const plain = await runOnce('unthrottled', (call) => unthrottledFlow(call), plainSim.url).finally(() => plainSim.close());
-
-  const throttledSim = await spawnProviderSimulator(simulatorOptions);
-  LimiterRegistry.register('provider', { maxConcurrent: 50, maxPerWindow: REQUESTS_PER_WINDOW, windowMs: WINDOW_MS });
-  const throttled = await runOnce('throttled', (call) => throttledFlow(call, 'provider'), throttledSim.url).finally(() => throttledSim.close());
-
-  const row = (r: typeof plain) => {
-    const s = r.metrics.latency.snapshot();
-    return {
-      run: r.label,
-      'makespan s': (r.makespanMs / 1000).toFixed(1),
-      '429s': r.metrics.rateLimited,
-      'failed items': r.failed,
-      tokens: r.metrics.tokens,
-      'cost $': r.metrics.costUsd.toFixed(4),
-      'p50 ms': Math.round(s.p50),
-      'p95 ms': Math.round(s.p95),
-    };
-  };
+  const plain = await runOnce('unthrottled', unthrottledFlow);
   console.log('');
-  console.table([row(plain), row(throttled)]);
-  console.log(`unthrottled: ${plain.report}`);
-  console.log(`throttled:   ${throttled.report}`);
-  console.log('\nLimiter stats:', LimiterRegistry.get('provider').stats());
+  LimiterRegistry.register('provider', { maxConcurrent: 50, maxPerWindow: REQUESTS_PER_WINDOW, windowMs: WINDOW_MS });
+  const throttled = await runOnce('throttled', (call, metrics) => throttledFlow(call, metrics, 'provider'));
+
+  const optimumMs = pipelineOptimumMs({
+    stages: STAGES.length,
+    items: DOCS,
+    limit: REQUESTS_PER_WINDOW,
+    windowMs: WINDOW_MS,
+    latencyMs: LATENCY_MS,
+    jitterMs: JITTER_MS,
+  });
+  console.log('');
+  for (const line of resultTable([plain, throttled])) console.log(`  ${line}`);
+  console.log('\nWhat happened');
+  const context = { documents: DOCS, limit: REQUESTS_PER_WINDOW, windowMs: WINDOW_MS, triesPerItem: TRIES, optimumMs };
+  // A terminal's own width when it tells us (a pseudo-terminal may say 0), at most 100 columns.
+  const width = Math.min(100, process.stdout.columns || 100);
+  for (const sentence of summarySentences(plain, throttled, context)) for (const line of wrap(sentence, width)) console.log(line);
+
+  if (RAW) {
+    console.log('\nRaw stats');
+    for (const run of [plain, throttled]) {
+      const { latency, ...counters } = run.metrics;
+      console.dir({ run: run.label, makespanMs: run.makespanMs, ...counters, latency: latency.snapshot(), provider: run.provider }, { depth: null });
+    }
+    console.dir({ optimumMs, limiter: LimiterRegistry.get('provider').stats() }, { depth: null });
+  } else {
+    console.log('\n(npm run demo -- --raw, or DEMO_RAW=1, also prints the raw stats)');
+  }
 }
 
 await main();
