@@ -2,16 +2,12 @@ import { EventEmitter } from 'eventemitter3';
 import { z } from 'zod';
 import { isRateLimitHit } from '../errors/rate-limit-hit';
 import { abortReason } from '../util/clock';
-import type { Lease } from '../limits/lease';
 import { Limiter } from '../limits/limiter';
 import { LimiterRegistry } from '../registry/limiter-registry';
-import { handleRateLimit } from '../calls/rate-limit-handling';
-import { usageTokensOf } from '../cost/usage-tokens';
 import { InvalidOptionError, opt, parseOptions } from '../validation/options';
-import { isBrokenCircuitError } from '../resilience/broken-circuit-error';
 import { CircuitBreaker } from '../resilience/circuit-breaker';
 import { FallbackExhaustedError, type FallbackAttempt } from './fallback-exhausted-error';
-import { acquireWhileClosed, guardedCall } from '../calls/guarded-call';
+import { callThroughLimiter, isRateLimitOutcome } from '../calls/call-loop';
 
 /** One provider or model of a fallback chain, with its own limiter. */
 export interface FallbackTarget<Item, Result> {
@@ -314,7 +310,10 @@ export class FallbackChain<Item, Result> extends EventEmitter<FallbackEvents> {
     return undefined;
   }
 
-  /** Tries one target (retrying its rate limits within budget); `undefined` when the call should move on. */
+  /**
+   * Tries one target through the shared call loop (its rate limits retried on its limiter within
+   * budget); `undefined` when the call should move on.
+   */
   private async tryTarget(
     resolved: Resolved<Item, Result>,
     item: Item,
@@ -322,59 +321,47 @@ export class FallbackChain<Item, Result> extends EventEmitter<FallbackEvents> {
     attempts: FallbackAttempt[],
   ): Promise<{ ok: Result } | undefined> {
     const { target, limiter, stats } = resolved;
-    const budget = target.maxRateLimitRetries ?? this.maxRateLimitRetries;
-    for (let rateLimits = 0; ; ) {
-      let lease: Lease;
-      try {
-        const acquire = { tokens: target.tokensFor?.(item), priority: target.priority, signal, timeoutMs: target.acquireTimeoutMs };
-        lease = await acquireWhileClosed(limiter, acquire, target.circuitBreaker);
-      } catch (error) {
-        if (signal?.aborted) throw error;
+    let tokens: number | undefined;
+    try {
+      tokens = target.tokensFor?.(item);
+    } catch (error) {
+      if (signal?.aborted) throw error;
+      // A target that cannot even estimate the call is passed by, as one that refuses it.
+      stats.refused++;
+      return this.failed(resolved, error, attempts);
+    }
+    const outcome = await callThroughLimiter<Result>(limiter, (attempt) => target.call(item, attempt.signal), {
+      signal,
+      acquire: { tokens, priority: target.priority, timeoutMs: target.acquireTimeoutMs },
+      guards: { circuitBreaker: target.circuitBreaker, timeoutMs: target.timeoutMs },
+      usageOf: target.usageOf ? (value) => target.usageOf!(value) : undefined,
+      source: `${this.name}/${target.name}`,
+      retry: {
+        maxRateLimitRetries: target.maxRateLimitRetries ?? this.maxRateLimitRetries,
+        rateLimitBackoffMs: this.backoffMs,
+        maxRateLimitBackoffMs: this.maxBackoffMs,
+      },
+      onAttempt: (attemptOutcome) => {
+        if (isRateLimitOutcome(attemptOutcome)) stats.rateLimits++;
+      },
+    });
+    switch (outcome.kind) {
+      case 'ok':
+        return { ok: outcome.value };
+      case 'aborted':
+        // The caller's cancellation never moves the call on.
+        throw outcome.error;
+      case 'refused':
         stats.refused++;
-        return this.failed(resolved, error, attempts);
-      }
-      let value: Result;
-      try {
-        value = await guardedCall((s) => target.call(item, s), target, signal, limiter.clock);
-      } catch (error) {
-        try {
-          limiter.observe(error, { lease });
-        } finally {
-          lease.release();
-        }
-        if (signal?.aborted) throw error;
-        if (isBrokenCircuitError(error)) {
-          stats.refused++;
-          return this.failed(resolved, error, attempts);
-        }
-        const outcome = handleRateLimit(error, {
-          limiter,
-          attempt: rateLimits,
-          backoffMs: this.backoffMs,
-          maxBackoffMs: this.maxBackoffMs,
-          source: `${this.name}/${target.name}`,
-        });
-        if (outcome.kind === 'none') {
-          stats.failures++;
-          if (!this.shouldFallback(error, target.name)) throw error;
-          return this.failed(resolved, error, attempts);
-        }
-        stats.rateLimits++;
-        if (outcome.kind === 'retry' && rateLimits++ < budget) continue;
         return this.failed(resolved, outcome.error, attempts);
-      }
-      let used: number | undefined;
-      try {
-        used = target.usageOf ? target.usageOf(value) : usageTokensOf(value);
-      } catch {
-        used = undefined; // accounting only: a broken usageOf must not lose a served call
-      }
-      try {
-        limiter.observe(value, { lease });
-      } finally {
-        lease.release(used === undefined ? undefined : { tokens: used });
-      }
-      return { ok: value };
+      case 'failed':
+        stats.failures++;
+        if (!this.shouldFallback(outcome.error, target.name)) throw outcome.error;
+        return this.failed(resolved, outcome.error, attempts);
+      case 'rateLimited':
+      case 'quotaExhausted':
+        // Past the retry budget, or a quota retrying cannot help: the next target.
+        return this.failed(resolved, outcome.error, attempts);
     }
   }
 }

@@ -1,0 +1,108 @@
+import type { Lease } from '../limits/lease';
+import type { AcquireOptions, Limiter } from '../limits/limiter';
+import { isBrokenCircuitError } from '../resilience/broken-circuit-error';
+import type { Attempt, AttemptCounts, AttemptOutcome, AttemptTiming } from './call-outcome';
+import { acquireWhileClosed, guardedCall, type CallGuards } from './guarded-call';
+import { handleRateLimit } from './rate-limit-handling';
+
+/** Everything one attempt needs, resolved by the call loop. @internal */
+export interface AttemptSetup<T> {
+  /** Acquire options; the signal is the caller's. */
+  acquire: AcquireOptions;
+  guards: CallGuards;
+  /** Learns from a result or error while the lease is still held. */
+  observe: (response: unknown, lease: Lease) => void;
+  /** Real tokens of a result, to reconcile the estimate at release. */
+  usageOf: (value: T) => number | undefined;
+  /** Names the caller in the `RateLimitHit` it makes. */
+  source: string;
+  rateLimitBackoffMs: number;
+  maxRateLimitBackoffMs: number;
+}
+
+/**
+ * One attempt: acquire (refused at once by an open circuit), run the call under the guards,
+ * observe its result or error, release the lease exactly once, then classify. Never rejects on
+ * account of the call: every way it can end is an outcome. Only a broken limiter (its
+ * `reportRateLimit` throwing) can make it reject, and by then the lease is released.
+ * @internal
+ */
+export async function attemptThroughLimiter<T>(
+  limiter: Limiter,
+  call: (attempt: Attempt) => T | PromiseLike<T>,
+  counts: AttemptCounts,
+  setup: AttemptSetup<T>,
+): Promise<AttemptOutcome<T>> {
+  const signal = setup.acquire.signal;
+  const askedAtMs = limiter.clock.now();
+  let lease: Lease;
+  try {
+    lease = await acquireWhileClosed(limiter, setup.acquire, setup.guards.circuitBreaker);
+  } catch (error) {
+    return signal?.aborted ? { kind: 'aborted', error, timing: undefined } : { kind: 'refused', error, timing: undefined };
+  }
+  const timing = (): AttemptTiming => ({
+    waitMs: lease.startedAtMs - askedAtMs,
+    durationMs: limiter.clock.now() - lease.startedAtMs,
+  });
+
+  let value: T;
+  try {
+    value = await guardedCall((s) => call({ ...counts, lease, signal: s }), setup.guards, signal, limiter.clock);
+  } catch (error) {
+    // Observed before the release: the response tells when the request reached the provider.
+    observeQuietly(setup, error, lease);
+    lease.release();
+    return classifyFailure(error, limiter, counts, setup, timing());
+  }
+  const tokensUsed = readUsage(setup, value);
+  observeQuietly(setup, value, lease);
+  lease.release(tokensUsed === undefined ? undefined : { tokens: tokensUsed });
+  return { kind: 'ok', value, tokensUsed, timing: timing() };
+}
+
+/** Turns a call's error into an outcome; a rate limit is reported to the limiter here, once. */
+function classifyFailure<T>(
+  error: unknown,
+  limiter: Limiter,
+  counts: AttemptCounts,
+  setup: AttemptSetup<T>,
+  timing: AttemptTiming,
+): AttemptOutcome<T> {
+  // The caller's cancellation first: whatever the call rejected with after it is not the provider's answer.
+  if (setup.acquire.signal?.aborted) return { kind: 'aborted', error, timing };
+  if (isBrokenCircuitError(error)) return { kind: 'refused', error, timing };
+  const handled = handleRateLimit(error, {
+    limiter,
+    attempt: counts.rateLimits,
+    backoffMs: setup.rateLimitBackoffMs,
+    maxBackoffMs: setup.maxRateLimitBackoffMs,
+    source: setup.source,
+  });
+  switch (handled.kind) {
+    case 'none':
+      return { kind: 'failed', error, timing };
+    case 'retry':
+      return { kind: 'rateLimited', error: handled.error, thrown: error, pauseMs: handled.pauseMs, timing };
+    case 'fatal':
+      return { kind: 'quotaExhausted', error: handled.error, thrown: error, timing };
+  }
+}
+
+// Learning and accounting only: a throwing observer or usage reader must neither lose a served
+// result nor skip the release.
+function observeQuietly<T>(setup: AttemptSetup<T>, response: unknown, lease: Lease): void {
+  try {
+    setup.observe(response, lease);
+  } catch {
+    // ignored, see above
+  }
+}
+
+function readUsage<T>(setup: AttemptSetup<T>, value: T): number | undefined {
+  try {
+    return setup.usageOf(value);
+  } catch {
+    return undefined;
+  }
+}
