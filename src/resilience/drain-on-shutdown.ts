@@ -76,7 +76,8 @@ export function drainOnShutdown(
 
   return onShutdown(async () => {
     await Promise.all((own.flows ?? []).map((flow) => flow.stop()));
-    const drainOptions = { queued: own.queued ?? 'finish' } as const;
+    // 'finish' (this function's default) is the limiter's 'serve': queued acquires are served, not rejected.
+    const drainOptions = { queued: own.queued === 'reject' ? 'reject' : 'serve' } as const;
     await Promise.all([...new Set(resolve())].map((limiter) => limiter.drain(drainOptions)));
   }, shutdownOptions);
 }

@@ -546,12 +546,37 @@ describe('Limiter: run and wrap', () => {
 });
 
 describe('Limiter: drain', () => {
-  it('waits for in-flight and queued work, and refuses new work with ShutdownError', async () => {
+  it('by default rejects queued acquires with ShutdownError, lets leases held finish, and refuses new work', async () => {
+    const { clock, limiter } = setup({ maxConcurrent: 1, name: 'svc' });
+    const held = await limiter.acquire();
+    const waiters = [track(limiter.acquire()), track(limiter.acquire({ priority: 5 }))];
+    let drained = false;
+    const draining = limiter.drain().then(() => (drained = true));
+    await flush(clock);
+    for (const w of waiters) {
+      expect(isShutdownError(w.error)).toBe(true);
+      expect((w.error as Error).message).toBe("Limiter 'svc' accepts no new work: it was drained while this acquire waited");
+    }
+    expect(limiter.stats()).toMatchObject({ active: 1, queued: 0 });
+    const late = await limiter.acquire().catch((e: unknown) => e);
+    expect(late).toMatchObject({ name: 'ShutdownError', code: 'SHUTDOWN', limiter: 'svc' });
+    expect((late as Error).message).toBe("Limiter 'svc' accepts no new work: it is draining");
+    expect(limiter.isDraining).toBe(true);
+    // The lease held is still good: drain waits for it.
+    expect(held.isReleased).toBe(false);
+    expect(drained).toBe(false);
+    held.release();
+    await draining;
+    expect(drained).toBe(true);
+    expect(limiter.stats()).toMatchObject({ active: 0, queued: 0, totalRequests: 1 });
+  });
+
+  it("queued: 'serve' serves queued acquires first, waits for in-flight and queued work, and refuses new work", async () => {
     const { clock, limiter } = setup({ maxConcurrent: 1, name: 'svc' });
     const held = await limiter.acquire();
     const queued = track(limiter.acquire());
     let drained = false;
-    const draining = limiter.drain().then(() => (drained = true));
+    const draining = limiter.drain({ queued: 'serve' }).then(() => (drained = true));
     const late = await limiter.acquire().catch((e: unknown) => e);
     expect(isShutdownError(late)).toBe(true);
     expect(late).toMatchObject({ name: 'ShutdownError', code: 'SHUTDOWN', limiter: 'svc' });
@@ -560,6 +585,24 @@ describe('Limiter: drain', () => {
     held.release();
     await flush(clock);
     expect(queued.settled).toBe(true);
+    expect(queued.lease).toBeDefined();
+    expect(drained).toBe(false);
+    queued.lease!.release();
+    await draining;
+    expect(drained).toBe(true);
+  });
+
+  it("queued: 'serve' serves a waiter blocked by a window when the window has room again", async () => {
+    const { clock, limiter } = setup({ maxPerWindow: 1, windowMs: 1000, windowMarginMs: 0 });
+    const first = await limiter.acquire();
+    const queued = track(limiter.acquire());
+    let drained = false;
+    const draining = limiter.drain({ queued: 'serve' }).then(() => (drained = true));
+    first.release();
+    await clock.advance(999);
+    expect(queued.settled).toBe(false);
+    await clock.advance(1);
+    expect(queued.lease).toBeDefined();
     expect(drained).toBe(false);
     queued.lease!.release();
     await draining;
@@ -578,9 +621,57 @@ describe('Limiter: drain', () => {
     expect(limiter.stats()).toMatchObject({ active: 0, queued: 0 });
   });
 
+  it('on a store that answers later: rejecting hands back grants still on their way; serving grants them', async () => {
+    for (const queued of ['reject', 'serve'] as const) {
+      const clock = new FakeClock();
+      const store = new AsyncMemoryStore(clock, 10);
+      const limiter = new Limiter({ clock, store, maxConcurrent: 2, name: `remote-${queued}` });
+      const held = track(limiter.acquire());
+      await clock.advance(10);
+      expect(held.lease).toBeDefined();
+      // One slot left: the first waiter's try-acquire is in flight when the drain starts, the second waits behind it.
+      const waiters = [track(limiter.acquire()), track(limiter.acquire())];
+      await clock.advance(5);
+      let drained = false;
+      const draining = limiter.drain({ queued }).then(() => (drained = true));
+      await clock.advance(0);
+      if (queued === 'reject') {
+        expect(waiters.every((w) => isShutdownError(w.error))).toBe(true);
+        await clock.advance(20);
+        // The grant that arrived for the rejected waiter went back to the store.
+        expect(store.inner.bind(limiter.name, limiter.windows).snapshot(clock.now())).toMatchObject({ active: 1 });
+      } else {
+        await clock.advance(10);
+        expect(waiters[0]!.lease).toBeDefined();
+        expect(waiters[1]!.settled).toBe(false);
+        waiters[0]!.lease!.release();
+        await clock.advance(30);
+        expect(waiters[1]!.lease).toBeDefined();
+        waiters[1]!.lease!.release();
+      }
+      expect(drained).toBe(false);
+      held.lease!.release();
+      await clock.advance(20);
+      await draining;
+      expect(drained).toBe(true);
+      expect(limiter.stats()).toMatchObject({ active: 0, queued: 0 });
+    }
+  });
+
+  it('refuses a queued option it does not know with InvalidOptionError, and does not start draining', async () => {
+    const { limiter } = setup();
+    const error = await limiter.drain({ queued: 'finish' as never }).catch((e: unknown) => e);
+    expect(isInvalidOptionError(error)).toBe(true);
+    expect(error).toMatchObject({ option: 'queued' });
+    expect((error as Error).message).toBe("drain queued must be 'reject' or 'serve', got finish");
+    expect(limiter.isDraining).toBe(false);
+    (await limiter.acquire()).release();
+  });
+
   it('resolves at once when idle', async () => {
     const { limiter } = setup();
     await expect(limiter.drain()).resolves.toBeUndefined();
+    await expect(limiter.drain({ queued: 'serve' })).resolves.toBeUndefined();
   });
 });
 
