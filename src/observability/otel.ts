@@ -1,5 +1,9 @@
-// OpenTelemetry for throttleflow: the one module that imports @opentelemetry/api (an optional peer
-// dependency), published as the subpath 'throttleflow/otel'.
+/**
+ * `throttleflow/otel`: OpenTelemetry spans and metrics for throttled nodes and limiters
+ * ({@link instrument}). The one module that imports `@opentelemetry/api`, an optional peer
+ * dependency: install it to use this entry point.
+ * @module throttleflow/otel
+ */
 import {
   context,
   metrics,
