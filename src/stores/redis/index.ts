@@ -2,7 +2,8 @@
  * `throttleflow/redis`: limits shared across processes through Redis (needs ioredis).
  * @module throttleflow/redis
  */
-export { RedisStore, type OnStoreError, type RedisStoreEvents, type RedisStoreOptions } from './redis-store';
+export { RedisStore, type RedisStoreEvents } from './redis-store';
+export type { OnStoreError, RedisStoreOptions } from './redis-store-options';
 export {
   isStoreUnavailableError,
   StoreUnavailableError,
