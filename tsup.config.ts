@@ -17,7 +17,9 @@ export default defineConfig({
   },
   format: ['esm', 'cjs'],
   dts: true,
-  sourcemap: true,
+  // No source maps in the package: the output is not minified and keeps every name, so stack traces
+  // already read like the source; maps would add ~2 MB and point at src/ files we do not ship.
+  sourcemap: false,
   // Shared chunks in CJS too: one copy of each class, so instanceof holds across subpaths.
   splitting: true,
   clean: true,
