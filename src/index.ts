@@ -69,6 +69,7 @@ export { runStream, type HeldStream, type RunStreamOptions } from './calls/run-s
 export type { StreamUsage } from './calls/stream-usage';
 
 // Errors and their guards.
+export { ThrottleflowError, isThrottleflowError, type ThrottleflowErrorCode } from './errors/throttleflow-error';
 export {
   RateLimitHit,
   isRateLimitHit,

@@ -102,7 +102,7 @@ export async function run(options: PresetsOptions = {}): Promise<PresetsSummary>
   const items = options.items ?? 24;
   const presetName = options.preset ?? process.env.PRESET ?? 'openai_tier1';
   const out = new Printer(options.quiet);
-  // Case-insensitive; an unknown name throws a RangeError listing the known ones.
+  // Case-insensitive; an unknown name throws an InvalidOptionError listing the known ones.
   const chosen: { maxConcurrent: number; maxPerMinute?: number } = Presets.get(presetName);
   if (items > (chosen.maxPerMinute ?? Infinity) || items > Presets.ANTHROPIC_STANDARD.maxPerMinute) {
     out.line(`note: ${items} calls are more than one minute of a preset allows; the run will wait for the next minute`);

@@ -1,3 +1,5 @@
+import { isRecord } from '../util/is-record';
+import { InvalidOptionError } from '../validation/options';
 import { throwIfAborted } from './abort';
 import type { Action, Params, RunOptions } from './types';
 
@@ -11,14 +13,13 @@ export type AnyNode = BaseNode<never, object>;
  */
 function isNode(value: unknown): value is AnyNode {
   if (value instanceof BaseNode) return true;
-  const v = value as Record<string, unknown> | null;
-  return typeof v === 'object' && v !== null && ['_run', 'clone', 'setParams', 'getNextNode'].every((k) => typeof v[k] === 'function');
+  return isRecord(value) && ['_run', 'clone', 'setParams', 'getNextNode'].every((k) => typeof value[k] === 'function');
 }
 
 /** @internal */
 export function assertNode(value: unknown, argument: string): asserts value is AnyNode {
   if (!isNode(value)) {
-    throw new TypeError(`${argument} must be a node (an instance of BaseNode), got ${describe(value)}`);
+    throw new InvalidOptionError(argument, `${argument} must be a node (an instance of BaseNode), got ${describe(value)}`);
   }
 }
 
@@ -64,7 +65,7 @@ export class BaseNode<S = unknown, P extends object = Params> {
 
   /** Connects `node` as the successor for `action`. */
   on(action: Action, node: AnyNode): this {
-    if (typeof action !== 'string') throw new TypeError(`action must be a string, got ${describe(action)}`);
+    if (typeof action !== 'string') throw new InvalidOptionError('action', `action must be a string, got ${describe(action)}`);
     assertNode(node, 'node');
     if (this._successors.has(action)) console.warn(`Overwriting successor for action '${action}'`);
     this._successors.set(action, node);

@@ -1,3 +1,4 @@
+import { isThrottleflowError, ThrottleflowError } from '../errors/throttleflow-error';
 import { formatCount, formatUsd } from './format';
 
 /** The two things a budget can cap. */
@@ -32,8 +33,9 @@ export interface BudgetExceededDetails {
  * In-flight work is not affected. The message says spent vs cap, e.g.
  * `Budget exceeded: spent $0.0093 + estimated $0.0021 > cap $0.0100`.
  */
-export class BudgetExceededError extends Error {
+export class BudgetExceededError extends ThrottleflowError {
   override readonly name = 'BudgetExceededError';
+  declare readonly code: 'BUDGET_EXCEEDED';
   readonly dimension: BudgetDimension;
   readonly spent: number;
   readonly reserved: number;
@@ -52,6 +54,7 @@ export class BudgetExceededError extends Error {
     const daily =
       details.period === 'day' ? ` per day${details.resetsAtMs !== undefined ? ` (resets at ${new Date(details.resetsAtMs).toISOString()})` : ''}` : '';
     super(
+      'BUDGET_EXCEEDED',
       `Budget exceeded${who}: spent ${f(details.spent)}${reserved} + estimated ${f(details.estimated)} > cap ${f(details.cap)}${daily}`,
     );
     this.dimension = details.dimension;
@@ -66,7 +69,7 @@ export class BudgetExceededError extends Error {
   }
 }
 
-/** Type guard for {@link BudgetExceededError}. */
+/** Type guard for {@link BudgetExceededError}; recognises instances from other copies of throttleflow too. */
 export function isBudgetExceededError(error: unknown): error is BudgetExceededError {
-  return error instanceof BudgetExceededError;
+  return isThrottleflowError(error, 'BUDGET_EXCEEDED');
 }

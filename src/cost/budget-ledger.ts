@@ -1,5 +1,6 @@
 import { BudgetExceededError, type BudgetDimension, type BudgetPeriod } from './budget-exceeded-error';
 import type { SpendAmounts } from './spend';
+import { InvalidOptionError } from '../validation/options';
 
 /** Internal: the mutable state of one budget; `Budget` is its public face. */
 export interface LedgerCaps {
@@ -89,7 +90,8 @@ export class BudgetLedger {
     for (const ledger of chain) {
       for (const d of DIMENSIONS) {
         if (ledger.caps[d.cap] !== undefined && amounts[d.dimension] === undefined) {
-          throw new TypeError(
+          throw new InvalidOptionError(
+            what,
             `${what} needs ${d.dimension === 'usd' ? 'usd' : 'tokens'} (or { model, usage }): ` +
               `${ledger.describe()} has ${d.option} ${ledger.caps[d.cap]}`,
           );

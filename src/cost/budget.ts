@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { opt, parseOptions } from '../validation/options';
+import { InvalidOptionError, opt, parseOptions } from '../validation/options';
 import type { BudgetPeriod } from './budget-exceeded-error';
 import { BudgetLedger, type LedgerCaps } from './budget-ledger';
 import { BudgetReservation } from './budget-reservation';
@@ -148,10 +148,10 @@ export class Budget {
    * The budget of tenant `id`, created on first use with `caps` (period defaults to this
    * budget's). Its reservations also draw on this budget, so both caps hold. Passing caps for an
    * existing tenant replaces them and keeps its spending.
-   * @throws InvalidOptionError for invalid caps.
+   * @throws InvalidOptionError for an empty id or invalid caps.
    */
   forTenant(id: string, tenantCaps?: BudgetCaps): Budget {
-    if (typeof id !== 'string' || id === '') throw new TypeError(`tenant id must be a non-empty string, got ${String(id)}`);
+    if (typeof id !== 'string' || id === '') throw new InvalidOptionError('id', `tenant id must be a non-empty string, got ${String(id)}`);
     const existing = this.#tenants.get(id);
     if (existing !== undefined && tenantCaps === undefined) return existing;
     const parsed = caps(parseOptions(capsSchema, tenantCaps ?? {}, `Budget.forTenant('${id}')`), this.#ledger.caps.period);

@@ -1,3 +1,4 @@
+import { isRecord } from '../util/is-record';
 import { looksLikeChatMessages, looksLikeChatRequest } from './chat-messages';
 import { costOf } from './cost-of';
 import { estimateTokens } from './estimate-tokens';
@@ -11,10 +12,6 @@ export interface CallEstimate {
   inputTokens: number;
   /** Output tokens the request allows at most (`max_tokens` × `n`); 0 when it sets no bound. */
   outputTokens: number;
-}
-
-function isRecord(x: unknown): x is Record<string, unknown> {
-  return typeof x === 'object' && x !== null && !Array.isArray(x);
 }
 
 function nonNegative(x: unknown): number | undefined {

@@ -1,3 +1,5 @@
+import { isRecord } from '../util/is-record';
+
 /**
  * One part of a multi-part message content: OpenAI's `{ type: 'text', text }` /
  * `{ type: 'image_url', … }`, Anthropic's content blocks, or Gemini's `{ text }` parts.
@@ -35,12 +37,8 @@ export interface ChatRequestLike {
   [key: string]: unknown;
 }
 
-function isObject(x: unknown): x is Record<string, unknown> {
-  return typeof x === 'object' && x !== null;
-}
-
 function isMessage(x: unknown): x is ChatMessage {
-  if (!isObject(x) || typeof x.role !== 'string') return false;
+  if (!isRecord(x) || typeof x.role !== 'string') return false;
   const { content, parts } = x;
   if (parts !== undefined) return Array.isArray(parts);
   return content === undefined || content === null || typeof content === 'string' || Array.isArray(content);
@@ -57,5 +55,5 @@ export function looksLikeChatMessages(x: unknown): x is ChatMessage[] {
 
 /** True when `x` is an object whose `messages` {@link looksLikeChatMessages} (a request body). */
 export function looksLikeChatRequest(x: unknown): x is ChatRequestLike {
-  return isObject(x) && !Array.isArray(x) && looksLikeChatMessages(x.messages);
+  return isRecord(x) && looksLikeChatMessages(x.messages);
 }

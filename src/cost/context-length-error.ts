@@ -1,10 +1,15 @@
+import { brandError, isThrottleflowError, type ThrottleflowError } from '../errors/throttleflow-error';
+
 /**
  * Thrown before sending a prompt that cannot fit the model: prompt plus requested output above
  * the context window, the prompt above the model's input limit, or the requested output above
- * its output limit. Carries the numbers so a caller can trim and retry.
+ * its output limit. Carries the numbers so a caller can trim and retry. A `RangeError` (the
+ * request is out of the model's range), and a {@link ThrottleflowError} by its brand.
  */
-export class ContextLengthError extends RangeError {
+export class ContextLengthError extends RangeError implements ThrottleflowError {
   override readonly name = 'ContextLengthError';
+  /** Stable code, for logs and `switch`es. */
+  declare readonly code: 'CONTEXT_LENGTH';
   /** The model as it was asked for. */
   readonly model: string;
   /** Tokens of the prompt. */
@@ -28,6 +33,7 @@ export class ContextLengthError extends RangeError {
     message: string;
   }) {
     super(init.message);
+    brandError(this, 'CONTEXT_LENGTH');
     this.model = init.model;
     this.promptTokens = init.promptTokens;
     this.maxOutputTokens = init.maxOutputTokens;
@@ -37,7 +43,7 @@ export class ContextLengthError extends RangeError {
   }
 }
 
-/** Type guard for {@link ContextLengthError}. */
+/** Type guard for {@link ContextLengthError}; recognises instances from other copies of throttleflow too. */
 export function isContextLengthError(error: unknown): error is ContextLengthError {
-  return error instanceof ContextLengthError;
+  return isThrottleflowError(error, 'CONTEXT_LENGTH');
 }

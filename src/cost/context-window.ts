@@ -1,5 +1,6 @@
 import { ContextLengthError } from './context-length-error';
 import { formatCount } from './format';
+import { InvalidOptionError } from '../validation/options';
 import { defaultPriceTable, type PriceTable } from './price-table';
 
 const fmt = formatCount;
@@ -27,7 +28,7 @@ export function assertFitsContext(
   table: PriceTable = defaultPriceTable,
 ): void {
   for (const [name, value] of [['promptTokens', promptTokens], ['maxOutputTokens', maxOutputTokens]] as const) {
-    if (!(Number.isFinite(value) && value >= 0)) throw new RangeError(`${name} must be a non-negative number, got ${String(value)}`);
+    if (!(Number.isFinite(value) && value >= 0)) throw new InvalidOptionError(name, `${name} must be a non-negative number, got ${String(value)}`);
   }
   const { model: key, price } = table.resolve(model);
   const window = price.contextWindowTokens;

@@ -6,6 +6,7 @@ import {
   type ChatRequestLike,
 } from './chat-messages';
 import { tokenizerFor, type Tokenizer } from './tokenizer';
+import { InvalidOptionError } from '../validation/options';
 
 /** Options of {@link estimateTokens}. */
 export interface EstimateTokensOptions {
@@ -44,7 +45,7 @@ const DEFAULT_NON_TEXT_PART_TOKENS = 85;
  * {@link TOKENS_PER_REPLY} once, as OpenAI's cookbook counts them.
  *
  * Uses the fast built-in heuristic unless a tokenizer is given or registered.
- * @throws TypeError when the input is neither text nor chat messages.
+ * @throws InvalidOptionError when the input is neither text nor chat messages, or an option is invalid.
  */
 export function estimateTokens(
   input: string | readonly ChatMessage[] | ChatRequestLike,
@@ -52,7 +53,7 @@ export function estimateTokens(
 ): number {
   const nonTextPartTokens = options.nonTextPartTokens ?? DEFAULT_NON_TEXT_PART_TOKENS;
   if (!(Number.isFinite(nonTextPartTokens) && nonTextPartTokens >= 0)) {
-    throw new RangeError(`nonTextPartTokens must be a non-negative number, got ${String(nonTextPartTokens)}`);
+    throw new InvalidOptionError('nonTextPartTokens', `nonTextPartTokens must be a non-negative number, got ${String(nonTextPartTokens)}`);
   }
   if (typeof input === 'string') {
     return (options.tokenizer ?? tokenizerFor(options.model)).count(input);
@@ -69,7 +70,7 @@ export function estimateTokens(
     const system = input.system === undefined ? 0 : TOKENS_PER_MESSAGE + countContent(input.system, counter);
     return system + countMessages(input.messages, counter);
   }
-  throw new TypeError(`estimateTokens expects a string, chat messages or a request with messages, got ${describe(input)}`);
+  throw new InvalidOptionError('input', `estimateTokens expects a string, chat messages or a request with messages, got ${describe(input)}`);
 }
 
 interface Counter {

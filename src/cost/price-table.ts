@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { opt, parseOptions } from '../validation/options';
+import { formatValue, InvalidOptionError, opt, parseOptions } from '../validation/options';
 import { closeModelNames, matchModelName } from './model-name';
 import { DEFAULT_MODEL_PRICES, type ModelPrice } from './prices';
 import { UnknownModelError } from './unknown-model-error';
@@ -133,7 +133,7 @@ export class PriceTable {
 
   static #key(model: string): string {
     if (typeof model !== 'string' || model.trim() === '') {
-      throw new TypeError(`model must be a non-empty string, got ${String(model)}`);
+      throw new InvalidOptionError('model', `model must be a non-empty string, got ${formatValue(model)}`);
     }
     return model.trim().toLowerCase();
   }

@@ -1,3 +1,5 @@
+import { isRecord } from '../util/is-record';
+import { didYouMean, formatValue, InvalidOptionError } from '../validation/options';
 import { costOf } from './cost-of';
 import type { PriceTable } from './price-table';
 import { normalizeUsage, type UsageLike } from './usage';
@@ -23,25 +25,38 @@ export interface ModelSpend {
   usage: UsageLike;
 }
 
-/** Converts a {@link Spend} to amounts, validating them; `what` names it in errors (`estimate`). */
+// Every field a Spend may have, for "did you mean" on a misspelt one.
+const SPEND_FIELDS = ['usd', 'tokens', 'model', 'usage'] as const;
+
+/**
+ * Converts a {@link Spend} to amounts, validating them; `what` names it in errors (`estimate`).
+ * @throws InvalidOptionError naming the field and its value.
+ */
 export function spendAmounts(spend: Spend, prices: PriceTable, what: string): SpendAmounts {
-  if (typeof spend !== 'object' || spend === null) {
-    throw new TypeError(`${what} must be { usd?, tokens? } or { model, usage }, got ${String(spend)}`);
+  if (!isRecord(spend)) {
+    throw new InvalidOptionError(what, `${what} must be { usd?, tokens? } or { model, usage }, got ${formatValue(spend)}`);
   }
   if ('model' in spend || 'usage' in spend) {
-    const { model, usage } = spend as ModelSpend;
-    if (typeof model !== 'string') throw new TypeError(`${what}.model must be a string, got ${String(model)}`);
+    const { model, usage } = spend as unknown as ModelSpend;
+    if (typeof model !== 'string') {
+      throw new InvalidOptionError(`${what}.model`, `${what}.model must be a string, got ${formatValue(model)}`);
+    }
     return { usd: costOf(model, usage, prices), tokens: normalizeUsage(usage).totalTokens };
   }
   const amounts: SpendAmounts = {};
   for (const key of Object.keys(spend)) {
-    if (key !== 'usd' && key !== 'tokens') throw new TypeError(`${what}: unknown field '${key}' (expected usd, tokens, or model with usage)`);
+    if (key !== 'usd' && key !== 'tokens') {
+      throw new InvalidOptionError(
+        `${what}.${key}`,
+        `${what}: unknown field '${key}'${didYouMean(key, SPEND_FIELDS)} (expected usd, tokens, or model with usage)`,
+      );
+    }
   }
   for (const key of ['usd', 'tokens'] as const) {
     const value = spend[key];
     if (value === undefined) continue;
     if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
-      throw new RangeError(`${what}.${key} must be a non-negative number, got ${String(value)}`);
+      throw new InvalidOptionError(`${what}.${key}`, `${what}.${key} must be a non-negative number, got ${formatValue(value)}`);
     }
     amounts[key] = value;
   }

@@ -1,3 +1,5 @@
+import { formatValue, InvalidOptionError } from '../validation/options';
+
 /**
  * Counts the tokens of a piece of text. Plug in a real tokenizer (for example js-tiktoken's
  * `o200k_base` for OpenAI models) with {@link setDefaultTokenizer} or {@link setModelTokenizer}.
@@ -76,7 +78,7 @@ export function getDefaultTokenizer(): Tokenizer {
  */
 export function setModelTokenizer(modelPrefix: string, tokenizer: Tokenizer | undefined): void {
   if (typeof modelPrefix !== 'string' || modelPrefix.length === 0) {
-    throw new TypeError(`modelPrefix must be a non-empty string, got ${String(modelPrefix)}`);
+    throw new InvalidOptionError('modelPrefix', `modelPrefix must be a non-empty string, got ${formatValue(modelPrefix)}`);
   }
   const key = modelPrefix.toLowerCase();
   if (tokenizer === undefined) {
@@ -101,6 +103,6 @@ export function tokenizerFor(model?: string): Tokenizer {
 
 function assertTokenizer(tokenizer: unknown): asserts tokenizer is Tokenizer {
   if (typeof (tokenizer as Tokenizer | null)?.count !== 'function') {
-    throw new TypeError('tokenizer must be an object with a count(text) method');
+    throw new InvalidOptionError('tokenizer', `tokenizer must be an object with a count(text) method, got ${formatValue(tokenizer)}`);
   }
 }

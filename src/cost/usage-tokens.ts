@@ -1,3 +1,4 @@
+import { isRecord } from '../util/is-record';
 import { normalizeUsage, type UsageLike } from './usage';
 
 /**
@@ -23,8 +24,4 @@ export function usageTokensOf(result: unknown): number | undefined {
     }
   }
   return undefined;
-}
-
-function isRecord(x: unknown): x is Record<string, unknown> {
-  return typeof x === 'object' && x !== null;
 }

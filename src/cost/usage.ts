@@ -1,3 +1,6 @@
+import { isRecord } from '../util/is-record';
+import { InvalidOptionError } from '../validation/options';
+
 /** OpenAI Chat Completions `usage`: `prompt_tokens` include the cached ones. */
 export interface OpenAIChatUsage {
   prompt_tokens: number;
@@ -72,11 +75,11 @@ export interface NormalizedUsage {
  * Reads OpenAI (`prompt_tokens`/`completion_tokens`, Responses `input_tokens`), Anthropic
  * (`input_tokens`/`output_tokens` plus cache counts), Gemini (`promptTokenCount`…) or camelCase
  * (`inputTokens`/`outputTokens`, `promptTokens`) usage, or a response holding one.
- * @throws TypeError when no known shape matches, or a count is not a non-negative number.
+ * @throws InvalidOptionError when no known shape matches, or a count is not a non-negative number.
  */
 export function normalizeUsage(usage: UsageLike): NormalizedUsage {
   const u = unwrap(usage);
-  if (u === undefined) throw new TypeError(`Unrecognised usage ${preview(usage)}: expected prompt_tokens/completion_tokens, input_tokens/output_tokens or inputTokens/outputTokens`);
+  if (u === undefined) throw new InvalidOptionError('usage', `Unrecognised usage ${preview(usage)}: expected prompt_tokens/completion_tokens, input_tokens/output_tokens or inputTokens/outputTokens`);
   const n = (key: string, required = false): number => count(u, key, required);
 
   if ('prompt_tokens' in u) {
@@ -118,7 +121,7 @@ function unwrap(x: unknown): Record<string, unknown> | undefined {
 
 function make(input: number, output: number, cached: number, write: number): NormalizedUsage {
   if (cached + write > input) {
-    throw new TypeError(`Usage reports ${cached + write} cached/cache-write input tokens but only ${input} input tokens`);
+    throw new InvalidOptionError('usage', `Usage reports ${cached + write} cached/cache-write input tokens but only ${input} input tokens`);
   }
   return { inputTokens: input, outputTokens: output, cachedInputTokens: cached, cacheWriteInputTokens: write, totalTokens: input + output };
 }
@@ -126,17 +129,13 @@ function make(input: number, output: number, cached: number, write: number): Nor
 function count(record: Record<string, unknown>, key: string, required = false): number {
   const value = record[key];
   if (value === undefined || value === null) {
-    if (required) throw new TypeError(`usage.${key} must be a non-negative number, got ${String(value)}`);
+    if (required) throw new InvalidOptionError(`usage.${key}`, `usage.${key} must be a non-negative number, got ${String(value)}`);
     return 0;
   }
   if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
-    throw new TypeError(`usage.${key} must be a non-negative number, got ${preview(value)}`);
+    throw new InvalidOptionError(`usage.${key}`, `usage.${key} must be a non-negative number, got ${preview(value)}`);
   }
   return value;
-}
-
-function isRecord(x: unknown): x is Record<string, unknown> {
-  return typeof x === 'object' && x !== null && !Array.isArray(x);
 }
 
 function preview(x: unknown): string {

@@ -1,3 +1,5 @@
+import { brandError, isThrottleflowError, type ThrottleflowError } from './throttleflow-error';
+
 /** One sub-flow of a batch flow that did not finish. */
 export interface BatchFlowFailure<BatchParams = unknown> {
   /** Position of the param set in what `prep` returned. */
@@ -11,10 +13,13 @@ export interface BatchFlowFailure<BatchParams = unknown> {
 /**
  * A throttled batch flow's sub-flows failed (or, after `failFast` or `stop()`, were never started): every
  * failed param set is listed in `failures` with its error, every unstarted one in `skipped`.
- * It is an `AggregateError`, so `errors` holds the underlying errors too.
+ * It is an `AggregateError`, so `errors` holds the underlying errors too, and a
+ * {@link ThrottleflowError} by its brand.
  */
-export class BatchFlowError<BatchParams = unknown> extends AggregateError {
+export class BatchFlowError<BatchParams = unknown> extends AggregateError implements ThrottleflowError {
   override readonly name = 'BatchFlowError';
+  /** Stable code, for logs and `switch`es. */
+  declare readonly code: 'BATCH_FLOW_FAILED';
   readonly failures: BatchFlowFailure<BatchParams>[];
   readonly skipped: { index: number; params: BatchParams }[];
 
@@ -31,6 +36,7 @@ export class BatchFlowError<BatchParams = unknown> extends AggregateError {
       failures.map((f) => f.error),
       `${flowName}: ${failures.length} of ${total} sub-flows failed${skippedNote}${firstMessage}`,
     );
+    brandError(this, 'BATCH_FLOW_FAILED');
     this.failures = failures;
     this.skipped = skipped;
   }
@@ -40,7 +46,7 @@ function describeError(error: unknown): string {
   return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
 }
 
-/** Type guard for {@link BatchFlowError}. */
+/** Type guard for {@link BatchFlowError}; recognises instances from other copies of throttleflow too. */
 export function isBatchFlowError(error: unknown): error is BatchFlowError {
-  return error instanceof BatchFlowError;
+  return isThrottleflowError(error, 'BATCH_FLOW_FAILED');
 }

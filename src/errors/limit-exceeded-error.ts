@@ -1,15 +1,14 @@
-import { brand, hasBrand } from './brand';
-
-const BRAND = Symbol.for('throttleflow.LimitExceededError');
+import { brandError, isThrottleflowError, type ThrottleflowError } from './throttleflow-error';
 
 /**
  * A single acquire asked for more than a window can ever hold (e.g. `tokens: 5000` against a
- * 1000-token window). It is rejected at once, since waiting could never help.
+ * 1000-token window). It is rejected at once, since waiting could never help. A `RangeError` (the
+ * cost is out of range), and a {@link ThrottleflowError} by its brand.
  */
-export class LimitExceededError extends RangeError {
+export class LimitExceededError extends RangeError implements ThrottleflowError {
   override readonly name = 'LimitExceededError';
   /** Stable code, for logs and `switch`es. */
-  readonly code = 'LIMIT_EXCEEDED';
+  declare readonly code: 'LIMIT_EXCEEDED';
 
   constructor(
     /** The limiter's name. */
@@ -24,11 +23,11 @@ export class LimitExceededError extends RangeError {
     readonly windowMs: number,
   ) {
     super(`Limiter '${limiter}': a cost of ${cost} ${resource} can never fit a window of ${limit} ${resource} per ${windowMs} ms`);
-    brand(this, BRAND);
+    brandError(this, 'LIMIT_EXCEEDED');
   }
 }
 
 /** Type guard for {@link LimitExceededError}; recognises instances from other copies of throttleflow too. */
 export function isLimitExceededError(error: unknown): error is LimitExceededError {
-  return error instanceof LimitExceededError || hasBrand(error, BRAND);
+  return isThrottleflowError(error, 'LIMIT_EXCEEDED');
 }

@@ -1,12 +1,9 @@
-import { brand, hasBrand } from './brand';
-
-const BRAND = Symbol.for('throttleflow.LimiterTimeoutError');
+import { isThrottleflowError, ThrottleflowError } from './throttleflow-error';
 
 /** An acquire waited its whole `timeoutMs` without room appearing in the limiter. */
-export class LimiterTimeoutError extends Error {
+export class LimiterTimeoutError extends ThrottleflowError {
   override readonly name = 'LimiterTimeoutError';
-  /** Stable code, for logs and `switch`es. */
-  readonly code = 'LIMITER_TIMEOUT';
+  declare readonly code: 'LIMITER_TIMEOUT';
 
   constructor(
     /** The limiter's name. */
@@ -14,12 +11,11 @@ export class LimiterTimeoutError extends Error {
     /** How long the acquire waited. */
     readonly timeoutMs: number,
   ) {
-    super(`Limiter '${limiter}': no room within ${timeoutMs} ms`);
-    brand(this, BRAND);
+    super('LIMITER_TIMEOUT', `Limiter '${limiter}': no room within ${timeoutMs} ms`);
   }
 }
 
 /** Type guard for {@link LimiterTimeoutError}; recognises instances from other copies of throttleflow too. */
 export function isLimiterTimeoutError(error: unknown): error is LimiterTimeoutError {
-  return error instanceof LimiterTimeoutError || hasBrand(error, BRAND);
+  return isThrottleflowError(error, 'LIMITER_TIMEOUT');
 }

@@ -1,12 +1,9 @@
-import { brand, hasBrand } from './brand';
-
-const BRAND = Symbol.for('throttleflow.QueueFullError');
+import { isThrottleflowError, ThrottleflowError } from './throttleflow-error';
 
 /** An acquire found `maxQueued` acquires already waiting, so it was refused instead of queued. */
-export class QueueFullError extends Error {
+export class QueueFullError extends ThrottleflowError {
   override readonly name = 'QueueFullError';
-  /** Stable code, for logs and `switch`es. */
-  readonly code = 'QUEUE_FULL';
+  declare readonly code: 'QUEUE_FULL';
 
   constructor(
     /** The limiter's name. */
@@ -14,12 +11,11 @@ export class QueueFullError extends Error {
     /** The limiter's `maxQueued`. */
     readonly maxQueued: number,
   ) {
-    super(`Limiter '${limiter}': ${maxQueued} acquires already wait (maxQueued), refusing another`);
-    brand(this, BRAND);
+    super('QUEUE_FULL', `Limiter '${limiter}': ${maxQueued} acquires already wait (maxQueued), refusing another`);
   }
 }
 
 /** Type guard for {@link QueueFullError}; recognises instances from other copies of throttleflow too. */
 export function isQueueFullError(error: unknown): error is QueueFullError {
-  return error instanceof QueueFullError || hasBrand(error, BRAND);
+  return isThrottleflowError(error, 'QUEUE_FULL');
 }

@@ -1,3 +1,5 @@
+import { isThrottleflowError, ThrottleflowError } from './throttleflow-error';
+
 /** A daily (or other long-period) quota ran out, or the account hit its spend limit. */
 export type QuotaExhaustedKind = 'quota_exhausted' | 'spend_limit';
 
@@ -31,14 +33,13 @@ export interface QuotaExhaustedErrorOptions {
   cause?: unknown;
 }
 
-const QUOTA_EXHAUSTED_BRAND = Symbol.for('throttleflow.QuotaExhaustedError');
-
 /**
  * A daily quota or spend limit is exhausted: retrying within the run cannot help, so throttled
  * nodes fail at once with this error instead of retrying (or hanging) until the quota resets.
  */
-export class QuotaExhaustedError extends Error {
+export class QuotaExhaustedError extends ThrottleflowError {
   override readonly name = 'QuotaExhaustedError';
+  declare readonly code: 'QUOTA_EXHAUSTED';
   /** Quota ran out, or spend limit reached. */
   readonly kind: QuotaExhaustedKind;
   /** The provider's name for the quota, when it said. */
@@ -50,11 +51,10 @@ export class QuotaExhaustedError extends Error {
 
   constructor(message?: string, options: QuotaExhaustedErrorOptions = {}) {
     super(
+      'QUOTA_EXHAUSTED',
       message ?? defaultMessage(options),
       options.cause === undefined ? undefined : { cause: options.cause },
     );
-    // Non-enumerable, so it stays out of JSON and test snapshots.
-    Object.defineProperty(this, QUOTA_EXHAUSTED_BRAND, { value: true });
     this.kind = options.kind ?? 'quota_exhausted';
     if (options.quotaId !== undefined) this.quotaId = options.quotaId;
     if (options.source !== undefined) this.source = options.source;
@@ -76,8 +76,5 @@ function defaultMessage(options: QuotaExhaustedErrorOptions): string {
  * throttleflow too.
  */
 export function isQuotaExhaustedError(error: unknown): error is QuotaExhaustedError {
-  if (error instanceof QuotaExhaustedError) return true;
-  return (
-    typeof error === 'object' && error !== null && (error as Record<symbol, unknown>)[QUOTA_EXHAUSTED_BRAND] === true
-  );
+  return isThrottleflowError(error, 'QUOTA_EXHAUSTED');
 }

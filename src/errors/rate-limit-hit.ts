@@ -1,3 +1,6 @@
+import { isRecord } from '../util/is-record';
+import { isThrottleflowError, ThrottleflowError } from './throttleflow-error';
+
 /** Why a call was turned away for now: the provider's rate limit, or the provider being overloaded. */
 export type RateLimitHitKind = 'rate_limit' | 'overloaded';
 
@@ -33,10 +36,6 @@ export interface RateLimitHitOptions {
   cause?: unknown;
 }
 
-// Symbol.for is shared across module copies (a CJS and an ESM build loaded side by side, or two
-// installed versions), so the guard below still works where `instanceof` cannot.
-const RATE_LIMIT_HIT_BRAND = Symbol.for('throttleflow.RateLimitHit');
-
 /**
  * Throw this from `exec` to say "the API I called is rate limiting me": a throttled node pauses
  * its limiter for `retryAfterMs` (or backs off) and retries, and an adaptive flow cuts its
@@ -47,8 +46,9 @@ const RATE_LIMIT_HIT_BRAND = Symbol.for('throttleflow.RateLimitHit');
  * throw new RateLimitHit('API rate limit exceeded', { retryAfterMs: 2000, source: 'my_api' });
  * throw new RateLimitHit('API rate limit exceeded', 2000, 'my_api'); // positional form
  */
-export class RateLimitHit extends Error {
+export class RateLimitHit extends ThrottleflowError {
   override readonly name = 'RateLimitHit';
+  declare readonly code: 'RATE_LIMIT_HIT';
   /** How long to wait before trying again, in milliseconds, when known. */
   readonly retryAfterMs?: number;
   /** Who limited us, when known. */
@@ -65,28 +65,21 @@ export class RateLimitHit extends Error {
     optionsOrRetryAfterMs?: RateLimitHitOptions | number,
     source?: string,
   ) {
-    const options: RateLimitHitOptions =
-      typeof optionsOrRetryAfterMs === 'object' && optionsOrRetryAfterMs !== null
-        ? optionsOrRetryAfterMs
-        : { retryAfterMs: optionsOrRetryAfterMs, source };
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    const options: RateLimitHitOptions = isRecord(optionsOrRetryAfterMs)
+      ? optionsOrRetryAfterMs
+      : { retryAfterMs: optionsOrRetryAfterMs, source };
+    super('RATE_LIMIT_HIT', message, options.cause === undefined ? undefined : { cause: options.cause });
     // A negative or NaN wait is meaningless; keep the field absent rather than lie.
     if (options.retryAfterMs !== undefined && Number.isFinite(options.retryAfterMs) && options.retryAfterMs >= 0) {
       this.retryAfterMs = options.retryAfterMs;
     }
     if (options.source !== undefined) this.source = options.source;
     if (options.scope !== undefined) this.scope = options.scope;
-    // Non-enumerable, so it stays out of JSON and test snapshots.
-    Object.defineProperty(this, RATE_LIMIT_HIT_BRAND, { value: true });
     this.kind = options.kind ?? 'rate_limit';
   }
 }
 
-/**
- * Type guard for {@link RateLimitHit}. Recognises instances from other copies of throttleflow
- * too (checks a `Symbol.for` brand, not only `instanceof`).
- */
+/** Type guard for {@link RateLimitHit}; recognises instances from other copies of throttleflow too. */
 export function isRateLimitHit(error: unknown): error is RateLimitHit {
-  if (error instanceof RateLimitHit) return true;
-  return typeof error === 'object' && error !== null && (error as Record<symbol, unknown>)[RATE_LIMIT_HIT_BRAND] === true;
+  return isThrottleflowError(error, 'RATE_LIMIT_HIT');
 }

@@ -1,24 +1,20 @@
-import { brand, hasBrand } from './brand';
-
-const BRAND = Symbol.for('throttleflow.ShutdownError');
+import { isThrottleflowError, ThrottleflowError } from './throttleflow-error';
 
 /** Work was refused because its limiter is draining (see `limiter.drain()`). */
-export class ShutdownError extends Error {
+export class ShutdownError extends ThrottleflowError {
   override readonly name = 'ShutdownError';
-  /** Stable code, for logs and `switch`es. */
-  readonly code = 'SHUTDOWN';
+  declare readonly code: 'SHUTDOWN';
 
   constructor(
     /** The limiter's name. */
     readonly limiter: string,
     detail = 'it is draining',
   ) {
-    super(`Limiter '${limiter}' accepts no new work: ${detail}`);
-    brand(this, BRAND);
+    super('SHUTDOWN', `Limiter '${limiter}' accepts no new work: ${detail}`);
   }
 }
 
 /** Type guard for {@link ShutdownError}; recognises instances from other copies of throttleflow too. */
 export function isShutdownError(error: unknown): error is ShutdownError {
-  return error instanceof ShutdownError || hasBrand(error, BRAND);
+  return isThrottleflowError(error, 'SHUTDOWN');
 }

@@ -101,11 +101,11 @@ export class LatencyHistogram {
 
   /**
    * Records one duration.
-   * @throws RangeError when `ms` is negative, NaN or infinite.
+   * @throws InvalidOptionError when `ms` is negative, NaN or infinite.
    */
   record(ms: number): void {
     if (!(ms >= 0 && ms < Infinity)) {
-      throw new RangeError(`LatencyHistogram.record: ms must be a non-negative finite number, got ${String(ms)}`);
+      throw new InvalidOptionError('ms', `LatencyHistogram.record: ms must be a non-negative finite number, got ${String(ms)}`);
     }
     const i = this.#indexOf(ms);
     this.#counts[i]! += 1;
@@ -120,10 +120,10 @@ export class LatencyHistogram {
   /**
    * The nearest-rank `p`-th percentile (0–100) of the recorded values, within `relativeError`;
    * 0 when nothing was recorded. `percentile(0)` and `percentile(100)` are the exact min and max.
-   * @throws RangeError when `p` is outside 0–100.
+   * @throws InvalidOptionError when `p` is outside 0–100.
    */
   percentile(p: number): number {
-    if (!(p >= 0 && p <= 100)) throw new RangeError(`percentile must be between 0 and 100, got ${String(p)}`);
+    if (!(p >= 0 && p <= 100)) throw new InvalidOptionError('p', `percentile must be between 0 and 100, got ${String(p)}`);
     if (this.#count === 0) return 0;
     if (p === 0) return this.#min;
     if (p === 100) return this.#max;
@@ -152,7 +152,7 @@ export class LatencyHistogram {
 
   /**
    * Adds every value recorded in `other` (e.g. to combine per-node histograms).
-   * @throws RangeError when the two were built with different options.
+   * @throws InvalidOptionError when the two were built with different options.
    */
   merge(other: LatencyHistogram): this {
     if (
@@ -160,7 +160,11 @@ export class LatencyHistogram {
       other.minTrackableMs !== this.minTrackableMs ||
       other.maxTrackableMs !== this.maxTrackableMs
     ) {
-      throw new RangeError('LatencyHistogram.merge: both histograms need the same relativeError, minTrackableMs and maxTrackableMs');
+      throw new InvalidOptionError(
+        'other',
+        'LatencyHistogram.merge: both histograms need the same relativeError, minTrackableMs and maxTrackableMs, got ' +
+          `${other.relativeError}, ${other.minTrackableMs}, ${other.maxTrackableMs} for ${this.relativeError}, ${this.minTrackableMs}, ${this.maxTrackableMs}`,
+      );
     }
     if (other.#count === 0) return this;
     for (let i = other.#lowest; i <= other.#highest; i++) this.#counts[i]! += other.#counts[i]!;

@@ -2,6 +2,8 @@ import { z } from 'zod';
 import type { Store, WindowSpec } from '../stores/store';
 import { opt, parseOptions, InvalidOptionError } from '../validation/options';
 import type { Clock } from '../util/clock';
+import { isClock } from '../util/is-clock';
+import { isRecord } from '../util/is-record';
 
 /** One sliding window in the general form. */
 export interface WindowOption {
@@ -98,9 +100,7 @@ export interface LimiterOptions {
   maxQueued?: number;
 }
 
-const isClock = (v: unknown): v is Clock =>
-  typeof v === 'object' && v !== null && typeof (v as Clock).now === 'function' && typeof (v as Clock).sleep === 'function';
-const isStore = (v: unknown): v is Store => typeof v === 'object' && v !== null && typeof (v as Store).bind === 'function';
+const isStore = (v: unknown): v is Store => isRecord(v) && typeof v.bind === 'function';
 
 const windowSchema = z.strictObject({
   resource: z.string({ error: 'a non-empty string' }).min(1, { error: 'a non-empty string' }),

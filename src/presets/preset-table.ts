@@ -1,4 +1,4 @@
-import { didYouMean } from '../validation/options';
+import { didYouMean, InvalidOptionError } from '../validation/options';
 
 /** `T` with every property readonly, all the way down (what a frozen preset is). */
 export type DeepReadonly<T> = { readonly [K in keyof T]: T[K] extends object ? DeepReadonly<T[K]> : T[K] };
@@ -33,7 +33,7 @@ export function presetTable<const T extends Record<string, object>>(
     get(name: string) {
       const key = names.find((n) => n.toLowerCase() === String(name).toLowerCase());
       if (key === undefined) {
-        throw new RangeError(`Unknown ${kind} '${name}'${didYouMean(String(name).toUpperCase(), names)}; known: ${names.join(', ')}`);
+        throw new InvalidOptionError('name', `Unknown ${kind} '${name}'${didYouMean(String(name).toUpperCase(), names)}; known: ${names.join(', ')}`);
       }
       return entries[key] as DeepReadonly<T>[keyof T];
     },

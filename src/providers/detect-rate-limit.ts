@@ -1,7 +1,8 @@
 import { isQuotaExhaustedError } from '../errors/quota-exhausted-error';
 import { isRateLimitHit, type RateLimitScope } from '../errors/rate-limit-hit';
 import { type ErrorCodes, readErrorCodes } from './error-body-codes';
-import { type ErrorFacts, isObject, readErrorFacts } from './error-facts';
+import { isRecord } from '../util/is-record';
+import { type ErrorFacts, readErrorFacts } from './error-facts';
 import { quotaPeriod, quotaResource } from './google-rpc-details';
 import type { HeaderMap } from './header-source';
 import { parseRateLimitHeaders } from './parse-rate-limit-headers';
@@ -46,7 +47,7 @@ export function detectRateLimit(error: unknown, options: DetectRateLimitOptions 
   const nowMs = options.nowMs ?? Date.now();
   const seen = new Set<unknown>();
   let current: unknown = error;
-  for (let depth = 0; depth <= MAX_CAUSE_DEPTH && isObject(current) && !seen.has(current); depth++) {
+  for (let depth = 0; depth <= MAX_CAUSE_DEPTH && isRecord(current) && !seen.has(current); depth++) {
     seen.add(current);
     let signal: RateLimitSignal | undefined;
     try {

@@ -1,4 +1,5 @@
-import { type ErrorFacts, isObject } from './error-facts';
+import { isRecord } from '../util/is-record';
+import type { ErrorFacts } from './error-facts';
 import { readGoogleRpcDetails } from './google-rpc-details';
 
 /** The structured codes of an error, merged from the SDK's fields and the response body. */
@@ -21,14 +22,14 @@ export interface ErrorCodes {
 
 /** Reads {@link ErrorCodes} from an error's facts; SDK fields win over the raw body. */
 export function readErrorCodes(facts: ErrorFacts): ErrorCodes {
-  const body = isObject(facts.body) ? facts.body : {};
+  const body = isRecord(facts.body) ? facts.body : {};
   // openai-node keeps only the inner `error` object; raw bodies (axios, Vercel, fetch) and
   // Anthropic/Google keep the envelope.
-  const inner = isObject(body.error) ? body.error : body;
-  const details = isObject(inner.details) ? inner.details : undefined;
+  const inner = isRecord(body.error) ? body.error : body;
+  const details = isRecord(inner.details) ? inner.details : undefined;
   const google = readGoogleRpcDetails(Array.isArray(inner.details) ? inner.details : facts.errorDetails);
 
-  const codes: ErrorCodes = { anthropicEnvelope: body.type === 'error' && isObject(body.error), quotaIds: google.quotaIds };
+  const codes: ErrorCodes = { anthropicEnvelope: body.type === 'error' && isRecord(body.error), quotaIds: google.quotaIds };
   const type = facts.type ?? text(inner.type);
   const code = facts.code ?? text(inner.code);
   const errorCode = facts.errorCode ?? text(details?.error_code);

@@ -1,3 +1,5 @@
+import { isThrottleflowError } from '../errors/throttleflow-error';
+import { isRecord } from '../util/is-record';
 import { type HeaderMap, readHeaders } from './header-source';
 
 /** The shape an error (or response) came in. */
@@ -28,7 +30,7 @@ type Bag = Record<string, unknown>;
 
 /** Reads the {@link ErrorFacts} of any thrown value; `undefined` for non-objects. Never throws. */
 export function readErrorFacts(value: unknown): ErrorFacts | undefined {
-  if (!isObject(value)) return undefined;
+  if (!isRecord(value)) return undefined;
   try {
     return readFacts(value);
   } catch {
@@ -39,13 +41,15 @@ export function readErrorFacts(value: unknown): ErrorFacts | undefined {
 function readFacts(value: Bag): ErrorFacts {
   const facts = readShape(value);
   const type = stringField(value.type);
-  const code = stringField(value.code);
+  // A throttleflow error's `code` is throttleflow's own ('PROVIDER_HTTP', …), never the provider's.
+  const ownCode = isThrottleflowError(value) ? undefined : value.code;
+  const code = stringField(ownCode);
   const errorCode = stringField(value.errorCode);
   if (type !== undefined) facts.type = type;
   if (code !== undefined) facts.code = code;
   if (errorCode !== undefined) facts.errorCode = errorCode;
   if (isRpcStatusName(value.status)) facts.rpcStatus = value.status;
-  else if (isRpcStatusName(value.code)) facts.rpcStatus = value.code;
+  else if (isRpcStatusName(ownCode)) facts.rpcStatus = ownCode;
   if (Array.isArray(value.errorDetails)) facts.errorDetails = value.errorDetails;
   if (facts.shape === 'sdk') {
     if ('workspaceID' in value || 'apiMessage' in value) facts.sdk = 'anthropic';
@@ -56,7 +60,7 @@ function readFacts(value: Bag): ErrorFacts {
 
 function readShape(value: Bag): ErrorFacts {
   // A fetch Response (or anything shaped like one).
-  if (typeof value.status === 'number' && typeof value.ok === 'boolean' && isObject(value.headers)) {
+  if (typeof value.status === 'number' && typeof value.ok === 'boolean' && isRecord(value.headers)) {
     return withHeaders({ shape: 'response', status: value.status }, value.headers);
   }
   // Vercel AI SDK APICallError: statusCode, responseHeaders, responseBody, data, isRetryable.
@@ -71,27 +75,27 @@ function readShape(value: Bag): ErrorFacts {
   // Google GenAI ApiError: status, and the JSON body as its message.
   if (typeof value.status === 'number') {
     const facts: ErrorFacts = { shape: 'sdk', status: value.status };
-    const body = isObject(value.error) ? value.error : (parseJsonText(value.body) ?? parseJsonText(value.message));
+    const body = isRecord(value.error) ? value.error : (parseJsonText(value.body) ?? parseJsonText(value.message));
     if (body !== undefined) facts.body = body;
     return withHeaders(facts, value.headers);
   }
   // axios (and got/ky-style) errors: error.response.{status,headers,data}.
   const response = value.response;
-  if (isObject(response) && typeof response.status === 'number') {
+  if (isRecord(response) && typeof response.status === 'number') {
     const facts: ErrorFacts = { shape: 'axios', status: response.status };
-    const body = parseJsonText(response.data) ?? (isObject(response.data) ? response.data : undefined);
+    const body = parseJsonText(response.data) ?? (isRecord(response.data) ? response.data : undefined);
     if (body !== undefined) facts.body = body;
     return withHeaders(facts, response.headers);
   }
   const facts: ErrorFacts = { shape: 'plain' };
   // Some clients put the HTTP status in a numeric `code`.
   if (typeof value.code === 'number' && value.code >= 400 && value.code < 600) facts.status = value.code;
-  if (isObject(value.error)) facts.body = value.error;
+  if (isRecord(value.error)) facts.body = value.error;
   return withHeaders(facts, value.headers);
 }
 
 function withHeaders(facts: ErrorFacts, source: unknown): ErrorFacts {
-  if (!isObject(source)) return facts;
+  // readHeaders takes any value (records, Headers, Maps, arrays of pairs) and ignores the rest.
   const headers = readHeaders(source);
   if (headers && headers.size) facts.headers = headers;
   return facts;
@@ -109,7 +113,7 @@ function parseJsonText(text: unknown): unknown {
   if (start < 0 || end <= start) return undefined;
   try {
     const parsed: unknown = JSON.parse(text.slice(start, end + 1));
-    return isObject(parsed) ? parsed : undefined;
+    return isRecord(parsed) ? parsed : undefined;
   } catch {
     return undefined;
   }
@@ -121,9 +125,4 @@ function isRpcStatusName(value: unknown): value is string {
 
 function stringField(value: unknown): string | undefined {
   return typeof value === 'string' && value ? value : undefined;
-}
-
-/** A non-null object (arrays included). */
-export function isObject(value: unknown): value is Bag {
-  return typeof value === 'object' && value !== null;
 }

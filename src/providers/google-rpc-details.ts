@@ -1,3 +1,5 @@
+import { isRecord } from '../util/is-record';
+
 /** What Google's `google.rpc` error details say about a quota refusal. */
 export interface GoogleQuotaDetails {
   /** `RetryInfo.retryDelay`, in milliseconds. */
@@ -13,17 +15,16 @@ export interface GoogleQuotaDetails {
 export function readGoogleRpcDetails(details: unknown): GoogleQuotaDetails {
   const out: GoogleQuotaDetails = { quotaIds: [] };
   if (!Array.isArray(details)) return out;
-  for (const detail of details) {
-    if (typeof detail !== 'object' || detail === null) continue;
-    const entry = detail as Record<string, unknown>;
+  for (const entry of details) {
+    if (!isRecord(entry)) continue;
     const type = typeof entry['@type'] === 'string' ? entry['@type'] : '';
     if (type.endsWith('google.rpc.RetryInfo')) {
       const delayMs = parseProtoDuration(entry.retryDelay);
       if (delayMs !== undefined) out.retryDelayMs = delayMs;
     } else if (type.endsWith('google.rpc.QuotaFailure') && Array.isArray(entry.violations)) {
       for (const violation of entry.violations) {
-        if (typeof violation !== 'object' || violation === null) continue;
-        const { quotaId, quotaMetric } = violation as Record<string, unknown>;
+        if (!isRecord(violation)) continue;
+        const { quotaId, quotaMetric } = violation;
         const id = typeof quotaId === 'string' ? quotaId : typeof quotaMetric === 'string' ? quotaMetric : undefined;
         if (id) out.quotaIds.push(id);
       }

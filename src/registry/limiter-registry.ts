@@ -1,5 +1,5 @@
 import { Limiter, type LimiterOptions } from '../limits/limiter';
-import { didYouMean } from '../validation/options';
+import { didYouMean, InvalidOptionError } from '../validation/options';
 import { LimiterMetrics } from '../limits/limiter-metrics';
 import { registerFromEnv, type EnvLike, type FromEnvOptions } from './from-env';
 import { TenantLimiter } from './tenant-limiter';
@@ -55,7 +55,7 @@ export class LimiterRegistry {
   /** Registers a limiter made from `options` (a preset works: `Presets.OPENAI_TIER2`), or a ready {@link Limiter}. */
   register(name: string, limiterOrOptions: Limiter | LimiterOptions, options: RegisterOptions = {}): Limiter {
     if (typeof name !== 'string' || name.length === 0) {
-      throw new TypeError(`name must be a non-empty string, got ${JSON.stringify(name)}`);
+      throw new InvalidOptionError('name', `name must be a non-empty string, got ${JSON.stringify(name)}`);
     }
     if (this.entries.has(name) && !options.replace) {
       throw new Error(`A limiter named '${name}' is already registered; pass { replace: true } to replace it`);
@@ -88,7 +88,8 @@ export class LimiterRegistry {
     const entry = this.entries.get(name);
     if (!entry) {
       const names = [...this.entries.keys()];
-      throw new Error(
+      throw new InvalidOptionError(
+        'name',
         `No limiter named '${name}'${didYouMean(name, names)}; registered: ${names.length ? names.join(', ') : '(none)'}`,
       );
     }

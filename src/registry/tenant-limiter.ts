@@ -2,6 +2,7 @@ import { Lease, type LeaseOwner, type LeaseUsage } from '../limits/lease';
 import { Limiter, type AcquireOptions, type LimiterOptions, type LimiterStats, type RateLimitReport, type RunOptions } from '../limits/limiter';
 import type { ObserveOptions } from '../limits/provider-feedback';
 import type { ProviderRateLimitInfo } from '../providers/provider-rate-limit-info';
+import { formatValue, InvalidOptionError } from '../validation/options';
 
 /** Releases a tenant's slot and the global slot together. */
 class PairOwner implements LeaseOwner {
@@ -54,9 +55,9 @@ export class TenantLimiter extends Limiter {
    * @param limits - the tenant's own limits; its clock defaults to the global limiter's
    */
   constructor(global: Limiter, tenantId: string, limits: LimiterOptions = {}) {
-    if (!(global instanceof Limiter)) throw new TypeError('TenantLimiter: global must be a Limiter');
+    if (!(global instanceof Limiter)) throw new InvalidOptionError('global', `TenantLimiter: global must be a Limiter, got ${formatValue(global)}`);
     if (typeof tenantId !== 'string' || tenantId.length === 0) {
-      throw new TypeError(`TenantLimiter: tenantId must be a non-empty string, got ${JSON.stringify(tenantId)}`);
+      throw new InvalidOptionError('tenantId', `TenantLimiter: tenantId must be a non-empty string, got ${JSON.stringify(tenantId)}`);
     }
     super({ ...limits, name: limits.name ?? `${global.name}/${tenantId}`, clock: limits.clock ?? global.clock });
     this.global = global;

@@ -1,9 +1,12 @@
+import { isThrottleflowError, ThrottleflowError } from '../errors/throttleflow-error';
+
 /**
  * Thrown by {@link CircuitBreaker.run} instead of calling the function when the circuit is open
  * (or half-open with every trial slot taken), so callers fail fast and can route elsewhere.
  */
-export class BrokenCircuitError extends Error {
+export class BrokenCircuitError extends ThrottleflowError {
   override readonly name = 'BrokenCircuitError';
+  declare readonly code: 'CIRCUIT_OPEN';
   /** The `name` of the breaker that refused the call. */
   readonly breakerName: string;
   /**
@@ -22,14 +25,14 @@ export class BrokenCircuitError extends Error {
       : retryAfterMs === undefined
         ? 'is half-open and its trial calls are in flight'
         : `is open; it half-opens in ${retryAfterMs} ms`;
-    super(`Circuit breaker '${breakerName}' ${why}`);
+    super('CIRCUIT_OPEN', `Circuit breaker '${breakerName}' ${why}`);
     this.breakerName = breakerName;
     this.retryAfterMs = retryAfterMs;
     this.isolated = isolated;
   }
 }
 
-/** Type guard for {@link BrokenCircuitError}. */
+/** Type guard for {@link BrokenCircuitError}; recognises instances from other copies of throttleflow too. */
 export function isBrokenCircuitError(error: unknown): error is BrokenCircuitError {
-  return error instanceof BrokenCircuitError;
+  return isThrottleflowError(error, 'CIRCUIT_OPEN');
 }

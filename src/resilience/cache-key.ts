@@ -1,9 +1,11 @@
+import { InvalidOptionError } from '../validation/options';
+
 /**
  * Serialises `value` like `JSON.stringify`, but with object keys sorted so that equal values give
  * equal text whatever their key order. Beyond JSON: `bigint` renders as `12n`, a `Map` as
  * `Map{key:value,…}` and a `Set` as `Set[…]` (both sorted), `undefined` at the top level as
  * `undefined`; these markers are not valid JSON, so they cannot collide with a JSON value.
- * Throws a `TypeError` on a circular structure.
+ * Throws an `InvalidOptionError` (a `TypeError`, as `JSON.stringify`'s) on a circular structure.
  */
 export function stableStringify(value: unknown): string {
   return write(value, new Set<object>()) ?? 'undefined';
@@ -26,7 +28,7 @@ function write(value: unknown, ancestors: Set<object>): string | undefined {
       return undefined;
   }
   const obj = value as object;
-  if (ancestors.has(obj)) throw new TypeError('cacheKeyOf: cannot key a circular structure');
+  if (ancestors.has(obj)) throw new InvalidOptionError('value', 'cacheKeyOf: cannot key a circular structure, got a value that contains itself');
   ancestors.add(obj);
   try {
     const toJSON = (obj as { toJSON?: unknown }).toJSON;

@@ -1,3 +1,6 @@
+import { isRateLimitHit } from '../errors/rate-limit-hit';
+import { isRecord } from '../util/is-record';
+
 /** How deep {@link shouldTripBreaker} follows `cause` / `lastError` links of wrapping errors. */
 const MAX_WRAP_DEPTH = 3;
 
@@ -40,12 +43,13 @@ function namesOf(error: object): string[] {
 type Verdict = 'rate-limit' | 'cancelled' | 'failure' | 'not-failure' | 'unknown';
 
 function classify(error: unknown, depth: number): Verdict {
-  if (typeof error !== 'object' || error === null) return 'unknown';
+  if (!isRecord(error)) return 'unknown';
   const names = namesOf(error);
-  if (names.includes('RateLimitHit')) return 'rate-limit';
+  // Ours (from any copy of the package) by its brand; anyone else's by its name.
+  if (isRateLimitHit(error) || names.includes('RateLimitHit')) return 'rate-limit';
   // The caller cancelled: says nothing about the provider's health.
   if (names.includes('AbortError') || names.includes('APIUserAbortError')) return 'cancelled';
-  const status = statusOf(error as ErrorLike);
+  const status = statusOf(error);
   if (status === 429 || status === RESOURCE_EXHAUSTED) return 'rate-limit';
   if (typeof status === 'number') {
     if (status >= 500 || status === 408) return 'failure';

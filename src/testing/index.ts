@@ -8,4 +8,10 @@ export { spawnProviderSimulator } from './spawn-provider-simulator';
 export type { ProviderSimulatorOptions, ResolvedSimulatorOptions } from './provider-simulator-options';
 export type { ProviderSimulator, SpawnedProviderSimulator, ProviderSimulatorStats, ProviderSimulatorLog } from './provider-simulator-types';
 export { simulatorTokenCost, type SimulatorTokenCost } from './simulator-token-cost';
-export { chatCompletion, ProviderHttpError, type ChatCompletion, type ChatCompletionRequest } from './simulator-client';
+export {
+  chatCompletion,
+  ProviderHttpError,
+  isProviderHttpError,
+  type ChatCompletion,
+  type ChatCompletionRequest,
+} from './simulator-client';

@@ -1,13 +1,25 @@
-/** An HTTP error from a provider, shaped like the SDKs' (`status`, `headers`), so detection sees 429/529. */
-export class ProviderHttpError extends Error {
+import { isThrottleflowError, ThrottleflowError } from '../errors/throttleflow-error';
+
+/**
+ * An HTTP error from a provider, shaped like the SDKs' (`status`, `headers`), so detection sees
+ * 429/529. Its `code` is throttleflow's (`'PROVIDER_HTTP'`); the provider's own error code stays
+ * in `body`.
+ */
+export class ProviderHttpError extends ThrottleflowError {
   override readonly name = 'ProviderHttpError';
+  declare readonly code: 'PROVIDER_HTTP';
   constructor(
     readonly status: number,
     readonly headers: Headers,
     readonly body: unknown,
   ) {
-    super(`Provider answered HTTP ${status}`);
+    super('PROVIDER_HTTP', `Provider answered HTTP ${status}`);
   }
+}
+
+/** Type guard for {@link ProviderHttpError}; recognises instances from other copies of throttleflow too. */
+export function isProviderHttpError(error: unknown): error is ProviderHttpError {
+  return isThrottleflowError(error, 'PROVIDER_HTTP');
 }
 
 /** An OpenAI-style chat completion (the fields the simulator returns). */

@@ -6,6 +6,8 @@ import { BatchFlowError, type BatchFlowFailure } from '../errors/batch-flow-erro
 import { Limiter, type LimiterOptions } from '../limits/limiter';
 import type { Lease } from '../limits/lease';
 import { LimiterRegistry } from '../registry/limiter-registry';
+import { isClock } from '../util/is-clock';
+import { isRecord } from '../util/is-record';
 import { opt, parseOptions } from '../validation/options';
 import { backoffFactorSchema, recoveryFactorSchema } from './adaptive-options';
 
@@ -57,8 +59,8 @@ const flowOptionsSchema = z.strictObject({
   registry: z.instanceof(LimiterRegistry, { error: 'a LimiterRegistry' }).optional(),
   onError: opt.oneOf(['throw', 'collect']).optional(),
   failFast: opt.boolean().optional(),
-  clock: z.custom<NonNullable<LimiterOptions['clock']>>((v) => typeof v === 'object' && v !== null, { error: 'a Clock' }).optional(),
-  store: z.custom<NonNullable<LimiterOptions['store']>>((v) => typeof v === 'object' && v !== null, { error: 'a Store' }).optional(),
+  clock: opt.instance(isClock, 'a Clock').optional(),
+  store: z.custom<NonNullable<LimiterOptions['store']>>(isRecord, { error: 'a Store' }).optional(),
   // Adaptive flows add these; accepted here so a preset spreads into either kind.
   initialConcurrentFlows: opt.positiveInt().optional(),
   minConcurrentFlows: opt.positiveInt().optional(),

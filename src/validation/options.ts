@@ -1,19 +1,31 @@
 import { z } from 'zod';
+import { brandError, isThrottleflowError, type ThrottleflowError } from '../errors/throttleflow-error';
 
-/** Thrown when an option object or constructor argument is invalid; the message names the option and value. */
-export class InvalidOptionError extends TypeError {
+/**
+ * Thrown when an option object or argument is invalid; the message names the option and value
+ * (and, for a misspelt option, the closest known one). A `TypeError`, as the built-ins throw for
+ * bad arguments, and a {@link ThrottleflowError} by its brand.
+ */
+export class InvalidOptionError extends TypeError implements ThrottleflowError {
   override readonly name = 'InvalidOptionError';
-  /** Dotted path of the offending option, e.g. `maxPerMinute` or `windows.0.limit`. */
+  /** Stable code, for logs and `switch`es. */
+  declare readonly code: 'INVALID_OPTION';
+  /** Dotted path of the offending option or argument, e.g. `maxPerMinute` or `windows.0.limit`. */
   readonly option: string;
+  /**
+   * @param option - dotted path of the offending option or argument (`''` for the whole options object)
+   * @param message - the full message, naming the option and the value it got
+   */
   constructor(option: string, message: string) {
     super(message);
+    brandError(this, 'INVALID_OPTION');
     this.option = option;
   }
 }
 
-/** Type guard for {@link InvalidOptionError}. */
+/** Type guard for {@link InvalidOptionError}; recognises instances from other copies of throttleflow too. */
 export function isInvalidOptionError(error: unknown): error is InvalidOptionError {
-  return error instanceof InvalidOptionError;
+  return isThrottleflowError(error, 'INVALID_OPTION');
 }
 
 const mustBe = (what: string) => ({ error: what });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { FlowPresets, Presets } from '../../src/index';
+import { FlowPresets, InvalidOptionError, Presets } from '../../src/index';
 
 // The numbers users rely on (DESIGN.md section 3): maxConcurrent / maxPerMinute.
 const NODE_TABLE: Record<string, [number, number | undefined]> = {
@@ -35,7 +35,7 @@ describe('Presets', () => {
   it('looks names up case-insensitively and suggests the closest name for a typo', () => {
     expect(Presets.get('openai_tier2')).toBe(Presets.OPENAI_TIER2);
     expect(() => Presets.get('openai_teir2')).toThrow(/Unknown preset 'openai_teir2' \(did you mean 'OPENAI_TIER2'\?\)/);
-    expect(() => Presets.get('nope')).toThrow(RangeError);
+    expect(() => Presets.get('nope')).toThrow(InvalidOptionError);
   });
 
   it('is deeply frozen: mutation throws in strict mode and nothing changes', () => {

@@ -1,3 +1,5 @@
+import { InvalidOptionError } from '../../validation/options';
+
 /**
  * Key layout of the Redis store. Every key of one limiter carries the hash tag `{name}`, so on a
  * Redis Cluster they all live in one slot and each Lua script touches a single node.
@@ -24,7 +26,7 @@ const FORBIDDEN_IN_PREFIX = /[{}*?[\]\\]/;
 /** Throws a clear error for a prefix that would break the key layout. */
 export function assertValidPrefix(prefix: string): void {
   if (FORBIDDEN_IN_PREFIX.test(prefix)) {
-    throw new TypeError(`RedisStore prefix must not contain { } * ? [ ] or \\, got ${JSON.stringify(prefix)}`);
+    throw new InvalidOptionError('prefix', `RedisStore prefix must not contain { } * ? [ ] or \\, got ${JSON.stringify(prefix)}`);
   }
 }
 

@@ -1,4 +1,4 @@
-const STORE_UNAVAILABLE_BRAND = Symbol.for('throttleflow.StoreUnavailableError');
+import { isThrottleflowError, ThrottleflowError } from '../../errors/throttleflow-error';
 
 /** Options of {@link StoreUnavailableError}. */
 export interface StoreUnavailableErrorOptions {
@@ -18,8 +18,9 @@ export interface StoreUnavailableErrorOptions {
  * enforced. Thrown by `RedisStore` with `onStoreError: 'fail'` (the default) rather than letting
  * work through unlimited.
  */
-export class StoreUnavailableError extends Error {
+export class StoreUnavailableError extends ThrottleflowError {
   override readonly name = 'StoreUnavailableError';
+  declare readonly code: 'STORE_UNAVAILABLE';
   /** The store's address, e.g. `127.0.0.1:6379`. */
   readonly address: string;
   /** What the store was asked to do. */
@@ -28,10 +29,10 @@ export class StoreUnavailableError extends Error {
   constructor(options: StoreUnavailableErrorOptions) {
     const reason = options.cause instanceof Error ? `: ${options.cause.message}` : '';
     super(
+      'STORE_UNAVAILABLE',
       `Redis store at ${options.address} unavailable during ${options.operation}${reason}`,
       options.cause === undefined ? undefined : { cause: options.cause },
     );
-    Object.defineProperty(this, STORE_UNAVAILABLE_BRAND, { value: true });
     this.address = options.address;
     this.operation = options.operation;
   }
@@ -39,8 +40,5 @@ export class StoreUnavailableError extends Error {
 
 /** Type guard for {@link StoreUnavailableError}; recognises instances from other copies of throttleflow. */
 export function isStoreUnavailableError(error: unknown): error is StoreUnavailableError {
-  if (error instanceof StoreUnavailableError) return true;
-  return (
-    typeof error === 'object' && error !== null && (error as Record<symbol, unknown>)[STORE_UNAVAILABLE_BRAND] === true
-  );
+  return isThrottleflowError(error, 'STORE_UNAVAILABLE');
 }
