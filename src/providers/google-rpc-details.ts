@@ -42,8 +42,8 @@ export function parseProtoDuration(value: unknown): number | undefined {
     const match = /^\s*(\d+(?:\.\d*)?|\.\d+)s\s*$/.exec(value);
     return match ? Number(match[1]) * 1000 : undefined;
   }
-  if (typeof value === 'object' && value !== null) {
-    const { seconds, nanos } = value as Record<string, unknown>;
+  if (isRecord(value)) {
+    const { seconds, nanos } = value;
     const s = Number(seconds ?? 0);
     const ns = Number(nanos ?? 0);
     if (!Number.isFinite(s) || !Number.isFinite(ns) || s < 0 || ns < 0) return undefined;

@@ -6,6 +6,7 @@ import type { BreakerPolicy } from './breaker-policy';
 import { BrokenCircuitError } from './broken-circuit-error';
 import { ConsecutivePolicy } from './consecutive-policy';
 import { isClock } from '../util/is-clock';
+import { isRecord } from '../util/is-record';
 import { SamplingPolicy, samplingShape, type SamplingPolicyOptions } from './sampling-policy';
 import { shouldTripBreaker } from './should-trip-breaker';
 
@@ -170,7 +171,7 @@ type BaseParsed = z.output<z.ZodObject<typeof baseShape>>;
 
 /** Validates `options` and builds the policy its keys ask for. */
 function parseBreakerOptions(options: CircuitBreakerOptions | undefined): { policy: BreakerPolicy; base: BaseParsed } {
-  const has = (key: string) => typeof options === 'object' && options !== null && key in options;
+  const has = (key: string) => isRecord(options) && key in options;
   const kinds = ['consecutiveFailures', 'failureRate', 'policy'].filter(has);
   if (kinds.length > 1) {
     throw new InvalidOptionError(

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { Limiter } from '../limits/limiter';
 import { LimiterRegistry } from '../registry/limiter-registry';
+import { isRecord } from '../util/is-record';
 import { InvalidOptionError, opt, parseOptions } from '../validation/options';
 import { onShutdown, type ShutdownOptions } from './shutdown-signals';
 
@@ -31,7 +32,7 @@ export interface DrainOnShutdownOptions extends ShutdownOptions {
   registry?: LimiterRegistry;
 }
 
-const isStoppable = (v: unknown): v is Stoppable => typeof v === 'object' && v !== null && typeof (v as Stoppable).stop === 'function';
+const isStoppable = (v: unknown): v is Stoppable => isRecord(v) && typeof v.stop === 'function';
 
 const ownSchema = z.object({
   queued: opt.oneOf(['finish', 'reject']).optional(),

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { opt, parseOptions } from '../validation/options';
+import { isRecord } from '../util/is-record';
+import { formatValue, InvalidOptionError, opt, parseOptions } from '../validation/options';
 
 /** Options of the provider simulator (`startProviderSimulator`, `spawnProviderSimulator`). */
 export interface ProviderSimulatorOptions {
@@ -119,11 +120,13 @@ export function resolveSimulatorOptions(input: unknown): ResolvedSimulatorOption
 export function mergeSimulatorOptions(current: ResolvedSimulatorOptions, update: unknown): ResolvedSimulatorOptions {
   const cleared = new Set<string>();
   const present: Record<string, unknown> = {};
-  if (typeof update === 'object' && update !== null) {
-    for (const [key, value] of Object.entries(update)) {
-      if (value === undefined || value === null) cleared.add(key);
-      else present[key] = value;
-    }
+  // Nothing to change is fine (as parseOptions treats it); anything else must be an options object.
+  if (update !== undefined && update !== null && !isRecord(update)) {
+    throw new InvalidOptionError('', `ProviderSimulator options must be an object, got ${formatValue(update)}`);
+  }
+  for (const [key, value] of Object.entries(update ?? {})) {
+    if (value === undefined || value === null) cleared.add(key);
+    else present[key] = value;
   }
   const parsed = parseOptions(optionsSchema, present, 'ProviderSimulator');
   const next: Record<string, unknown> = { ...current, ...dropUndefined(parsed) };

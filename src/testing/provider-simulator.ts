@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { isRecord } from '../util/is-record';
 import { isInvalidOptionError } from '../validation/options';
 import { type ProviderSimulatorOptions, resolveSimulatorOptions } from './provider-simulator-options';
 import type { ProviderSimulator } from './provider-simulator-types';
@@ -160,7 +161,7 @@ function describeRequest(
   cost: ReturnType<typeof simulatorTokenCost>,
   completionTokensOption: number | undefined,
 ): Parameters<typeof successReply>[0] {
-  const request = typeof body === 'object' && body !== null ? (body as Record<string, unknown>) : {};
+  const request = isRecord(body) ? body : {};
   const messages = Array.isArray(request.messages) ? request.messages : [];
   const last = messages[messages.length - 1] as { content?: unknown } | undefined;
   const n = typeof request.n === 'number' && Number.isInteger(request.n) && request.n > 0 ? request.n : 1;
@@ -181,7 +182,7 @@ function contentText(content: unknown): string {
   if (typeof content === 'string') return content;
   if (!Array.isArray(content)) return '';
   return content
-    .map((part) => (typeof part === 'object' && part !== null && typeof part.text === 'string' ? part.text : ''))
+    .map((part) => (isRecord(part) && typeof part.text === 'string' ? part.text : ''))
     .join('');
 }
 

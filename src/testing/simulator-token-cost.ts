@@ -1,3 +1,5 @@
+import { isRecord } from '../util/is-record';
+
 /** How the simulator charges one request against its token limit. */
 export interface SimulatorTokenCost {
   /** Estimated prompt tokens: characters of all message contents (and `system`) / 4, rounded up. */
@@ -13,11 +15,11 @@ export interface SimulatorTokenCost {
  * and benches can compute exactly what the simulated provider will charge.
  */
 export function simulatorTokenCost(body: unknown): SimulatorTokenCost {
-  const request = typeof body === 'object' && body !== null ? (body as Record<string, unknown>) : {};
+  const request = isRecord(body) ? body : {};
   let chars = textLength(request.system);
   if (Array.isArray(request.messages)) {
     for (const message of request.messages) {
-      if (typeof message === 'object' && message !== null) chars += textLength((message as Record<string, unknown>).content);
+      if (isRecord(message)) chars += textLength(message.content);
     }
   }
   const promptTokens = Math.ceil(chars / 4);
@@ -34,9 +36,7 @@ function textLength(content: unknown): number {
   let total = 0;
   for (const part of content) {
     if (typeof part === 'string') total += part.length;
-    else if (typeof part === 'object' && part !== null && typeof (part as { text?: unknown }).text === 'string') {
-      total += (part as { text: string }).text.length;
-    }
+    else if (isRecord(part) && typeof part.text === 'string') total += part.text.length;
   }
   return total;
 }

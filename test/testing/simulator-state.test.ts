@@ -183,6 +183,15 @@ describe('SimulatorState: stats, reset, options', () => {
     expect(attempt({ requestPerWindow: 5 })).toMatch(/unknown option 'requestPerWindow'.*did you mean 'requestsPerWindow'/);
     expect(resolveSimulatorOptions({})).toMatchObject({ windowMs: 60_000, mode: 'sliding', countRejected: false });
   });
+
+  it('setOptions refuses an update that is not an options object and ignores an absent one', () => {
+    const { state } = stateAt({ requestsPerWindow: 2 });
+    for (const bad of [5, 'fast', [{ requestsPerWindow: 3 }]]) {
+      expect(() => state.setOptions(bad)).toThrow(/ProviderSimulator options must be an object, got/);
+    }
+    expect(state.setOptions(undefined).requestsPerWindow).toBe(2);
+    expect(state.setOptions(null).requestsPerWindow).toBe(2);
+  });
 });
 
 describe('maxInAnyWindow', () => {

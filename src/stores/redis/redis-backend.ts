@@ -7,6 +7,7 @@ import type {
   WindowAdjustment,
   WindowCharge,
 } from './backend-types';
+import { InvalidOptionError } from '../../validation/options';
 import { CallBatcher, drainWithin } from './call-batcher';
 import { LimiterKeys, type WindowKeyParts } from './keys';
 import { LeaseHeartbeat } from './lease-heartbeat';
@@ -147,7 +148,9 @@ export class RedisBackend extends EventEmitter<RedisBackendEvents> {
   ): Promise<{ released: boolean }> {
     const lag = timing?.arrivalLagMs;
     const adjusted = adjustments.filter((a) => a.delta !== 0 || (lag !== undefined && lag > 0 && a.charged > 0));
-    if (adjusted.length > 0 && timing === undefined) throw new TypeError('RedisBackend.release: adjustments need the lease\'s startedAt');
+    if (adjusted.length > 0 && timing === undefined) {
+      throw new InvalidOptionError('timing', "RedisBackend.release: adjustments need the lease's startedAt, got no timing");
+    }
     const release = this.releaser(name, adjusted);
     return release(
       leaseId,

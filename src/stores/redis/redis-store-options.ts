@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { isRecord } from '../../util/is-record';
 import { opt } from '../../validation/options';
 import type { RedisClient } from './script-runner';
 
@@ -61,7 +62,7 @@ export interface RedisStoreOptions {
 /** Validates {@link RedisStoreOptions} (unknown keys are an error, so a typo does not go unnoticed). */
 export const redisStoreOptionsSchema = z.strictObject({
   client: opt.instance(
-    (v): v is RedisClient => typeof v === 'object' && v !== null && typeof (v as { evalsha?: unknown }).evalsha === 'function',
+    (v): v is RedisClient => isRecord(v) && typeof v.evalsha === 'function',
     'an ioredis Redis or Cluster client',
   ),
   prefix: opt.string().optional(),
