@@ -56,6 +56,8 @@ export function handleRateLimit(error: unknown, context: RateLimitContext): Rate
     : new RateLimitHit(`${context.source}: rate limited by ${signal.source}`, {
         retryAfterMs: signal.retryAfterMs,
         source: signal.source,
+        // A 529 stays an overload for whoever reads the hit (a breaker, a fallback chain).
+        kind: signal.kind === 'overloaded' ? 'overloaded' : 'rate_limit',
         cause: error,
       });
   return { kind: 'retry', error: hit, pauseMs };

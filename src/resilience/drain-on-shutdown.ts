@@ -13,11 +13,14 @@ export interface Stoppable {
 /** Options of {@link drainOnShutdown}: those of {@link onShutdown}, and what to stop and how to drain. */
 export interface DrainOnShutdownOptions extends ShutdownOptions {
   /**
-   * What the limiters do with acquires already waiting: `'finish'` serves them (their work counts
-   * as in flight), `'reject'` rejects them with `ShutdownError`.
-   * @default 'finish'
+   * What the limiters do with acquires already waiting: `'serve'` serves them (their work counts
+   * as in flight), `'reject'` rejects them with `ShutdownError`, as `limiter.drain({ queued })`.
+   * On a signal the default serves: the process is leaving anyway, and work already admitted to
+   * the queue is usually worth finishing within the shutdown timeout. `'finish'` is the 0.1 name
+   * of `'serve'`, still accepted.
+   * @default 'serve'
    */
-  queued?: 'finish' | 'reject';
+  queued?: 'serve' | 'reject' | 'finish';
   /**
    * Stopped (and waited for) before the limiters drain: e.g. throttled batch flows, whose
    * `stop()` starts no more sub-flows and lets the running ones finish, which may still need the
@@ -35,7 +38,7 @@ export interface DrainOnShutdownOptions extends ShutdownOptions {
 const isStoppable = (v: unknown): v is Stoppable => isRecord(v) && typeof v.stop === 'function';
 
 const ownSchema = z.object({
-  queued: opt.oneOf(['finish', 'reject']).optional(),
+  queued: opt.oneOf(['serve', 'reject', 'finish']).optional(),
   flows: z.array(opt.instance(isStoppable, 'something with stop()'), { error: 'an array of flows' }).optional(),
   registry: z.instanceof(LimiterRegistry, { error: 'a LimiterRegistry' }).optional(),
 });
@@ -77,7 +80,6 @@ export function drainOnShutdown(
 
   return onShutdown(async () => {
     await Promise.all((own.flows ?? []).map((flow) => flow.stop()));
-    // 'finish' (this function's default) is the limiter's 'serve': queued acquires are served, not rejected.
     const drainOptions = { queued: own.queued === 'reject' ? 'reject' : 'serve' } as const;
     await Promise.all([...new Set(resolve())].map((limiter) => limiter.drain(drainOptions)));
   }, shutdownOptions);
