@@ -56,6 +56,8 @@ export type {
 } from './limits/limiter-events';
 export type { Lease, LeaseUsage, LeaseOwner } from './limits/lease';
 export type { LatencyPercentiles, LatencyStats } from './limits/limiter-metrics';
+// The AIMD controller behind adaptive nodes and flows (their `aimd` getter returns it).
+export type { Aimd, AimdOptions, AimdStats } from './limits/aimd';
 export { LimiterRegistry, type RegisterOptions } from './registry/limiter-registry';
 export { TenantLimiter } from './registry/tenant-limiter';
 export { limiterOptionsFromEnv, type FromEnvOptions, type EnvLike } from './registry/from-env';

@@ -110,7 +110,7 @@ export class BaseNode<S = unknown, P extends object = Params> {
   }
 
   /**
-   * Runs this node alone (successors are not followed: use a {@link Flow} for that).
+   * Runs this node alone (successors are not followed: use a {@link throttleflow!Flow} for that).
    * With a `signal`, the run works on a copy that carries it (as flows copy every node they
    * visit), so concurrent runs of one node or flow each keep their own signal.
    */

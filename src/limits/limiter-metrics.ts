@@ -33,7 +33,7 @@ let additionsSincePrune = 0;
  * acquire waited (`queueWait`), read from the limiter's `acquire` and `release` events. Memory is
  * fixed (two {@link LatencyHistogram}s), whatever the number of calls.
  *
- * Throttled nodes and the {@link LimiterRegistry} attach metrics to their limiters; attach them
+ * Throttled nodes and the {@link throttleflow!LimiterRegistry} attach metrics to their limiters; attach them
  * yourself to a limiter you made with `new Limiter()`. While attached, `limiter.stats()` carries
  * `latency` and `queueWait` percentiles.
  *
