@@ -1,4 +1,4 @@
-import { QuotaExhaustedError } from '../errors/quota-exhausted-error';
+import { QuotaExhaustedError, isQuotaExhaustedError } from '../errors/quota-exhausted-error';
 import { RateLimitHit, isRateLimitHit } from '../errors/rate-limit-hit';
 import type { Limiter } from '../limits/limiter';
 import { detectRateLimit } from '../providers/detect-rate-limit';
@@ -34,7 +34,7 @@ export function handleRateLimit(error: unknown, context: RateLimitContext): Rate
   if (!signal) return { kind: 'none' };
   if (signal.kind === 'quota_exhausted' || signal.kind === 'spend_limit') {
     const quota =
-      error instanceof QuotaExhaustedError
+      isQuotaExhaustedError(error)
         ? error
         : new QuotaExhaustedError(
             `${signal.source}: ${signal.kind === 'spend_limit' ? 'spend limit' : 'quota'} exhausted` +

@@ -1,6 +1,7 @@
 import type { Lease } from '../limits/lease';
 import type { AcquireOptions, Limiter } from '../limits/limiter';
 import { StreamUsage } from './stream-usage';
+import { InvalidOptionError } from '../validation/options';
 
 /** Options of {@link runStream}: the acquire's, and how to read usage from the chunks. */
 export interface RunStreamOptions<C> extends AcquireOptions {
@@ -52,7 +53,7 @@ export async function runStream<C>(
   try {
     source = await fn(lease);
     if (typeof (source as { [Symbol.asyncIterator]?: unknown } | null)?.[Symbol.asyncIterator] !== 'function') {
-      throw new TypeError(`runStream: fn must return an async iterable (a streaming response), got ${describe(source)}`);
+      throw new InvalidOptionError('fn', `runStream: fn must return an async iterable (a streaming response), got ${describe(source)}`);
     }
   } catch (error) {
     lease.release();

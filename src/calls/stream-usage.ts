@@ -1,7 +1,6 @@
 import { usageTokensOf } from '../cost/usage-tokens';
+import { isRecord } from '../util/is-record';
 
-type Obj = Record<string, unknown>;
-const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null;
 const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) && v >= 0 ? v : undefined);
 
 /**
@@ -24,9 +23,9 @@ export class StreamUsage {
 
   /** Takes in one chunk (chunks without usage are ignored). */
   add(chunk: unknown): void {
-    if (!isObj(chunk)) return;
+    if (!isRecord(chunk)) return;
     const type = chunk.type;
-    if (type === 'message_start' && isObj(chunk.message)) {
+    if (type === 'message_start' && isRecord(chunk.message)) {
       this.anthropic(chunk.message.usage);
       return;
     }
@@ -34,15 +33,15 @@ export class StreamUsage {
       this.anthropic(chunk.usage);
       return;
     }
-    if (typeof type === 'string' && type.startsWith('response.') && isObj(chunk.response)) {
+    if (typeof type === 'string' && type.startsWith('response.') && isRecord(chunk.response)) {
       this.setTotal(usageTokensOf(chunk.response));
       return;
     }
-    if (isObj(chunk.usageMetadata)) {
+    if (isRecord(chunk.usageMetadata)) {
       this.setTotal(num(chunk.usageMetadata.totalTokenCount));
       return;
     }
-    if (type === 'finish' && isObj(chunk.totalUsage)) {
+    if (type === 'finish' && isRecord(chunk.totalUsage)) {
       this.setTotal(num(chunk.totalUsage.totalTokens));
       return;
     }
@@ -57,7 +56,7 @@ export class StreamUsage {
   }
 
   private anthropic(usage: unknown): void {
-    if (!isObj(usage)) return;
+    if (!isRecord(usage)) return;
     this.input = num(usage.input_tokens) ?? this.input;
     this.output = num(usage.output_tokens) ?? this.output;
   }

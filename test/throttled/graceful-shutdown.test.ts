@@ -216,7 +216,7 @@ describe('drainOnShutdown', () => {
 
   it('validates its arguments', () => {
     expect(() => drainOnShutdown([5 as unknown as Limiter])).toThrow('limiters.0 must be a Limiter or a registered name, got 5');
-    expect(() => drainOnShutdown([], { queued: 'later' as 'finish' })).toThrow(/queued must be one of 'finish', 'reject'/);
+    expect(() => drainOnShutdown([], { queued: 'later' as 'finish' })).toThrow(/queued must be one of 'serve', 'reject', 'finish'/);
     expect(() => drainOnShutdown([], { flows: [{}] as never })).toThrow(/flows\.0 must be something with stop\(\)/);
     expect(() => drainOnShutdown([], { timeoutMs: -1, process: new FakeProcess() })).toThrow(/timeoutMs must be a positive number/);
   });
