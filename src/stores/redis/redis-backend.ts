@@ -44,6 +44,8 @@ export interface RedisBackendOptions {
   heartbeatMs: number;
   /** A Redis call slower than this counts as Redis being unavailable. */
   operationTimeoutMs: number;
+  /** After a working connection is lost, how long calls wait for ioredis to reconnect before failing. */
+  reconnectGraceMs: number;
   /** Upper bound of the random delay before a woken waiter retries. */
   wakeJitterMs: number;
 }
@@ -68,7 +70,12 @@ export class RedisBackend extends EventEmitter<RedisBackendEvents> {
   constructor(private readonly options: RedisBackendOptions) {
     super();
     this.address = describeAddress(options.client);
-    this.calls = new RedisCalls(options.client, this.address, options.operationTimeoutMs);
+    this.calls = new RedisCalls({
+      client: options.client,
+      address: this.address,
+      operationTimeoutMs: options.operationTimeoutMs,
+      reconnectGraceMs: options.reconnectGraceMs,
+    });
     this.instanceId = `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 10)}`;
     this.leases = new LeaseHeartbeat({
       intervalMs: options.heartbeatMs,
@@ -257,6 +264,7 @@ export class RedisBackend extends EventEmitter<RedisBackendEvents> {
     // otherwise their leases would hold slots until the TTL. Bounded by the operation timeout.
     await drainWithin(this.batchers.values(), this.options.operationTimeoutMs);
     this.leases.stop();
+    this.calls.close();
     await this.notifications.close();
   }
 

@@ -8,7 +8,12 @@ export type OnStoreError = 'fail' | 'local';
 
 /** Options of {@link RedisStore}. */
 export interface RedisStoreOptions {
-  /** A connected (or connecting) ioredis `Redis` or `Cluster`; the store never closes it. */
+  /**
+   * A connected (or connecting) ioredis `Redis` or `Cluster`; the store never closes it. Until
+   * `close()` the store listens to its connection events (an `error` listener among them, so ioredis
+   * does not print "Unhandled error event" on every reconnect when you attached none) and fails
+   * calls at once with the client's error when it cannot connect.
+   */
   client: RedisClient;
   /**
    * Put before every key, e.g. `'myapp:'` (no braces, `*`, `?`, `[`, `]` or `\`). Processes share a
@@ -42,10 +47,20 @@ export interface RedisStoreOptions {
    */
   localFraction?: number;
   /**
-   * A Redis call with no answer after this long counts as Redis being unavailable.
+   * A Redis call with no answer after this long counts as Redis being unavailable: the bound for a
+   * Redis that is connected but silent, or a connection attempt that hangs. A connection the client
+   * reports as failed (refused, reset, unknown host, bad password) fails a call at once instead.
    * @default 5_000
    */
   operationTimeoutMs?: number;
+  /**
+   * After a working connection is lost (a Redis restart or failover), how long calls wait for ioredis
+   * to reconnect before failing with the connection's error (never longer than `operationTimeoutMs`).
+   * A client that has not connected since its last failed attempt otherwise fails calls at once.
+   * `0`: fail at once whenever the latest connection attempt failed.
+   * @default 1_000
+   */
+  reconnectGraceMs?: number;
   /**
    * Upper bound of the random delay before a waiter woken by another process's release tries
    * again, so waiters in many processes do not all retry at the same instant.
@@ -71,6 +86,7 @@ export const redisStoreOptionsSchema = z.strictObject({
   onStoreError: opt.oneOf(['fail', 'local'] as const).optional(),
   localFraction: opt.fraction().refine((v) => v > 0, 'localFraction must be greater than 0').optional(),
   operationTimeoutMs: opt.positiveInt().optional(),
+  reconnectGraceMs: opt.nonNegativeNumber().optional(),
   wakeJitterMs: opt.nonNegativeNumber().optional(),
   recheckMs: opt.positiveInt().optional(),
 });

@@ -36,7 +36,9 @@ export interface RedisStoreEvents {
  * import { Limiter } from 'throttleflow';
  * import { RedisStore } from 'throttleflow/redis';
  *
- * const store = new RedisStore({ client: new Redis(), prefix: 'myapp:' });
+ * const client = new Redis();
+ * client.on('error', (error) => console.warn('redis:', error.message)); // ioredis reconnects by itself
+ * const store = new RedisStore({ client, prefix: 'myapp:' });
  * const limiter = new Limiter({ name: 'openai', maxConcurrent: 10, maxPerMinute: 500, store });
  */
 export class RedisStore extends EventEmitter<RedisStoreEvents> implements Store {
@@ -66,6 +68,7 @@ export class RedisStore extends EventEmitter<RedisStoreEvents> implements Store 
       leaseTtlMs: this.leaseTtlMs,
       heartbeatMs: o.heartbeatMs ?? Math.max(1, Math.floor(this.leaseTtlMs / 3)),
       operationTimeoutMs: o.operationTimeoutMs ?? 5_000,
+      reconnectGraceMs: o.reconnectGraceMs ?? 1_000,
       wakeJitterMs: o.wakeJitterMs ?? 5,
     });
     this.address = this.backend.address;
@@ -91,8 +94,9 @@ export class RedisStore extends EventEmitter<RedisStoreEvents> implements Store 
   }
 
   /**
-   * Stops the heartbeat and closes the store's own pub/sub connection. Leases still held expire
-   * after `leaseTtlMs`. The ioredis client you passed stays open.
+   * Stops the heartbeat, closes the store's own pub/sub connection and removes the store's
+   * listeners from the client. Leases still held expire after `leaseTtlMs`. The ioredis client you
+   * passed stays open.
    */
   async close(): Promise<void> {
     this.handles.clear();

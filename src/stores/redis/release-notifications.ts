@@ -89,7 +89,11 @@ export class ReleaseNotifications {
     this.listeners.clear();
     const sub = this.subscriber;
     this.subscriber = undefined;
-    if (sub) await sub.quit().catch(() => sub.disconnect());
+    if (!sub) return;
+    // QUIT on a connection that is not up waits in ioredis's offline queue behind the SUBSCRIBE
+    // (until its retries run out, ~10 s by default): close such a connection at once.
+    if (sub.status === 'ready') await sub.quit().catch(() => sub.disconnect());
+    else sub.disconnect();
   }
 
   private subscribe(channel: string): Promise<void> {

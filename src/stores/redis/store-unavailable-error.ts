@@ -27,7 +27,8 @@ export class StoreUnavailableError extends ThrottleflowError {
   readonly operation: string;
 
   constructor(options: StoreUnavailableErrorOptions) {
-    const reason = options.cause instanceof Error ? `: ${options.cause.message}` : '';
+    const cause = describeCause(options.cause);
+    const reason = cause ? `: ${cause}` : '';
     super(
       'STORE_UNAVAILABLE',
       `Redis store at ${options.address} unavailable during ${options.operation}${reason}`,
@@ -36,6 +37,23 @@ export class StoreUnavailableError extends ThrottleflowError {
     this.address = options.address;
     this.operation = options.operation;
   }
+}
+
+/**
+ * The client's error in a few words: its errno code (`ECONNREFUSED`, `ENOTFOUND` …) and message.
+ * Node reports a refused `localhost` (tried over IPv6 and IPv4) as an AggregateError with an empty
+ * message, and a Cluster that reached no node as ClusterAllFailedError: their inner errors say why.
+ */
+export function describeCause(cause: unknown): string {
+  if (!(cause instanceof Error)) return '';
+  const code = (cause as { code?: unknown }).code;
+  let text = cause.message;
+  const inner = cause instanceof AggregateError ? cause.errors : [];
+  if (!text && inner.length > 0) text = [...new Set(inner.map(describeCause).filter(Boolean))].join('; ');
+  if (typeof code === 'string' && code && !text.includes(code)) text = text ? `${code} (${text})` : code;
+  const lastNodeError = (cause as { lastNodeError?: unknown }).lastNodeError;
+  if (lastNodeError instanceof Error) text += ` (last node error: ${describeCause(lastNodeError)})`;
+  return text;
 }
 
 /** Type guard for {@link StoreUnavailableError}; recognises instances from other copies of throttleflow. */

@@ -12,7 +12,8 @@ export function redisServerAvailable(): boolean {
   return probe.status === 0;
 }
 
-async function freePort(): Promise<number> {
+/** A 127.0.0.1 port nothing listens on (bound by a server that is closed again). */
+export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.unref();
@@ -25,10 +26,10 @@ async function freePort(): Promise<number> {
   });
 }
 
-async function waitForPing(port: number, timeoutMs = 5000): Promise<void> {
+async function waitForPing(port: number, password: string | undefined, timeoutMs = 5000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const probe = new Redis({ host: '127.0.0.1', port, lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
+    const probe = new Redis({ host: '127.0.0.1', port, password, lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
     probe.on('error', () => {});
     try {
       await probe.connect();
@@ -51,15 +52,16 @@ export interface PrivateRedis {
   stop(): Promise<void>;
 }
 
-/** Starts `redis-server` on a free 127.0.0.1 port without persistence. */
-export async function startPrivateRedis(): Promise<PrivateRedis> {
+/** Starts `redis-server` on a free 127.0.0.1 port without persistence (with `password`: `requirepass`). */
+export async function startPrivateRedis(options: { password?: string } = {}): Promise<PrivateRedis> {
   const port = await freePort();
   let child: ChildProcess | undefined;
+  const auth = options.password === undefined ? [] : ['--requirepass', options.password];
   const launch = async () => {
-    child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
+    child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...auth], {
       stdio: 'ignore',
     });
-    await waitForPing(port);
+    await waitForPing(port, options.password);
   };
   const kill = async () => {
     const c = child;

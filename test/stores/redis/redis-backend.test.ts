@@ -15,6 +15,7 @@ describeRedis('RedisBackend scripts (real Redis)', () => {
       leaseTtlMs: opts.leaseTtlMs ?? 30_000,
       heartbeatMs: opts.heartbeatMs ?? 10_000,
       operationTimeoutMs: 5000,
+      reconnectGraceMs: 1000,
       wakeJitterMs: 2,
     });
     backends.push(b);
