@@ -53,6 +53,8 @@ export type {
   ResizeEvent,
   RateLimitEvent,
   LimitChangeEvent,
+  LimiterWarningEvent,
+  LimiterWarningCode,
 } from './limits/limiter-events';
 export type { Lease, LeaseUsage, LeaseOwner } from './limits/lease';
 export type { LatencyPercentiles, LatencyStats } from './limits/limiter-metrics';

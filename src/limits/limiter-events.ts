@@ -85,6 +85,33 @@ export interface LimiterEvents {
   idle: [];
   /** A window's limit changed to the provider's own number (from response headers). */
   limit: [info: LimitChangeEvent];
+  /**
+   * A misconfiguration seen at run time (each code at most once per limiter; a throttled node's
+   * own limiters count as one). Also printed with `console.warn` unless the limiter has
+   * `warnings: false`.
+   */
+  warning: [info: LimiterWarningEvent];
+}
+
+/**
+ * What a limiter warns about, once each:
+ * - `'NO_TOKENS_CHARGED'`: it has a token window, but none of its first calls was charged tokens;
+ * - `'NO_PROVIDER_HEADERS'`: it has windows, but none of its first calls' results or errors
+ *   carried response headers for it to observe;
+ * - `'LIMIT_ABOVE_PROVIDER'`: the provider answered a 429 while the limiter's windows had room.
+ */
+export type LimiterWarningCode = 'NO_TOKENS_CHARGED' | 'NO_PROVIDER_HEADERS' | 'LIMIT_ABOVE_PROVIDER';
+
+/** Payload of the `warning` event. */
+export interface LimiterWarningEvent {
+  /** Stable code, for filters and `switch`es. */
+  code: LimiterWarningCode;
+  /** What is wrong, what to do, and where the guide explains it (the text `console.warn` prints). */
+  message: string;
+  /** The limiter's name. */
+  limiter: string;
+  /** The guide's section on this warning, e.g. `docs/provider-feedback.md#no_tokens_charged`. */
+  docs: string;
 }
 
 /** Payload of the `limit` event. */

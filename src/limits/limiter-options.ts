@@ -98,6 +98,14 @@ export interface LimiterOptions {
    * @default undefined (no bound)
    */
   maxQueued?: number;
+  /**
+   * Print the limiter's run-time warnings with `console.warn` (each at most once per limiter: a
+   * token window nothing is charged to, no response headers ever observed, a 429 while its windows
+   * had room). `false` prints nothing; the `warning` event fires either way. On a throttled node:
+   * for the limiters the node makes (a shared `limiter` keeps its own setting).
+   * @default true
+   */
+  warnings?: boolean;
 }
 
 const isStore = (v: unknown): v is Store => isRecord(v) && typeof v.bind === 'function';
@@ -123,6 +131,7 @@ const limiterSchema = z.strictObject({
   store: opt.instance(isStore, 'a Store (with bind(name, windows))').optional(),
   name: z.string({ error: 'a string' }).optional(),
   maxQueued: opt.positiveInt().optional(),
+  warnings: opt.boolean().optional(),
 });
 
 const MINUTE_MS = 60_000;

@@ -13,6 +13,7 @@ import { resolveWindows, validateLimiterOptions, type LimiterOptions, type Resol
 import { limiterStats } from './limiter-stats';
 import type { AcquireOptions, DrainOptions, LimiterStats, RateLimitReport, RunOptions, WrapOptions } from './limiter-types';
 import { isPromise, noop } from './maybe-promise';
+import { LimiterWarnings } from './limiter-warnings';
 import { ProviderFeedback, type ObserveOptions } from './provider-feedback';
 import { WaitingRoom } from './waiting-room';
 
@@ -53,6 +54,8 @@ export class Limiter extends EventEmitter<LimiterEvents> implements LeaseOwner {
   /** The smallest window margin: the arrival lag every entry already allows for. */
   private readonly minMarginMs: number;
   private readonly feedback: ProviderFeedback;
+  /** @internal the run-time misconfiguration checks behind the `warning` event (limiter-warnings.ts). */
+  readonly warningChecks: LimiterWarnings;
   private totalRateLimits = 0;
   private draining = false;
 
@@ -72,6 +75,12 @@ export class Limiter extends EventEmitter<LimiterEvents> implements LeaseOwner {
     // its first answer and hands over to the pipelined one then (see InlineAdmission).
     this.room.admission = new InlineAdmission(this.room);
     this.feedback = new ProviderFeedback(new LimiterFeedbackTarget(this, this.room, this.windows), o.learnLimits === true);
+    this.warningChecks = new LimiterWarnings(this, this.windows, o.warnings !== false, () => {
+      const snapshot = handle.snapshot(this.clock.now());
+      if (!isPromise(snapshot)) return snapshot.used;
+      snapshot.catch(noop);
+      return undefined;
+    });
   }
 
   /**
@@ -99,7 +108,9 @@ export class Limiter extends EventEmitter<LimiterEvents> implements LeaseOwner {
    * call this for you after every call.
    */
   observe(response: unknown, options: ObserveOptions = {}): ProviderRateLimitInfo | undefined {
-    return this.feedback.observe(response, options);
+    const info = this.feedback.observe(response, options);
+    this.warningChecks.onObserve(info);
+    return info;
   }
 
   /** Validates options without making a limiter (errors name the option and value). */
@@ -178,6 +189,8 @@ export class Limiter extends EventEmitter<LimiterEvents> implements LeaseOwner {
   reportRateLimit(report: RateLimitReport = {}): void {
     this.totalRateLimits++;
     const { retryAfterMs, source, kind } = report;
+    // Before the pause and the widening below: the question is whether our own windows had room.
+    this.warningChecks.onRateLimit(source, kind);
     if (retryAfterMs !== undefined && retryAfterMs > 0 && Number.isFinite(retryAfterMs)) {
       // Our windows let this request start, yet the provider's had no room for retryAfterMs more:
       // its window ends that much later than ours, so count our entries longer.
@@ -256,6 +269,8 @@ export class Limiter extends EventEmitter<LimiterEvents> implements LeaseOwner {
     } else {
       room.afterRelease(refunded);
     }
+    // One field test per release once the checks have decided.
+    if (this.warningChecks.watching) this.warningChecks.onRelease(lease.tokens, used);
   }
 
   private async runHeld<T>(lease: Lease, fn: (lease: Lease) => T | PromiseLike<T>, options: RunOptions<T> | undefined): Promise<T> {

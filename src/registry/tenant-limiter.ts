@@ -62,6 +62,8 @@ export class TenantLimiter extends Limiter {
     super({ ...limits, name: limits.name ?? `${global.name}/${tenantId}`, clock: limits.clock ?? global.clock });
     this.global = global;
     this.tenantId = tenantId;
+    // Every call also goes through the global limiter, which sees its tokens, headers and 429s: it warns, once.
+    this.warningChecks.disable();
   }
 
   /**

@@ -4,12 +4,17 @@ import { isRateLimitHit } from '../errors/rate-limit-hit';
 import { abortReason } from '../util/clock';
 import { Limiter } from '../limits/limiter';
 import { LimiterRegistry } from '../registry/limiter-registry';
-import { InvalidOptionError, opt, parseOptions } from '../validation/options';
+import { findMisspelt, InvalidOptionError, opt, parseOptions, unknownOptionError } from '../validation/options';
+import { isRecord } from '../util/is-record';
 import { CircuitBreaker } from '../resilience/circuit-breaker';
 import { FallbackExhaustedError, type FallbackAttempt } from './fallback-exhausted-error';
 import { callThroughLimiter, isRateLimitOutcome } from '../calls/call-loop';
 
-/** One provider or model of a fallback chain, with its own limiter. */
+/**
+ * One provider or model of a fallback chain, with its own limiter. A target may carry fields of
+ * your own (say `model`); one that looks like a misspelt field below (`maxRateLimitRetires`) is
+ * refused with "did you mean".
+ */
 export interface FallbackTarget<Item, Result> {
   /** Names the target in stats, events and errors; unique within a chain. */
   name: string;
@@ -169,14 +174,23 @@ const targetSchema = z.object({
   priority: z.number({ error: 'a number' }).optional(),
 });
 
-const chainSchema = z.strictObject({
-  targets: z.array(targetSchema, { error: 'an array of targets' }).min(1, { error: 'a non-empty array of targets' }),
+const TARGET_KEYS: readonly string[] = Object.keys(targetSchema.shape);
+
+const fallbackOptionsShape = {
   name: opt.string().optional(),
   registry: z.instanceof(LimiterRegistry, { error: 'a LimiterRegistry' }).optional(),
   maxRateLimitRetries: opt.nonNegativeInt().optional(),
   rateLimitBackoffMs: opt.nonNegativeNumber().optional(),
   maxRateLimitBackoffMs: opt.nonNegativeNumber().optional(),
   shouldFallback: opt.func().optional(),
+};
+
+/** The chain's options without its targets (a `FallbackNode` checks them before it has targets). @internal */
+export const fallbackOptionsSchema = z.strictObject(fallbackOptionsShape);
+
+const chainSchema = z.strictObject({
+  targets: z.array(targetSchema, { error: 'an array of targets' }).min(1, { error: 'a non-empty array of targets' }),
+  ...fallbackOptionsShape,
 });
 
 interface Resolved<Item, Result> {
@@ -220,6 +234,9 @@ export class FallbackChain<Item, Result> extends EventEmitter<FallbackEvents> {
     const parsed = parseOptions(chainSchema, { ...options, targets }, 'withFallback');
     const seen = new Set<string>();
     targets.forEach((t, i) => {
+      // Targets may carry the user's own fields, so only a near miss of a known one is refused.
+      const misspelt = isRecord(t) ? findMisspelt(Object.keys(t), TARGET_KEYS) : undefined;
+      if (misspelt !== undefined) throw unknownOptionError(misspelt, TARGET_KEYS, 'withFallback', `targets.${i}.`);
       if (seen.has(t.name)) throw new InvalidOptionError(`targets.${i}.name`, `targets.${i}.name must be unique, got '${t.name}' twice`);
       seen.add(t.name);
     });

@@ -1,12 +1,20 @@
 import { ParallelBatchNode } from '../core/batch-node';
 import type { NodeOptions } from '../core/node';
 import type { Params } from '../core/types';
+import type { LimiterRegistry } from '../registry/limiter-registry';
+import { parseOptions, rejectMisspeltFields, rejectUnknownOptions } from '../validation/options';
 import {
   FallbackChain,
+  fallbackOptionsSchema,
   type FallbackOptions,
   type FallbackStats,
   type FallbackTarget,
 } from './fallback-chain';
+
+/** The chain options a fallback node reads from its constructor options, else from subclass fields. */
+const CHAIN_KEYS = Object.keys(fallbackOptionsSchema.shape) as (keyof FallbackOptions)[];
+/** Every option a fallback node reads. */
+const NODE_KEYS: readonly string[] = ['targets', 'maxRetries', 'waitMs', ...CHAIN_KEYS];
 
 /** Options of a {@link FallbackNode}: its targets, the chain's options, and ordinary retries. */
 export interface FallbackNodeOptions<Item, Result> extends NodeOptions, FallbackOptions {
@@ -24,6 +32,10 @@ export interface FallbackNodeOptions<Item, Result> extends NodeOptions, Fallback
  * those of each target's limiter (the node has none of its own). An item that no target served
  * is retried per `maxRetries`, then goes through `execFallback` with a `FallbackExhaustedError`.
  * Every copy of the node shares one chain, so `stats.servedBy` counts every run.
+ *
+ * Configure it with constructor options or subclass fields (`targets`, `maxRateLimitRetries`, …;
+ * the constructor's win), read at the first run. A field that looks like a misspelt option fails
+ * then, with "did you mean".
  *
  * @example
  * class Summarise extends FallbackNode<Shared, string, string> {
@@ -43,23 +55,35 @@ export class FallbackNode<S = unknown, Item = unknown, Result = unknown, P exten
 > {
   /** The targets, when not given as an option (read at the first run). */
   targets?: FallbackTarget<Item, Result>[];
+  // The chain's options may be subclass fields too (the constructor's win), read at the first run.
+  registry?: LimiterRegistry;
+  maxRateLimitRetries?: number;
+  rateLimitBackoffMs?: number;
+  maxRateLimitBackoffMs?: number;
+  shouldFallback?: (error: unknown, target: string) => boolean;
 
   private readonly chainOptions: FallbackNodeOptions<Item, Result>;
   /** Shared by every copy of the node. */
-  private readonly chainHolder: { chain: FallbackChain<Item, Result> | undefined };
+  private readonly chainHolder: { chain: FallbackChain<Item, Result> | undefined; frameworkKeys: Set<string>; fieldsChecked: boolean };
 
   constructor(options: FallbackNodeOptions<Item, Result> = {}) {
+    const subject = new.target.name || 'FallbackNode';
+    rejectUnknownOptions(options as Record<string, unknown>, NODE_KEYS, subject);
     const { maxRetries, waitMs, ...chainOptions } = options;
     super({ maxRetries, waitMs });
+    // Checked now, with or without targets, so bad options fail at construction. The chain itself
+    // is made at the first use, when subclass fields can be read too.
+    const { targets, ...rest } = chainOptions;
+    if (targets) new FallbackChain(targets, { name: subject, ...rest });
+    else parseOptions(fallbackOptionsSchema, rest, subject);
     this.chainOptions = chainOptions;
-    this.chainHolder = { chain: undefined };
-    // Given targets: validate everything now, so bad options fail at construction.
-    if (chainOptions.targets) this.chainHolder.chain = this.makeChain(chainOptions.targets);
+    this.chainHolder = { chain: undefined, frameworkKeys: new Set(), fieldsChecked: false };
+    this.chainHolder.frameworkKeys = new Set(Object.keys(this));
   }
 
-  /** The chain items go through (made at the first use from the `targets` option or field). */
+  /** The chain items go through (made at the first use from the options, else the subclass fields). */
   get chain(): FallbackChain<Item, Result> {
-    return (this.chainHolder.chain ??= this.makeChain(this.targets ?? []));
+    return (this.chainHolder.chain ??= this.makeChain());
   }
 
   /** Which target served how many items, and each target's counters, over every run. */
@@ -67,13 +91,37 @@ export class FallbackNode<S = unknown, Item = unknown, Result = unknown, P exten
     return this.chain.stats();
   }
 
+  override async _exec(items: unknown): Promise<unknown> {
+    this.checkFields();
+    return await super._exec(items);
+  }
+
   /** Serves one item through the chain, cancelled with the run. */
   override async exec(item: Item): Promise<Result> {
     return await this.chain.call(item, { signal: this.signal });
   }
 
-  private makeChain(targets: FallbackTarget<Item, Result>[]): FallbackChain<Item, Result> {
-    const { targets: _ignored, ...options } = this.chainOptions;
-    return new FallbackChain(targets, { name: this.constructor.name || 'FallbackNode', ...options });
+  /** At the first run (or use of the chain): a subclass field that looks like a misspelt option fails, as the option would. */
+  private checkFields(): void {
+    const holder = this.chainHolder;
+    if (holder.fieldsChecked) return;
+    rejectMisspeltFields(this, NODE_KEYS, holder.frameworkKeys, this.constructor.name || 'FallbackNode');
+    holder.fieldsChecked = true;
+  }
+
+  /** The chain from the options, else the subclass fields; a field that looks like a misspelt option fails first. */
+  private makeChain(): FallbackChain<Item, Result> {
+    this.checkFields();
+    const given = this.chainOptions;
+    const name = this.constructor.name || 'FallbackNode';
+    const fields = this as Record<string, unknown>;
+    const options: Record<string, unknown> = { name };
+    for (const key of CHAIN_KEYS) {
+      const field = fields[key];
+      // A `shouldFallback` method of the subclass is called as one.
+      const value = given[key] ?? (typeof field === 'function' ? field.bind(this) : field);
+      if (value !== undefined) options[key] = value;
+    }
+    return new FallbackChain(given.targets ?? this.targets ?? [], options);
   }
 }

@@ -57,6 +57,7 @@ export class AdaptiveThrottledBatchFlow<
 
   constructor(start: AnyNode, options: AdaptiveFlowOptions = {}) {
     super(start, options);
+    this.noteFrameworkFields();
   }
 
   /** The AIMD controller of flow concurrency (created at the first run). */

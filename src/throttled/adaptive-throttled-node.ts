@@ -1,7 +1,8 @@
 import { Aimd, type AimdOptions } from '../limits/aimd';
 import type { Limiter, LimiterOptions } from '../limits/limiter';
 import type { Params } from '../core/types';
-import { parseOptions } from '../validation/options';
+import { parseOptions, rejectUnknownOptions } from '../validation/options';
+import { NODE_OPTION_KEYS } from './throttled-node-options';
 import { aimdNodeSchema } from './adaptive-options';
 import {
   ThrottledParallelBatchNode,
@@ -80,6 +81,8 @@ export class AdaptiveThrottledNode<
 
   constructor(options?: AdaptiveThrottledNodeOptions | number, wait?: number) {
     const given = typeof options === 'object' && options !== null ? options : {};
+    // Checked here, before the AIMD keys are split off, so a misspelt one is suggested its AIMD name.
+    rejectUnknownOptions(given as Record<string, unknown>, ADAPTIVE_OPTION_KEYS, new.target.name || 'AdaptiveThrottledNode');
     const {
       initialConcurrent, minConcurrent, backoffFactor, recoveryThreshold, recoveryFactor, propagateRateLimit, maxConcurrent,
       ...throttled
@@ -89,6 +92,11 @@ export class AdaptiveThrottledNode<
     parseOptions(aimdNodeSchema, stripUndefined(adaptive), new.target.name || 'AdaptiveThrottledNode');
     this.adaptiveOptions = adaptive;
     this.aimdHolder = { aimd: undefined };
+    this.noteFrameworkFields();
+  }
+
+  protected override optionNames(): readonly string[] {
+    return ADAPTIVE_OPTION_KEYS;
   }
 
   /** The AIMD controller (created at the first run from options and subclass fields). */
@@ -142,6 +150,9 @@ export class AdaptiveThrottledNode<
     return (this.adaptiveOptions.propagateRateLimit ?? this.propagateRateLimit) === true;
   }
 }
+
+/** Every option an adaptive node reads: a throttled node's and the AIMD settings. */
+const ADAPTIVE_OPTION_KEYS: readonly string[] = [...new Set([...NODE_OPTION_KEYS, ...Object.keys(aimdNodeSchema.shape)])];
 
 function stripUndefined<T extends object>(value: T): T {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;

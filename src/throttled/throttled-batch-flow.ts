@@ -8,7 +8,7 @@ import type { Lease } from '../limits/lease';
 import { LimiterRegistry } from '../registry/limiter-registry';
 import { isClock } from '../util/is-clock';
 import { isRecord } from '../util/is-record';
-import { opt, parseOptions } from '../validation/options';
+import { opt, parseOptions, rejectMisspeltFields } from '../validation/options';
 import { backoffFactorSchema, recoveryFactorSchema } from './adaptive-options';
 
 /** Options of a {@link ThrottledBatchFlow}. */
@@ -68,7 +68,11 @@ const flowOptionsSchema = z.strictObject({
   recoveryThreshold: opt.positiveInt().optional(),
   recoveryFactor: recoveryFactorSchema().optional(),
   maxFlowRetries: opt.nonNegativeInt().optional(),
+  rateLimitBackoffMs: opt.nonNegativeNumber().optional(),
 });
+
+/** Every option a throttled flow reads, from the constructor or from subclass fields. */
+const FLOW_OPTION_KEYS: readonly string[] = Object.keys(flowOptionsSchema.shape);
 
 /** Stats of a throttled batch flow, totalled over every run of the flow the user created. */
 export interface ThrottledFlowStats {
@@ -104,6 +108,9 @@ interface FlowState {
   /** Runs in progress, and the `stop()` calls waiting for them to end. */
   activeRuns: number;
   idleWaiters: (() => void)[];
+  /** Fields the library's constructors set: the first read of the settings checks only those a subclass adds. */
+  frameworkKeys: Set<string>;
+  fieldsChecked: boolean;
 }
 
 /**
@@ -150,7 +157,17 @@ export class ThrottledBatchFlow<S = unknown, P extends object = Params, BatchPar
     this.flowState = {
       limiter: undefined, completedFlows: 0, failedFlows: 0, totalRateLimits: 0, running: 0, queued: 0, failures: [],
       skipped: [], stopped: false, stopSignal: new AbortController(), activeRuns: 0, idleWaiters: [],
+      frameworkKeys: new Set(), fieldsChecked: false,
     };
+    this.noteFrameworkFields();
+  }
+
+  /**
+   * Records the fields set so far as the library's own, so the settings check only the fields a
+   * subclass adds. Each constructor of a throttled flow class calls it last.
+   */
+  protected noteFrameworkFields(): void {
+    for (const key of Object.keys(this)) this.flowState.frameworkKeys.add(key);
   }
 
   /** Sub-flows that failed in runs with `onError: 'collect'`. */
@@ -216,6 +233,8 @@ export class ThrottledBatchFlow<S = unknown, P extends object = Params, BatchPar
         store: this.setting('store') as LimiterOptions['store'],
         name: this.constructor.name,
       });
+      // It counts sub-flow starts, not provider calls: the provider warnings do not apply.
+      s.limiter.warningChecks.disable();
     }
     return s.limiter;
   }
@@ -319,6 +338,12 @@ export class ThrottledBatchFlow<S = unknown, P extends object = Params, BatchPar
 
   /** A setting from the constructor options, else the subclass field. @internal */
   protected setting(key: string): unknown {
+    const state = this.flowState;
+    if (!state.fieldsChecked) {
+      // The first read: a subclass field that looks like a misspelt option fails, as the option would.
+      rejectMisspeltFields(this, FLOW_OPTION_KEYS, state.frameworkKeys, this.constructor.name);
+      state.fieldsChecked = true;
+    }
     return this.flowOptions[key] ?? (this as unknown as Record<string, unknown>)[key];
   }
 

@@ -23,6 +23,7 @@ export const LIMIT_KEYS = [
   'reconcile',
   'clock',
   'store',
+  'warnings',
 ] as const satisfies readonly (keyof LimiterOptions)[];
 
 export type LimitFields = Pick<LimiterOptions, (typeof LIMIT_KEYS)[number]>;
@@ -129,6 +130,15 @@ export const policySchema = z.object({
   ...resilienceShape,
   ...accountingShape,
 });
+
+/** Every option a throttled node reads (constructor options and subclass fields alike). @internal */
+export const NODE_OPTION_KEYS: readonly string[] = [...Object.keys(policySchema.shape), ...LIMIT_KEYS];
+
+// Compile-time check that the list above names every option of the interface: a new option
+// missing from the schemas would be refused as unknown.
+type UncheckedNodeOption = Exclude<keyof ThrottledNodeOptions, keyof typeof policySchema.shape | (typeof LIMIT_KEYS)[number]>;
+const everyNodeOptionListed: [UncheckedNodeOption] extends [never] ? true : UncheckedNodeOption = true;
+void everyNodeOptionListed;
 
 /** The retry policy and priority in force for a node's calls. @internal */
 export interface NodeCallPolicy {

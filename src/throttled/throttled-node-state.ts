@@ -1,4 +1,5 @@
 import type { Limiter } from '../limits/limiter';
+import type { WarningTally } from '../limits/limiter-warnings';
 import type { NodeAccounting } from '../observability/node-accounting';
 import type { NodeMetrics, NodeMetricsStats } from '../observability/node-metrics';
 import type { NodeResilience } from './node-resilience';
@@ -45,6 +46,12 @@ export interface ThrottleState {
   accounting?: NodeAccounting;
   /** Whether the node's limiter has a token window (read at the first run). */
   countsTokens?: boolean;
+  /** Fields the library's constructors set: the first run checks only those a subclass adds. */
+  frameworkKeys: Set<string>;
+  /** Whether the subclass fields were checked for misspelt options (at the first run). */
+  fieldsChecked: boolean;
+  /** What the warning checks of the node's own limiters have seen, shared by all of them. */
+  warningTally?: WarningTally;
 }
 
 /** Counters of a node that has made no call yet. @internal */

@@ -3,7 +3,7 @@ import type { Action, Params } from '../core/types';
 import { Limiter, type LimiterOptions } from '../limits/limiter';
 import type { Lease } from '../limits/lease';
 import { LimiterRegistry } from '../registry/limiter-registry';
-import { parseOptions } from '../validation/options';
+import { parseOptions, rejectMisspeltFields, rejectUnknownOptions } from '../validation/options';
 import { emitEvent, hasEventHooks, nextRunId, type EventHook } from '../observability/throttle-event';
 import { usageTokensOf } from '../cost/usage-tokens';
 import type { Cache } from '../resilience/cache';
@@ -19,6 +19,7 @@ import { NodeAccounting } from '../observability/node-accounting';
 import { execItemCalls, type NodeCallHost } from './item-calls';
 import {
   LIMIT_KEYS,
+  NODE_OPTION_KEYS,
   pick,
   policySchema,
   readCallPolicy,
@@ -70,6 +71,7 @@ export class ThrottledParallelBatchNode<
   reconcile?: LimiterOptions['reconcile'];
   clock?: LimiterOptions['clock'];
   store?: LimiterOptions['store'];
+  warnings?: boolean;
   limiter?: string | Limiter;
   registry?: LimiterRegistry;
   maxRateLimitRetries?: number;
@@ -98,10 +100,15 @@ export class ThrottledParallelBatchNode<
     const { maxRetries, waitMs } = given;
     super(typeof options === 'number' ? options : { maxRetries, waitMs }, wait);
     const subject = new.target.name || 'ThrottledParallelBatchNode';
+    // The two schemas below each pick their own keys: anything neither reads is a typo.
+    rejectUnknownOptions(given as Record<string, unknown>, NODE_OPTION_KEYS, subject);
     parseOptions(policySchema, pick(given, Object.keys(policySchema.shape)), subject);
     if (!given.limiter) validateLimits(given, subject);
     this.throttleOptions = { ...given };
-    this.throttle = { limiter: undefined, scoped: new WeakMap(), counters: emptyCounters(), metrics: new NodeMetrics() };
+    this.throttle = {
+      limiter: undefined, scoped: new WeakMap(), counters: emptyCounters(), metrics: new NodeMetrics(), frameworkKeys: new Set(), fieldsChecked: false,
+    };
+    this.noteFrameworkFields();
   }
 
   /**
@@ -159,6 +166,7 @@ export class ThrottledParallelBatchNode<
   }
 
   override async _exec(items: unknown): Promise<unknown> {
+    this.checkFields();
     if (!Array.isArray(items)) return [];
     const limiter = this.resolveLimiter(this.throttleScope);
     const started = limiter.clock.now();
@@ -307,8 +315,29 @@ export class ThrottledParallelBatchNode<
     return (this.throttle.resilience ??= readNodeResilience(this.throttleOptions, this, this.constructor.name));
   }
 
+  /** Every option this node reads, from the constructor or from subclass fields. */
+  protected optionNames(): readonly string[] {
+    return NODE_OPTION_KEYS;
+  }
+
+  /**
+   * Records the fields set so far as the library's own, so the first run checks only the fields
+   * a subclass adds. Each constructor of a throttled node class calls it last.
+   */
+  protected noteFrameworkFields(): void {
+    for (const key of Object.keys(this)) this.throttle.frameworkKeys.add(key);
+  }
+
+  /** At the first run: a subclass field that looks like a misspelt option fails, as the option would. */
+  private checkFields(): void {
+    if (this.throttle.fieldsChecked) return;
+    rejectMisspeltFields(this, this.optionNames(), this.throttle.frameworkKeys, this.constructor.name);
+    this.throttle.fieldsChecked = true;
+  }
+
   /** The limiter for a scope: the shared one, or one per throttled-flow run. */
   protected resolveLimiter(scope: object | undefined): Limiter {
+    this.checkFields();
     const state = this.throttle;
     const fields = this as unknown as Record<string, unknown>;
     const shared = (this.throttleOptions.limiter ?? fields.limiter) as string | Limiter | undefined;
@@ -331,7 +360,10 @@ export class ThrottledParallelBatchNode<
   private makeLimiter(): Limiter {
     const settings = { ...this.defaultLimits(), ...this.limitSettings() };
     validateLimits(settings, this.constructor.name);
-    return new Limiter({ ...settings, name: this.constructor.name });
+    const limiter = new Limiter({ ...settings, name: this.constructor.name });
+    // One tally per node: the limiters of its throttled-flow runs count calls and warn as one.
+    limiter.warningChecks.shareTally((this.throttle.warningTally ??= limiter.warningChecks.shared));
+    return limiter;
   }
 }
 

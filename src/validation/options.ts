@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { isRecord } from '../util/is-record';
 import { brandError, isThrottleflowError, type ThrottleflowError } from '../errors/throttleflow-error';
 
 /**
@@ -119,4 +120,64 @@ export function parseOptions<T extends z.ZodType>(schema: T, input: unknown, sub
     throw new InvalidOptionError('', `${subject} options must be an object, got ${formatValue(issue.input)}`);
   }
   throw new InvalidOptionError(path, `${path} must be ${issue.message}, got ${formatValue(issue.input)}`);
+}
+
+/**
+ * The "unknown option" error `parseOptions` throws for a strict schema, for checks done by hand.
+ * `where` prefixes nested options (`targets.0.`).
+ */
+export function unknownOptionError(key: string, known: readonly string[], subject: string, where = ''): InvalidOptionError {
+  return new InvalidOptionError(`${where}${key}`, `${subject}: unknown option '${where}${key}'${didYouMean(key, known)}`);
+}
+
+/**
+ * Throws {@link unknownOptionError} for the first key of `options` that is not in `known`, as a
+ * strict schema would (for options split between several schemas, or read from several places).
+ */
+export function rejectUnknownOptions(options: Record<string, unknown>, known: readonly string[], subject: string): void {
+  for (const key of Object.keys(options)) {
+    if (!known.includes(key)) throw unknownOptionError(key, known, subject);
+  }
+}
+
+/**
+ * The first of `keys` that looks like a misspelt option without being one: the same letters in
+ * another case, or (for names of 7 characters or more) within 2 edits. Shorter names are left
+ * alone: within 2 edits of a short option lie ordinary words (`limit`/`limiter`, `models`/`model`)
+ * that are a user's own fields.
+ */
+export function findMisspelt(keys: Iterable<string>, options: readonly string[]): string | undefined {
+  for (const key of keys) {
+    if (options.includes(key)) continue;
+    const lower = key.toLowerCase();
+    const close = options.some((option) => {
+      const distance = editDistance(lower, option.toLowerCase());
+      return distance === 0 || (key.length >= 7 && distance <= 2);
+    });
+    if (close) return key;
+  }
+  return undefined;
+}
+
+/**
+ * Throws for a field of `instance` that looks like a misspelt option (see {@link findMisspelt}),
+ * such as `maxConcurent = 5` on a subclass: such a field would be silently ignored. Only fields
+ * the subclass added are checked: not `frameworkKeys` (the fields the library's constructors set),
+ * not a method or accessor of the class. Fields like `model`, `prompt` or `client` pass.
+ */
+export function rejectMisspeltFields(
+  instance: object,
+  options: readonly string[],
+  frameworkKeys: ReadonlySet<string>,
+  subject: string,
+): void {
+  const prototype: unknown = Object.getPrototypeOf(instance);
+  const added = Object.keys(instance).filter((key) => !frameworkKeys.has(key) && !(isRecord(prototype) && key in prototype));
+  const key = findMisspelt(added, options);
+  if (key === undefined) return;
+  throw new InvalidOptionError(
+    key,
+    `${subject}: unknown option '${key}'${didYouMean(key, options)}, set as a field of the subclass ` +
+      '(rename the field if it is not meant as an option)',
+  );
 }
