@@ -44,6 +44,8 @@ class PerUserGauge {
 class FetchUserDataNode extends ThrottledParallelBatchNode<Shared, string, string, UserParams> {
   override maxConcurrent = 3; // 3 API calls per user at once
   override maxPerMinute = 30; // 30 calls per minute per user
+  // This stands for an internal user API that sends no rate-limit headers: nothing to observe.
+  override warnings = false;
 
   constructor(
     private readonly api: Llm,
