@@ -4,7 +4,7 @@ import type { Limiter } from '../limits/limiter';
 import { detectRateLimit } from '../providers/detect-rate-limit';
 import { rateLimitBackoffMs } from './backoff';
 
-/** What a throttled node or flow should do with an error. */
+/** What a throttled node or flow should do with an error. @category Calls */
 export type RateLimitOutcome =
   /** Not a rate limit: an ordinary failure. */
   | { kind: 'none' }
@@ -13,7 +13,7 @@ export type RateLimitOutcome =
   /** A daily quota or spend limit: retrying cannot help. */
   | { kind: 'fatal'; error: QuotaExhaustedError };
 
-/** Where a rate limit was seen, and how to back off when the provider gave no retry-after. */
+/** Where a rate limit was seen, and how to back off when the provider gave no retry-after. @category Calls */
 export interface RateLimitContext {
   limiter: Limiter;
   /** Consecutive rate limits of the same unit of work before this one. */
@@ -28,6 +28,7 @@ export interface RateLimitContext {
  * The one place that turns a thrown error into rate-limit handling: detect it (status codes,
  * SDK error shapes, headers), pause the shared limiter for the provider's retry-after (or a
  * jittered exponential backoff), and hand back a `RateLimitHit` to retry or rethrow.
+ * @category Calls
  */
 export function handleRateLimit(error: unknown, context: RateLimitContext): RateLimitOutcome {
   const signal = detectRateLimit(error);

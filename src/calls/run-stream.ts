@@ -3,7 +3,7 @@ import type { AcquireOptions, Limiter } from '../limits/limiter';
 import { StreamUsage } from './stream-usage';
 import { InvalidOptionError } from '../validation/options';
 
-/** Options of {@link runStream}: the acquire's, and how to read usage from the chunks. */
+/** Options of {@link runStream}: the acquire's, and how to read usage from the chunks. @category Calls */
 export interface RunStreamOptions<C> extends AcquireOptions {
   /**
    * Tokens used so far, read from one chunk (`undefined` when the chunk does not say); the last
@@ -17,6 +17,7 @@ export interface RunStreamOptions<C> extends AcquireOptions {
  * A streaming response that holds its limiter slot: iterate it once (`for await`). The slot is
  * released when the stream ends, fails, or is left early (`break`, {@link cancel},
  * `await using`), with the tokens its usage chunks reported.
+ * @category Calls
  */
 export interface HeldStream<C> extends AsyncIterable<C>, AsyncDisposable {
   /** The lease the stream holds. */
@@ -41,6 +42,7 @@ export interface HeldStream<C> extends AsyncIterable<C>, AsyncDisposable {
  *   model, messages, stream: true, stream_options: { include_usage: true },
  * }), { tokens: 1200 });
  * for await (const chunk of stream) process.stdout.write(chunk.choices[0]?.delta?.content ?? '');
+ * @category Calls
  */
 export async function runStream<C>(
   limiter: Limiter,

@@ -15,6 +15,7 @@ const num = (v: unknown): number | undefined => (typeof v === 'number' && Number
  *
  * Feed every chunk to {@link add}; {@link tokens} is the total so far (`undefined` until a chunk
  * carried usage).
+ * @category Calls
  */
 export class StreamUsage {
   private total: number | undefined;

@@ -5,6 +5,7 @@ import type { Action, Params, RunOptions } from './types';
 
 /** Any node or flow, whatever its shared-state and params types. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- variance escape hatch kept internal to `successor` slots
+/** @category PocketFlow core */
 export type AnyNode = BaseNode<never, object>;
 
 /**
@@ -34,6 +35,7 @@ function describe(value: unknown): string {
  * The smallest unit of a pipeline: `prep` reads shared state, `exec` does the work, `post`
  * writes results back and returns the action that picks the next node.
  * Same contract as npm `pocketflow`'s `BaseNode`.
+ * @category PocketFlow core
  */
 export class BaseNode<S = unknown, P extends object = Params> {
   protected _params: P = {} as P;

@@ -6,6 +6,7 @@ import type { Action, Params } from './types';
  * Runs its whole sub-flow once per param object that `prep` returns, one after another; each
  * run sees the flow's params merged with that object. A `prep` that returns `undefined` or
  * `[]` runs nothing.
+ * @category PocketFlow core
  */
 export class BatchFlow<S = unknown, P extends object = Params, BatchParams extends object = Params> extends Flow<S, P> {
   override async prep(_shared: S): Promise<BatchParams[] | undefined> {
@@ -27,7 +28,7 @@ export class BatchFlow<S = unknown, P extends object = Params, BatchParams exten
   }
 }
 
-/** A {@link BatchFlow} that runs all sub-flows at once. */
+/** A {@link BatchFlow} that runs all sub-flows at once. @category PocketFlow core */
 export class ParallelBatchFlow<S = unknown, P extends object = Params, BatchParams extends object = Params> extends BatchFlow<
   S,
   P,

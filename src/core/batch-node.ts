@@ -5,6 +5,7 @@ import type { Action, Params } from './types';
  * A node whose `prep` returns an array; `exec` runs once per item, one after another, each with
  * its own retries, and `post` receives the results in item order.
  * A `prep` that returns no array yields `[]`, as in pocketflow.
+ * @category PocketFlow core
  */
 export class BatchNode<S = unknown, P extends object = Params, Item = unknown, Result = unknown> extends Node<
   S,
@@ -36,7 +37,7 @@ export class BatchNode<S = unknown, P extends object = Params, Item = unknown, R
   }
 }
 
-/** A {@link BatchNode} that runs `exec` for all items at once (`Promise.all`); results keep item order. */
+/** A {@link BatchNode} that runs `exec` for all items at once (`Promise.all`); results keep item order. @category PocketFlow core */
 export class ParallelBatchNode<S = unknown, P extends object = Params, Item = unknown, Result = unknown> extends BatchNode<
   S,
   P,

@@ -8,6 +8,7 @@ import type { Action, Params } from './types';
  *
  * Unlike the pocketflow TS port (and like the Python original), `run` resolves to the last
  * action of the inner run, so a flow nested in another flow can branch on it.
+ * @category PocketFlow core
  */
 export class Flow<S = unknown, P extends object = Params> extends BaseNode<S, P> {
   start: AnyNode;

@@ -4,7 +4,7 @@ import { delay, throwIfAborted } from './abort';
 import { BaseNode } from './base-node';
 import type { Action, Params } from './types';
 
-/** Options of a {@link Node} (the object form of `new Node(maxRetries, wait)`). */
+/** Options of a {@link Node} (the object form of `new Node(maxRetries, wait)`). @category PocketFlow core */
 export interface NodeOptions {
   /**
    * How many times `exec` is tried before `execFallback` runs (1 = no retry).
@@ -60,6 +60,7 @@ export function resolveNodeOptions(
  *   async post(shared, _p, summary: string) { shared.summary = summary; return 'default'; }
  * }
  * await new Summarise(3, 1).run({ text: '…' }); // 3 tries, 1 s apart
+ * @category PocketFlow core
  */
 export class Node<S = unknown, P extends object = Params, PrepRes = unknown, ExecRes = unknown> extends BaseNode<S, P> {
   maxRetries: number;

@@ -1,6 +1,6 @@
 import { brandError, isThrottleflowError, type ThrottleflowError } from './throttleflow-error';
 
-/** One sub-flow of a batch flow that did not finish. */
+/** One sub-flow of a batch flow that did not finish. @category Errors */
 export interface BatchFlowFailure<BatchParams = unknown> {
   /** Position of the param set in what `prep` returned. */
   index: number;
@@ -15,6 +15,7 @@ export interface BatchFlowFailure<BatchParams = unknown> {
  * failed param set is listed in `failures` with its error, every unstarted one in `skipped`.
  * It is an `AggregateError`, so `errors` holds the underlying errors too, and a
  * {@link ThrottleflowError} by its brand.
+ * @category Errors
  */
 export class BatchFlowError<BatchParams = unknown> extends AggregateError implements ThrottleflowError {
   override readonly name = 'BatchFlowError';
@@ -46,7 +47,7 @@ function describeError(error: unknown): string {
   return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
 }
 
-/** Type guard for {@link BatchFlowError}; recognises instances from other copies of throttleflow too. */
+/** Type guard for {@link BatchFlowError}; recognises instances from other copies of throttleflow too. @category Errors */
 export function isBatchFlowError(error: unknown): error is BatchFlowError {
   return isThrottleflowError(error, 'BATCH_FLOW_FAILED');
 }

@@ -4,6 +4,7 @@ import { brandError, isThrottleflowError, type ThrottleflowError } from './throt
  * A single acquire asked for more than a window can ever hold (e.g. `tokens: 5000` against a
  * 1000-token window). It is rejected at once, since waiting could never help. A `RangeError` (the
  * cost is out of range), and a {@link ThrottleflowError} by its brand.
+ * @category Errors
  */
 export class LimitExceededError extends RangeError implements ThrottleflowError {
   override readonly name = 'LimitExceededError';
@@ -27,7 +28,7 @@ export class LimitExceededError extends RangeError implements ThrottleflowError 
   }
 }
 
-/** Type guard for {@link LimitExceededError}; recognises instances from other copies of throttleflow too. */
+/** Type guard for {@link LimitExceededError}; recognises instances from other copies of throttleflow too. @category Errors */
 export function isLimitExceededError(error: unknown): error is LimitExceededError {
   return isThrottleflowError(error, 'LIMIT_EXCEEDED');
 }

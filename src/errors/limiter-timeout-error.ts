@@ -1,6 +1,6 @@
 import { isThrottleflowError, ThrottleflowError } from './throttleflow-error';
 
-/** An acquire waited its whole `timeoutMs` without room appearing in the limiter. */
+/** An acquire waited its whole `timeoutMs` without room appearing in the limiter. @category Errors */
 export class LimiterTimeoutError extends ThrottleflowError {
   override readonly name = 'LimiterTimeoutError';
   declare readonly code: 'LIMITER_TIMEOUT';
@@ -15,7 +15,7 @@ export class LimiterTimeoutError extends ThrottleflowError {
   }
 }
 
-/** Type guard for {@link LimiterTimeoutError}; recognises instances from other copies of throttleflow too. */
+/** Type guard for {@link LimiterTimeoutError}; recognises instances from other copies of throttleflow too. @category Errors */
 export function isLimiterTimeoutError(error: unknown): error is LimiterTimeoutError {
   return isThrottleflowError(error, 'LIMITER_TIMEOUT');
 }

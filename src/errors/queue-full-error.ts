@@ -1,6 +1,6 @@
 import { isThrottleflowError, ThrottleflowError } from './throttleflow-error';
 
-/** An acquire found `maxQueued` acquires already waiting, so it was refused instead of queued. */
+/** An acquire found `maxQueued` acquires already waiting, so it was refused instead of queued. @category Errors */
 export class QueueFullError extends ThrottleflowError {
   override readonly name = 'QueueFullError';
   declare readonly code: 'QUEUE_FULL';
@@ -15,7 +15,7 @@ export class QueueFullError extends ThrottleflowError {
   }
 }
 
-/** Type guard for {@link QueueFullError}; recognises instances from other copies of throttleflow too. */
+/** Type guard for {@link QueueFullError}; recognises instances from other copies of throttleflow too. @category Errors */
 export function isQueueFullError(error: unknown): error is QueueFullError {
   return isThrottleflowError(error, 'QUEUE_FULL');
 }

@@ -1,9 +1,9 @@
 import { isThrottleflowError, ThrottleflowError } from './throttleflow-error';
 
-/** A daily (or other long-period) quota ran out, or the account hit its spend limit. */
+/** A daily (or other long-period) quota ran out, or the account hit its spend limit. @category Errors */
 export type QuotaExhaustedKind = 'quota_exhausted' | 'spend_limit';
 
-/** Options of {@link QuotaExhaustedError}. */
+/** Options of {@link QuotaExhaustedError}. @category Errors */
 export interface QuotaExhaustedErrorOptions {
   /**
    * A long-period quota ran out (`'quota_exhausted'`, e.g. Gemini's requests per day) or the
@@ -36,6 +36,7 @@ export interface QuotaExhaustedErrorOptions {
 /**
  * A daily quota or spend limit is exhausted: retrying within the run cannot help, so throttled
  * nodes fail at once with this error instead of retrying (or hanging) until the quota resets.
+ * @category Errors
  */
 export class QuotaExhaustedError extends ThrottleflowError {
   override readonly name = 'QuotaExhaustedError';
@@ -74,6 +75,7 @@ function defaultMessage(options: QuotaExhaustedErrorOptions): string {
 /**
  * Type guard for {@link QuotaExhaustedError}; recognises instances from other copies of
  * throttleflow too.
+ * @category Errors
  */
 export function isQuotaExhaustedError(error: unknown): error is QuotaExhaustedError {
   return isThrottleflowError(error, 'QUOTA_EXHAUSTED');

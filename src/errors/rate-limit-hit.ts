@@ -1,13 +1,13 @@
 import { isRecord } from '../util/is-record';
 import { isThrottleflowError, ThrottleflowError } from './throttleflow-error';
 
-/** Why a call was turned away for now: the provider's rate limit, or the provider being overloaded. */
+/** Why a call was turned away for now: the provider's rate limit, or the provider being overloaded. @category Errors */
 export type RateLimitHitKind = 'rate_limit' | 'overloaded';
 
-/** Which limit was hit, when known. */
+/** Which limit was hit, when known. @category Errors */
 export type RateLimitScope = 'requests' | 'tokens' | 'daily';
 
-/** Options of {@link RateLimitHit}. */
+/** Options of {@link RateLimitHit}. @category Errors */
 export interface RateLimitHitOptions {
   /**
    * How long the provider asked us to wait before trying again, in milliseconds.
@@ -45,6 +45,7 @@ export interface RateLimitHitOptions {
  * @example
  * throw new RateLimitHit('API rate limit exceeded', { retryAfterMs: 2000, source: 'my_api' });
  * throw new RateLimitHit('API rate limit exceeded', 2000, 'my_api'); // positional form
+ * @category Errors
  */
 export class RateLimitHit extends ThrottleflowError {
   override readonly name = 'RateLimitHit';
@@ -79,7 +80,7 @@ export class RateLimitHit extends ThrottleflowError {
   }
 }
 
-/** Type guard for {@link RateLimitHit}; recognises instances from other copies of throttleflow too. */
+/** Type guard for {@link RateLimitHit}; recognises instances from other copies of throttleflow too. @category Errors */
 export function isRateLimitHit(error: unknown): error is RateLimitHit {
   return isThrottleflowError(error, 'RATE_LIMIT_HIT');
 }

@@ -1,6 +1,6 @@
 import { isThrottleflowError, ThrottleflowError } from './throttleflow-error';
 
-/** Work was refused because its limiter is draining (see `limiter.drain()`). */
+/** Work was refused because its limiter is draining (see `limiter.drain()`). @category Errors */
 export class ShutdownError extends ThrottleflowError {
   override readonly name = 'ShutdownError';
   declare readonly code: 'SHUTDOWN';
@@ -14,7 +14,7 @@ export class ShutdownError extends ThrottleflowError {
   }
 }
 
-/** Type guard for {@link ShutdownError}; recognises instances from other copies of throttleflow too. */
+/** Type guard for {@link ShutdownError}; recognises instances from other copies of throttleflow too. @category Errors */
 export function isShutdownError(error: unknown): error is ShutdownError {
   return isThrottleflowError(error, 'SHUTDOWN');
 }

@@ -4,6 +4,7 @@ import { isRecord } from '../util/is-record';
  * The stable `code` of every error throttleflow throws, one per class. Codes never change between
  * versions, so they are safe in logs, metrics and `switch`es. A newer copy of the package may add
  * codes, so keep a `default` branch.
+ * @category Errors
  */
 export type ThrottleflowErrorCode =
   | 'RATE_LIMIT_HIT'
@@ -49,6 +50,7 @@ export function brandError(error: Error, code: ThrottleflowErrorCode): void {
  * @example
  * if (isThrottleflowError(error, 'QUEUE_FULL')) retryLater();
  * else if (isThrottleflowError(error)) log.warn(error.code, error.message);
+ * @category Errors
  */
 export function isThrottleflowError(error: unknown): error is ThrottleflowError;
 export function isThrottleflowError<C extends ThrottleflowErrorCode>(
@@ -72,6 +74,7 @@ export function isThrottleflowError(error: unknown, code?: ThrottleflowErrorCode
  * of the package: it is {@link isThrottleflowError}. `instanceof` a concrete class (e.g.
  * `QueueFullError`) stays the ordinary prototype check; its guard (`isQueueFullError`) also works
  * across copies.
+ * @category Errors
  */
 export abstract class ThrottleflowError extends Error {
   override readonly name: string = 'ThrottleflowError';

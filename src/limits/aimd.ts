@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { opt, parseOptions, InvalidOptionError } from '../validation/options';
 
-/** Options of an {@link Aimd} controller. */
+/** Options of an {@link Aimd} controller. @category Limiters */
 export interface AimdOptions {
   /** Level to start at. @default 5 */
   initial?: number;
@@ -17,7 +17,7 @@ export interface AimdOptions {
   recoveryFactor?: number;
 }
 
-/** AIMD counters (the reference cookbook's stats keys, camelCased). */
+/** AIMD counters (the reference cookbook's stats keys, camelCased). @category Limiters */
 export interface AimdStats {
   currentConcurrent: number;
   totalSuccesses: number;
@@ -45,6 +45,7 @@ const schema = z.strictObject({
  * Rate limits of calls that were already in flight when the level was last cut belong to the
  * same congestion event and do not cut again: tag each call with {@link Aimd.epoch} when it
  * starts and pass that to {@link Aimd.onRateLimit}.
+ * @category Limiters
  */
 export class Aimd {
   readonly min: number;

@@ -1,4 +1,4 @@
-/** Real usage reported when a lease is released. */
+/** Real usage reported when a lease is released. @category Limiters */
 export interface LeaseUsage {
   /**
    * Tokens the call really used; reconciled with the estimate the lease was acquired with
@@ -17,7 +17,7 @@ export interface LeaseUsage {
   arrivalLagMs?: number;
 }
 
-/** What a lease needs from its limiter. @internal */
+/** What a lease needs from its limiter. @internal @category Limiters */
 export interface LeaseOwner {
   releaseLease(lease: Lease, usage: LeaseUsage | undefined): void;
 }
@@ -26,6 +26,7 @@ export interface LeaseOwner {
  * The right to run one unit of work, granted by `limiter.acquire()`. Release it when the work
  * ends — on success, error, timeout or abort; `await using lease = await limiter.acquire()`
  * does that for you. Releasing twice is a no-op.
+ * @category Limiters
  */
 export class Lease {
   private released = false;

@@ -1,4 +1,4 @@
-/** Payload of a limiter's `queued` event. */
+/** Payload of a limiter's `queued` event. @category Limiters */
 export interface QueuedEvent {
   /** Acquires waiting now, this one included. */
   queued: number;
@@ -8,7 +8,7 @@ export interface QueuedEvent {
   tokens: number;
 }
 
-/** Payload of a limiter's `acquire` event. */
+/** Payload of a limiter's `acquire` event. @category Limiters */
 export interface AcquireEvent {
   /** Leases held now, this one included. */
   active: number;
@@ -19,7 +19,7 @@ export interface AcquireEvent {
   tokens: number;
 }
 
-/** Payload of a limiter's `release` event. */
+/** Payload of a limiter's `release` event. @category Limiters */
 export interface ReleaseEvent {
   /** Leases held now. */
   active: number;
@@ -31,7 +31,7 @@ export interface ReleaseEvent {
   usedTokens: number | undefined;
 }
 
-/** Payload of a limiter's `pause` event. */
+/** Payload of a limiter's `pause` event. @category Limiters */
 export interface PauseEvent {
   /** The pause asked for. */
   durationMs: number;
@@ -41,19 +41,19 @@ export interface PauseEvent {
   origin: 'local' | 'store';
 }
 
-/** Payload of a limiter's `resume` event. */
+/** Payload of a limiter's `resume` event. @category Limiters */
 export interface ResumeEvent {
   /** Clock reading at which the pause ended. */
   atMs: number;
 }
 
-/** Payload of a limiter's `resize` event. */
+/** Payload of a limiter's `resize` event. @category Limiters */
 export interface ResizeEvent {
   from: number;
   to: number;
 }
 
-/** Payload of a limiter's `ratelimit` event (what `reportRateLimit` was told). */
+/** Payload of a limiter's `ratelimit` event (what `reportRateLimit` was told). @category Limiters */
 export interface RateLimitEvent {
   /** The provider's retry-after, when known. */
   retryAfterMs: number | undefined;
@@ -65,7 +65,7 @@ export interface RateLimitEvent {
   pausedUntil: number;
 }
 
-/** Events a {@link Limiter} emits (eventemitter3, typed). */
+/** Events a {@link Limiter} emits (eventemitter3, typed). @category Limiters */
 export interface LimiterEvents {
   /** An acquire had to wait. */
   queued: [info: QueuedEvent];
@@ -99,10 +99,11 @@ export interface LimiterEvents {
  * - `'NO_PROVIDER_HEADERS'`: it has windows, but none of its first calls' results or errors
  *   carried response headers for it to observe;
  * - `'LIMIT_ABOVE_PROVIDER'`: the provider answered a 429 while the limiter's windows had room.
+ * @category Limiters
  */
 export type LimiterWarningCode = 'NO_TOKENS_CHARGED' | 'NO_PROVIDER_HEADERS' | 'LIMIT_ABOVE_PROVIDER';
 
-/** Payload of the `warning` event. */
+/** Payload of the `warning` event. @category Limiters */
 export interface LimiterWarningEvent {
   /** Stable code, for filters and `switch`es. */
   code: LimiterWarningCode;
@@ -114,7 +115,7 @@ export interface LimiterWarningEvent {
   docs: string;
 }
 
-/** Payload of the `limit` event. */
+/** Payload of the `limit` event. @category Limiters */
 export interface LimitChangeEvent {
   /** The window's resource (`'requests'`, `'tokens'`, …). */
   resource: string;

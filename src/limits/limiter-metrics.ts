@@ -2,14 +2,14 @@ import type { Limiter } from './limiter';
 import type { AcquireEvent, ReleaseEvent } from './limiter-events';
 import { LatencyHistogram, type LatencyHistogramOptions, type LatencySnapshot } from './latency-histogram';
 
-/** Nearest-rank percentiles of a latency, in milliseconds (all 0 before the first sample). */
+/** Nearest-rank percentiles of a latency, in milliseconds (all 0 before the first sample). @category Limiters */
 export interface LatencyPercentiles {
   p50: number;
   p95: number;
   p99: number;
 }
 
-/** The percentiles a stats object reports: call time and queue wait. */
+/** The percentiles a stats object reports: call time and queue wait. @category Limiters */
 export interface LatencyStats {
   /** How long calls held their slot (limiter) or ran (node). */
   latency: LatencyPercentiles;

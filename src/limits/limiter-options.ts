@@ -5,7 +5,7 @@ import type { Clock } from '../util/clock';
 import { isClock } from '../util/is-clock';
 import { isRecord } from '../util/is-record';
 
-/** One sliding window in the general form. */
+/** One sliding window in the general form. @category Limiters */
 export interface WindowOption {
   /**
    * What the window counts: `'requests'` (one per acquire, or its `cost`), `'tokens'` (the
@@ -18,7 +18,7 @@ export interface WindowOption {
   windowMs: number;
 }
 
-/** Options of a {@link Limiter}. Every count is a positive integer; omit a limit for none. */
+/** Options of a {@link Limiter}. Every count is a positive integer; omit a limit for none. @category Limiters */
 export interface LimiterOptions {
   /**
    * Work in flight at once; resizable with `setMaxConcurrent`.
@@ -137,7 +137,7 @@ const limiterSchema = z.strictObject({
 const MINUTE_MS = 60_000;
 const DAY_MS = 24 * 60 * MINUTE_MS;
 
-/** A window as configured (before the margin) and as enforced (after it). */
+/** A window as configured (before the margin) and as enforced (after it). @category Limiters */
 export interface ResolvedWindow extends WindowSpec {
   configuredWindowMs: number;
 }

@@ -4,7 +4,7 @@
  */
 import type { LatencyPercentiles } from './limiter-metrics';
 
-/** Options of one {@link Limiter.acquire}. */
+/** Options of one {@link Limiter.acquire}. @category Limiters */
 export interface AcquireOptions {
   /**
    * Token estimate charged in full to token windows at the start (reconciled at release).
@@ -40,7 +40,7 @@ export interface AcquireOptions {
   timeoutMs?: number;
 }
 
-/** Options of {@link Limiter.run}. */
+/** Options of {@link Limiter.run}. @category Limiters */
 export interface RunOptions<T> extends AcquireOptions {
   /**
    * Real tokens used, read from the result, to reconcile the estimate at release. `fn` may also
@@ -50,13 +50,13 @@ export interface RunOptions<T> extends AcquireOptions {
   usageOf?: (result: T) => number | undefined;
 }
 
-/** Options of {@link Limiter.wrap}. */
+/** Options of {@link Limiter.wrap}. @category Limiters */
 export type WrapOptions<A extends unknown[], T> = Omit<RunOptions<T>, 'tokens'> & {
   /** The token estimate of one call, from its arguments. @default undefined (0 tokens) */
   tokensFor?: (...args: A) => number | undefined;
 };
 
-/** Options of {@link Limiter.drain}. */
+/** Options of {@link Limiter.drain}. @category Limiters */
 export interface DrainOptions {
   /**
    * What happens to acquires still waiting (not started): `'reject'` rejects them with
@@ -67,7 +67,7 @@ export interface DrainOptions {
   queued?: 'reject' | 'serve';
 }
 
-/** What {@link Limiter.reportRateLimit} is told. */
+/** What {@link Limiter.reportRateLimit} is told. @category Limiters */
 export interface RateLimitReport {
   /**
    * How long the provider asked us to wait; the limiter pauses that long.
@@ -86,7 +86,7 @@ export interface RateLimitReport {
   kind?: string;
 }
 
-/** A snapshot of a limiter. */
+/** A snapshot of a limiter. @category Limiters */
 export interface LimiterStats {
   name: string;
   /** The concurrency limit in force (Infinity = none). */

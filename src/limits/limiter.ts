@@ -39,6 +39,7 @@ export type { AcquireOptions, DrainOptions, LimiterStats, RateLimitReport, RunOp
  * const limiter = new Limiter({ maxConcurrent: 10, maxPerMinute: 500, maxTokensPerMinute: 200_000 });
  * const answer = await limiter.run(() => client.chat.completions.create(req), { tokens: 1200 });
  * await using lease = await limiter.acquire({ tokens: 1200 });
+ * @category Limiters
  */
 export class Limiter extends EventEmitter<LimiterEvents> implements LeaseOwner {
   readonly name: string;

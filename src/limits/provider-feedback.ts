@@ -19,7 +19,7 @@ export interface FeedbackTarget {
   setLimit(index: number, limit: number, reason: 'lowered' | 'learned'): void;
 }
 
-/** Options of {@link Limiter.observe}. */
+/** Options of {@link Limiter.observe}. @category Limiters */
 export interface ObserveOptions {
   /**
    * The lease the response belongs to, not yet released. With OpenAI's `openai-processing-ms`

@@ -25,6 +25,7 @@ const adaptive = <const T extends readonly [number, number, number, number, numb
  * Flow limits (`maxConcurrentFlows`, `maxFlowsPerMinute`) for throttled batch flows, and AIMD
  * settings for adaptive ones: `new ThrottledBatchFlow(start, FlowPresets.MODERATE)`.
  * Every preset is deeply frozen.
+ * @category Presets
  */
 export const FlowPresets = presetTable('flow preset', {
   CONSERVATIVE: flows(3, 30),
@@ -41,5 +42,5 @@ export const FlowPresets = presetTable('flow preset', {
   ADAPTIVE_AGGRESSIVE: adaptive([20, 5, 50, 0.6, 10, 1.4]),
 });
 
-/** A flow preset: flow concurrency and rate, or adaptive flow settings. */
+/** A flow preset: flow concurrency and rate, or adaptive flow settings. @category Presets */
 export type FlowPreset = ReturnType<(typeof FlowPresets)['get']>;

@@ -1,6 +1,6 @@
 import { didYouMean, InvalidOptionError } from '../validation/options';
 
-/** `T` with every property readonly, all the way down (what a frozen preset is). */
+/** `T` with every property readonly, all the way down (what a frozen preset is). @category Presets */
 export type DeepReadonly<T> = { readonly [K in keyof T]: T[K] extends object ? DeepReadonly<T[K]> : T[K] };
 
 /** Freezes an object and everything inside it, so a shared preset cannot be changed by one user. */
@@ -12,7 +12,7 @@ export function deepFreeze<T extends object>(value: T): DeepReadonly<T> {
   return Object.freeze(value) as DeepReadonly<T>;
 }
 
-/** Lookup helpers every preset table has, next to its named entries. */
+/** Lookup helpers every preset table has, next to its named entries. @category Presets */
 export interface PresetLookup<V> {
   /**
    * The preset called `name`, case-insensitive (`'openai_tier1'` = `OPENAI_TIER1`).

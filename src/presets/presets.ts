@@ -12,6 +12,7 @@ const ANTHROPIC_BUILD_TIER3 = node(15, 2000);
  * Node limits (`maxConcurrent`, `maxPerMinute`) for common providers and tiers. Spread one into
  * a node or limiter: `new ThrottledParallelBatchNode({ ...Presets.OPENAI_TIER1 })`.
  * Every preset is deeply frozen. Providers change their tiers: check yours and override when needed.
+ * @category Presets
  */
 export const Presets = presetTable('preset', {
   OPENAI_FREE: node(3, 3),
@@ -44,5 +45,5 @@ export const Presets = presetTable('preset', {
   SCRAPING_AGGRESSIVE: node(10, 60),
 });
 
-/** A node preset: a concurrency cap and, for most, a requests-per-minute cap. */
+/** A node preset: a concurrency cap and, for most, a requests-per-minute cap. @category Presets */
 export type NodePreset = ReturnType<(typeof Presets)['get']>;

@@ -4,10 +4,10 @@ import { Presets } from '../presets/presets';
 import { didYouMean, InvalidOptionError, parseOptions } from '../validation/options';
 import type { LimiterRegistry } from './limiter-registry';
 
-/** Environment variables as `process.env` holds them. */
+/** Environment variables as `process.env` holds them. @category Limiters */
 export type EnvLike = Readonly<Record<string, string | undefined>>;
 
-/** Options of {@link LimiterRegistry.fromEnv}. */
+/** Options of {@link LimiterRegistry.fromEnv}. @category Limiters */
 export interface FromEnvOptions {
   /**
    * Prefix of the variables read; `THROTTLEFLOW_OPENAI=tier2` registers `openai`.
@@ -64,6 +64,7 @@ interface Configured {
  * @returns limiter options by name, in the order their variables were found
  * @throws InvalidOptionError naming the variable, e.g.
  * `THROTTLEFLOW_OPENAI_MAX_PER_MINUTE must be a positive integer, got 'abc'`
+ * @category Limiters
  */
 export function limiterOptionsFromEnv(env: EnvLike = defaultEnv(), options: Pick<FromEnvOptions, 'prefix'> = {}): Record<string, LimiterOptions> {
   const prefix = options.prefix ?? 'THROTTLEFLOW_';

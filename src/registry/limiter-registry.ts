@@ -4,7 +4,7 @@ import { LimiterMetrics } from '../limits/limiter-metrics';
 import { registerFromEnv, type EnvLike, type FromEnvOptions } from './from-env';
 import { TenantLimiter } from './tenant-limiter';
 
-/** Options of {@link LimiterRegistry.register}. */
+/** Options of {@link LimiterRegistry.register}. @category Limiters */
 export interface RegisterOptions {
   /**
    * Replace a limiter already registered under the same name (the old one keeps serving the
@@ -43,6 +43,7 @@ function sameOptions(a: unknown, b: unknown): boolean {
  * LimiterRegistry.register('openai', Presets.OPENAI_TIER2);
  * const limiter = LimiterRegistry.get('openai');
  * await limiter.run(() => client.chat.completions.create(request));
+ * @category Limiters
  */
 export class LimiterRegistry {
   /** The process-wide registry behind the static methods. */

@@ -42,6 +42,7 @@ class PairOwner implements LeaseOwner {
  * LimiterRegistry.register('openai', { maxConcurrent: 20, maxPerMinute: 500 });
  * const acme = LimiterRegistry.forTenant('openai', 'acme', { maxConcurrent: 5, maxPerMinute: 100 });
  * await acme.run(() => client.chat.completions.create(request));
+ * @category Limiters
  */
 export class TenantLimiter extends Limiter {
   /** The limiter every tenant also draws from. */

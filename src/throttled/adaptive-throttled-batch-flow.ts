@@ -5,7 +5,7 @@ import type { Limiter } from '../limits/limiter';
 import { handleRateLimit } from '../calls/rate-limit-handling';
 import { SKIPPED, ThrottledBatchFlow, type ThrottledFlowOptions } from './throttled-batch-flow';
 
-/** Options of an {@link AdaptiveThrottledBatchFlow}. */
+/** Options of an {@link AdaptiveThrottledBatchFlow}. @category Throttled nodes and flows */
 export interface AdaptiveFlowOptions extends ThrottledFlowOptions {
   /** Sub-flows to run at once at the start. @default 5 (within min and max) */
   initialConcurrentFlows?: number;
@@ -39,6 +39,7 @@ export interface AdaptiveFlowOptions extends ThrottledFlowOptions {
  *   initialConcurrentFlows = 20; minConcurrentFlows = 2; maxConcurrentFlows = 50;
  *   async prep(shared: Shared) { return shared.userIds.map((userId) => ({ userId })); }
  * }
+ * @category Throttled nodes and flows
  */
 export class AdaptiveThrottledBatchFlow<
   S = unknown,

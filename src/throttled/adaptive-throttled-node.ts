@@ -10,7 +10,7 @@ import {
   type ThrottledNodeStats,
 } from './throttled-parallel-batch-node';
 
-/** Options of an {@link AdaptiveThrottledNode}: a throttled node whose concurrency is found by AIMD. */
+/** Options of an {@link AdaptiveThrottledNode}: a throttled node whose concurrency is found by AIMD. @category Throttled nodes and flows */
 export interface AdaptiveThrottledNodeOptions extends ThrottledNodeOptions {
   /**
    * Concurrency to start with.
@@ -61,6 +61,7 @@ export interface AdaptiveThrottledNodeOptions extends ThrottledNodeOptions {
  *   initialConcurrent = 10; minConcurrent = 2; maxConcurrent = 50;
  *   async exec(text: string) { return callLlm(text); }
  * }
+ * @category Throttled nodes and flows
  */
 export class AdaptiveThrottledNode<
   S = unknown,

@@ -11,7 +11,7 @@ import { isRecord } from '../util/is-record';
 import { opt, parseOptions, rejectMisspeltFields } from '../validation/options';
 import { backoffFactorSchema, recoveryFactorSchema } from './adaptive-options';
 
-/** Options of a {@link ThrottledBatchFlow}. */
+/** Options of a {@link ThrottledBatchFlow}. @category Throttled nodes and flows */
 export interface ThrottledFlowOptions {
   /**
    * Sub-flows running at once.
@@ -74,7 +74,7 @@ const flowOptionsSchema = z.strictObject({
 /** Every option a throttled flow reads, from the constructor or from subclass fields. */
 const FLOW_OPTION_KEYS: readonly string[] = Object.keys(flowOptionsSchema.shape);
 
-/** Stats of a throttled batch flow, totalled over every run of the flow the user created. */
+/** Stats of a throttled batch flow, totalled over every run of the flow the user created. @category Throttled nodes and flows */
 export interface ThrottledFlowStats {
   /** The flow-concurrency limit in force now (the AIMD level for adaptive flows). */
   maxConcurrentFlows: number;
@@ -130,6 +130,7 @@ interface FlowState {
  * }
  * await new Users(fetchUser).run({ userIds });
  * new ThrottledBatchFlow(fetchUser, FlowPresets.MODERATE);
+ * @category Throttled nodes and flows
  */
 export class ThrottledBatchFlow<S = unknown, P extends object = Params, BatchParams extends object = Params> extends BatchFlow<
   S,
@@ -361,8 +362,8 @@ export class ThrottledBatchFlow<S = unknown, P extends object = Params, BatchPar
 /** Marks a param set that `failFast` kept from starting. @internal */
 export const SKIPPED: unique symbol = Symbol('throttleflow.skipped');
 
-/** The reference cookbook's name for {@link ThrottledBatchFlow}. */
+/** The reference cookbook's name for {@link ThrottledBatchFlow}. @category Throttled nodes and flows */
 export const ThrottledAsyncParallelBatchFlow = ThrottledBatchFlow;
-/** The reference cookbook's name for {@link ThrottledBatchFlow}. */
+/** The reference cookbook's name for {@link ThrottledBatchFlow}. @category Throttled nodes and flows */
 export type ThrottledAsyncParallelBatchFlow<S = unknown, P extends object = Params, BatchParams extends object = Params> =
   ThrottledBatchFlow<S, P, BatchParams>;

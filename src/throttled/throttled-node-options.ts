@@ -28,7 +28,7 @@ export const LIMIT_KEYS = [
 
 export type LimitFields = Pick<LimiterOptions, (typeof LIMIT_KEYS)[number]>;
 
-/** Options of a {@link ThrottledParallelBatchNode}: its limits (or a shared limiter) and its retry policy. */
+/** Options of a {@link ThrottledParallelBatchNode}: its limits (or a shared limiter) and its retry policy. @category Throttled nodes and flows */
 export interface ThrottledNodeOptions extends NodeOptions, LimitFields {
   /**
    * A shared limiter instead of the node's own: a {@link Limiter}, or the name of one in

@@ -4,7 +4,7 @@ import type { NodeAccounting } from '../observability/node-accounting';
 import type { NodeMetrics, NodeMetricsStats } from '../observability/node-metrics';
 import type { NodeResilience } from './node-resilience';
 
-/** Counters of one node, shared by every per-visit copy of it. */
+/** Counters of one node, shared by every per-visit copy of it. @category Throttled nodes and flows */
 export interface ThrottledNodeCounters {
   /** Items that ended with a value from `exec`. */
   totalSuccesses: number;
@@ -21,6 +21,7 @@ export interface ThrottledNodeCounters {
 /**
  * Stats of a throttled node: its counters plus its limiter's stats, with the latency and queue
  * wait percentiles, tokens and cost of this node's own calls.
+ * @category Throttled nodes and flows
  */
 export type ThrottledNodeStats = ThrottledNodeCounters &
   ReturnType<Limiter['stats']> &

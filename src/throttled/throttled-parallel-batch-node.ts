@@ -52,6 +52,7 @@ export type { ThrottledNodeCounters, ThrottledNodeStats, ThrottleState } from '.
  * Inside a throttled batch flow, a node's own limits apply per sub-flow run (so 5 flows × 3
  * calls = 15 in flight, as in the reference cookbook); use a registry limiter for one budget
  * shared by everything.
+ * @category Throttled nodes and flows
  */
 export class ThrottledParallelBatchNode<
   S = unknown,

@@ -1,6 +1,7 @@
 /**
  * The source of time for everything that waits. Injected so tests can run limiter logic on a
  * `FakeClock` (from `throttleflow/testing`) instead of sleeping for real.
+ * @category Limiters
  */
 export interface Clock {
   /** Milliseconds since an arbitrary, fixed origin (must never go backwards). */

@@ -6,6 +6,7 @@ import { brandError, isThrottleflowError, type ThrottleflowError } from '../erro
  * Thrown when an option object or argument is invalid; the message names the option and value
  * (and, for a misspelt option, the closest known one). A `TypeError`, as the built-ins throw for
  * bad arguments, and a {@link ThrottleflowError} by its brand.
+ * @category Errors
  */
 export class InvalidOptionError extends TypeError implements ThrottleflowError {
   override readonly name = 'InvalidOptionError';
@@ -24,7 +25,7 @@ export class InvalidOptionError extends TypeError implements ThrottleflowError {
   }
 }
 
-/** Type guard for {@link InvalidOptionError}; recognises instances from other copies of throttleflow too. */
+/** Type guard for {@link InvalidOptionError}; recognises instances from other copies of throttleflow too. @category Errors */
 export function isInvalidOptionError(error: unknown): error is InvalidOptionError {
   return isThrottleflowError(error, 'INVALID_OPTION');
 }
