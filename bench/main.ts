@@ -47,7 +47,7 @@ async function timed<T>(section: Section, run: () => Promise<T>): Promise<T> {
     return await run();
   } finally {
     sectionS[section] = (Date.now() - t0) / 1000;
-    console.log(`(${section}: ${sectionS[section]!.toFixed(0)} s)`);
+    console.log(`(${section}: ${sectionS[section].toFixed(0)} s)`);
   }
 }
 

@@ -82,7 +82,7 @@ class ApiNode extends Node<Shared, UserParams, string, string> {
   constructor(private readonly llm: Llm) {
     super();
   }
-  override async prep(shared: Shared): Promise<string> {
+  override async prep(_shared: Shared): Promise<string> {
     return SAMPLE_TEXTS[this.params.userId % SAMPLE_TEXTS.length]!;
   }
   override async exec(note: string): Promise<string> {

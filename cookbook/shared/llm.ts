@@ -235,10 +235,11 @@ async function anthropicSdk(llm: Llm): Promise<SdkCall> {
 
 /** Text and OpenAI-shaped usage from either dialect's response body. */
 function normalise(dialect: Dialect, json: unknown): Omit<LlmReply, 'headers'> {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a provider's reply body, read field by field below
   const body = (typeof json === 'object' && json !== null ? json : {}) as Record<string, any>;
   if (dialect === 'anthropic') {
     const parts: unknown[] = Array.isArray(body.content) ? body.content : [];
-    const text = parts.map((p) => (typeof p === 'object' && p !== null && 'text' in p ? String((p as { text: unknown }).text) : '')).join('');
+    const text = parts.map((p) => (typeof p === 'object' && p !== null && 'text' in p ? String((p).text) : '')).join('');
     const input = Number(body.usage?.input_tokens ?? 0);
     const output = Number(body.usage?.output_tokens ?? 0);
     return { text, usage: { prompt_tokens: input, completion_tokens: output, total_tokens: input + output } };

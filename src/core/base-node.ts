@@ -4,7 +4,7 @@ import { throwIfAborted } from './abort';
 import type { Action, Params, RunOptions } from './types';
 
 /** Any node or flow, whatever its shared-state and params types. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- variance escape hatch kept internal to `successor` slots
+ 
 /** @category PocketFlow core */
 export type AnyNode = BaseNode<never, object>;
 

@@ -22,7 +22,7 @@ export class BatchFlow<S = unknown, P extends object = Params, BatchParams exten
     const batch = (await this.prep(shared)) ?? [];
     for (const bp of batch) {
       throwIfAborted(this.signal);
-      await this._orchestrate(shared, { ...this._params, ...bp } as P);
+      await this._orchestrate(shared, { ...this._params, ...bp });
     }
     return await this.post(shared, batch, undefined);
   }
@@ -36,7 +36,7 @@ export class ParallelBatchFlow<S = unknown, P extends object = Params, BatchPara
 > {
   override async _run(shared: S): Promise<Action | undefined> {
     const batch = (await this.prep(shared)) ?? [];
-    await Promise.all(batch.map((bp) => this._orchestrate(shared, { ...this._params, ...bp } as P)));
+    await Promise.all(batch.map((bp) => this._orchestrate(shared, { ...this._params, ...bp })));
     return await this.post(shared, batch, undefined);
   }
 }

@@ -26,7 +26,7 @@ export class Flow<S = unknown, P extends object = Params> extends BaseNode<S, P>
     let last: Action | undefined;
     while (current) {
       throwIfAborted(this.signal);
-      current.setParams(p as never);
+      current.setParams(p);
       current.signal = this.signal;
       current.throttleScope = this.throttleScope;
       last = await current._run(shared as never);

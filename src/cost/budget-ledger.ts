@@ -48,7 +48,8 @@ export class BudgetLedger {
   /** This ledger and its ancestors, nearest first. */
   chain(): BudgetLedger[] {
     const chain: BudgetLedger[] = [];
-    for (let l: BudgetLedger | undefined = this; l !== undefined; l = l.parent) chain.push(l);
+    chain.push(this);
+    for (let l = this.parent; l !== undefined; l = l.parent) chain.push(l);
     return chain;
   }
 

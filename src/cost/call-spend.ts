@@ -70,7 +70,7 @@ export function estimateChatCall(item: unknown, model?: string): CallEstimate | 
 export function usageOfResponse(response: unknown): NormalizedUsage | undefined {
   for (let r = response, depth = 0; isRecord(r) && depth < 3; r = r.data, depth++) {
     try {
-      return normalizeUsage(r as never);
+      return normalizeUsage(r);
     } catch {
       // not this level; an SDK result holds the body in `data`
     }

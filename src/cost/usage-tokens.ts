@@ -1,5 +1,5 @@
 import { isRecord } from '../util/is-record';
-import { normalizeUsage, type UsageLike } from './usage';
+import { normalizeUsage } from './usage';
 
 /**
  * Tokens a provider response counts against token rate limits, or `undefined` when it reports
@@ -16,7 +16,7 @@ export function usageTokensOf(result: unknown): number | undefined {
     const total = usage.total_tokens ?? usage.totalTokens;
     if (typeof total === 'number' && Number.isFinite(total) && total >= 0) return total;
     try {
-      const counts = normalizeUsage(usage as UsageLike);
+      const counts = normalizeUsage(usage);
       const anthropic = 'cache_read_input_tokens' in usage && !('input_tokens_details' in usage);
       return anthropic ? counts.totalTokens - counts.cachedInputTokens : counts.totalTokens;
     } catch {

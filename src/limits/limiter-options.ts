@@ -144,7 +144,7 @@ export interface ResolvedWindow extends WindowSpec {
 
 /** Validates limiter options; throws an InvalidOptionError naming the option and value. */
 export function validateLimiterOptions(options: unknown, subject = 'Limiter'): LimiterOptions {
-  const parsed = parseOptions(limiterSchema, options, subject) as LimiterOptions;
+  const parsed: LimiterOptions = parseOptions(limiterSchema, options, subject);
   if (parsed.windowMs !== undefined && parsed.maxPerWindow === undefined) {
     throw new InvalidOptionError('windowMs', `windowMs needs maxPerWindow (requests per window), got windowMs ${parsed.windowMs} alone`);
   }

@@ -9,7 +9,7 @@ export function deepFreeze<T extends object>(value: T): DeepReadonly<T> {
     const inner = (value as Record<string, unknown>)[key];
     if (inner && typeof inner === 'object' && !Object.isFrozen(inner)) deepFreeze(inner);
   }
-  return Object.freeze(value) as DeepReadonly<T>;
+  return Object.freeze(value);
 }
 
 /** Lookup helpers every preset table has, next to its named entries. @category Presets */

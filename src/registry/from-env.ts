@@ -144,10 +144,10 @@ function resolvePreset(name: string, variable: string, value: string): LimiterOp
   const all = Presets.list();
   const wanted = value.trim().toUpperCase().replace(/[-\s]+/g, '_');
   const exact = all.find((p) => p === wanted) ?? all.find((p) => p === `${name}_${wanted}`);
-  if (exact) return Presets.get(exact) as LimiterOptions;
+  if (exact) return Presets.get(exact);
   // `tier2` for ANTHROPIC finds ANTHROPIC_BUILD_TIER2: the one preset of that provider ending so.
   const tails = all.filter((p) => p.startsWith(`${name}_`) && p.endsWith(`_${wanted}`));
-  if (tails.length === 1) return Presets.get(tails[0]!) as LimiterOptions;
+  if (tails.length === 1) return Presets.get(tails[0]!);
   const own = all.filter((p) => p.startsWith(`${name}_`));
   const hint = didYouMean(wanted, [...own.map((p) => p.slice(name.length + 1)), ...all]);
   const ambiguous = tails.length > 1 ? ` ('${value}' matches ${tails.join(', ')}: name one)` : '';

@@ -27,7 +27,7 @@ function write(value: unknown, ancestors: Set<object>): string | undefined {
     case 'symbol':
       return undefined;
   }
-  const obj = value as object;
+  const obj = value;
   if (ancestors.has(obj)) throw new InvalidOptionError('value', 'cacheKeyOf: cannot key a circular structure, got a value that contains itself');
   ancestors.add(obj);
   try {

@@ -44,7 +44,7 @@ export function getOrLoad<V>(cache: Cache<V>, key: string, loader: () => Promise
   let flights = flightsByCache.get(cache) as SingleFlight<V> | undefined;
   if (!flights) {
     flights = new SingleFlight<V>();
-    flightsByCache.set(cache, flights as SingleFlight<unknown>);
+    flightsByCache.set(cache, flights);
   }
   return flights.run(key, async () => {
     // Looked up inside the flight so that callers of an async cache join the lookup as well.

@@ -44,7 +44,7 @@ export async function loadThroughCache<R>(
   let flights = flightsByCache.get(cache) as SingleFlight<R> | undefined;
   if (!flights) {
     flights = new SingleFlight<R>();
-    flightsByCache.set(cache, flights as SingleFlight<unknown>);
+    flightsByCache.set(cache, flights);
   }
   for (;;) {
     let loaded = false;

@@ -258,7 +258,7 @@ export class ThrottledParallelBatchNode<
   }
 
   private eventHook(): EventHook | undefined {
-    return (this.throttleOptions.onEvent ?? (this as { onEvent?: EventHook }).onEvent) as EventHook | undefined;
+    return (this.throttleOptions.onEvent ?? (this as { onEvent?: EventHook }).onEvent);
   }
 
   /** @internal hook for adaptive nodes: align the limiter's concurrency before each acquire. */
@@ -288,7 +288,7 @@ export class ThrottledParallelBatchNode<
       const value = this.throttleOptions[key] ?? fields[key];
       if (value !== undefined) settings[key] = value;
     }
-    return settings as LimiterOptions;
+    return settings;
   }
 
   /** Defaults applied when neither options nor fields set a value. */

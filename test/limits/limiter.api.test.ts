@@ -41,7 +41,7 @@ describe('Limiter events', () => {
     const limiter = new Limiter({ clock, maxConcurrent: 1, maxPerMinute: 100, windowMarginMs: 0 });
     const seen: [string, unknown][] = [];
     const names: (keyof LimiterEvents)[] = ['queued', 'acquire', 'release', 'pause', 'resume', 'resize', 'ratelimit', 'idle', 'limit'];
-    for (const name of names) limiter.on(name, ((info?: unknown) => seen.push([name, info])) as never);
+    for (const name of names) limiter.on(name, ((info?: unknown) => seen.push([name, info])));
 
     const first = await limiter.acquire({ tokens: 3, priority: 2 });
     const second = limiter.acquire({ priority: 1 });

@@ -457,12 +457,12 @@ describe('Limiter: resize', () => {
     const leases = await Promise.all([limiter.acquire(), limiter.acquire(), limiter.acquire()]);
     const waiter = track(limiter.acquire());
     limiter.setMaxConcurrent(1);
-    leases[0]!.release();
-    leases[1]!.release();
+    leases[0].release();
+    leases[1].release();
     await flush(clock);
     expect(waiter.settled).toBe(false);
     expect(limiter.stats()).toMatchObject({ active: 1, maxConcurrent: 1 });
-    leases[2]!.release();
+    leases[2].release();
     await flush(clock);
     expect(waiter.settled).toBe(true);
   });

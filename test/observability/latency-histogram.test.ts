@@ -60,8 +60,14 @@ describe('LatencyHistogram percentiles (fast-check)', () => {
         const left = new LatencyHistogram();
         const right = new LatencyHistogram();
         const both = new LatencyHistogram();
-        for (const v of a) left.record(v), both.record(v);
-        for (const v of b) right.record(v), both.record(v);
+        for (const v of a) {
+          left.record(v);
+          both.record(v);
+        }
+        for (const v of b) {
+          right.record(v);
+          both.record(v);
+        }
         left.merge(right);
         expect(left.percentile(p)).toBe(both.percentile(p));
         expect(left.snapshot()).toEqual({ ...both.snapshot(), mean: expect.closeTo(both.snapshot().mean, 6) });

@@ -126,12 +126,12 @@ describe('Limiter.observe: provider feedback', () => {
     const limiter = new Limiter({ maxPerWindow: 3, windowMs: 1000, windowMarginMs: 0, clock });
     const [a, b, c] = await Promise.all([limiter.acquire(), limiter.acquire(), limiter.acquire()]);
     await clock.advance(500);
-    limiter.observe({ headers: new Headers({ 'x-request-id': 'r1' }) }, { lease: a! });
+    limiter.observe({ headers: new Headers({ 'x-request-id': 'r1' }) }, { lease: a });
     limiter.observe({ headers: new Headers({ 'openai-processing-ms': '10' }) });
-    a!.release();
-    b!.release();
-    c!.release();
-    limiter.observe({ headers: new Headers({ 'openai-processing-ms': '10' }) }, { lease: c! });
+    a.release();
+    b.release();
+    c.release();
+    limiter.observe({ headers: new Headers({ 'openai-processing-ms': '10' }) }, { lease: c });
     await clock.advance(499);
     expect(await grantedWithin(clock, limiter, 0)).toBe(false);
     await clock.advance(1);

@@ -12,7 +12,7 @@ import { deferred, httpError, outcome, rateLimitHit } from './helpers';
 
 function setup(options: CircuitBreakerOptions = { consecutiveFailures: 3, halfOpenAfterMs: 30_000 }) {
   const clock = new FakeClock();
-  const breaker = new CircuitBreaker({ clock, ...options } as CircuitBreakerOptions);
+  const breaker = new CircuitBreaker({ clock, ...options });
   const changes: string[] = [];
   breaker.on('stateChange', ({ from, to }) => changes.push(`${from}->${to}`));
   const fail = (error: unknown = new Error('boom')) =>
@@ -325,7 +325,7 @@ describe('CircuitBreaker options', () => {
     [{ consecutiveFailures: 3, failureRate: 0.5 }, 'pass only one of consecutiveFailures, failureRate or policy'],
     [{ halfOpenAfterMS: 10 }, "unknown option 'halfOpenAfterMS' (did you mean 'halfOpenAfterMs'?)"],
   ])('rejects %j', (options, message) => {
-    const build = () => new CircuitBreaker(options as CircuitBreakerOptions);
+    const build = () => new CircuitBreaker(options);
     expect(build).toThrow(InvalidOptionError);
     expect(build).toThrow(message);
   });

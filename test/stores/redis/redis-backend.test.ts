@@ -198,7 +198,7 @@ describeRedis('RedisBackend scripts (real Redis)', () => {
     const denied = results[7]!;
     if (denied.granted) throw new Error('unreachable');
     expect(denied.waitMs).toBeGreaterThan(59_000);
-    const released = await Promise.all(results.slice(0, 7).map((r) => (r.granted ? b.release(name, r.leaseId) : null)));
+    const released = await Promise.all(results.slice(0, 7).map(async (r) => (r.granted ? b.release(name, r.leaseId) : null)));
     expect(released.every((r) => r?.released === true)).toBe(true);
   });
 
