@@ -9,7 +9,11 @@ const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;');
 /** The row's times from its first admission (simulators start before their clients). */
 function fromFirst(row: GoodputRow): GoodputRow {
   const t0 = Math.min(...row.acceptedAtMs, ...row.rejectedAtMs);
-  return { ...row, acceptedAtMs: row.acceptedAtMs.map((t) => t - t0), rejectedAtMs: row.rejectedAtMs.map((t) => t - t0) };
+  return {
+    ...row,
+    acceptedAtMs: row.acceptedAtMs.map((t) => t - t0),
+    rejectedAtMs: row.rejectedAtMs.map((t) => t - t0),
+  };
 }
 
 /** Units admitted in the trailing window at each sample time. */
@@ -41,14 +45,19 @@ export function windowChart(rawRows: GoodputRow[], title: string): string {
     const yMax = row.limit * 1.2;
     const x = (t: number) => left + (t / maxT) * plotW;
     const y = (v: number) => top + panelH - (v / yMax) * panelH;
-    const pts = trailingWindow(row, stepMs).map((q) => `${x(q.t).toFixed(1)},${y(q.used).toFixed(1)}`).join(' ');
+    const pts = trailingWindow(row, stepMs)
+      .map((q) => `${x(q.t).toFixed(1)},${y(q.used).toFixed(1)}`)
+      .join(' ');
     parts.push(
       `<text x="${left}" y="${top - 8}" font-size="13" font-weight="bold">${esc(row.strategy)} — ${row.rejected429} × 429, efficiency ${row.efficiency.toFixed(2)}</text>`,
       `<rect x="${left}" y="${top}" width="${plotW}" height="${panelH}" fill="#fafafa" stroke="#ccc"/>`,
       `<line x1="${left}" x2="${left + plotW}" y1="${y(row.limit)}" y2="${y(row.limit)}" stroke="#d33" stroke-dasharray="6 4"/>`,
       `<text x="${left - 6}" y="${y(row.limit) + 4}" font-size="11" text-anchor="end" fill="#d33">limit ${row.limit}</text>`,
       `<polyline points="${pts}" fill="none" stroke="#2563eb" stroke-width="1.5"/>`,
-      ...row.rejectedAtMs.map((r) => `<line x1="${x(r).toFixed(1)}" x2="${x(r).toFixed(1)}" y1="${top + panelH - 8}" y2="${top + panelH}" stroke="#d33"/>`),
+      ...row.rejectedAtMs.map(
+        (r) =>
+          `<line x1="${x(r).toFixed(1)}" x2="${x(r).toFixed(1)}" y1="${top + panelH - 8}" y2="${top + panelH}" stroke="#d33"/>`,
+      ),
     );
   });
   const height = 40 + rows.length * (panelH + 40);

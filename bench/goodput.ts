@@ -77,7 +77,10 @@ interface Scenario {
 }
 
 type Call = (request: ChatCompletionRequest) => Promise<unknown>;
-type Strategy = { name: string; run: (requests: ChatCompletionRequest[], call: Call, scenario: Scenario) => Promise<Outcome[]> };
+type Strategy = {
+  name: string;
+  run: (requests: ChatCompletionRequest[], call: Call, scenario: Scenario) => Promise<Outcome[]>;
+};
 type Outcome = { ok: true; response?: unknown } | { ok: false; error: unknown };
 
 function retryAfterMsOf(error: unknown): number {
@@ -98,10 +101,14 @@ export const LOCKOUT_MS = 60_000;
 let runStarted = performance.now();
 
 /** A peer's documented 429 handling: wait for retry-after, then try again (bounded). */
-async function withRetry(fn: () => Promise<unknown>, schedule: (fn: () => Promise<unknown>) => Promise<unknown>): Promise<Outcome> {
+async function withRetry(
+  fn: () => Promise<unknown>,
+  schedule: (fn: () => Promise<unknown>) => Promise<unknown>,
+): Promise<Outcome> {
   for (let attempt = 0; attempt < 50; attempt++) {
     const left = LOCKOUT_MS - (performance.now() - runStarted);
-    if (left <= 0) return { ok: false, error: new Error(`locked out: still rate limited after ${LOCKOUT_MS / 1000} s`) };
+    if (left <= 0)
+      return { ok: false, error: new Error(`locked out: still rate limited after ${LOCKOUT_MS / 1000} s`) };
     try {
       await schedule(fn);
       return { ok: true };
@@ -128,23 +135,41 @@ const ALIGNMENT_NAMES: Record<Alignment, string> = {
   exact: 'throttleflow, exact window (no margin, headers ignored)',
 };
 
-const throttleflow = (windowMs: number, limit: number, tokenLimit?: number, alignment: Alignment = 'full'): Strategy => ({
+const throttleflow = (
+  windowMs: number,
+  limit: number,
+  tokenLimit?: number,
+  alignment: Alignment = 'full',
+): Strategy => ({
   name: ALIGNMENT_NAMES[alignment],
   async run(requests, call) {
     class Call extends ThrottledParallelBatchNode<unknown, ChatCompletionRequest, Outcome> {
       protected override observeResponse(...args: Parameters<ThrottledParallelBatchNode['observeResponse']>) {
         if (alignment === 'full') super.observeResponse(...args);
       }
-      override async prep() { return requests; }
-      override tokensFor(request: ChatCompletionRequest) { return tokenLimit ? simulatorTokenCost(request).totalTokens : undefined; }
+      override async prep() {
+        return requests;
+      }
+      override tokensFor(request: ChatCompletionRequest) {
+        return tokenLimit ? simulatorTokenCost(request).totalTokens : undefined;
+      }
       // Returning the response (its headers) lets the limiter learn from the provider.
-      override async exec(request: ChatCompletionRequest): Promise<Outcome> { return { ok: true, response: await call(request) }; }
-      override async execFallback(_r: ChatCompletionRequest, error: Error): Promise<Outcome> { return { ok: false, error }; }
-      override async post(shared: { out?: Outcome[] }, _r: unknown, out: Outcome[]) { shared.out = out; return undefined; }
+      override async exec(request: ChatCompletionRequest): Promise<Outcome> {
+        return { ok: true, response: await call(request) };
+      }
+      override async execFallback(_r: ChatCompletionRequest, error: Error): Promise<Outcome> {
+        return { ok: false, error };
+      }
+      override async post(shared: { out?: Outcome[] }, _r: unknown, out: Outcome[]) {
+        shared.out = out;
+        return undefined;
+      }
     }
     const node = new Call({
       maxConcurrent: 100,
-      ...(tokenLimit ? { windows: [{ resource: 'tokens', limit: tokenLimit, windowMs }] } : { maxPerWindow: limit, windowMs }),
+      ...(tokenLimit
+        ? { windows: [{ resource: 'tokens', limit: tokenLimit, windowMs }] }
+        : { maxPerWindow: limit, windowMs }),
       ...(alignment === 'exact' ? { windowMarginMs: 0 } : {}),
       maxRetries: 3,
       maxRateLimitRetries: 50,
@@ -159,12 +184,26 @@ const adaptiveUnknownLimits: Strategy = {
   name: 'throttleflow adaptive (no limits given)',
   async run(requests, call) {
     class Call extends AdaptiveThrottledNode<unknown, ChatCompletionRequest, Outcome> {
-      override async prep() { return requests; }
-      override async exec(request: ChatCompletionRequest): Promise<Outcome> { return { ok: true, response: await call(request) }; }
-      override async execFallback(_r: ChatCompletionRequest, error: Error): Promise<Outcome> { return { ok: false, error }; }
-      override async post(shared: { out?: Outcome[] }, _r: unknown, out: Outcome[]) { shared.out = out; return undefined; }
+      override async prep() {
+        return requests;
+      }
+      override async exec(request: ChatCompletionRequest): Promise<Outcome> {
+        return { ok: true, response: await call(request) };
+      }
+      override async execFallback(_r: ChatCompletionRequest, error: Error): Promise<Outcome> {
+        return { ok: false, error };
+      }
+      override async post(shared: { out?: Outcome[] }, _r: unknown, out: Outcome[]) {
+        shared.out = out;
+        return undefined;
+      }
     }
-    const node = new Call({ initialConcurrent: 10, maxConcurrent: 100, maxRetries: 3, maxRateLimitRetries: 50 });
+    const node = new Call({
+      initialConcurrent: 10,
+      maxConcurrent: 100,
+      maxRetries: 3,
+      maxRateLimitRetries: 50,
+    });
     const shared: { out?: Outcome[] } = {};
     await node.run(shared);
     return shared.out!;
@@ -175,7 +214,14 @@ const pLimitStrategy: Strategy = {
   name: 'p-limit(100) + retry-after',
   async run(requests, call) {
     const limit = pLimit(100);
-    return Promise.all(requests.map((r) => withRetry(() => call(r), (fn) => limit(fn))));
+    return Promise.all(
+      requests.map((r) =>
+        withRetry(
+          () => call(r),
+          (fn) => limit(fn),
+        ),
+      ),
+    );
   },
 };
 
@@ -183,7 +229,14 @@ const pQueueStrategy = (windowMs: number, limit: number): Strategy => ({
   name: 'p-queue interval + retry-after',
   async run(requests, call) {
     const queue = new PQueue({ concurrency: 100, intervalCap: limit, interval: windowMs });
-    return Promise.all(requests.map((r) => withRetry(() => call(r), (fn) => queue.add(fn))));
+    return Promise.all(
+      requests.map((r) =>
+        withRetry(
+          () => call(r),
+          (fn) => queue.add(fn),
+        ),
+      ),
+    );
   },
 });
 
@@ -196,7 +249,14 @@ const bottleneckStrategy = (windowMs: number, limit: number): Strategy => ({
       reservoirRefreshAmount: limit,
       reservoirRefreshInterval: windowMs,
     });
-    const outcomes = await Promise.all(requests.map((r) => withRetry(() => call(r), (fn) => limiter.schedule(fn))));
+    const outcomes = await Promise.all(
+      requests.map((r) =>
+        withRetry(
+          () => call(r),
+          (fn) => limiter.schedule(fn),
+        ),
+      ),
+    );
     await limiter.stop({ dropWaitingJobs: true });
     return outcomes;
   },
@@ -205,15 +265,25 @@ const bottleneckStrategy = (windowMs: number, limit: number): Strategy => ({
 // ---- scenarios -------------------------------------------------------------------------------
 
 function shortPrompts(n: number): ChatCompletionRequest[] {
-  return Array.from({ length: n }, (_, i) => ({ model: MODEL, messages: [{ role: 'user', content: `Summarise item ${i}` }], max_tokens: 50 }));
+  return Array.from({ length: n }, (_, i) => ({
+    model: MODEL,
+    messages: [{ role: 'user', content: `Summarise item ${i}` }],
+    max_tokens: 50,
+  }));
 }
 
 function variedPrompts(n: number, seed = 7): ChatCompletionRequest[] {
   let x = seed;
-  const rand = () => ((x = (x * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  const rand = () => (x = (x * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
   return Array.from({ length: n }, (_, i) => {
     const chars = 200 + Math.floor(rand() * 7800);
-    return { model: MODEL, messages: [{ role: 'user', content: `#${i} ` + 'lorem ipsum '.repeat(Math.ceil(chars / 12)).slice(0, chars) }], max_tokens: 200 };
+    return {
+      model: MODEL,
+      messages: [
+        { role: 'user', content: `#${i} ` + 'lorem ipsum '.repeat(Math.ceil(chars / 12)).slice(0, chars) },
+      ],
+      max_tokens: 200,
+    };
   });
 }
 
@@ -222,7 +292,13 @@ function variedPrompts(n: number, seed = 7): ChatCompletionRequest[] {
  * (greedy, in order, ignoring concurrency), and the last group to start finishes with the
  * expected slowest of its latencies (uniform in latency ± jitter: a + (b − a)·n/(n + 1)).
  */
-function optimumMakespanMs(costs: number[], limit: number, windowMs: number, latencyMs: number, jitterMs: number): number {
+function optimumMakespanMs(
+  costs: number[],
+  limit: number,
+  windowMs: number,
+  latencyMs: number,
+  jitterMs: number,
+): number {
   const starts: number[] = [];
   let t = 0;
   for (let i = 0; i < costs.length; i++) {
@@ -243,8 +319,16 @@ function scenarios(): Scenario[] {
   const limit = 100;
   const latency = { latencyMs: 500, jitterMs: 300, seed: 42 };
   const requests = shortPrompts(300);
-  const requestOptimum = optimumMakespanMs(requests.map(() => 1), limit, windowMs, latency.latencyMs, latency.jitterMs);
-  const peers = process.env.BENCH_ONLY_OURS ? [] : [pLimitStrategy, pQueueStrategy(windowMs, limit), bottleneckStrategy(windowMs, limit)];
+  const requestOptimum = optimumMakespanMs(
+    requests.map(() => 1),
+    limit,
+    windowMs,
+    latency.latencyMs,
+    latency.jitterMs,
+  );
+  const peers = process.env.BENCH_ONLY_OURS
+    ? []
+    : [pLimitStrategy, pQueueStrategy(windowMs, limit), bottleneckStrategy(windowMs, limit)];
   const tokenRequests = variedPrompts(150);
   const tokenLimit = 100_000;
   const tokenCosts = tokenRequests.map((r) => simulatorTokenCost(r).totalTokens);
@@ -255,7 +339,12 @@ function scenarios(): Scenario[] {
       requests,
       optimumMs: requestOptimum,
       limit,
-      strategies: [throttleflow(windowMs, limit), throttleflow(windowMs, limit, undefined, 'margin'), throttleflow(windowMs, limit, undefined, 'exact'), ...peers],
+      strategies: [
+        throttleflow(windowMs, limit),
+        throttleflow(windowMs, limit, undefined, 'margin'),
+        throttleflow(windowMs, limit, undefined, 'exact'),
+        ...peers,
+      ],
     },
     {
       name: 'requests, countRejected',
@@ -286,8 +375,14 @@ function scenarios(): Scenario[] {
           : [
               pLimitStrategy,
               // Peers have no token limits: the docs' advice is a request rate that keeps average tokens under the cap.
-              pQueueStrategy(windowMs, Math.floor(tokenLimit / (tokenCosts.reduce((a, b) => a + b, 0) / tokenCosts.length))),
-              bottleneckStrategy(windowMs, Math.floor(tokenLimit / (tokenCosts.reduce((a, b) => a + b, 0) / tokenCosts.length))),
+              pQueueStrategy(
+                windowMs,
+                Math.floor(tokenLimit / (tokenCosts.reduce((a, b) => a + b, 0) / tokenCosts.length)),
+              ),
+              bottleneckStrategy(
+                windowMs,
+                Math.floor(tokenLimit / (tokenCosts.reduce((a, b) => a + b, 0) / tokenCosts.length)),
+              ),
             ]),
       ],
     },
@@ -320,7 +415,13 @@ interface ClientReport {
 type ClientMessage = { type: 'ready' } | { type: 'report'; report: ClientReport };
 
 /** Runs one strategy against a simulator URL in this process, once `go` resolves. */
-async function runClient(scenarioName: string, strategyIndex: number, url: string, go: Promise<void>, onReady: () => void): Promise<ClientReport> {
+async function runClient(
+  scenarioName: string,
+  strategyIndex: number,
+  url: string,
+  go: Promise<void>,
+  onReady: () => void,
+): Promise<ClientReport> {
   const scenario = scenarios().find((s) => s.name === scenarioName)!;
   const strategy = scenario.strategies[strategyIndex]!;
   const call: Call = (request) => chatCompletion(url, request);
@@ -336,7 +437,8 @@ async function runClient(scenarioName: string, strategyIndex: number, url: strin
   const outcomes = await strategy.run(scenario.requests, call, scenario);
   delay.disable();
   const cpu = process.cpuUsage(cpuBefore);
-  const lockedOut = (o: Outcome) => !o.ok && o.error instanceof Error && o.error.message.startsWith('locked out');
+  const lockedOut = (o: Outcome) =>
+    !o.ok && o.error instanceof Error && o.error.message.startsWith('locked out');
   return {
     makespanMs: performance.now() - started,
     outcomes: outcomes.length,
@@ -369,11 +471,15 @@ function startClientProcess(scenarioName: string, strategyIndex: number, url: st
   });
   const report = Promise.race([
     failed,
-    new Promise<ClientReport>((resolve) => child.on('message', (m: ClientMessage) => m.type === 'report' && resolve(m.report))),
+    new Promise<ClientReport>((resolve) =>
+      child.on('message', (m: ClientMessage) => m.type === 'report' && resolve(m.report)),
+    ),
   ]);
   // A client that dies before reporting must not leave an unhandled rejection behind its ready promise.
   report.catch(() => {});
-  const ready = new Promise<void>((resolve) => child.on('message', (m: ClientMessage) => m.type === 'ready' && resolve()));
+  const ready = new Promise<void>((resolve) =>
+    child.on('message', (m: ClientMessage) => m.type === 'ready' && resolve()),
+  );
   return Promise.race([failed, ready]).then(() => ({ go: () => child.send('go'), report }));
 }
 
@@ -389,20 +495,31 @@ export const staggerFor = (strategies: number) => Math.min(2_000, 10_000 / strat
 async function runGroup(jobs: Job[]): Promise<GoodputRow[]> {
   const simulators = await Promise.all(jobs.map((job) => spawnProviderSimulator(job.scenario.simulator)));
   try {
-    const clients = await Promise.all(jobs.map((job, k) => startClientProcess(job.scenario.name, job.strategyIndex, simulators[k]!.url)));
+    const clients = await Promise.all(
+      jobs.map((job, k) => startClientProcess(job.scenario.name, job.strategyIndex, simulators[k]!.url)),
+    );
     // Staggered starts: a strategy's first burst (and every window-aligned burst after it) costs
     // ~1 s of CPU in its client and simulator; started together, six of them stall one another's
     // event loops for seconds on 2 cores, and throttleflow then sees 429s it never sees alone.
     const staggerMs = staggerFor(jobs.length);
     clients.forEach((client, k) => setTimeout(client.go, k * staggerMs));
     const reports = await Promise.all(clients.map((c) => c.report));
-    return await Promise.all(jobs.map(async (job, k) => toRow(job, reports[k]!, await simulators[k]!.stats(), await simulators[k]!.log())));
+    return await Promise.all(
+      jobs.map(async (job, k) =>
+        toRow(job, reports[k]!, await simulators[k]!.stats(), await simulators[k]!.log()),
+      ),
+    );
   } finally {
     await Promise.all(simulators.map((s) => s.close()));
   }
 }
 
-function toRow({ scenario, strategyIndex }: Job, report: ClientReport, stats: ProviderSimulatorStats, log: ProviderSimulatorLog): GoodputRow {
+function toRow(
+  { scenario, strategyIndex }: Job,
+  report: ClientReport,
+  stats: ProviderSimulatorStats,
+  log: ProviderSimulatorLog,
+): GoodputRow {
   const isTokens = scenario.simulator.tokensPerWindow !== undefined;
   return {
     scenario: scenario.name,
@@ -462,19 +579,32 @@ export async function benchGoodput(options: GoodputBenchOptions = {}): Promise<G
   const chosen = scenarios().filter((s) => !options.filter || options.filter(s.name));
   const jobs: Job[] = chosen
     .flatMap((scenario) => scenario.strategies.map((_, strategyIndex) => ({ scenario, strategyIndex })))
-    .filter((j) => !options.strategyFilter || options.strategyFilter(j.scenario.strategies[j.strategyIndex]!.name));
+    .filter(
+      (j) => !options.strategyFilter || options.strategyFilter(j.scenario.strategies[j.strategyIndex]!.name),
+    );
   const ours = jobs.filter((j) => isOurs(j.scenario.strategies[j.strategyIndex]!));
   const peers = jobs.filter((j) => !isOurs(j.scenario.strategies[j.strategyIndex]!));
-  const groups = schedule === 'alone' ? jobs.map((j) => [j]) : schedule === 'together' ? [jobs] : [ours, ...peerGroups(peers)];
+  const groups =
+    schedule === 'alone'
+      ? jobs.map((j) => [j])
+      : schedule === 'together'
+        ? [jobs]
+        : [ours, ...peerGroups(peers)];
   const done: GoodputRow[] = [];
   for (const group of groups) {
     if (group.length === 0) continue;
     const started = performance.now();
     done.push(...(await runGroup(group)));
-    console.log(`  ${group.length} strateg${group.length === 1 ? 'y' : 'ies'} side by side: ${((performance.now() - started) / 1000).toFixed(1)} s`);
+    console.log(
+      `  ${group.length} strateg${group.length === 1 ? 'y' : 'ies'} side by side: ${((performance.now() - started) / 1000).toFixed(1)} s`,
+    );
   }
   // Back in scenario order, whatever order they ran in.
-  const rows = jobs.map((j) => done.find((r) => r.scenario === j.scenario.name && r.strategy === j.scenario.strategies[j.strategyIndex]!.name)!);
+  const rows = jobs.map((j) =>
+    done.find(
+      (r) => r.scenario === j.scenario.name && r.strategy === j.scenario.strategies[j.strategyIndex]!.name,
+    )!,
+  );
   printRows(rows);
   return rows;
 }
@@ -507,9 +637,14 @@ export function parseSchedule(value: string | undefined): GoodputSchedule {
 if (process.argv[2] === '--client') {
   const [, , , scenarioName, index, url] = process.argv;
   const go = new Promise<void>((resolve) => process.once('message', () => resolve()));
-  const report = await runClient(scenarioName!, Number(index), url!, go, () => process.send!({ type: 'ready' } satisfies ClientMessage));
+  const report = await runClient(scenarioName!, Number(index), url!, go, () =>
+    process.send!({ type: 'ready' } satisfies ClientMessage),
+  );
   process.send!({ type: 'report', report } satisfies ClientMessage, () => process.exit(0));
 } else if (import.meta.url === `file://${process.argv[1]}`) {
   const only = process.argv[2];
-  await benchGoodput({ ...(only ? { filter: (name: string) => name.includes(only) } : {}), schedule: parseSchedule(process.env.BENCH_GOODPUT) });
+  await benchGoodput({
+    ...(only ? { filter: (name: string) => name.includes(only) } : {}),
+    schedule: parseSchedule(process.env.BENCH_GOODPUT),
+  });
 }

@@ -208,11 +208,24 @@ export async function benchLimiter(options: LimiterBenchOptions = {}): Promise<L
   for (const row of memory) row.vsPLimit = row.heapDeltaMiB / memory[0]!.heapDeltaMiB;
 
   const targetRatio = 1.5;
-  const meetsTarget = throughput.filter((r) => r.name.startsWith('Limiter')).every((r) => r.vsPLimit <= targetRatio);
-  const result: LimiterBenchResult = { tasks, concurrency, rounds, throughput, queuedTasks, memory, targetRatio, meetsTarget };
+  const meetsTarget = throughput
+    .filter((r) => r.name.startsWith('Limiter'))
+    .every((r) => r.vsPLimit <= targetRatio);
+  const result: LimiterBenchResult = {
+    tasks,
+    concurrency,
+    rounds,
+    throughput,
+    queuedTasks,
+    memory,
+    targetRatio,
+    meetsTarget,
+  };
 
   if (print) {
-    console.log(`\nLimiter overhead: ${tasks.toLocaleString('en-US')} no-op tasks, concurrency ${concurrency}, best of ${rounds} rounds (node ${process.version})`);
+    console.log(
+      `\nLimiter overhead: ${tasks.toLocaleString('en-US')} no-op tasks, concurrency ${concurrency}, best of ${rounds} rounds (node ${process.version})`,
+    );
     console.table(
       throughput.map((r) => ({
         contender: r.name,

@@ -27,17 +27,29 @@ const STALL_WARN_MS = 500;
 const SECTIONS = ['limiter', 'goodput', 'redis'] as const;
 type Section = (typeof SECTIONS)[number];
 
-const wanted = (process.env.BENCH_SECTIONS ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+const wanted = (process.env.BENCH_SECTIONS ?? '')
+  .split(',')
+  .map((s) => s.trim())
+  .filter(Boolean);
 for (const name of wanted) {
-  if (!(SECTIONS as readonly string[]).includes(name)) throw new Error(`BENCH_SECTIONS: unknown section ${name} (known: ${SECTIONS.join(', ')})`);
+  if (!(SECTIONS as readonly string[]).includes(name))
+    throw new Error(`BENCH_SECTIONS: unknown section ${name} (known: ${SECTIONS.join(', ')})`);
 }
 const runs = (section: Section) => wanted.length === 0 || wanted.includes(section);
 const quick = process.env.BENCH_QUICK === '1';
 const scenarioFilter = process.env.BENCH_SCENARIOS;
-const strategyNames = (process.env.BENCH_STRATEGIES ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+const strategyNames = (process.env.BENCH_STRATEGIES ?? '')
+  .split(',')
+  .map((s) => s.trim())
+  .filter(Boolean);
 const schedule = parseSchedule(process.env.BENCH_GOODPUT);
 const partial =
-  wanted.length > 0 || quick || Boolean(scenarioFilter) || strategyNames.length > 0 || schedule !== 'phased' || Boolean(process.env.BENCH_ONLY_OURS);
+  wanted.length > 0 ||
+  quick ||
+  Boolean(scenarioFilter) ||
+  strategyNames.length > 0 ||
+  schedule !== 'phased' ||
+  Boolean(process.env.BENCH_ONLY_OURS);
 
 const started = Date.now();
 const sectionS: Partial<Record<Section, number>> = {};
@@ -52,22 +64,30 @@ async function timed<T>(section: Section, run: () => Promise<T>): Promise<T> {
 }
 
 const machine = `${os.cpus().length} × ${os.cpus()[0]?.model.trim() ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
-console.log(`throttleflow bench — ${new Date().toISOString()} — ${machine}${partial ? ' — partial run, nothing written' : ''}\n`);
+console.log(
+  `throttleflow bench — ${new Date().toISOString()} — ${machine}${partial ? ' — partial run, nothing written' : ''}\n`,
+);
 
 let limiter: LimiterBenchResult | undefined;
 if (runs('limiter')) {
   console.log('## Limiter overhead');
-  limiter = await timed('limiter', () => benchLimiter(quick ? { tasks: 20_000, rounds: 2, queuedTasks: 100_000 } : {}));
+  limiter = await timed('limiter', () =>
+    benchLimiter(quick ? { tasks: 20_000, rounds: 2, queuedTasks: 100_000 } : {}),
+  );
 }
 
 let goodput: GoodputRow[] = [];
 if (runs('goodput')) {
-  console.log(`\n## Goodput on the provider simulator (each strategy with its own client and simulator process; schedule: ${schedule})`);
+  console.log(
+    `\n## Goodput on the provider simulator (each strategy with its own client and simulator process; schedule: ${schedule})`,
+  );
   goodput = await timed('goodput', () =>
     benchGoodput({
       schedule,
       ...(scenarioFilter ? { filter: (name: string) => name.includes(scenarioFilter) } : {}),
-      ...(strategyNames.length > 0 ? { strategyFilter: (name: string) => strategyNames.some((s) => name.includes(s)) } : {}),
+      ...(strategyNames.length > 0
+        ? { strategyFilter: (name: string) => strategyNames.some((s) => name.includes(s)) }
+        : {}),
     }),
   );
 }
@@ -80,7 +100,9 @@ if (runs('redis')) {
       return await benchRedis(quick ? { durationMs: 500, warmupMs: 200 } : {});
     } catch (error) {
       // The other sections still stand; say plainly why this one is missing.
-      const skipped = { skipped: `Redis section failed: ${error instanceof Error ? error.message : String(error)}` };
+      const skipped = {
+        skipped: `Redis section failed: ${error instanceof Error ? error.message : String(error)}`,
+      };
       console.log(skipped.skipped);
       return skipped;
     }
@@ -90,14 +112,35 @@ if (runs('redis')) {
 const durationS = (Date.now() - started) / 1000;
 if (!partial) {
   await mkdir('docs/bench', { recursive: true });
-  const strip = goodput.map(({ acceptedAtMs, acceptedCosts, rejectedAtMs, ...row }) => ({ ...row, acceptedCount: acceptedAtMs.length, rejectedCount: rejectedAtMs.length }));
+  const strip = goodput.map(({ acceptedAtMs, acceptedCosts, rejectedAtMs, ...row }) => ({
+    ...row,
+    acceptedCount: acceptedAtMs.length,
+    rejectedCount: rejectedAtMs.length,
+  }));
   await writeFile(
     'bench/results.json',
-    JSON.stringify({ date: new Date().toISOString(), machine, durationS, sectionS, goodputSchedule: schedule, lockoutS: LOCKOUT_MS / 1000, limiter, goodput: strip, redis }, null, 2) + '\n',
+    JSON.stringify(
+      {
+        date: new Date().toISOString(),
+        machine,
+        durationS,
+        sectionS,
+        goodputSchedule: schedule,
+        lockoutS: LOCKOUT_MS / 1000,
+        limiter,
+        goodput: strip,
+        redis,
+      },
+      null,
+      2,
+    ) + '\n',
   );
   for (const scenario of [...new Set(goodput.map((r) => r.scenario))]) {
     const rows = goodput.filter((r) => r.scenario === scenario);
-    const file = `docs/bench/window-${scenario.replace(/[^a-z0-9]+/gi, '-').replace(/^-|-$/g, '').toLowerCase()}.svg`;
+    const file = `docs/bench/window-${scenario
+      .replace(/[^a-z0-9]+/gi, '-')
+      .replace(/^-|-$/g, '')
+      .toLowerCase()}.svg`;
     await writeFile(file, windowChart(rows, `Provider window over time — ${scenario}`));
   }
   await writeFile('docs/bench/rejections.svg', rejectionsChart(goodput));
@@ -120,8 +163,16 @@ if (goodput.length > 0) {
   // its row is then not what the strategy does on a quiet machine.
   const stalled = goodput.filter((r) => r.loopDelayMaxMs > STALL_WARN_MS);
   if (stalled.length > 0) {
-    console.log(`Client event loop stalled over ${STALL_WARN_MS} ms (treat these rows with care): ${stalled.map((r) => `${r.scenario} · ${r.strategy} ${r.loopDelayMaxMs.toFixed(0)} ms`).join('; ')}`);
+    console.log(
+      `Client event loop stalled over ${STALL_WARN_MS} ms (treat these rows with care): ${stalled.map((r) => `${r.scenario} · ${r.strategy} ${r.loopDelayMaxMs.toFixed(0)} ms`).join('; ')}`,
+    );
   }
 }
-const where = partial ? 'partial run: bench/results.json and charts left as they were' : 'results in bench/results.json, charts in docs/bench/';
-console.log(`bench finished in ${durationS.toFixed(0)} s (${Object.entries(sectionS).map(([k, v]) => `${k} ${v.toFixed(0)} s`).join(', ')}); ${where}`);
+const where = partial
+  ? 'partial run: bench/results.json and charts left as they were'
+  : 'results in bench/results.json, charts in docs/bench/';
+console.log(
+  `bench finished in ${durationS.toFixed(0)} s (${Object.entries(sectionS)
+    .map(([k, v]) => `${k} ${v.toFixed(0)} s`)
+    .join(', ')}); ${where}`,
+);

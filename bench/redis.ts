@@ -69,22 +69,34 @@ interface ChildSpec {
   concurrency: number;
 }
 
-type ChildMessage = { type: 'ready' } | { type: 'result'; ops: number; ms: number } | { type: 'error'; message: string };
+type ChildMessage =
+  { type: 'ready' } | { type: 'result'; ops: number; ms: number } | { type: 'error'; message: string };
 
 /** Runs one contender in this process until `go` resolves, then for `durationMs`; returns ops and ms. */
-async function measure(spec: ChildSpec, go: Promise<void> = Promise.resolve(), onReady: () => void = () => {}): Promise<{ ops: number; ms: number }> {
+async function measure(
+  spec: ChildSpec,
+  go: Promise<void> = Promise.resolve(),
+  onReady: () => void = () => {},
+): Promise<{ ops: number; ms: number }> {
   const client = new Redis(spec.url);
   let op: () => Promise<void>;
   let close = async () => {};
   if (spec.contender === 'throttleflow') {
     const store = new RedisStore({ client, prefix: spec.prefix });
     // Strictly more than a counter: a sliding window (never binding here) plus shared concurrency.
-    const limiter = new Limiter({ name: 'bench', store, maxConcurrent: 1_000_000, maxPerMinute: 1_000_000_000 });
+    const limiter = new Limiter({
+      name: 'bench',
+      store,
+      maxConcurrent: 1_000_000,
+      maxPerMinute: 1_000_000_000,
+    });
     op = async () => (await limiter.acquire()).release();
     close = () => store.close();
   } else if (spec.contender === 'throttleflow-store') {
     const store = new RedisStore({ client, prefix: spec.prefix });
-    const handle = store.bind('bench-store', [{ resource: 'requests', limit: 1_000_000_000, windowMs: 60_600 }]);
+    const handle = store.bind('bench-store', [
+      { resource: 'requests', limit: 1_000_000_000, windowMs: 60_600 },
+    ]);
     handle.subscribe?.(() => {});
     let seq = 0;
     const tag = `${process.pid}.${Math.random().toString(36).slice(2, 8)}`;
@@ -95,7 +107,12 @@ async function measure(spec: ChildSpec, go: Promise<void> = Promise.resolve(), o
     };
     close = () => store.close();
   } else {
-    const limiter = new RateLimiterRedis({ storeClient: client, keyPrefix: `${spec.prefix}rlf`, points: 1_000_000_000, duration: 60 });
+    const limiter = new RateLimiterRedis({
+      storeClient: client,
+      keyPrefix: `${spec.prefix}rlf`,
+      points: 1_000_000_000,
+      duration: 60,
+    });
     op = async () => {
       await limiter.consume('bench');
     };
@@ -129,7 +146,10 @@ async function measure(spec: ChildSpec, go: Promise<void> = Promise.resolve(), o
 /** Runs `spec` in `n` child processes started together; sums their throughput. */
 async function measureInProcesses(spec: ChildSpec, n: number): Promise<{ ops: number; ms: number }> {
   const children = Array.from({ length: n }, () =>
-    fork(THIS_FILE, ['--child', JSON.stringify(spec)], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }),
+    fork(THIS_FILE, ['--child', JSON.stringify(spec)], {
+      execArgv: ['--import', 'tsx'],
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    }),
   );
   const ready = children.map(
     (child) =>
@@ -166,7 +186,14 @@ export async function benchRedis(options: RedisBenchOptions = {}): Promise<Redis
   const rows: RedisBenchRow[] = [];
   for (const processes of options.processes ?? [1, 3]) {
     for (const contender of ['throttleflow', 'throttleflow-store', 'rate-limiter-flexible'] as const) {
-      const spec: ChildSpec = { contender, url, prefix: `${prefix}${processes}p:`, durationMs, warmupMs, concurrency };
+      const spec: ChildSpec = {
+        contender,
+        url,
+        prefix: `${prefix}${processes}p:`,
+        durationMs,
+        warmupMs,
+        concurrency,
+      };
       const { ops, ms } = processes === 1 ? await measure(spec) : await measureInProcesses(spec, processes);
       rows.push({ contender, processes, ops, ms, opsPerSec: (ops / ms) * 1000 });
     }
@@ -174,7 +201,8 @@ export async function benchRedis(options: RedisBenchOptions = {}): Promise<Redis
   const ratio: Record<string, number> = {};
   const storeRatio: Record<string, number> = {};
   for (const processes of new Set(rows.map((r) => r.processes))) {
-    const find = (c: RedisContender) => rows.find((r) => r.processes === processes && r.contender === c)!.opsPerSec;
+    const find = (c: RedisContender) =>
+      rows.find((r) => r.processes === processes && r.contender === c)!.opsPerSec;
     ratio[`${processes}p`] = find('throttleflow') / find('rate-limiter-flexible');
     storeRatio[`${processes}p`] = find('throttleflow-store') / find('rate-limiter-flexible');
   }
@@ -188,7 +216,9 @@ export async function benchRedis(options: RedisBenchOptions = {}): Promise<Redis
   } while (cursor !== '0');
   await cleaner.quit();
 
-  console.log(`\nRedis store: acquire + release per second (${concurrency} callers per process, ${durationMs} ms each, ${url})`);
+  console.log(
+    `\nRedis store: acquire + release per second (${concurrency} callers per process, ${durationMs} ms each, ${url})`,
+  );
   console.table(
     rows.map((r) => ({
       contender: LABELS[r.contender],
@@ -210,7 +240,8 @@ if (process.argv[2] === '--child') {
   const go = new Promise<void>((resolve) => process.once('message', () => resolve()));
   measure(spec, go, () => process.send!({ type: 'ready' } satisfies ChildMessage)).then(
     (r) => process.send!({ type: 'result', ...r } satisfies ChildMessage, () => process.exit(0)),
-    (error: unknown) => process.send!({ type: 'error', message: String(error) } satisfies ChildMessage, () => process.exit(1)),
+    (error: unknown) =>
+      process.send!({ type: 'error', message: String(error) } satisfies ChildMessage, () => process.exit(1)),
   );
 } else if (process.argv[1] === THIS_FILE) {
   await benchRedis();

@@ -31,14 +31,16 @@ function envInt(name: string, fallback: number): number {
   const raw = process.env[name];
   if (raw === undefined || raw === '') return fallback;
   const value = Number(raw);
-  if (!Number.isInteger(value) || value <= 0) throw new Error(`${name} must be a positive whole number, got ${JSON.stringify(raw)}`);
+  if (!Number.isInteger(value) || value <= 0)
+    throw new Error(`${name} must be a positive whole number, got ${JSON.stringify(raw)}`);
   return value;
 }
 
 const DOCS = envInt('DEMO_DOCS', 150);
 const REQUESTS_PER_WINDOW = envInt('DEMO_LIMIT', 120);
 const WINDOW_MS = envInt('DEMO_WINDOW_MS', 5_000);
-const RAW = process.argv.slice(2).includes('--raw') || ['1', 'true', 'yes'].includes(process.env.DEMO_RAW ?? '');
+const RAW =
+  process.argv.slice(2).includes('--raw') || ['1', 'true', 'yes'].includes(process.env.DEMO_RAW ?? '');
 
 interface Shared {
   docs: string[];
@@ -60,7 +62,11 @@ function makeCall(baseUrl: string, metrics: RunMetrics) {
   return async (stage: Stage, prompt: string): Promise<Reply> => {
     const started = performance.now();
     try {
-      const { data, headers } = await chatCompletion(baseUrl, { model: MODEL, messages: [{ role: 'user', content: prompt }], max_tokens: 60 });
+      const { data, headers } = await chatCompletion(baseUrl, {
+        model: MODEL,
+        messages: [{ role: 'user', content: prompt }],
+        max_tokens: 60,
+      });
       metrics.latency.record(performance.now() - started);
       record(metrics, data);
       metrics.done[stage]++;
@@ -80,10 +86,28 @@ function record(metrics: RunMetrics, data: ChatCompletion): void {
 type Call = ReturnType<typeof makeCall>;
 
 /** Builds the pipeline from a node factory, so both runs share one graph. */
-function buildFlow(makeStage: (stage: Stage, input: (s: Shared) => string[], output: (s: Shared, out: string[]) => void) => Node<Shared>) {
-  const summarise = makeStage('summarise', (s) => s.docs, (s, out) => (s.summaries = out));
-  const translate = makeStage('translate', (s) => s.summaries ?? [], (s, out) => (s.translations = out));
-  const classify = makeStage('classify', (s) => s.translations ?? [], (s, out) => (s.labels = out));
+function buildFlow(
+  makeStage: (
+    stage: Stage,
+    input: (s: Shared) => string[],
+    output: (s: Shared, out: string[]) => void,
+  ) => Node<Shared>,
+) {
+  const summarise = makeStage(
+    'summarise',
+    (s) => s.docs,
+    (s, out) => (s.summaries = out),
+  );
+  const translate = makeStage(
+    'translate',
+    (s) => s.summaries ?? [],
+    (s, out) => (s.translations = out),
+  );
+  const classify = makeStage(
+    'classify',
+    (s) => s.translations ?? [],
+    (s, out) => (s.labels = out),
+  );
   class Report extends Node<Shared> {
     constructor(private readonly verdict: string) {
       super();
@@ -102,22 +126,41 @@ function buildFlow(makeStage: (stage: Stage, input: (s: Shared) => string[], out
 }
 
 const promptFor = (stage: Stage, text: string) =>
-  stage === 'summarise' ? `Summarise: ${text}` : stage === 'translate' ? `Translate to French: ${text}` : `Classify as complaint or news: ${text}`;
+  stage === 'summarise'
+    ? `Summarise: ${text}`
+    : stage === 'translate'
+      ? `Translate to French: ${text}`
+      : `Classify as complaint or news: ${text}`;
 
 /** The simulator echoes text, not judgement: the classify stage's label comes from the document itself. */
 const answer = (stage: Stage, input: string, reply: string) =>
-  stage === 'classify' ? (/complain|froze|stranded|outage|damaged/i.test(input) ? 'complaint' : 'news') : `${reply} [${input.slice(0, 40)}]`;
+  stage === 'classify'
+    ? /complain|froze|stranded|outage|damaged/i.test(input)
+      ? 'complaint'
+      : 'news'
+    : `${reply} [${input.slice(0, 40)}]`;
 
-const routeOf = (stage: Stage, out: string[]) => (stage === 'classify' && out.some((l) => l === 'complaint') ? 'escalate' : 'default');
+const routeOf = (stage: Stage, out: string[]) =>
+  stage === 'classify' && out.some((l) => l === 'complaint') ? 'escalate' : 'default';
 
 /** Plain pocketflow-style parallel nodes: every item at once, 3 tries 1 s apart. */
 function unthrottledFlow(call: Call, metrics: RunMetrics) {
   return buildFlow((stage, input, output) => {
     class Stage extends ParallelBatchNode<Shared, object, string, string> {
-      override async prep(shared: Shared) { return input(shared); }
-      override async exec(text: string) { return answer(stage, text, (await call(stage, promptFor(stage, text))).text); }
-      override async execFallback(): Promise<string> { metrics.failed[stage]++; return FAILED; }
-      override async post(shared: Shared, _in: string[], out: string[]) { output(shared, out); return routeOf(stage, out); }
+      override async prep(shared: Shared) {
+        return input(shared);
+      }
+      override async exec(text: string) {
+        return answer(stage, text, (await call(stage, promptFor(stage, text))).text);
+      }
+      override async execFallback(): Promise<string> {
+        metrics.failed[stage]++;
+        return FAILED;
+      }
+      override async post(shared: Shared, _in: string[], out: string[]) {
+        output(shared, out);
+        return routeOf(stage, out);
+      }
     }
     return new Stage(TRIES, RETRY_WAIT_MS / 1000) as unknown as Node<Shared>;
   });
@@ -128,13 +171,18 @@ function throttledFlow(call: Call, metrics: RunMetrics, limiter: string) {
   return buildFlow((stage, input, output) => {
     class Stage extends ThrottledParallelBatchNode<Shared, string, Reply> {
       override limiter = limiter;
-      override async prep(shared: Shared) { return input(shared); }
+      override async prep(shared: Shared) {
+        return input(shared);
+      }
       // Returning the headers with the answer lets the limiter learn from the provider's response.
       override async exec(text: string): Promise<Reply> {
         const reply = await call(stage, promptFor(stage, text));
         return { text: answer(stage, text, reply.text), headers: reply.headers };
       }
-      override async execFallback(): Promise<Reply> { metrics.failed[stage]++; return { text: FAILED }; }
+      override async execFallback(): Promise<Reply> {
+        metrics.failed[stage]++;
+        return { text: FAILED };
+      }
       override async post(shared: Shared, _in: string[], replies: Reply[]) {
         const out = replies.map((r) => r.text);
         output(shared, out);
@@ -165,7 +213,9 @@ async function runOnce(label: string, flow: FlowFactory): Promise<RunResult> {
     const makespanMs = performance.now() - started;
     stop(makespanMs);
     // A failed summary is still translated and classified (as a plain pipeline would), so a document is lost if any stage failed.
-    const lostDocuments = shared.docs.filter((_, i) => [shared.summaries, shared.translations, shared.labels].some((out) => out?.[i] === FAILED)).length;
+    const lostDocuments = shared.docs.filter((_, i) =>
+      [shared.summaries, shared.translations, shared.labels].some((out) => out?.[i] === FAILED),
+    ).length;
     return {
       label,
       makespanMs,
@@ -189,7 +239,11 @@ async function main() {
 
   const plain = await runOnce('unthrottled', unthrottledFlow);
   console.log('');
-  LimiterRegistry.register('provider', { maxConcurrent: 50, maxPerWindow: REQUESTS_PER_WINDOW, windowMs: WINDOW_MS });
+  LimiterRegistry.register('provider', {
+    maxConcurrent: 50,
+    maxPerWindow: REQUESTS_PER_WINDOW,
+    windowMs: WINDOW_MS,
+  });
   const throttled = await runOnce('throttled', (call, metrics) => throttledFlow(call, metrics, 'provider'));
 
   const optimumMs = pipelineOptimumMs({
@@ -203,16 +257,32 @@ async function main() {
   console.log('');
   for (const line of resultTable([plain, throttled])) console.log(`  ${line}`);
   console.log('\nWhat happened');
-  const context = { documents: DOCS, limit: REQUESTS_PER_WINDOW, windowMs: WINDOW_MS, triesPerItem: TRIES, optimumMs };
+  const context = {
+    documents: DOCS,
+    limit: REQUESTS_PER_WINDOW,
+    windowMs: WINDOW_MS,
+    triesPerItem: TRIES,
+    optimumMs,
+  };
   // A terminal's own width when it tells us (a pseudo-terminal may say 0), at most 100 columns.
   const width = Math.min(100, process.stdout.columns || 100);
-  for (const sentence of summarySentences(plain, throttled, context)) for (const line of wrap(sentence, width)) console.log(line);
+  for (const sentence of summarySentences(plain, throttled, context))
+    for (const line of wrap(sentence, width)) console.log(line);
 
   if (RAW) {
     console.log('\nRaw stats');
     for (const run of [plain, throttled]) {
       const { latency, ...counters } = run.metrics;
-      console.dir({ run: run.label, makespanMs: run.makespanMs, ...counters, latency: latency.snapshot(), provider: run.provider }, { depth: null });
+      console.dir(
+        {
+          run: run.label,
+          makespanMs: run.makespanMs,
+          ...counters,
+          latency: latency.snapshot(),
+          provider: run.provider,
+        },
+        { depth: null },
+      );
     }
     console.dir({ optimumMs, limiter: LimiterRegistry.get('provider').stats() }, { depth: null });
   } else {

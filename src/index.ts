@@ -21,14 +21,20 @@ export {
   type ThrottledNodeStats,
   type ThrottledNodeCounters,
 } from './throttled/throttled-parallel-batch-node';
-export { AdaptiveThrottledNode, type AdaptiveThrottledNodeOptions } from './throttled/adaptive-throttled-node';
+export {
+  AdaptiveThrottledNode,
+  type AdaptiveThrottledNodeOptions,
+} from './throttled/adaptive-throttled-node';
 export {
   ThrottledBatchFlow,
   ThrottledAsyncParallelBatchFlow,
   type ThrottledFlowOptions,
   type ThrottledFlowStats,
 } from './throttled/throttled-batch-flow';
-export { AdaptiveThrottledBatchFlow, type AdaptiveFlowOptions } from './throttled/adaptive-throttled-batch-flow';
+export {
+  AdaptiveThrottledBatchFlow,
+  type AdaptiveFlowOptions,
+} from './throttled/adaptive-throttled-batch-flow';
 
 // Limiters, shared limiters and presets.
 export type { Clock } from './util/clock';
@@ -73,7 +79,11 @@ export { runStream, type HeldStream, type RunStreamOptions } from './calls/run-s
 export type { StreamUsage } from './calls/stream-usage';
 
 // Errors and their guards.
-export { ThrottleflowError, isThrottleflowError, type ThrottleflowErrorCode } from './errors/throttleflow-error';
+export {
+  ThrottleflowError,
+  isThrottleflowError,
+  type ThrottleflowErrorCode,
+} from './errors/throttleflow-error';
 export {
   RateLimitHit,
   isRateLimitHit,

@@ -91,7 +91,12 @@ class ApiNode extends Node<Shared, UserParams, string, string> {
     } catch (error) {
       const limited = detectRateLimit(error);
       // Signal the rate limit to the parent flow (with the provider's retry-after as a hint).
-      if (limited) throw new RateLimitHit('API rate limit exceeded', { retryAfterMs: limited.retryAfterMs, source: 'my_api', cause: error });
+      if (limited)
+        throw new RateLimitHit('API rate limit exceeded', {
+          retryAfterMs: limited.retryAfterMs,
+          source: 'my_api',
+          cause: error,
+        });
       throw error;
     }
   }
@@ -129,7 +134,13 @@ export interface FlowThrottlingOptions extends Output {
 
 export interface FlowThrottlingSummary extends Summary {
   fixed: { users: number; processed: number; stats: ThrottledFlowStats };
-  adaptive: { users: number; processed: number; stats: ThrottledFlowStats; levels: number[]; failures: number };
+  adaptive: {
+    users: number;
+    processed: number;
+    stats: ThrottledFlowStats;
+    levels: number[];
+    failures: number;
+  };
 }
 
 export async function run(options: FlowThrottlingOptions = {}): Promise<FlowThrottlingSummary> {
@@ -153,7 +164,11 @@ export async function run(options: FlowThrottlingOptions = {}): Promise<FlowThro
     const flow = new UserProcessingFlow(fetch);
     const shared: Shared = { userIds: range(users), users: new Map(), processed: new Map() };
     await flow.run(shared);
-    out.results('processed users', [...shared.processed].sort(([a], [b]) => a - b).map(([id, reply]) => `user ${id}: ${reply}`), 3);
+    out.results(
+      'processed users',
+      [...shared.processed].sort(([a], [b]) => a - b).map(([id, reply]) => `user ${id}: ${reply}`),
+      3,
+    );
     out.stats('flow stats', flow.stats);
     out.provider(providerReport(llmApi));
 
@@ -164,13 +179,19 @@ export async function run(options: FlowThrottlingOptions = {}): Promise<FlowThro
       simulator: { requestsPerWindow: 20, windowMs: 1_000, latencyMs: 300, jitterMs: 100 },
     });
     providers.push(flakyApi);
-    out.title(`flow-throttling 2/2: ${adaptiveUsers} users through an adaptive flow (provider: 20 per second)`);
+    out.title(
+      `flow-throttling 2/2: ${adaptiveUsers} users through an adaptive flow (provider: 20 per second)`,
+    );
     const smart = new SmartUserFlow(new ApiNode(flakyApi.llm));
     const levels = [smart.aimd.current];
     smart.getLimiter().on('resize', ({ to }) => levels.push(to));
     const shared2: Shared = { userIds: range(adaptiveUsers), users: new Map(), processed: new Map() };
     await smart.run(shared2);
-    out.results('moods', [...shared2.processed].sort(([a], [b]) => a - b).map(([id, mood]) => `user ${id}: ${mood}`), 3);
+    out.results(
+      'moods',
+      [...shared2.processed].sort(([a], [b]) => a - b).map(([id, mood]) => `user ${id}: ${mood}`),
+      3,
+    );
     out.line(`flow concurrency levels: ${levels.join(' → ')}`);
     out.stats('flow stats', smart.stats);
     for (const f of smart.failures) out.line(`failed: ${JSON.stringify(f.params)}: ${String(f.error)}`);
@@ -187,7 +208,13 @@ export async function run(options: FlowThrottlingOptions = {}): Promise<FlowThro
       providers: providers.map(providerReport),
       stats: { fixedFlow: flow.stats, adaptiveFlow: smart.stats },
       fixed: { users, processed: shared.processed.size, stats: flow.stats },
-      adaptive: { users: adaptiveUsers, processed: shared2.processed.size, stats: smart.stats, levels, failures: smart.failures.length },
+      adaptive: {
+        users: adaptiveUsers,
+        processed: shared2.processed.size,
+        stats: smart.stats,
+        levels,
+        failures: smart.failures.length,
+      },
     };
     out.summary(summary);
     return summary;

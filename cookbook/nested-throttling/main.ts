@@ -107,7 +107,9 @@ export async function run(options: NestedThrottlingOptions = {}): Promise<Nested
     simulator: { latencyMs: 150, jitterMs: 50 },
   });
   try {
-    out.title(`nested-throttling: ${users} users × ${ENDPOINTS.length} endpoints, 5 users × 3 calls = 15 in flight at most`);
+    out.title(
+      `nested-throttling: ${users} users × ${ENDPOINTS.length} endpoints, 5 users × 3 calls = 15 in flight at most`,
+    );
     const started = performance.now();
     const gauge = new PerUserGauge();
     const node = new FetchUserDataNode(provider.llm, gauge);
@@ -116,14 +118,18 @@ export async function run(options: NestedThrottlingOptions = {}): Promise<Nested
     await flow.run(shared);
     const elapsedMs = performance.now() - started;
 
-    const lines = [...shared.results].sort(([a], [b]) => a - b).map(([id, bodies]) => `user ${id}: ${bodies.length} endpoints, e.g. ${bodies[0]}`);
+    const lines = [...shared.results]
+      .sort(([a], [b]) => a - b)
+      .map(([id, bodies]) => `user ${id}: ${bodies.length} endpoints, e.g. ${bodies[0]}`);
     out.results('users', lines, 3);
     out.stats('flow stats', flow.stats);
     // A node inside a throttled flow keeps one limiter per sub-flow run; its counters cover them all.
     const { totalSuccesses, totalFailures, totalRateLimits } = node.stats;
     out.stats('node counters (all users)', { totalSuccesses, totalFailures, totalRateLimits });
     const maxInFlight = provider.llm.counters.maxInFlight;
-    out.line(`effective limit: 5 users × 3 calls = 15; measured at most ${maxInFlight} in flight, at most ${gauge.max} per user`);
+    out.line(
+      `effective limit: 5 users × 3 calls = 15; measured at most ${maxInFlight} in flight, at most ${gauge.max} per user`,
+    );
 
     const done = [...shared.results.values()].filter((bodies) => bodies.length === ENDPOINTS.length).length;
     const summary: NestedThrottlingSummary = {

@@ -10,7 +10,13 @@
  *
  *   npx tsx cookbook/parameterized-flow/main.ts
  */
-import { LimiterRegistry, Node, ThrottledBatchFlow, ThrottledParallelBatchNode, type ThrottledNodeOptions } from '../../src/index';
+import {
+  LimiterRegistry,
+  Node,
+  ThrottledBatchFlow,
+  ThrottledParallelBatchNode,
+  type ThrottledNodeOptions,
+} from '../../src/index';
 import { sampleDocuments } from '../data/sample-texts';
 import type { Llm } from '../shared/llm';
 import { runIfMain } from '../shared/main';
@@ -59,7 +65,9 @@ class TranslateDocsNode extends ThrottledParallelBatchNode<Shared, string, strin
   }
   override async exec(doc: string): Promise<string> {
     const { language, tone, maxWords } = this.params;
-    return (await this.llm.complete(`Translate to ${language}, ${tone} tone, at most ${maxWords} words: ${doc}`)).text;
+    return (
+      await this.llm.complete(`Translate to ${language}, ${tone} tone, at most ${maxWords} words: ${doc}`)
+    ).text;
   }
   override async post(shared: Shared, _docs: string[], out: string[]): Promise<string> {
     shared.translations.set(this.params.lang, out);
@@ -120,7 +128,9 @@ export async function run(options: ParameterizedFlowOptions = {}): Promise<Param
   const registry = new LimiterRegistry();
   registry.register('llm', { maxConcurrent: 6, maxPerWindow: 12, windowMs: 1_000, windowMarginMs: 200 });
   try {
-    out.title(`parameterized-flow: ${docs} documents × ${languages.length} languages, one 12-per-second budget`);
+    out.title(
+      `parameterized-flow: ${docs} documents × ${languages.length} languages, one 12-per-second budget`,
+    );
     const started = performance.now();
     const translate = new TranslateDocsNode(provider.llm, { limiter: 'llm', registry });
     translate.on('report', new ReportNode());
@@ -130,12 +140,16 @@ export async function run(options: ParameterizedFlowOptions = {}): Promise<Param
     await flow.run(shared);
     const elapsedMs = performance.now() - started;
 
-    for (const { lang, language } of languages) out.results(`${language}`, shared.translations.get(lang) ?? [], 1);
+    for (const { lang, language } of languages)
+      out.results(`${language}`, shared.translations.get(lang) ?? [], 1);
     out.results('reports', shared.reports, languages.length);
     out.stats('flow stats', flow.stats);
     out.stats('shared limiter', registry.get('llm').stats());
     const items = docs * languages.length;
-    const done = [...shared.translations.values()].reduce((n, list) => n + list.filter((t) => t.length > 0).length, 0);
+    const done = [...shared.translations.values()].reduce(
+      (n, list) => n + list.filter((t) => t.length > 0).length,
+      0,
+    );
     const summary: ParameterizedFlowSummary = {
       example: 'parameterized-flow',
       items,

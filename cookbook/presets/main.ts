@@ -67,14 +67,21 @@ class GreetUserNode extends Node<{ greetings: Map<number, string> }, { userId: n
   override async exec(): Promise<string> {
     return (await this.llm.complete(`Write a one-line welcome for user ${this.params.userId}`)).text;
   }
-  override async post(shared: { greetings: Map<number, string> }, _p: unknown, greeting: string): Promise<undefined> {
+  override async post(
+    shared: { greetings: Map<number, string> },
+    _p: unknown,
+    greeting: string,
+  ): Promise<undefined> {
     shared.greetings.set(this.params.userId, greeting);
     return undefined;
   }
 }
 
 /** A flow whose limits are subclass fields read from a flow preset. */
-class GreetUsersFlow extends ThrottledAsyncParallelBatchFlow<{ greetings: Map<number, string>; userIds: number[] }> {
+class GreetUsersFlow extends ThrottledAsyncParallelBatchFlow<{
+  greetings: Map<number, string>;
+  userIds: number[];
+}> {
   override maxConcurrentFlows = FlowPresets.MODERATE.maxConcurrentFlows;
   override maxFlowsPerMinute = FlowPresets.MODERATE.maxFlowsPerMinute;
   override async prep(shared: { userIds: number[] }) {
@@ -105,7 +112,9 @@ export async function run(options: PresetsOptions = {}): Promise<PresetsSummary>
   // Case-insensitive; an unknown name throws an InvalidOptionError listing the known ones.
   const chosen: { maxConcurrent: number; maxPerMinute?: number } = Presets.get(presetName);
   if (items > (chosen.maxPerMinute ?? Infinity) || items > Presets.ANTHROPIC_STANDARD.maxPerMinute) {
-    out.line(`note: ${items} calls are more than one minute of a preset allows; the run will wait for the next minute`);
+    out.line(
+      `note: ${items} calls are more than one minute of a preset allows; the run will wait for the next minute`,
+    );
   }
   const providers: Provider[] = [];
   const open = async (dialect: 'openai' | 'anthropic', name: string, perMinute: number | undefined) => {
@@ -139,14 +148,26 @@ export async function run(options: PresetsOptions = {}): Promise<PresetsSummary>
     out.stats('node stats', node1.stats);
     out.provider(providerReport(openai));
     done += shared1.summaries?.length ?? 0;
-    parts.push({ part: 'spread', preset: presetName, limits: spread, calls: openai.llm.counters.calls, maxInFlight: openai.llm.counters.maxInFlight });
+    parts.push({
+      part: 'spread',
+      preset: presetName,
+      limits: spread,
+      calls: openai.llm.counters.calls,
+      maxInFlight: openai.llm.counters.maxInFlight,
+    });
 
     // 2. Read a preset into subclass fields.
-    const anthropic = await open('anthropic', 'anthropic (ANTHROPIC_STANDARD)', Presets.ANTHROPIC_STANDARD.maxPerMinute);
+    const anthropic = await open(
+      'anthropic',
+      'anthropic (ANTHROPIC_STANDARD)',
+      Presets.ANTHROPIC_STANDARD.maxPerMinute,
+    );
     const node2 = new AnthropicSummariseNode(anthropic.llm);
     const shared2: Shared = { texts: sampleDocuments(items) };
     await node2.run(shared2);
-    out.line(`\n2. class AnthropicSummariseNode { maxConcurrent = Presets.ANTHROPIC_STANDARD.maxConcurrent; maxPerMinute = … }`);
+    out.line(
+      `\n2. class AnthropicSummariseNode { maxConcurrent = Presets.ANTHROPIC_STANDARD.maxConcurrent; maxPerMinute = … }`,
+    );
     out.results('summaries', shared2.summaries ?? [], 2);
     out.stats('node stats', node2.stats);
     out.provider(providerReport(anthropic));
@@ -164,10 +185,15 @@ export async function run(options: PresetsOptions = {}): Promise<PresetsSummary>
     const fieldsFlow = new GreetUsersFlow(new GreetUserNode(flowProvider.llm));
     const shared3 = { greetings: new Map<number, string>(), userIds: range(items) };
     await fieldsFlow.run(shared3);
-    const spreadFlow = new ThrottledAsyncParallelBatchFlow<typeof shared3>(new GreetUserNode(flowProvider.llm), FlowPresets.BATCH_PROCESSING);
+    const spreadFlow = new ThrottledAsyncParallelBatchFlow<typeof shared3>(
+      new GreetUserNode(flowProvider.llm),
+      FlowPresets.BATCH_PROCESSING,
+    );
     spreadFlow.prep = async (shared) => shared.userIds.map((userId) => ({ userId: userId + items }));
     await spreadFlow.run(shared3);
-    out.line(`\n3. class GreetUsersFlow { maxConcurrentFlows = FlowPresets.MODERATE.maxConcurrentFlows; … }, then`);
+    out.line(
+      `\n3. class GreetUsersFlow { maxConcurrentFlows = FlowPresets.MODERATE.maxConcurrentFlows; … }, then`,
+    );
     out.line(`   new ThrottledAsyncParallelBatchFlow(start, FlowPresets.BATCH_PROCESSING)`);
     out.results('greetings', [...shared3.greetings.values()], 2);
     out.stats('MODERATE flow stats', fieldsFlow.stats);
@@ -193,7 +219,9 @@ export async function run(options: PresetsOptions = {}): Promise<PresetsSummary>
       perMinuteLimitBinds = true;
     }
     out.line(`\n4. Presets.OPENAI_FREE = ${JSON.stringify(Presets.OPENAI_FREE)}: 3 calls started at once;`);
-    out.line(`   a 4th ${perMinuteLimitBinds ? 'is refused (LimiterTimeoutError after 300 ms): it would wait for the next minute' : 'started (unexpected)'}`);
+    out.line(
+      `   a 4th ${perMinuteLimitBinds ? 'is refused (LimiterTimeoutError after 300 ms): it would wait for the next minute' : 'started (unexpected)'}`,
+    );
     out.stats('limiter stats', free.stats());
 
     const summary: PresetsSummary = {
@@ -203,7 +231,13 @@ export async function run(options: PresetsOptions = {}): Promise<PresetsSummary>
       lost: items * 4 - done,
       elapsedMs: performance.now() - started,
       providers: providers.map(providerReport),
-      stats: { spreadNode: node1.stats, fieldsNode: node2.stats, moderateFlow: fieldsFlow.stats, batchFlow: spreadFlow.stats, free: free.stats() },
+      stats: {
+        spreadNode: node1.stats,
+        fieldsNode: node2.stats,
+        moderateFlow: fieldsFlow.stats,
+        batchFlow: spreadFlow.stats,
+        free: free.stats(),
+      },
       parts,
       perMinuteLimitBinds,
     };

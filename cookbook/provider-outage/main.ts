@@ -17,7 +17,12 @@
 import { LimiterRegistry, ThrottledParallelBatchNode, isRateLimitHit } from '../../src/index';
 import { detectRateLimit } from '../../src/providers/index';
 import { CircuitBreaker, isBrokenCircuitError, type CircuitState } from '../../src/resilience/index';
-import { withFallback, type FallbackChain, type FallbackStats, type FallbackTarget } from '../../src/routing/index';
+import {
+  withFallback,
+  type FallbackChain,
+  type FallbackStats,
+  type FallbackTarget,
+} from '../../src/routing/index';
 import { sampleDocuments } from '../data/sample-texts';
 import type { Llm } from '../shared/llm';
 import { runIfMain } from '../shared/main';
@@ -26,7 +31,8 @@ import { Printer, type Output, type Summary } from '../shared/report';
 
 type Target = 'primary' | 'secondary';
 /** Why a text did not go to (or stay with) the primary. */
-type FallbackReason = 'open circuit' | 'limiter paused' | 'overloaded (529)' | 'rate limited (429)' | 'failed';
+type FallbackReason =
+  'open circuit' | 'limiter paused' | 'overloaded (529)' | 'rate limited (429)' | 'failed';
 
 interface Served {
   text: string;
@@ -55,7 +61,10 @@ function summariseWith(name: Target, llm: Llm): FallbackTarget<string, Served> {
   return {
     name,
     limiter: name, // the limiter registered under the same name
-    call: async (text, signal) => ({ text: (await llm.complete(`Summarise: ${text}`, { signal })).text, servedBy: name }),
+    call: async (text, signal) => ({
+      text: (await llm.complete(`Summarise: ${text}`, { signal })).text,
+      servedBy: name,
+    }),
   };
 }
 
@@ -131,11 +140,25 @@ export async function run(options: ProviderOutageOptions = {}): Promise<Provider
 
     // Each provider has its own limiter, matching its own limits.
     const registry = new LimiterRegistry();
-    registry.register('primary', { maxConcurrent: 8, maxPerWindow: 15, windowMs: 1_000, windowMarginMs: 200 });
-    registry.register('secondary', { maxConcurrent: 5, maxPerWindow: 10, windowMs: 1_000, windowMarginMs: 200 });
+    registry.register('primary', {
+      maxConcurrent: 8,
+      maxPerWindow: 15,
+      windowMs: 1_000,
+      windowMarginMs: 200,
+    });
+    registry.register('secondary', {
+      maxConcurrent: 5,
+      maxPerWindow: 10,
+      windowMs: 1_000,
+      windowMarginMs: 200,
+    });
     // 3 failures in a row open the circuit (529s and 5xx count, 429s do not); after
     // halfOpenAfterMs one trial call may try again.
-    const breaker = new CircuitBreaker({ name: 'primary', consecutiveFailures: 3, halfOpenAfterMs: options.halfOpenAfterMs ?? 1_000 });
+    const breaker = new CircuitBreaker({
+      name: 'primary',
+      consecutiveFailures: 3,
+      halfOpenAfterMs: options.halfOpenAfterMs ?? 1_000,
+    });
 
     const chain = withFallback<string, Served>(
       [
@@ -180,14 +203,26 @@ export async function run(options: ProviderOutageOptions = {}): Promise<Provider
     const elapsedMs = performance.now() - started;
 
     const chainStats: FallbackStats = chain.stats();
-    const servedBy: Record<Target, number> = { primary: chainStats.servedBy.primary ?? 0, secondary: chainStats.servedBy.secondary ?? 0 };
+    const servedBy: Record<Target, number> = {
+      primary: chainStats.servedBy.primary ?? 0,
+      secondary: chainStats.servedBy.secondary ?? 0,
+    };
     const results = shared.results ?? [];
-    out.results('results', results.map((r) => `[${r.servedBy}] ${r.text}`), 4);
+    out.results(
+      'results',
+      results.map((r) => `[${r.servedBy}] ${r.text}`),
+      4,
+    );
     out.line(`served by: primary ${servedBy.primary}, secondary ${servedBy.secondary}`);
     out.stats('left the primary because', fallbacks);
     out.line(`breaker: ${breaker.state} at the end, ${transitions.length} state changes`);
     out.stats('node', node.stats);
-    out.stats('chain', { calls: chainStats.calls, served: chainStats.served, fellBack: chainStats.fellBack, failed: chainStats.failed });
+    out.stats('chain', {
+      calls: chainStats.calls,
+      served: chainStats.served,
+      fellBack: chainStats.fellBack,
+      failed: chainStats.failed,
+    });
     out.stats('primary limiter', registry.get('primary').stats());
     out.stats('secondary limiter', registry.get('secondary').stats());
     const primary529s = primary.simulator?.stats().faults.p529 ?? 0;
@@ -201,7 +236,12 @@ export async function run(options: ProviderOutageOptions = {}): Promise<Provider
       lost: items - done,
       elapsedMs,
       providers: providers.map(providerReport),
-      stats: { node: node.stats, chain: chainStats, primary: registry.get('primary').stats(), secondary: registry.get('secondary').stats() },
+      stats: {
+        node: node.stats,
+        chain: chainStats,
+        primary: registry.get('primary').stats(),
+        secondary: registry.get('secondary').stats(),
+      },
       servedBy,
       fallbacks,
       transitions,

@@ -32,7 +32,11 @@ const MAX_TOKENS = 150;
 type WithResponse<T> = { data: T; response: Response };
 
 /** Summaries with the OpenAI SDK: 8 at once, 20 requests and 3000 tokens per second. */
-class OpenAiSummariseNode extends ThrottledParallelBatchNode<Shared, string, WithResponse<OpenAI.ChatCompletion>> {
+class OpenAiSummariseNode extends ThrottledParallelBatchNode<
+  Shared,
+  string,
+  WithResponse<OpenAI.ChatCompletion>
+> {
   override maxConcurrent = 8;
   override maxPerWindow = 20;
   override windowMs = 1_000;
@@ -60,7 +64,11 @@ class OpenAiSummariseNode extends ThrottledParallelBatchNode<Shared, string, Wit
   override async exec(text: string) {
     const result = await this.provider.llm.track(() =>
       this.client.chat.completions
-        .create({ model: this.provider.llm.model, max_tokens: MAX_TOKENS, messages: [{ role: 'user', content: prompt(text) }] })
+        .create({
+          model: this.provider.llm.model,
+          max_tokens: MAX_TOKENS,
+          messages: [{ role: 'user', content: prompt(text) }],
+        })
         .withResponse(),
     );
     this.lastBudget = parseRateLimitHeaders(result.response.headers);
@@ -95,7 +103,11 @@ class AnthropicTitleNode extends ThrottledParallelBatchNode<Shared, string, With
   override async exec(text: string) {
     const result = await this.provider.llm.track(() =>
       this.client.messages
-        .create({ model: this.provider.llm.model, max_tokens: 30, messages: [{ role: 'user', content: `A title for: ${text}` }] })
+        .create({
+          model: this.provider.llm.model,
+          max_tokens: 30,
+          messages: [{ role: 'user', content: `A title for: ${text}` }],
+        })
         .withResponse(),
     );
     this.lastBudget = parseRateLimitHeaders(result.response.headers);
@@ -103,7 +115,9 @@ class AnthropicTitleNode extends ThrottledParallelBatchNode<Shared, string, With
   }
 
   override async post(shared: Shared, _texts: string[], results: WithResponse<Anthropic.Message>[]) {
-    shared.titles = results.map((r) => r.data.content.map((block) => (block.type === 'text' ? block.text : '')).join(''));
+    shared.titles = results.map((r) =>
+      r.data.content.map((block) => (block.type === 'text' ? block.text : '')).join(''),
+    );
     return undefined;
   }
 }
@@ -134,7 +148,13 @@ export async function run(options: SdkClientsOptions = {}): Promise<SdkClientsSu
     const openaiProvider = await openProvider({
       name: 'openai',
       simulate: options.simulate,
-      simulator: { requestsPerWindow: 20, tokensPerWindow: 3_000, windowMs: 1_000, latencyMs: 200, jitterMs: 100 },
+      simulator: {
+        requestsPerWindow: 20,
+        tokensPerWindow: 3_000,
+        windowMs: 1_000,
+        latencyMs: 200,
+        jitterMs: 100,
+      },
     });
     providers.push(openaiProvider);
     const anthropicProvider = await openProvider({
@@ -155,7 +175,9 @@ export async function run(options: SdkClientsOptions = {}): Promise<SdkClientsSu
       ? new Anthropic({ baseURL: anthropicSim.url, apiKey: 'simulator', maxRetries: 0 })
       : new Anthropic({ maxRetries: 0 }); // ANTHROPIC_API_KEY from the environment
 
-    out.title(`sdk-clients: ${items} texts through the openai SDK and ${items} through @anthropic-ai/sdk, concurrently`);
+    out.title(
+      `sdk-clients: ${items} texts through the openai SDK and ${items} through @anthropic-ai/sdk, concurrently`,
+    );
     const started = performance.now();
     const shared: Shared = { texts: sampleDocuments(items) };
     const summarise = new OpenAiSummariseNode(openai, openaiProvider);

@@ -41,7 +41,13 @@ async function callThrough<T>(name: string, fn: () => Promise<T>, maxRateLimits 
     try {
       return await limiter.run(fn);
     } catch (error) {
-      const outcome = handleRateLimit(error, { limiter, attempt, backoffMs: 500, maxBackoffMs: 10_000, source: name });
+      const outcome = handleRateLimit(error, {
+        limiter,
+        attempt,
+        backoffMs: 500,
+        maxBackoffMs: 10_000,
+        source: name,
+      });
       if (outcome.kind === 'none') throw error;
       if (outcome.kind === 'fatal' || attempt >= maxRateLimits) throw outcome.error;
     }
@@ -111,7 +117,10 @@ class MultiApiNode extends ParallelBatchNode<Shared, object, string, string> {
   }
   override async exec(text: string) {
     const a = await callThrough('openai', async () => (await this.openai.complete(`Tone of: ${text}`)).text);
-    const b = await callThrough('anthropic', async () => (await this.anthropic.complete(`Topic of: ${text}`)).text);
+    const b = await callThrough(
+      'anthropic',
+      async () => (await this.anthropic.complete(`Topic of: ${text}`)).text,
+    );
     const c = await callThrough('internal_api', () => internalLookup(text));
     return `openai → ${a.slice(0, 30)}… | anthropic → ${b.slice(0, 30)}… | internal → ${c}`;
   }
@@ -129,7 +138,11 @@ class FlexibleNode extends ParallelBatchNode<Shared, object, string, string> {
   }
   override async exec(text: string) {
     // Creates the limiter if it does not exist, reuses it if it does.
-    const limiter = LimiterRegistry.getOrCreate('my_api', { maxConcurrent: 10, maxPerWindow: 100, windowMs: 1_000 });
+    const limiter = LimiterRegistry.getOrCreate('my_api', {
+      maxConcurrent: 10,
+      maxPerWindow: 100,
+      windowMs: 1_000,
+    });
     this.seen.add(limiter);
     return limiter.run(() => internalLookup(text));
   }
@@ -173,12 +186,24 @@ export async function run(options: SharedLimitersOptions = {}): Promise<SharedLi
     providers.push(anthropic);
 
     // Register at start-up, once. (windowMarginMs: room for localhost jitter on a 1 s window.)
-    LimiterRegistry.register('openai', { maxConcurrent: 10, maxPerWindow: 20, windowMs: 1_000, windowMarginMs: 200 });
-    LimiterRegistry.register('anthropic', { maxConcurrent: 5, maxPerWindow: 10, windowMs: 1_000, windowMarginMs: 200 });
+    LimiterRegistry.register('openai', {
+      maxConcurrent: 10,
+      maxPerWindow: 20,
+      windowMs: 1_000,
+      windowMarginMs: 200,
+    });
+    LimiterRegistry.register('anthropic', {
+      maxConcurrent: 5,
+      maxPerWindow: 10,
+      windowMs: 1_000,
+      windowMarginMs: 200,
+    });
     LimiterRegistry.register('internal_api', { maxConcurrent: 20 });
     const started = performance.now();
 
-    out.title(`shared-limiters 1/3: two nodes, ${items} texts each, one 'openai' limiter (10 at once, 20 per second)`);
+    out.title(
+      `shared-limiters 1/3: two nodes, ${items} texts each, one 'openai' limiter (10 at once, 20 per second)`,
+    );
     const shared: Shared = { texts: sampleDocuments(items) };
     await Promise.all([new SummariseNode(openai.llm).run(shared), new KeywordsNode(openai.llm).run(shared)]);
     out.results('summaries', shared.summaries ?? [], 2);
@@ -190,20 +215,25 @@ export async function run(options: SharedLimitersOptions = {}): Promise<SharedLi
     const multi: Shared = { texts: sampleDocuments(Math.ceil(items / 2)) };
     await new MultiApiNode(openai.llm, anthropic.llm).run(multi);
     out.results('combined', multi.combined ?? [], 2);
-    for (const name of ['openai', 'anthropic', 'internal_api']) out.stats(`'${name}' limiter`, LimiterRegistry.get(name).stats());
+    for (const name of ['openai', 'anthropic', 'internal_api'])
+      out.stats(`'${name}' limiter`, LimiterRegistry.get(name).stats());
 
     out.title('shared-limiters 3/3: lazy registration with getOrCreate');
     const lazy: Shared = { texts: sampleDocuments(items) };
     const flexible = new FlexibleNode();
     await flexible.run(lazy);
     out.results('lookups', lazy.lookups ?? [], 2);
-    out.line(`getOrCreate('my_api') returned ${flexible.seen.size} limiter for ${items} calls; registered: ${LimiterRegistry.names().join(', ')}`);
+    out.line(
+      `getOrCreate('my_api') returned ${flexible.seen.size} limiter for ${items} calls; registered: ${LimiterRegistry.names().join(', ')}`,
+    );
     out.stats("'my_api' limiter", LimiterRegistry.get('my_api').stats());
 
     const limiters = Object.fromEntries(NAMES.map((name) => [name, LimiterRegistry.get(name).stats()]));
     const total = items * 2 + multi.texts.length + items;
-    const done =
-      [shared.summaries, shared.keywords, multi.combined, lazy.lookups].reduce((n, list) => n + (list ?? []).filter((r) => r.length > 0).length, 0);
+    const done = [shared.summaries, shared.keywords, multi.combined, lazy.lookups].reduce(
+      (n, list) => n + (list ?? []).filter((r) => r.length > 0).length,
+      0,
+    );
     const summary: SharedLimitersSummary = {
       example: 'shared-limiters',
       items: total,

@@ -85,7 +85,10 @@ export interface LlmOptions {
   name?: string;
 }
 
-const DEFAULT_MODELS: Record<Dialect, string> = { openai: 'gpt-4o-mini', anthropic: 'claude-3-5-haiku-latest' };
+const DEFAULT_MODELS: Record<Dialect, string> = {
+  openai: 'gpt-4o-mini',
+  anthropic: 'claude-3-5-haiku-latest',
+};
 const API_KEYS: Record<Dialect, string> = { openai: 'OPENAI_API_KEY', anthropic: 'ANTHROPIC_API_KEY' };
 
 /** Whether the environment holds a real API key for `dialect`. */
@@ -126,7 +129,11 @@ export class Llm {
   /** Sends one prompt; resolves to the reply or rejects with an error carrying `status` and `headers`. */
   complete(prompt: string, options: CompleteOptions = {}): Promise<LlmReply> {
     return this.track(async () => {
-      const reply = this.baseUrl ? await this.viaFetch(this.baseUrl, prompt, options) : await (await this.loadSdk())(prompt, options);
+      const reply = this.baseUrl
+        ? await this.viaFetch(this.baseUrl, prompt, options)
+        : await (
+            await this.loadSdk()
+          )(prompt, options);
       this.counters.tokens += reply.usage.total_tokens;
       return reply;
     });
@@ -161,7 +168,12 @@ export class Llm {
     const maxTokens = options.maxTokens ?? this.maxTokens;
     const messages = [{ role: 'user', content: prompt }];
     if (this.dialect === 'anthropic') {
-      return { model: this.model, max_tokens: maxTokens, messages, ...(options.system ? { system: options.system } : {}) };
+      return {
+        model: this.model,
+        max_tokens: maxTokens,
+        messages,
+        ...(options.system ? { system: options.system } : {}),
+      };
     }
     return {
       model: this.model,
@@ -217,7 +229,10 @@ async function openaiSdk(llm: Llm): Promise<SdkCall> {
   const client = new OpenAI({ maxRetries: 0 });
   return async (prompt, options) => {
     const body = llm.body(prompt, options) as unknown as Parameters<typeof client.chat.completions.create>[0];
-    const completion = await client.chat.completions.create({ ...body, stream: false }, { signal: options.signal });
+    const completion = await client.chat.completions.create(
+      { ...body, stream: false },
+      { signal: options.signal },
+    );
     return { ...normalise('openai', completion), headers: new Headers() };
   };
 }
@@ -239,7 +254,9 @@ function normalise(dialect: Dialect, json: unknown): Omit<LlmReply, 'headers'> {
   const body = (typeof json === 'object' && json !== null ? json : {}) as Record<string, any>;
   if (dialect === 'anthropic') {
     const parts: unknown[] = Array.isArray(body.content) ? body.content : [];
-    const text = parts.map((p) => (typeof p === 'object' && p !== null && 'text' in p ? String((p).text) : '')).join('');
+    const text = parts
+      .map((p) => (typeof p === 'object' && p !== null && 'text' in p ? String(p.text) : ''))
+      .join('');
     const input = Number(body.usage?.input_tokens ?? 0);
     const output = Number(body.usage?.output_tokens ?? 0);
     return { text, usage: { prompt_tokens: input, completion_tokens: output, total_tokens: input + output } };
@@ -247,7 +264,14 @@ function normalise(dialect: Dialect, json: unknown): Omit<LlmReply, 'headers'> {
   const text = String(body.choices?.[0]?.message?.content ?? '');
   const prompt = Number(body.usage?.prompt_tokens ?? 0);
   const completion = Number(body.usage?.completion_tokens ?? 0);
-  return { text, usage: { prompt_tokens: prompt, completion_tokens: completion, total_tokens: Number(body.usage?.total_tokens ?? prompt + completion) } };
+  return {
+    text,
+    usage: {
+      prompt_tokens: prompt,
+      completion_tokens: completion,
+      total_tokens: Number(body.usage?.total_tokens ?? prompt + completion),
+    },
+  };
 }
 
 function describeBody(body: unknown): string {

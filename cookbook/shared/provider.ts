@@ -2,7 +2,11 @@
  * One LLM provider for an example: a provider simulator on 127.0.0.1 (the default), or the real
  * API when its key is in the environment — plus what it saw, for the report.
  */
-import { startProviderSimulator, type ProviderSimulator, type ProviderSimulatorOptions } from '../../src/testing/index';
+import {
+  startProviderSimulator,
+  type ProviderSimulator,
+  type ProviderSimulatorOptions,
+} from '../../src/testing/index';
 import { createLlm, hasApiKey, type Dialect, type Llm, type LlmOptions } from './llm';
 
 /** Options of {@link openProvider}. */

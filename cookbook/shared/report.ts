@@ -92,7 +92,8 @@ export function providerLine(p: ProviderReport): string {
   if (p.overloaded) line += `, ${p.overloaded} × 529`;
   line += `, at most ${p.maxInFlight} in flight`;
   if (p.windowMs !== undefined) {
-    if (p.requestsPerWindow !== undefined) line += `, busiest ${p.windowMs} ms window ${p.maxRequestsInAnyWindow}/${p.requestsPerWindow} requests`;
+    if (p.requestsPerWindow !== undefined)
+      line += `, busiest ${p.windowMs} ms window ${p.maxRequestsInAnyWindow}/${p.requestsPerWindow} requests`;
     if (p.tokensPerWindow !== undefined) line += `, ${p.maxTokensInAnyWindow}/${p.tokensPerWindow} tokens`;
   }
   return line;

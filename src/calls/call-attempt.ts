@@ -39,7 +39,9 @@ export async function attemptThroughLimiter<T>(
   try {
     lease = await acquireWhileClosed(limiter, setup.acquire, setup.guards.circuitBreaker);
   } catch (error) {
-    return signal?.aborted ? { kind: 'aborted', error, timing: undefined } : { kind: 'refused', error, timing: undefined };
+    return signal?.aborted
+      ? { kind: 'aborted', error, timing: undefined }
+      : { kind: 'refused', error, timing: undefined };
   }
   const timing = (): AttemptTiming => ({
     waitMs: lease.startedAtMs - askedAtMs,
@@ -48,7 +50,12 @@ export async function attemptThroughLimiter<T>(
 
   let value: T;
   try {
-    value = await guardedCall((s) => call({ ...counts, lease, signal: s }), setup.guards, signal, limiter.clock);
+    value = await guardedCall(
+      (s) => call({ ...counts, lease, signal: s }),
+      setup.guards,
+      signal,
+      limiter.clock,
+    );
   } catch (error) {
     // Observed before the release: the response tells when the request reached the provider.
     observeQuietly(setup, error, lease);

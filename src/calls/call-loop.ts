@@ -142,7 +142,10 @@ export async function callThroughLimiter<T>(
   for (let index = 0; ; index++) {
     const counts: AttemptCounts = { index, failures, rateLimits };
     const fields = typeof options.acquire === 'function' ? await options.acquire(counts) : options.acquire;
-    const outcome = await attemptThroughLimiter(limiter, call, counts, { ...setup, acquire: { ...fields, signal } });
+    const outcome = await attemptThroughLimiter(limiter, call, counts, {
+      ...setup,
+      acquire: { ...fields, signal },
+    });
     if (outcome.kind === 'failed') failures++;
     if (outcome.kind === 'rateLimited' || outcome.kind === 'quotaExhausted') rateLimits++;
     onAttempt?.(outcome, counts);

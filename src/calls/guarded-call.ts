@@ -27,7 +27,10 @@ export interface CallGuards {
  */
 export function openCircuitError(breaker: CircuitBreaker | undefined): BrokenCircuitError | undefined {
   if (!breaker || breaker.state !== 'open') return undefined;
-  const error = new BrokenCircuitError(breaker.name, { retryAfterMs: breaker.retryAfterMs, isolated: breaker.isolated });
+  const error = new BrokenCircuitError(breaker.name, {
+    retryAfterMs: breaker.retryAfterMs,
+    isolated: breaker.isolated,
+  });
   breaker.emit('rejected', error);
   return error;
 }
@@ -38,7 +41,11 @@ export function openCircuitError(breaker: CircuitBreaker | undefined): BrokenCir
  * breaker will refuse takes no limiter capacity (except when a half-open breaker refuses it for
  * want of a trial slot, which only `breaker.run` finds out).
  */
-export async function acquireWhileClosed(limiter: Limiter, options: AcquireOptions, breaker: CircuitBreaker | undefined): Promise<Lease> {
+export async function acquireWhileClosed(
+  limiter: Limiter,
+  options: AcquireOptions,
+  breaker: CircuitBreaker | undefined,
+): Promise<Lease> {
   const refused = openCircuitError(breaker);
   if (refused) throw refused;
   if (!breaker) return await limiter.acquire(options);
@@ -68,7 +75,8 @@ export function guardedCall<T>(
   const timed =
     timeoutMs === undefined
       ? (outer: AbortSignal | undefined) => new Promise<T>((resolve) => resolve(call(outer)))
-      : (outer: AbortSignal | undefined) => withTimeout((inner) => Promise.resolve(call(inner)), { timeoutMs, signal: outer, clock });
+      : (outer: AbortSignal | undefined) =>
+          withTimeout((inner) => Promise.resolve(call(inner)), { timeoutMs, signal: outer, clock });
   if (!circuitBreaker) return timed(signal);
   return circuitBreaker.run((outer) => timed(outer), { signal });
 }

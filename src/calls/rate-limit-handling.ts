@@ -34,23 +34,23 @@ export function handleRateLimit(error: unknown, context: RateLimitContext): Rate
   const signal = detectRateLimit(error);
   if (!signal) return { kind: 'none' };
   if (signal.kind === 'quota_exhausted' || signal.kind === 'spend_limit') {
-    const quota =
-      isQuotaExhaustedError(error)
-        ? error
-        : new QuotaExhaustedError(
-            `${signal.source}: ${signal.kind === 'spend_limit' ? 'spend limit' : 'quota'} exhausted` +
-              (signal.quotaId ? ` (${signal.quotaId})` : ''),
-            {
-              kind: signal.kind,
-              source: signal.source,
-              quotaId: signal.quotaId,
-              retryAfterMs: signal.retryAfterMs,
-              cause: error,
-            },
-          );
+    const quota = isQuotaExhaustedError(error)
+      ? error
+      : new QuotaExhaustedError(
+          `${signal.source}: ${signal.kind === 'spend_limit' ? 'spend limit' : 'quota'} exhausted` +
+            (signal.quotaId ? ` (${signal.quotaId})` : ''),
+          {
+            kind: signal.kind,
+            source: signal.source,
+            quotaId: signal.quotaId,
+            retryAfterMs: signal.retryAfterMs,
+            cause: error,
+          },
+        );
     return { kind: 'fatal', error: quota };
   }
-  const pauseMs = signal.retryAfterMs ?? rateLimitBackoffMs(context.attempt, context.backoffMs, context.maxBackoffMs);
+  const pauseMs =
+    signal.retryAfterMs ?? rateLimitBackoffMs(context.attempt, context.backoffMs, context.maxBackoffMs);
   context.limiter.reportRateLimit({ retryAfterMs: pauseMs, source: signal.source, kind: signal.kind });
   const hit = isRateLimitHit(error)
     ? error

@@ -54,8 +54,13 @@ export async function runStream<C>(
   let source: AsyncIterable<C>;
   try {
     source = await fn(lease);
-    if (typeof (source as { [Symbol.asyncIterator]?: unknown } | null)?.[Symbol.asyncIterator] !== 'function') {
-      throw new InvalidOptionError('fn', `runStream: fn must return an async iterable (a streaming response), got ${describe(source)}`);
+    if (
+      typeof (source as { [Symbol.asyncIterator]?: unknown } | null)?.[Symbol.asyncIterator] !== 'function'
+    ) {
+      throw new InvalidOptionError(
+        'fn',
+        `runStream: fn must return an async iterable (a streaming response), got ${describe(source)}`,
+      );
     }
   } catch (error) {
     lease.release();

@@ -1,7 +1,8 @@
 import { usageTokensOf } from '../cost/usage-tokens';
 import { isRecord } from '../util/is-record';
 
-const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) && v >= 0 ? v : undefined);
+const num = (v: unknown): number | undefined =>
+  typeof v === 'number' && Number.isFinite(v) && v >= 0 ? v : undefined;
 
 /**
  * Reads token usage out of the chunks of a streaming response, whichever provider sent them:

@@ -4,7 +4,7 @@ import { throwIfAborted } from './abort';
 import type { Action, Params, RunOptions } from './types';
 
 /** Any node or flow, whatever its shared-state and params types. */
- 
+
 /** @category PocketFlow core */
 export type AnyNode = BaseNode<never, object>;
 
@@ -14,13 +14,19 @@ export type AnyNode = BaseNode<never, object>;
  */
 function isNode(value: unknown): value is AnyNode {
   if (value instanceof BaseNode) return true;
-  return isRecord(value) && ['_run', 'clone', 'setParams', 'getNextNode'].every((k) => typeof value[k] === 'function');
+  return (
+    isRecord(value) &&
+    ['_run', 'clone', 'setParams', 'getNextNode'].every((k) => typeof value[k] === 'function')
+  );
 }
 
 /** @internal */
 export function assertNode(value: unknown, argument: string): asserts value is AnyNode {
   if (!isNode(value)) {
-    throw new InvalidOptionError(argument, `${argument} must be a node (an instance of BaseNode), got ${describe(value)}`);
+    throw new InvalidOptionError(
+      argument,
+      `${argument} must be a node (an instance of BaseNode), got ${describe(value)}`,
+    );
   }
 }
 
@@ -67,7 +73,8 @@ export class BaseNode<S = unknown, P extends object = Params> {
 
   /** Connects `node` as the successor for `action`. */
   on(action: Action, node: AnyNode): this {
-    if (typeof action !== 'string') throw new InvalidOptionError('action', `action must be a string, got ${describe(action)}`);
+    if (typeof action !== 'string')
+      throw new InvalidOptionError('action', `action must be a string, got ${describe(action)}`);
     assertNode(node, 'node');
     if (this._successors.has(action)) console.warn(`Overwriting successor for action '${action}'`);
     this._successors.set(action, node);

@@ -8,7 +8,11 @@ import type { Action, Params } from './types';
  * `[]` runs nothing.
  * @category PocketFlow core
  */
-export class BatchFlow<S = unknown, P extends object = Params, BatchParams extends object = Params> extends Flow<S, P> {
+export class BatchFlow<
+  S = unknown,
+  P extends object = Params,
+  BatchParams extends object = Params,
+> extends Flow<S, P> {
   override async prep(_shared: S): Promise<BatchParams[] | undefined> {
     return [];
   }
@@ -29,11 +33,11 @@ export class BatchFlow<S = unknown, P extends object = Params, BatchParams exten
 }
 
 /** A {@link BatchFlow} that runs all sub-flows at once. @category PocketFlow core */
-export class ParallelBatchFlow<S = unknown, P extends object = Params, BatchParams extends object = Params> extends BatchFlow<
-  S,
-  P,
-  BatchParams
-> {
+export class ParallelBatchFlow<
+  S = unknown,
+  P extends object = Params,
+  BatchParams extends object = Params,
+> extends BatchFlow<S, P, BatchParams> {
   override async _run(shared: S): Promise<Action | undefined> {
     const batch = (await this.prep(shared)) ?? [];
     await Promise.all(batch.map((bp) => this._orchestrate(shared, { ...this._params, ...bp })));

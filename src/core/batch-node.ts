@@ -38,12 +38,12 @@ export class BatchNode<S = unknown, P extends object = Params, Item = unknown, R
 }
 
 /** A {@link BatchNode} that runs `exec` for all items at once (`Promise.all`); results keep item order. @category PocketFlow core */
-export class ParallelBatchNode<S = unknown, P extends object = Params, Item = unknown, Result = unknown> extends BatchNode<
-  S,
-  P,
-  Item,
-  Result
-> {
+export class ParallelBatchNode<
+  S = unknown,
+  P extends object = Params,
+  Item = unknown,
+  Result = unknown,
+> extends BatchNode<S, P, Item, Result> {
   override async _exec(items: unknown): Promise<unknown> {
     if (!Array.isArray(items)) return [];
     return Promise.all(items.map((item) => Node.prototype._exec.call(this, item)));

@@ -36,10 +36,16 @@ export function resolveNodeOptions(
   const maxRetries = maxRetriesOrOptions ?? 1;
   const waitSeconds = wait ?? 0;
   if (!Number.isInteger(maxRetries) || maxRetries < 1) {
-    throw new InvalidOptionError('maxRetries', `maxRetries must be a positive integer, got ${formatValue(maxRetries)}`);
+    throw new InvalidOptionError(
+      'maxRetries',
+      `maxRetries must be a positive integer, got ${formatValue(maxRetries)}`,
+    );
   }
   if (typeof waitSeconds !== 'number' || !(waitSeconds >= 0) || !Number.isFinite(waitSeconds)) {
-    throw new InvalidOptionError('wait', `wait must be a non-negative number of seconds, got ${formatValue(waitSeconds)}`);
+    throw new InvalidOptionError(
+      'wait',
+      `wait must be a non-negative number of seconds, got ${formatValue(waitSeconds)}`,
+    );
   }
   return { maxRetries, wait: waitSeconds };
 }
@@ -62,7 +68,12 @@ export function resolveNodeOptions(
  * await new Summarise(3, 1).run({ text: '…' }); // 3 tries, 1 s apart
  * @category PocketFlow core
  */
-export class Node<S = unknown, P extends object = Params, PrepRes = unknown, ExecRes = unknown> extends BaseNode<S, P> {
+export class Node<
+  S = unknown,
+  P extends object = Params,
+  PrepRes = unknown,
+  ExecRes = unknown,
+> extends BaseNode<S, P> {
   maxRetries: number;
   /** Seconds between tries (pocketflow's unit). */
   wait: number;
@@ -106,7 +117,8 @@ export class Node<S = unknown, P extends object = Params, PrepRes = unknown, Exe
         return await this.exec(prepRes as PrepRes);
       } catch (error) {
         // Negated so that a maxRetries assigned as NaN/undefined ends the loop instead of retrying forever.
-        if (!(attempt < this.maxRetries - 1)) return await this.execFallback(prepRes as PrepRes, error as Error);
+        if (!(attempt < this.maxRetries - 1))
+          return await this.execFallback(prepRes as PrepRes, error as Error);
         throwIfAborted(this.signal);
         if (this.wait > 0) await delay(this.wait * 1000, this.signal);
       }

@@ -49,10 +49,16 @@ export class BudgetExceededError extends ThrottleflowError {
   constructor(details: BudgetExceededDetails) {
     const f = details.dimension === 'usd' ? formatUsd : (n: number) => `${formatCount(n)} tokens`;
     const who =
-      details.tenant !== undefined ? ` for tenant '${details.tenant}'` : details.budgetName !== undefined ? ` for '${details.budgetName}'` : '';
+      details.tenant !== undefined
+        ? ` for tenant '${details.tenant}'`
+        : details.budgetName !== undefined
+          ? ` for '${details.budgetName}'`
+          : '';
     const reserved = details.reserved > 0 ? ` + reserved ${f(details.reserved)}` : '';
     const daily =
-      details.period === 'day' ? ` per day${details.resetsAtMs !== undefined ? ` (resets at ${new Date(details.resetsAtMs).toISOString()})` : ''}` : '';
+      details.period === 'day'
+        ? ` per day${details.resetsAtMs !== undefined ? ` (resets at ${new Date(details.resetsAtMs).toISOString()})` : ''}`
+        : '';
     super(
       'BUDGET_EXCEEDED',
       `Budget exceeded${who}: spent ${f(details.spent)}${reserved} + estimated ${f(details.estimated)} > cap ${f(details.cap)}${daily}`,

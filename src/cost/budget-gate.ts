@@ -51,7 +51,12 @@ export class BudgetGate {
    * @throws BudgetExceededError when it would pass a cap
    * @throws UnknownModelError / InvalidOptionError when the budget caps dollars and the call cannot be priced
    */
-  async reserve(estimate: CallEstimate, model: string | undefined, subject: string, signal?: AbortSignal): Promise<BudgetReservation> {
+  async reserve(
+    estimate: CallEstimate,
+    model: string | undefined,
+    subject: string,
+    signal?: AbortSignal,
+  ): Promise<BudgetReservation> {
     // Behind calls already waiting: they go first.
     if (this.#waiters.length > 0) await this.#wait(signal, false);
     for (;;) {
@@ -81,15 +86,31 @@ export class BudgetGate {
    * Books a finished call: its real usage when known (priced on `model`), else `tokens`, else
    * its estimate.
    */
-  settle(reservation: BudgetReservation, model: string | undefined, usage: NormalizedUsage | undefined, tokens: number | undefined): void {
+  settle(
+    reservation: BudgetReservation,
+    model: string | undefined,
+    usage: NormalizedUsage | undefined,
+    tokens: number | undefined,
+  ): void {
     if (reservation.state !== 'open') return;
     try {
       const attempts: (() => void)[] = [];
       if (usage !== undefined && model !== undefined) {
-        attempts.push(() => reservation.settle({ model, usage: { inputTokens: usage.inputTokens, outputTokens: usage.outputTokens, cachedInputTokens: usage.cachedInputTokens, cacheWriteInputTokens: usage.cacheWriteInputTokens } }));
+        attempts.push(() =>
+          reservation.settle({
+            model,
+            usage: {
+              inputTokens: usage.inputTokens,
+              outputTokens: usage.outputTokens,
+              cachedInputTokens: usage.cachedInputTokens,
+              cacheWriteInputTokens: usage.cacheWriteInputTokens,
+            },
+          }),
+        );
       }
       const used = usage?.totalTokens ?? tokens;
-      if (used !== undefined && Number.isFinite(used) && used >= 0) attempts.push(() => reservation.settle({ tokens: used }));
+      if (used !== undefined && Number.isFinite(used) && used >= 0)
+        attempts.push(() => reservation.settle({ tokens: used }));
       for (const attempt of attempts) {
         try {
           attempt();
@@ -111,12 +132,19 @@ export class BudgetGate {
     this.#done();
   }
 
-  async #reserve(estimate: CallEstimate, model: string | undefined, subject: string): Promise<BudgetReservation> {
+  async #reserve(
+    estimate: CallEstimate,
+    model: string | undefined,
+    subject: string,
+  ): Promise<BudgetReservation> {
     const tokens = estimate.inputTokens + estimate.outputTokens;
     const capsDollars = this.budget.stats().remainingUsd !== undefined;
     if (model !== undefined) {
       try {
-        return await this.budget.reserve({ model, usage: { inputTokens: estimate.inputTokens, outputTokens: estimate.outputTokens } });
+        return await this.budget.reserve({
+          model,
+          usage: { inputTokens: estimate.inputTokens, outputTokens: estimate.outputTokens },
+        });
       } catch (error) {
         // Without a dollar cap, an unpriced model is still counted in tokens.
         if (capsDollars || !isUnknownModelError(error)) throw error;

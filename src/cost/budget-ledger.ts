@@ -16,7 +16,13 @@ const EPSILON = 1e-9;
 
 const DIMENSIONS = [
   { dimension: 'usd', cap: 'maxUsd', spent: 'spentUsd', reserved: 'reservedUsd', option: 'maxUsd' },
-  { dimension: 'tokens', cap: 'maxTokens', spent: 'spentTokens', reserved: 'reservedTokens', option: 'maxTokens' },
+  {
+    dimension: 'tokens',
+    cap: 'maxTokens',
+    spent: 'spentTokens',
+    reserved: 'reservedTokens',
+    option: 'maxTokens',
+  },
 ] as const satisfies readonly {
   dimension: BudgetDimension;
   cap: keyof LedgerCaps;
@@ -135,7 +141,11 @@ export class BudgetLedger {
   }
 
   /** Releases a reservation's hold and books `actual` (nothing, for a cancel) as spent. */
-  static release(chain: readonly BudgetLedger[], reserved: SpendAmounts, actual: SpendAmounts | undefined): void {
+  static release(
+    chain: readonly BudgetLedger[],
+    reserved: SpendAmounts,
+    actual: SpendAmounts | undefined,
+  ): void {
     for (const ledger of chain) {
       ledger.roll();
       ledger.reservedUsd = nonNegative(ledger.reservedUsd - (reserved.usd ?? 0));

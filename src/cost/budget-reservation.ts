@@ -35,7 +35,8 @@ export class BudgetReservation implements Disposable {
    * @throws UnknownModelError / TypeError when `actual` cannot be priced; the reservation stays open.
    */
   settle(actual?: Spend): void {
-    if (this.#state !== 'open') throw new Error(`Cannot settle a budget reservation that is already ${this.#state}`);
+    if (this.#state !== 'open')
+      throw new Error(`Cannot settle a budget reservation that is already ${this.#state}`);
     const amounts = actual === undefined ? this.estimate : spendAmounts(actual, this.#prices, 'actual');
     BudgetLedger.requireDimensions(this.#chain, amounts, 'settle(actual)');
     BudgetLedger.release(this.#chain, this.estimate, amounts);

@@ -127,7 +127,13 @@ export class Budget {
     const o = parseOptions(optionsSchema, options, 'Budget');
     this.#prices = o.prices ?? defaultPriceTable;
     this.tenant = undefined;
-    this.#ledger = new BudgetLedger(caps(o, 'run'), (o.wallClock as (() => number) | undefined) ?? Date.now, undefined, o.name, undefined);
+    this.#ledger = new BudgetLedger(
+      caps(o, 'run'),
+      (o.wallClock as (() => number) | undefined) ?? Date.now,
+      undefined,
+      o.name,
+      undefined,
+    );
   }
 
   /**
@@ -151,10 +157,14 @@ export class Budget {
    * @throws InvalidOptionError for an empty id or invalid caps.
    */
   forTenant(id: string, tenantCaps?: BudgetCaps): Budget {
-    if (typeof id !== 'string' || id === '') throw new InvalidOptionError('id', `tenant id must be a non-empty string, got ${String(id)}`);
+    if (typeof id !== 'string' || id === '')
+      throw new InvalidOptionError('id', `tenant id must be a non-empty string, got ${String(id)}`);
     const existing = this.#tenants.get(id);
     if (existing !== undefined && tenantCaps === undefined) return existing;
-    const parsed = caps(parseOptions(capsSchema, tenantCaps ?? {}, `Budget.forTenant('${id}')`), this.#ledger.caps.period);
+    const parsed = caps(
+      parseOptions(capsSchema, tenantCaps ?? {}, `Budget.forTenant('${id}')`),
+      this.#ledger.caps.period,
+    );
     if (existing !== undefined) {
       existing.#ledger.caps = parsed;
       return existing;

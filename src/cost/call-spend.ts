@@ -35,7 +35,11 @@ export function modelOfItem(item: unknown, fallback: string | undefined): string
  */
 export function maxOutputTokensOf(request: unknown): number {
   if (!isRecord(request)) return 0;
-  const config = isRecord(request.config) ? request.config : isRecord(request.generationConfig) ? request.generationConfig : undefined;
+  const config = isRecord(request.config)
+    ? request.config
+    : isRecord(request.generationConfig)
+      ? request.generationConfig
+      : undefined;
   const max =
     nonNegative(request.max_completion_tokens) ??
     nonNegative(request.max_tokens) ??
@@ -55,7 +59,10 @@ export function maxOutputTokensOf(request: unknown): number {
  */
 export function estimateChatCall(item: unknown, model?: string): CallEstimate | undefined {
   if (looksLikeChatRequest(item)) {
-    return { inputTokens: estimateTokens(item, model === undefined ? {} : { model }), outputTokens: maxOutputTokensOf(item) };
+    return {
+      inputTokens: estimateTokens(item, model === undefined ? {} : { model }),
+      outputTokens: maxOutputTokensOf(item),
+    };
   }
   if (looksLikeChatMessages(item)) {
     return { inputTokens: estimateTokens(item, model === undefined ? {} : { model }), outputTokens: 0 };
@@ -85,14 +92,30 @@ const warnedModels = new Set<string>();
  * table — then warns once per model (a run must not crash on a model the table lacks).
  * @param subject - who asks, named in the warning (a node's class name)
  */
-export function priceOrWarn(model: string, usage: NormalizedUsage, subject: string, table: PriceTable = defaultPriceTable): number | undefined {
+export function priceOrWarn(
+  model: string,
+  usage: NormalizedUsage,
+  subject: string,
+  table: PriceTable = defaultPriceTable,
+): number | undefined {
   try {
-    return costOf(model, { inputTokens: usage.inputTokens, outputTokens: usage.outputTokens, cachedInputTokens: usage.cachedInputTokens, cacheWriteInputTokens: usage.cacheWriteInputTokens }, table);
+    return costOf(
+      model,
+      {
+        inputTokens: usage.inputTokens,
+        outputTokens: usage.outputTokens,
+        cachedInputTokens: usage.cachedInputTokens,
+        cacheWriteInputTokens: usage.cacheWriteInputTokens,
+      },
+      table,
+    );
   } catch (error) {
     if (!isUnknownModelError(error)) return undefined;
     if (!warnedModels.has(error.model)) {
       warnedModels.add(error.model);
-      console.warn(`throttleflow: ${subject} cannot price its calls: ${error.message} Their cost is left out of stats.costUsd.`);
+      console.warn(
+        `throttleflow: ${subject} cannot price its calls: ${error.message} Their cost is left out of stats.costUsd.`,
+      );
     }
     return undefined;
   }

@@ -27,8 +27,12 @@ export function assertFitsContext(
   maxOutputTokens = 0,
   table: PriceTable = defaultPriceTable,
 ): void {
-  for (const [name, value] of [['promptTokens', promptTokens], ['maxOutputTokens', maxOutputTokens]] as const) {
-    if (!(Number.isFinite(value) && value >= 0)) throw new InvalidOptionError(name, `${name} must be a non-negative number, got ${String(value)}`);
+  for (const [name, value] of [
+    ['promptTokens', promptTokens],
+    ['maxOutputTokens', maxOutputTokens],
+  ] as const) {
+    if (!(Number.isFinite(value) && value >= 0))
+      throw new InvalidOptionError(name, `${name} must be a non-negative number, got ${String(value)}`);
   }
   const { model: key, price } = table.resolve(model);
   const window = price.contextWindowTokens;

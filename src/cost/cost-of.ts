@@ -11,11 +11,20 @@ import { normalizeUsage, type UsageLike } from './usage';
 export function costOf(model: string, usage: UsageLike, table: PriceTable = defaultPriceTable): number {
   const price = table.get(model);
   const u = normalizeUsage(usage);
-  const long = price.longContext !== undefined && u.inputTokens > price.longContext.aboveInputTokens ? price.longContext : undefined;
+  const long =
+    price.longContext !== undefined && u.inputTokens > price.longContext.aboveInputTokens
+      ? price.longContext
+      : undefined;
   const inputRate = long?.inputUsdPerMillion ?? price.inputUsdPerMillion;
   const outputRate = long?.outputUsdPerMillion ?? price.outputUsdPerMillion;
   const cachedRate = (long ? long.cachedInputUsdPerMillion : price.cachedInputUsdPerMillion) ?? inputRate;
   const writeRate = (long ? long.cacheWriteUsdPerMillion : price.cacheWriteUsdPerMillion) ?? inputRate;
   const uncachedInput = u.inputTokens - u.cachedInputTokens - u.cacheWriteInputTokens;
-  return (uncachedInput * inputRate + u.cachedInputTokens * cachedRate + u.cacheWriteInputTokens * writeRate + u.outputTokens * outputRate) / 1_000_000;
+  return (
+    (uncachedInput * inputRate +
+      u.cachedInputTokens * cachedRate +
+      u.cacheWriteInputTokens * writeRate +
+      u.outputTokens * outputRate) /
+    1_000_000
+  );
 }

@@ -53,7 +53,10 @@ export function estimateTokens(
 ): number {
   const nonTextPartTokens = options.nonTextPartTokens ?? DEFAULT_NON_TEXT_PART_TOKENS;
   if (!(Number.isFinite(nonTextPartTokens) && nonTextPartTokens >= 0)) {
-    throw new InvalidOptionError('nonTextPartTokens', `nonTextPartTokens must be a non-negative number, got ${String(nonTextPartTokens)}`);
+    throw new InvalidOptionError(
+      'nonTextPartTokens',
+      `nonTextPartTokens must be a non-negative number, got ${String(nonTextPartTokens)}`,
+    );
   }
   if (typeof input === 'string') {
     return (options.tokenizer ?? tokenizerFor(options.model)).count(input);
@@ -70,7 +73,10 @@ export function estimateTokens(
     const system = input.system === undefined ? 0 : TOKENS_PER_MESSAGE + countContent(input.system, counter);
     return system + countMessages(input.messages, counter);
   }
-  throw new InvalidOptionError('input', `estimateTokens expects a string, chat messages or a request with messages, got ${describe(input)}`);
+  throw new InvalidOptionError(
+    'input',
+    `estimateTokens expects a string, chat messages or a request with messages, got ${describe(input)}`,
+  );
 }
 
 interface Counter {
@@ -84,7 +90,9 @@ function countMessages(messages: readonly ChatMessage[], counter: Counter): numb
     total += TOKENS_PER_MESSAGE + countContent(message.content ?? message.parts, counter);
     if (typeof message.name === 'string') total += TOKENS_PER_NAME + counter.tokenizer.count(message.name);
     for (const call of message.tool_calls ?? []) {
-      total += counter.tokenizer.count(call.function?.name ?? '') + counter.tokenizer.count(call.function?.arguments ?? '');
+      total +=
+        counter.tokenizer.count(call.function?.name ?? '') +
+        counter.tokenizer.count(call.function?.arguments ?? '');
     }
   }
   return total;
@@ -109,7 +117,8 @@ function countPart(part: unknown, counter: Counter): number {
   // Tool calls as content blocks (Anthropic tool_use.input, Gemini functionCall/functionResponse)
   // reach the model as JSON.
   const structured = p.input ?? p.functionCall ?? p.functionResponse;
-  if (typeof structured === 'object' && structured !== null) return counter.tokenizer.count(JSON.stringify(structured));
+  if (typeof structured === 'object' && structured !== null)
+    return counter.tokenizer.count(JSON.stringify(structured));
   return counter.nonTextPartTokens;
 }
 

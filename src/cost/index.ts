@@ -2,7 +2,14 @@
  * `throttleflow/cost`: token estimates, prices, usage normalisation, context windows and spend budgets.
  * @module throttleflow/cost
  */
-export { heuristicTokenizer, getDefaultTokenizer, setDefaultTokenizer, setModelTokenizer, tokenizerFor, type Tokenizer } from './tokenizer';
+export {
+  heuristicTokenizer,
+  getDefaultTokenizer,
+  setDefaultTokenizer,
+  setModelTokenizer,
+  tokenizerFor,
+  type Tokenizer,
+} from './tokenizer';
 export type { ChatContentPart, ChatMessage, ChatRequestLike } from './chat-messages';
 export { estimateTokens, type EstimateTokensOptions } from './estimate-tokens';
 export { estimateChatCall, maxOutputTokensOf, type CallEstimate } from './call-spend';

@@ -31,7 +31,11 @@ export function matchModelName(model: string, keys: Iterable<string>): string | 
     for (const key of list) {
       const k = key.toLowerCase();
       if (k === name) return key;
-      if (name.startsWith(k) && VERSION_SUFFIX.test(name.slice(k.length)) && (best === undefined || k.length > best.length)) {
+      if (
+        name.startsWith(k) &&
+        VERSION_SUFFIX.test(name.slice(k.length)) &&
+        (best === undefined || k.length > best.length)
+      ) {
         best = key;
       }
     }

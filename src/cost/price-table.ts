@@ -89,7 +89,8 @@ export class PriceTable {
    */
   resolve(model: string): ResolvedModelPrice {
     const found = this.find(model);
-    if (found === undefined) throw new UnknownModelError(String(model), closeModelNames(String(model), this.#entries.keys()));
+    if (found === undefined)
+      throw new UnknownModelError(String(model), closeModelNames(String(model), this.#entries.keys()));
     return found;
   }
 
@@ -146,6 +147,9 @@ export const defaultPriceTable = new PriceTable(DEFAULT_MODEL_PRICES);
  * Adds or overrides prices in `table` (the default table unless given); see {@link PriceTable.define}.
  * Returns the table.
  */
-export function definePrices(entries: Readonly<Record<string, Partial<ModelPrice>>>, table: PriceTable = defaultPriceTable): PriceTable {
+export function definePrices(
+  entries: Readonly<Record<string, Partial<ModelPrice>>>,
+  table: PriceTable = defaultPriceTable,
+): PriceTable {
   return table.define(entries);
 }

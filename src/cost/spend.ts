@@ -34,12 +34,18 @@ const SPEND_FIELDS = ['usd', 'tokens', 'model', 'usage'] as const;
  */
 export function spendAmounts(spend: Spend, prices: PriceTable, what: string): SpendAmounts {
   if (!isRecord(spend)) {
-    throw new InvalidOptionError(what, `${what} must be { usd?, tokens? } or { model, usage }, got ${formatValue(spend)}`);
+    throw new InvalidOptionError(
+      what,
+      `${what} must be { usd?, tokens? } or { model, usage }, got ${formatValue(spend)}`,
+    );
   }
   if ('model' in spend || 'usage' in spend) {
     const { model, usage } = spend as unknown as ModelSpend;
     if (typeof model !== 'string') {
-      throw new InvalidOptionError(`${what}.model`, `${what}.model must be a string, got ${formatValue(model)}`);
+      throw new InvalidOptionError(
+        `${what}.model`,
+        `${what}.model must be a string, got ${formatValue(model)}`,
+      );
     }
     return { usd: costOf(model, usage, prices), tokens: normalizeUsage(usage).totalTokens };
   }
@@ -56,7 +62,10 @@ export function spendAmounts(spend: Spend, prices: PriceTable, what: string): Sp
     const value = spend[key];
     if (value === undefined) continue;
     if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
-      throw new InvalidOptionError(`${what}.${key}`, `${what}.${key} must be a non-negative number, got ${formatValue(value)}`);
+      throw new InvalidOptionError(
+        `${what}.${key}`,
+        `${what}.${key} must be a non-negative number, got ${formatValue(value)}`,
+      );
     }
     amounts[key] = value;
   }

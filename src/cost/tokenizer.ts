@@ -34,7 +34,10 @@ function heuristicCount(text: string): number {
     if (m[1] !== undefined) tokens += CJK_CHAR_TOKENS;
     else if (m[2] !== undefined) {
       const n = m[2].length;
-      tokens += n <= WORD_LETTERS_PER_TOKEN_START ? 1 : 1 + (n - WORD_LETTERS_PER_TOKEN_START) / EXTRA_LETTERS_PER_TOKEN;
+      tokens +=
+        n <= WORD_LETTERS_PER_TOKEN_START
+          ? 1
+          : 1 + (n - WORD_LETTERS_PER_TOKEN_START) / EXTRA_LETTERS_PER_TOKEN;
     } else if (m[3] !== undefined) tokens += m[3].length / OTHER_SCRIPT_LETTERS_PER_TOKEN;
     else if (m[4] !== undefined) tokens += Math.ceil(m[4].length / DIGITS_PER_TOKEN);
     // A single space is absorbed into the next word's token; newlines and indentation are not.
@@ -78,7 +81,10 @@ export function getDefaultTokenizer(): Tokenizer {
  */
 export function setModelTokenizer(modelPrefix: string, tokenizer: Tokenizer | undefined): void {
   if (typeof modelPrefix !== 'string' || modelPrefix.length === 0) {
-    throw new InvalidOptionError('modelPrefix', `modelPrefix must be a non-empty string, got ${formatValue(modelPrefix)}`);
+    throw new InvalidOptionError(
+      'modelPrefix',
+      `modelPrefix must be a non-empty string, got ${formatValue(modelPrefix)}`,
+    );
   }
   const key = modelPrefix.toLowerCase();
   if (tokenizer === undefined) {
@@ -96,13 +102,17 @@ export function tokenizerFor(model?: string): Tokenizer {
   let best: Tokenizer | undefined;
   let bestLength = -1;
   for (const [prefix, tokenizer] of modelTokenizers) {
-    if (prefix.length > bestLength && name.startsWith(prefix)) [best, bestLength] = [tokenizer, prefix.length];
+    if (prefix.length > bestLength && name.startsWith(prefix))
+      [best, bestLength] = [tokenizer, prefix.length];
   }
   return best ?? defaultTokenizer;
 }
 
 function assertTokenizer(tokenizer: unknown): asserts tokenizer is Tokenizer {
   if (typeof (tokenizer as Tokenizer | null)?.count !== 'function') {
-    throw new InvalidOptionError('tokenizer', `tokenizer must be an object with a count(text) method, got ${formatValue(tokenizer)}`);
+    throw new InvalidOptionError(
+      'tokenizer',
+      `tokenizer must be an object with a count(text) method, got ${formatValue(tokenizer)}`,
+    );
   }
 }

@@ -53,7 +53,8 @@ export interface LegacyCamelUsage {
 }
 
 /** Any usage shape {@link normalizeUsage} understands. */
-export type Usage = OpenAIChatUsage | OpenAIResponsesUsage | AnthropicUsage | GeminiUsage | TokenCounts | LegacyCamelUsage;
+export type Usage =
+  OpenAIChatUsage | OpenAIResponsesUsage | AnthropicUsage | GeminiUsage | TokenCounts | LegacyCamelUsage;
 
 /** A usage object, or a provider response that carries one in `usage` or `usageMetadata`. */
 export type UsageLike = Usage | { usage: Usage } | { usageMetadata: GeminiUsage };
@@ -79,7 +80,11 @@ export interface NormalizedUsage {
  */
 export function normalizeUsage(usage: UsageLike): NormalizedUsage {
   const u = unwrap(usage);
-  if (u === undefined) throw new InvalidOptionError('usage', `Unrecognised usage ${preview(usage)}: expected prompt_tokens/completion_tokens, input_tokens/output_tokens or inputTokens/outputTokens`);
+  if (u === undefined)
+    throw new InvalidOptionError(
+      'usage',
+      `Unrecognised usage ${preview(usage)}: expected prompt_tokens/completion_tokens, input_tokens/output_tokens or inputTokens/outputTokens`,
+    );
   const n = (key: string, required = false): number => count(u, key, required);
 
   if ('prompt_tokens' in u) {
@@ -89,14 +94,24 @@ export function normalizeUsage(usage: UsageLike): NormalizedUsage {
   }
   if ('input_tokens' in u) {
     if (isRecord(u.input_tokens_details)) {
-      return make(n('input_tokens', true), n('output_tokens'), count(u.input_tokens_details, 'cached_tokens'), 0);
+      return make(
+        n('input_tokens', true),
+        n('output_tokens'),
+        count(u.input_tokens_details, 'cached_tokens'),
+        0,
+      );
     }
     const read = n('cache_read_input_tokens');
     const write = n('cache_creation_input_tokens');
     return make(n('input_tokens', true) + read + write, n('output_tokens'), read, write);
   }
   if ('inputTokens' in u) {
-    return make(n('inputTokens', true), n('outputTokens'), n('cachedInputTokens'), n('cacheWriteInputTokens'));
+    return make(
+      n('inputTokens', true),
+      n('outputTokens'),
+      n('cachedInputTokens'),
+      n('cacheWriteInputTokens'),
+    );
   }
   if ('promptTokens' in u) return make(n('promptTokens', true), n('completionTokens'), 0, 0);
   // Gemini's fields are all optional (an empty response has none), so it is the last resort.
@@ -121,19 +136,35 @@ function unwrap(x: unknown): Record<string, unknown> | undefined {
 
 function make(input: number, output: number, cached: number, write: number): NormalizedUsage {
   if (cached + write > input) {
-    throw new InvalidOptionError('usage', `Usage reports ${cached + write} cached/cache-write input tokens but only ${input} input tokens`);
+    throw new InvalidOptionError(
+      'usage',
+      `Usage reports ${cached + write} cached/cache-write input tokens but only ${input} input tokens`,
+    );
   }
-  return { inputTokens: input, outputTokens: output, cachedInputTokens: cached, cacheWriteInputTokens: write, totalTokens: input + output };
+  return {
+    inputTokens: input,
+    outputTokens: output,
+    cachedInputTokens: cached,
+    cacheWriteInputTokens: write,
+    totalTokens: input + output,
+  };
 }
 
 function count(record: Record<string, unknown>, key: string, required = false): number {
   const value = record[key];
   if (value === undefined || value === null) {
-    if (required) throw new InvalidOptionError(`usage.${key}`, `usage.${key} must be a non-negative number, got ${String(value)}`);
+    if (required)
+      throw new InvalidOptionError(
+        `usage.${key}`,
+        `usage.${key} must be a non-negative number, got ${String(value)}`,
+      );
     return 0;
   }
   if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
-    throw new InvalidOptionError(`usage.${key}`, `usage.${key} must be a non-negative number, got ${preview(value)}`);
+    throw new InvalidOptionError(
+      `usage.${key}`,
+      `usage.${key} must be a non-negative number, got ${preview(value)}`,
+    );
   }
   return value;
 }

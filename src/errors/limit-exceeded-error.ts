@@ -23,7 +23,9 @@ export class LimitExceededError extends RangeError implements ThrottleflowError 
     /** The window's configured length (without its safety margin). */
     readonly windowMs: number,
   ) {
-    super(`Limiter '${limiter}': a cost of ${cost} ${resource} can never fit a window of ${limit} ${resource} per ${windowMs} ms`);
+    super(
+      `Limiter '${limiter}': a cost of ${cost} ${resource} can never fit a window of ${limit} ${resource} per ${windowMs} ms`,
+    );
     brandError(this, 'LIMIT_EXCEEDED');
   }
 }

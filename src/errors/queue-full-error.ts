@@ -11,7 +11,10 @@ export class QueueFullError extends ThrottleflowError {
     /** The limiter's `maxQueued`. */
     readonly maxQueued: number,
   ) {
-    super('QUEUE_FULL', `Limiter '${limiter}': ${maxQueued} acquires already wait (maxQueued), refusing another`);
+    super(
+      'QUEUE_FULL',
+      `Limiter '${limiter}': ${maxQueued} acquires already wait (maxQueued), refusing another`,
+    );
   }
 }
 

@@ -59,7 +59,11 @@ export class QuotaExhaustedError extends ThrottleflowError {
     this.kind = options.kind ?? 'quota_exhausted';
     if (options.quotaId !== undefined) this.quotaId = options.quotaId;
     if (options.source !== undefined) this.source = options.source;
-    if (options.retryAfterMs !== undefined && Number.isFinite(options.retryAfterMs) && options.retryAfterMs >= 0) {
+    if (
+      options.retryAfterMs !== undefined &&
+      Number.isFinite(options.retryAfterMs) &&
+      options.retryAfterMs >= 0
+    ) {
       this.retryAfterMs = options.retryAfterMs;
     }
   }

@@ -71,7 +71,11 @@ export class RateLimitHit extends ThrottleflowError {
       : { retryAfterMs: optionsOrRetryAfterMs, source };
     super('RATE_LIMIT_HIT', message, options.cause === undefined ? undefined : { cause: options.cause });
     // A negative or NaN wait is meaningless; keep the field absent rather than lie.
-    if (options.retryAfterMs !== undefined && Number.isFinite(options.retryAfterMs) && options.retryAfterMs >= 0) {
+    if (
+      options.retryAfterMs !== undefined &&
+      Number.isFinite(options.retryAfterMs) &&
+      options.retryAfterMs >= 0
+    ) {
       this.retryAfterMs = options.retryAfterMs;
     }
     if (options.source !== undefined) this.source = options.source;

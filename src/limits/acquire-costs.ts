@@ -41,7 +41,10 @@ export class CostTable {
       throw new InvalidOptionError('priority', `priority must be a finite number, got ${String(priority)}`);
     }
     if (timeoutMs !== undefined && (typeof timeoutMs !== 'number' || !(timeoutMs >= 0))) {
-      throw new InvalidOptionError('timeoutMs', `timeoutMs must be a non-negative number, got ${String(timeoutMs)}`);
+      throw new InvalidOptionError(
+        'timeoutMs',
+        `timeoutMs must be a non-negative number, got ${String(timeoutMs)}`,
+      );
     }
     if (tokens !== undefined) checkAmount('tokens', tokens);
     if (cost !== undefined) checkAmount('cost', cost);
@@ -65,7 +68,8 @@ export class CostTable {
         default:
           return assertNever(kind, 'resource kind');
       }
-      if (amount > w.limit) throw new LimitExceededError(this.limiterName, w.resource, amount, w.limit, w.configuredWindowMs);
+      if (amount > w.limit)
+        throw new LimitExceededError(this.limiterName, w.resource, amount, w.limit, w.configuredWindowMs);
       costs[i] = amount;
     }
     return costs;

@@ -26,7 +26,13 @@ export interface Admission {
    */
   serve(): void;
   /** Hands a lease's release (with its reconcile deltas) to the store. */
-  release(nowMs: number, leaseId: string, entries: readonly number[], deltas: readonly number[] | undefined, arrivalLagMs: number | undefined): MaybePromise<void>;
+  release(
+    nowMs: number,
+    leaseId: string,
+    entries: readonly number[],
+    deltas: readonly number[] | undefined,
+    arrivalLagMs: number | undefined,
+  ): MaybePromise<void>;
 }
 
 /**

@@ -31,9 +31,16 @@ const schema = z.strictObject({
   initial: opt.positiveInt().optional(),
   min: opt.positiveInt().optional(),
   max: opt.positiveInt().optional(),
-  backoffFactor: z.number({ error: 'a number between 0 and 1 (exclusive)' }).gt(0, { error: 'a number between 0 and 1 (exclusive)' }).lt(1, { error: 'a number between 0 and 1 (exclusive)' }).optional(),
+  backoffFactor: z
+    .number({ error: 'a number between 0 and 1 (exclusive)' })
+    .gt(0, { error: 'a number between 0 and 1 (exclusive)' })
+    .lt(1, { error: 'a number between 0 and 1 (exclusive)' })
+    .optional(),
   recoveryThreshold: opt.positiveInt().optional(),
-  recoveryFactor: z.number({ error: 'a number greater than 1' }).gt(1, { error: 'a number greater than 1' }).optional(),
+  recoveryFactor: z
+    .number({ error: 'a number greater than 1' })
+    .gt(1, { error: 'a number greater than 1' })
+    .optional(),
 });
 
 /**
@@ -62,9 +69,13 @@ export class Aimd {
     this.min = o.min ?? 1;
     this.max = o.max ?? Math.max(20, this.min);
     const initial = o.initial ?? Math.min(Math.max(5, this.min), this.max);
-    if (this.min > this.max) throw new InvalidOptionError('min', `min must be at most max (${this.max}), got ${this.min}`);
+    if (this.min > this.max)
+      throw new InvalidOptionError('min', `min must be at most max (${this.max}), got ${this.min}`);
     if (initial < this.min || initial > this.max) {
-      throw new InvalidOptionError('initial', `initial must be between min (${this.min}) and max (${this.max}), got ${initial}`);
+      throw new InvalidOptionError(
+        'initial',
+        `initial must be between min (${this.min}) and max (${this.max}), got ${initial}`,
+      );
     }
     this.level = initial;
     this.backoffFactor = o.backoffFactor ?? 0.5;

@@ -18,8 +18,19 @@ const NO_COSTS: readonly number[] = [];
  */
 export class InlineAdmission implements Admission {
   // The store is done with a request when it returns, so one of each is reused (no allocation per call).
-  private readonly acquireRequest: TryAcquireRequest = { nowMs: 0, leaseId: '', costs: NO_COSTS, maxConcurrent: Infinity };
-  private readonly releaseRequest: ReleaseRequest = { nowMs: 0, leaseId: '', entries: NO_COSTS, deltas: undefined, arrivalLagMs: undefined };
+  private readonly acquireRequest: TryAcquireRequest = {
+    nowMs: 0,
+    leaseId: '',
+    costs: NO_COSTS,
+    maxConcurrent: Infinity,
+  };
+  private readonly releaseRequest: ReleaseRequest = {
+    nowMs: 0,
+    leaseId: '',
+    entries: NO_COSTS,
+    deltas: undefined,
+    arrivalLagMs: undefined,
+  };
 
   constructor(private readonly room: WaitingRoom) {}
 
@@ -39,7 +50,8 @@ export class InlineAdmission implements Admission {
           pipelined.send(waiter, leaseId, result);
           return promise;
         }
-        if (result.ok) return room.grant(leaseId, options?.tokens ?? 0, result.entries, now, now, options?.priority ?? 0);
+        if (result.ok)
+          return room.grant(leaseId, options?.tokens ?? 0, result.entries, now, now, options?.priority ?? 0);
         if (options?.timeoutMs === 0) throw new LimiterTimeoutError(room.name, 0);
         const waiter = room.newWaiter(costs, options, now);
         const promise = room.enqueue(waiter);
@@ -104,7 +116,13 @@ export class InlineAdmission implements Admission {
     room.schedule();
   }
 
-  release(nowMs: number, leaseId: string, entries: readonly number[], deltas: readonly number[] | undefined, arrivalLagMs: number | undefined): MaybePromise<void> {
+  release(
+    nowMs: number,
+    leaseId: string,
+    entries: readonly number[],
+    deltas: readonly number[] | undefined,
+    arrivalLagMs: number | undefined,
+  ): MaybePromise<void> {
     const request = this.releaseRequest;
     request.nowMs = nowMs;
     request.leaseId = leaseId;

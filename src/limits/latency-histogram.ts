@@ -75,7 +75,10 @@ export class LatencyHistogram {
     this.minTrackableMs = o.minTrackableMs ?? 0.001;
     this.maxTrackableMs = o.maxTrackableMs ?? 604_800_000;
     if (!(this.maxTrackableMs > this.minTrackableMs)) {
-      throw new InvalidOptionError('maxTrackableMs', `maxTrackableMs must be greater than minTrackableMs (${this.minTrackableMs}), got ${this.maxTrackableMs}`);
+      throw new InvalidOptionError(
+        'maxTrackableMs',
+        `maxTrackableMs must be greater than minTrackableMs (${this.minTrackableMs}), got ${this.maxTrackableMs}`,
+      );
     }
     // A hair under α, so float rounding at a bucket edge cannot push the error past α.
     const alpha = this.relativeError * (1 - 1e-9);
@@ -84,7 +87,10 @@ export class LatencyHistogram {
     this.#representativeFactor = 2 / (1 + gamma);
     const buckets = Math.ceil(Math.log(this.maxTrackableMs / this.minTrackableMs) / this.#logGamma) + 2;
     if (buckets > MAX_BUCKETS) {
-      throw new InvalidOptionError('relativeError', `relativeError ${this.relativeError} over ${this.minTrackableMs}–${this.maxTrackableMs} ms needs ${buckets} buckets (max ${MAX_BUCKETS}); raise it or narrow the range`);
+      throw new InvalidOptionError(
+        'relativeError',
+        `relativeError ${this.relativeError} over ${this.minTrackableMs}–${this.maxTrackableMs} ms needs ${buckets} buckets (max ${MAX_BUCKETS}); raise it or narrow the range`,
+      );
     }
     this.#counts = new Float64Array(buckets);
   }
@@ -105,7 +111,10 @@ export class LatencyHistogram {
    */
   record(ms: number): void {
     if (!(ms >= 0 && ms < Infinity)) {
-      throw new InvalidOptionError('ms', `LatencyHistogram.record: ms must be a non-negative finite number, got ${String(ms)}`);
+      throw new InvalidOptionError(
+        'ms',
+        `LatencyHistogram.record: ms must be a non-negative finite number, got ${String(ms)}`,
+      );
     }
     const i = this.#indexOf(ms);
     this.#counts[i]! += 1;
@@ -123,7 +132,8 @@ export class LatencyHistogram {
    * @throws InvalidOptionError when `p` is outside 0–100.
    */
   percentile(p: number): number {
-    if (!(p >= 0 && p <= 100)) throw new InvalidOptionError('p', `percentile must be between 0 and 100, got ${String(p)}`);
+    if (!(p >= 0 && p <= 100))
+      throw new InvalidOptionError('p', `percentile must be between 0 and 100, got ${String(p)}`);
     if (this.#count === 0) return 0;
     if (p === 0) return this.#min;
     if (p === 100) return this.#max;

@@ -71,7 +71,10 @@ export class Lease {
     if (this.released) return;
     this.released = true;
     const lagMs = this.arrivalLagMs;
-    this.owner.releaseLease(this, lagMs === undefined || usage?.arrivalLagMs !== undefined ? usage : { ...usage, arrivalLagMs: lagMs });
+    this.owner.releaseLease(
+      this,
+      lagMs === undefined || usage?.arrivalLagMs !== undefined ? usage : { ...usage, arrivalLagMs: lagMs },
+    );
   }
 
   [Symbol.dispose](): void {

@@ -60,7 +60,13 @@ export class LimiterFeedbackTarget implements FeedbackTarget {
     // The limiter's windows are the ones the store was bound with and the cost checks read.
     window.limit = limit;
     if (this.limiter.listenerCount('limit')) {
-      this.limiter.emit('limit', { resource: window.resource, windowMs: window.configuredWindowMs, from, to: limit, reason });
+      this.limiter.emit('limit', {
+        resource: window.resource,
+        windowMs: window.configuredWindowMs,
+        from,
+        to: limit,
+        reason,
+      });
     }
     if (limit > from) this.room.pump();
   }

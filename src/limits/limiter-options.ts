@@ -146,7 +146,10 @@ export interface ResolvedWindow extends WindowSpec {
 export function validateLimiterOptions(options: unknown, subject = 'Limiter'): LimiterOptions {
   const parsed: LimiterOptions = parseOptions(limiterSchema, options, subject);
   if (parsed.windowMs !== undefined && parsed.maxPerWindow === undefined) {
-    throw new InvalidOptionError('windowMs', `windowMs needs maxPerWindow (requests per window), got windowMs ${parsed.windowMs} alone`);
+    throw new InvalidOptionError(
+      'windowMs',
+      `windowMs needs maxPerWindow (requests per window), got windowMs ${parsed.windowMs} alone`,
+    );
   }
   return parsed;
 }
@@ -154,14 +157,20 @@ export function validateLimiterOptions(options: unknown, subject = 'Limiter'): L
 /** The windows the options describe, each widened by its safety margin. */
 export function resolveWindows(options: LimiterOptions): ResolvedWindow[] {
   const configured: WindowOption[] = [];
-  if (options.maxPerMinute !== undefined) configured.push({ resource: 'requests', limit: options.maxPerMinute, windowMs: MINUTE_MS });
+  if (options.maxPerMinute !== undefined)
+    configured.push({ resource: 'requests', limit: options.maxPerMinute, windowMs: MINUTE_MS });
   if (options.maxPerWindow !== undefined) {
-    configured.push({ resource: 'requests', limit: options.maxPerWindow, windowMs: options.windowMs ?? MINUTE_MS });
+    configured.push({
+      resource: 'requests',
+      limit: options.maxPerWindow,
+      windowMs: options.windowMs ?? MINUTE_MS,
+    });
   }
   if (options.maxTokensPerMinute !== undefined) {
     configured.push({ resource: 'tokens', limit: options.maxTokensPerMinute, windowMs: MINUTE_MS });
   }
-  if (options.maxPerDay !== undefined) configured.push({ resource: 'requests', limit: options.maxPerDay, windowMs: DAY_MS });
+  if (options.maxPerDay !== undefined)
+    configured.push({ resource: 'requests', limit: options.maxPerDay, windowMs: DAY_MS });
   configured.push(...(options.windows ?? []));
   const resolved: ResolvedWindow[] = [];
   for (const w of configured) {

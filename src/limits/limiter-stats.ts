@@ -10,7 +10,12 @@ import type { WaitingRoom } from './waiting-room';
  * Assembles {@link Limiter.stats}. With a remote store, window usage and `active` are the store's
  * last known values (refreshed in the background).
  */
-export function limiterStats(limiter: Limiter, room: WaitingRoom, windows: readonly ResolvedWindow[], totalRateLimits: number): LimiterStats {
+export function limiterStats(
+  limiter: Limiter,
+  room: WaitingRoom,
+  windows: readonly ResolvedWindow[],
+  totalRateLimits: number,
+): LimiterStats {
   const now = room.clock.now();
   const snapshot = room.handle.snapshot(now);
   let shared: Pick<StoreSnapshot, 'active' | 'used'> | undefined;
@@ -28,8 +33,10 @@ export function limiterStats(limiter: Limiter, room: WaitingRoom, windows: reado
     const used = shared?.used[i] ?? 0;
     utilization = Math.max(utilization, used / w.limit);
     // The shortest window of each kind is the one reported.
-    if (kinds[i] === 'requests' && w.windowMs < requestsWindowMs) [requestsInWindow, requestsWindowMs] = [used, w.windowMs];
-    if (kinds[i] === 'tokens' && w.windowMs < tokensWindowMs) [tokensInWindow, tokensWindowMs] = [used, w.windowMs];
+    if (kinds[i] === 'requests' && w.windowMs < requestsWindowMs)
+      [requestsInWindow, requestsWindowMs] = [used, w.windowMs];
+    if (kinds[i] === 'tokens' && w.windowMs < tokensWindowMs)
+      [tokensInWindow, tokensWindowMs] = [used, w.windowMs];
   });
   return {
     name: limiter.name,

@@ -9,16 +9,35 @@ import { InlineAdmission } from './inline-admission';
 import { Lease, type LeaseOwner, type LeaseUsage } from './lease';
 import type { LimiterEvents } from './limiter-events';
 import { LimiterFeedbackTarget } from './limiter-feedback';
-import { resolveWindows, validateLimiterOptions, type LimiterOptions, type ResolvedWindow } from './limiter-options';
+import {
+  resolveWindows,
+  validateLimiterOptions,
+  type LimiterOptions,
+  type ResolvedWindow,
+} from './limiter-options';
 import { limiterStats } from './limiter-stats';
-import type { AcquireOptions, DrainOptions, LimiterStats, RateLimitReport, RunOptions, WrapOptions } from './limiter-types';
+import type {
+  AcquireOptions,
+  DrainOptions,
+  LimiterStats,
+  RateLimitReport,
+  RunOptions,
+  WrapOptions,
+} from './limiter-types';
 import { isPromise, noop } from './maybe-promise';
 import { LimiterWarnings } from './limiter-warnings';
 import { ProviderFeedback, type ObserveOptions } from './provider-feedback';
 import { WaitingRoom } from './waiting-room';
 
 export type { LimiterOptions, WindowOption } from './limiter-options';
-export type { AcquireOptions, DrainOptions, LimiterStats, RateLimitReport, RunOptions, WrapOptions } from './limiter-types';
+export type {
+  AcquireOptions,
+  DrainOptions,
+  LimiterStats,
+  RateLimitReport,
+  RunOptions,
+  WrapOptions,
+} from './limiter-types';
 
 /**
  * Limits how much work starts: at most `maxConcurrent` in flight, at most `limit` units started
@@ -71,11 +90,22 @@ export class Limiter extends EventEmitter<LimiterEvents> implements LeaseOwner {
     this.minMarginMs = Math.min(...this.windows.map((w) => w.windowMs - w.configuredWindowMs));
     this.costs = new CostTable(this.name, this.windows);
     const handle = (o.store ?? new MemoryStore()).bind(this.name, this.windows);
-    this.room = new WaitingRoom(this, this.name, this.clock, handle, this.costs, this.maxQueued, o.maxConcurrent ?? Infinity);
+    this.room = new WaitingRoom(
+      this,
+      this.name,
+      this.clock,
+      handle,
+      this.costs,
+      this.maxQueued,
+      o.maxConcurrent ?? Infinity,
+    );
     // A store handle does not say whether it answers later: the inline admission finds out from
     // its first answer and hands over to the pipelined one then (see InlineAdmission).
     this.room.admission = new InlineAdmission(this.room);
-    this.feedback = new ProviderFeedback(new LimiterFeedbackTarget(this, this.room, this.windows), o.learnLimits === true);
+    this.feedback = new ProviderFeedback(
+      new LimiterFeedbackTarget(this, this.room, this.windows),
+      o.learnLimits === true,
+    );
     this.warningChecks = new LimiterWarnings(this, this.windows, o.warnings !== false, () => {
       const snapshot = handle.snapshot(this.clock.now());
       if (!isPromise(snapshot)) return snapshot.used;
@@ -156,7 +186,10 @@ export class Limiter extends EventEmitter<LimiterEvents> implements LeaseOwner {
   }
 
   /** `fn` wrapped so every call goes through {@link Limiter.run}, with `tokensFor(...args)` as its estimate. */
-  wrap<A extends unknown[], T>(fn: (...args: A) => T | PromiseLike<T>, options: WrapOptions<A, T> = {}): (...args: A) => Promise<T> {
+  wrap<A extends unknown[], T>(
+    fn: (...args: A) => T | PromiseLike<T>,
+    options: WrapOptions<A, T> = {},
+  ): (...args: A) => Promise<T> {
     const { tokensFor, ...runOptions } = options;
     if (!tokensFor) return (...args: A) => this.run(() => fn(...args), runOptions);
     return (...args: A) => {
@@ -200,7 +233,12 @@ export class Limiter extends EventEmitter<LimiterEvents> implements LeaseOwner {
     }
     if (this.listenerCount('ratelimit')) {
       const gate = this.room.gate;
-      this.emit('ratelimit', { retryAfterMs, source, kind, pausedUntil: gate.isClosed(this.clock.now()) ? gate.untilMs : 0 });
+      this.emit('ratelimit', {
+        retryAfterMs,
+        source,
+        kind,
+        pausedUntil: gate.isClosed(this.clock.now()) ? gate.untilMs : 0,
+      });
     }
   }
 
@@ -211,7 +249,10 @@ export class Limiter extends EventEmitter<LimiterEvents> implements LeaseOwner {
    */
   setMaxConcurrent(maxConcurrent: number): void {
     if (!(maxConcurrent === Infinity || (Number.isInteger(maxConcurrent) && maxConcurrent > 0))) {
-      throw new InvalidOptionError('maxConcurrent', `maxConcurrent must be a positive integer, got ${String(maxConcurrent)}`);
+      throw new InvalidOptionError(
+        'maxConcurrent',
+        `maxConcurrent must be a positive integer, got ${String(maxConcurrent)}`,
+      );
     }
     const from = this.room.maxConcurrent;
     if (from === maxConcurrent) return;
@@ -236,10 +277,13 @@ export class Limiter extends EventEmitter<LimiterEvents> implements LeaseOwner {
   drain(options: DrainOptions = {}): Promise<void> {
     const queued: unknown = options.queued ?? 'reject';
     if (queued !== 'reject' && queued !== 'serve') {
-      return Promise.reject(new InvalidOptionError('queued', `drain queued must be 'reject' or 'serve', got ${String(queued)}`));
+      return Promise.reject(
+        new InvalidOptionError('queued', `drain queued must be 'reject' or 'serve', got ${String(queued)}`),
+      );
     }
     this.draining = true;
-    if (queued === 'reject') this.room.rejectAll(() => new ShutdownError(this.name, 'it was drained while this acquire waited'));
+    if (queued === 'reject')
+      this.room.rejectAll(() => new ShutdownError(this.name, 'it was drained while this acquire waited'));
     return this.room.whenIdle();
   }
 
@@ -260,9 +304,20 @@ export class Limiter extends EventEmitter<LimiterEvents> implements LeaseOwner {
     }
     // The margin already allows for this much lag; only the lag beyond it moves the entries.
     const lagBeyondMarginMs = (usage?.arrivalLagMs ?? 0) - this.minMarginMs;
-    const done = room.admission.release(now, lease.id, lease.entries, deltas, lagBeyondMarginMs > 0 ? lagBeyondMarginMs : undefined);
+    const done = room.admission.release(
+      now,
+      lease.id,
+      lease.entries,
+      deltas,
+      lagBeyondMarginMs > 0 ? lagBeyondMarginMs : undefined,
+    );
     if (this.listenerCount('release')) {
-      this.emit('release', { active: room.active, heldMs: now - lease.startedAtMs, tokens: lease.tokens, usedTokens: used });
+      this.emit('release', {
+        active: room.active,
+        heldMs: now - lease.startedAtMs,
+        tokens: lease.tokens,
+        usedTokens: used,
+      });
     }
     if (isPromise(done)) {
       const after = () => room.afterRelease(refunded);
@@ -274,7 +329,11 @@ export class Limiter extends EventEmitter<LimiterEvents> implements LeaseOwner {
     if (this.warningChecks.watching) this.warningChecks.onRelease(lease.tokens, used);
   }
 
-  private async runHeld<T>(lease: Lease, fn: (lease: Lease) => T | PromiseLike<T>, options: RunOptions<T> | undefined): Promise<T> {
+  private async runHeld<T>(
+    lease: Lease,
+    fn: (lease: Lease) => T | PromiseLike<T>,
+    options: RunOptions<T> | undefined,
+  ): Promise<T> {
     let result: T;
     try {
       result = await fn(lease);

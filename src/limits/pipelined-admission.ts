@@ -67,7 +67,13 @@ export class PipelinedAdmission implements Admission {
     room.schedule();
   }
 
-  release(nowMs: number, leaseId: string, entries: readonly number[], deltas: readonly number[] | undefined, arrivalLagMs: number | undefined): MaybePromise<void> {
+  release(
+    nowMs: number,
+    leaseId: string,
+    entries: readonly number[],
+    deltas: readonly number[] | undefined,
+    arrivalLagMs: number | undefined,
+  ): MaybePromise<void> {
     // The store may still read the request after it returns: a fresh one per call.
     return this.room.handle.release({ nowMs, leaseId, entries, deltas, arrivalLagMs });
   }
@@ -95,7 +101,7 @@ export class PipelinedAdmission implements Admission {
     room.block('none', Infinity);
     const depth = this.flowing ? PIPELINE_DEPTH : 1;
     // Waiters being tried stay queued (they may be refused); the walk skips them.
-    for (let waiter = room.queue.peek(); waiter !== undefined && this.attempts.size < depth; ) {
+    for (let waiter = room.queue.peek(); waiter !== undefined && this.attempts.size < depth;) {
       const next = room.queue.after(waiter);
       if (waiter.state === 'queued') {
         // At or past its deadline a waiter never starts, whichever path gets here first.
@@ -113,7 +119,12 @@ export class PipelinedAdmission implements Admission {
         const leaseId = room.nextLeaseId();
         let result: TryAcquireResult | Promise<TryAcquireResult>;
         try {
-          result = room.handle.tryAcquire({ nowMs: now, leaseId, costs: waiter.costs, maxConcurrent: room.maxConcurrent });
+          result = room.handle.tryAcquire({
+            nowMs: now,
+            leaseId,
+            costs: waiter.costs,
+            maxConcurrent: room.maxConcurrent,
+          });
         } catch (error) {
           room.cancel(waiter, error);
           waiter = next;
@@ -197,7 +208,17 @@ export class PipelinedAdmission implements Admission {
       this.flowing = true;
       room.block('none', Infinity);
       room.detach(waiter);
-      waiter.resolve(room.grant(attempt.leaseId, waiter.tokens, entries, now, waiter.enqueuedAtMs, waiter.priority, attempt.sentAtMs));
+      waiter.resolve(
+        room.grant(
+          attempt.leaseId,
+          waiter.tokens,
+          entries,
+          now,
+          waiter.enqueuedAtMs,
+          waiter.priority,
+          attempt.sentAtMs,
+        ),
+      );
     }
   }
 

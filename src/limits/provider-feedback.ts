@@ -70,7 +70,9 @@ export class ProviderFeedback {
       if (Number.isFinite(processingMs) && processingMs >= 0) {
         const windows = this.target.windows();
         // Capped: a response read long after its headers came (a stream) must not stall the window.
-        const capMs = windows.length ? MAX_LAG_FRACTION * Math.min(...windows.map((w) => w.configuredWindowMs)) : 0;
+        const capMs = windows.length
+          ? MAX_LAG_FRACTION * Math.min(...windows.map((w) => w.configuredWindowMs))
+          : 0;
         lease.noteArrivalLag(Math.min(now - processingMs - lease.chargedAtMs, capMs));
       }
     }
@@ -117,7 +119,11 @@ export class ProviderFeedback {
     }
   }
 
-  private applyBudget(resource: 'requests' | 'tokens', budget: RateLimitBudget | undefined, startedSince: number): void {
+  private applyBudget(
+    resource: 'requests' | 'tokens',
+    budget: RateLimitBudget | undefined,
+    startedSince: number,
+  ): void {
     if (!budget) return;
     const windows = this.target.windows();
     // Providers state per-minute limits: they speak of our shortest window of a minute or less
@@ -125,12 +131,18 @@ export class ProviderFeedback {
     // window; a daily window is never lowered to a per-minute number.
     let index = -1;
     windows.forEach((w, i) => {
-      if (w.resource === resource && w.configuredWindowMs <= MINUTE_MS && (index < 0 || w.configuredWindowMs < windows[index]!.configuredWindowMs)) index = i;
+      if (
+        w.resource === resource &&
+        w.configuredWindowMs <= MINUTE_MS &&
+        (index < 0 || w.configuredWindowMs < windows[index]!.configuredWindowMs)
+      )
+        index = i;
     });
     if (budget.limit !== undefined && budget.limit > 0 && index >= 0) {
       const current = windows[index]!.limit;
       if (budget.limit < current) this.target.setLimit(index, budget.limit, 'lowered');
-      else if (this.learn && budget.limit > current && windows[index]!.configuredWindowMs === MINUTE_MS) this.target.setLimit(index, budget.limit, 'learned');
+      else if (this.learn && budget.limit > current && windows[index]!.configuredWindowMs === MINUTE_MS)
+        this.target.setLimit(index, budget.limit, 'learned');
     }
     if (budget.remaining === undefined || budget.resetMs === undefined || !(budget.resetMs > 0)) return;
     // A limit we do not enforce ourselves: what the provider had left when the request arrived,

@@ -71,11 +71,20 @@ export class WaitingRoom {
   }
 
   /** `chargedAtMs`: no later than the store's charge (the attempt's send time for a store that answers later). */
-  grant(leaseId: string, tokens: number, entries: readonly number[], now: number, enqueuedAtMs: number, priority: number, chargedAtMs = now): Lease {
+  grant(
+    leaseId: string,
+    tokens: number,
+    entries: readonly number[],
+    now: number,
+    enqueuedAtMs: number,
+    priority: number,
+    chargedAtMs = now,
+  ): Lease {
     this.active++;
     this.totalRequests++;
     const lease = new Lease(this.owner, leaseId, tokens, now, entries, this.totalRequests, chargedAtMs);
-    if (this.owner.listenerCount('acquire')) this.owner.emit('acquire', { active: this.active, waitedMs: now - enqueuedAtMs, priority, tokens });
+    if (this.owner.listenerCount('acquire'))
+      this.owner.emit('acquire', { active: this.active, waitedMs: now - enqueuedAtMs, priority, tokens });
     return lease;
   }
 
@@ -104,7 +113,11 @@ export class WaitingRoom {
     }
     if (waiter.deadlineMs !== Infinity) this.deadlines.push(waiter);
     if (this.owner.listenerCount('queued')) {
-      this.owner.emit('queued', { queued: this.queue.size, priority: waiter.priority, tokens: waiter.tokens });
+      this.owner.emit('queued', {
+        queued: this.queue.size,
+        priority: waiter.priority,
+        tokens: waiter.tokens,
+      });
     }
     return promise;
   }

@@ -29,7 +29,9 @@ export class WakeTimer {
     const controller = new AbortController();
     this.controller = controller;
     this.atMs = atMs;
-    this.clock.sleep(Math.max(0, atMs - this.clock.now()), controller.signal).then(() => this.fire(controller), noop);
+    this.clock
+      .sleep(Math.max(0, atMs - this.clock.now()), controller.signal)
+      .then(() => this.fire(controller), noop);
   }
 
   cancel(): void {

@@ -3,7 +3,11 @@
  * lives at `throttleflow/otel`.
  * @module throttleflow/observability
  */
-export { LatencyHistogram, type LatencyHistogramOptions, type LatencySnapshot } from '../limits/latency-histogram';
+export {
+  LatencyHistogram,
+  type LatencyHistogramOptions,
+  type LatencySnapshot,
+} from '../limits/latency-histogram';
 export { LimiterMetrics, type LatencyPercentiles, type LatencyStats } from '../limits/limiter-metrics';
 export type { NodeMetricsStats } from './node-metrics';
 export {

@@ -2,7 +2,13 @@ import { z } from 'zod';
 import { Budget } from '../cost/budget';
 import { BudgetGate } from '../cost/budget-gate';
 import type { BudgetReservation } from '../cost/budget-reservation';
-import { estimateChatCall, modelOfItem, priceOrWarn, usageOfResponse, type CallEstimate } from '../cost/call-spend';
+import {
+  estimateChatCall,
+  modelOfItem,
+  priceOrWarn,
+  usageOfResponse,
+  type CallEstimate,
+} from '../cost/call-spend';
 import { opt, parseOptions } from '../validation/options';
 import type { NodeMetrics } from './node-metrics';
 
@@ -74,15 +80,23 @@ export class NodeAccounting {
    * `tokensFor`) as input.
    * @throws BudgetExceededError when the call would pass a cap (see {@link BudgetGate})
    */
-  async reserve(item: unknown, tokens: number | undefined, signal: AbortSignal | undefined): Promise<BudgetReservation | undefined> {
+  async reserve(
+    item: unknown,
+    tokens: number | undefined,
+    signal: AbortSignal | undefined,
+  ): Promise<BudgetReservation | undefined> {
     if (this.budget === undefined) return undefined;
-    const estimate = this.chatEstimate(item) ?? { inputTokens: tokens !== undefined && tokens >= 0 ? tokens : 0, outputTokens: 0 };
+    const estimate = this.chatEstimate(item) ?? {
+      inputTokens: tokens !== undefined && tokens >= 0 ? tokens : 0,
+      outputTokens: 0,
+    };
     return BudgetGate.of(this.budget).reserve(estimate, this.modelOf(item), this.#subject, signal);
   }
 
   /** Releases the reservation of a call that failed or never started. */
   cancel(reservation: BudgetReservation | undefined): void {
-    if (reservation !== undefined && this.budget !== undefined) BudgetGate.of(this.budget).cancel(reservation);
+    if (reservation !== undefined && this.budget !== undefined)
+      BudgetGate.of(this.budget).cancel(reservation);
   }
 
   /**
@@ -91,11 +105,18 @@ export class NodeAccounting {
    * @param tokensUsed - what the node's `usageOf` read from the result
    * @returns the model and cost, for the call's event
    */
-  settle(item: unknown, result: unknown, tokensUsed: number | undefined, reservation: BudgetReservation | undefined): CallSpend {
+  settle(
+    item: unknown,
+    result: unknown,
+    tokensUsed: number | undefined,
+    reservation: BudgetReservation | undefined,
+  ): CallSpend {
     const model = this.modelOf(item);
     const usage = model !== undefined || reservation !== undefined ? usageOfResponse(result) : undefined;
-    if (reservation !== undefined && this.budget !== undefined) BudgetGate.of(this.budget).settle(reservation, model, usage, tokensUsed);
-    const costUsd = model !== undefined && usage !== undefined ? priceOrWarn(model, usage, this.#subject) : undefined;
+    if (reservation !== undefined && this.budget !== undefined)
+      BudgetGate.of(this.budget).settle(reservation, model, usage, tokensUsed);
+    const costUsd =
+      model !== undefined && usage !== undefined ? priceOrWarn(model, usage, this.#subject) : undefined;
     this.#metrics.recordSpend(tokensUsed, costUsd, model !== undefined);
     if (model === undefined) return {};
     return costUsd === undefined ? { model } : { model, costUsd };

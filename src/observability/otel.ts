@@ -19,7 +19,13 @@ import {
 } from '@opentelemetry/api';
 import type { Limiter } from '../limits/limiter';
 import { LimiterMetrics } from '../limits/limiter-metrics';
-import { addEventHook, type CallEvent, type NodeRunEvent, type NodeStartEvent, type ThrottleEvent } from './throttle-event';
+import {
+  addEventHook,
+  type CallEvent,
+  type NodeRunEvent,
+  type NodeStartEvent,
+  type ThrottleEvent,
+} from './throttle-event';
 
 /** Options of {@link instrument}. */
 export interface InstrumentOptions {
@@ -80,7 +86,8 @@ class TokensPerMinute {
 
   add(limiter: string, tokens: number, nowMs: number): void {
     let b = this.#buckets.get(limiter);
-    if (b === undefined) this.#buckets.set(limiter, (b = { second: new Array(60).fill(-1), tokens: new Array(60).fill(0) }));
+    if (b === undefined)
+      this.#buckets.set(limiter, (b = { second: new Array(60).fill(-1), tokens: new Array(60).fill(0) }));
     const second = Math.floor(nowMs / SECOND_MS);
     const i = second % 60;
     if (b.second[i] !== second) {
@@ -150,23 +157,59 @@ export function instrument(options: InstrumentOptions = {}): Instrumentation {
   const runs = new Map<number, OpenRun>();
   const tokensPerMinute = new TokensPerMinute();
 
-  const calls = meter?.createCounter(ATTR.calls, { description: 'Calls of exec made by throttled nodes', unit: '{call}' });
-  const rateLimits = meter?.createCounter(ATTR.rateLimits, { description: 'Provider rate limits (429/529) met by throttled nodes', unit: '{rate_limit}' });
-  const tokens = meter?.createCounter('throttleflow.tokens', { description: 'Tokens the provider reported', unit: '{token}' });
-  const cost = meter?.createCounter('throttleflow.cost', { description: 'Cost of the calls that could be priced', unit: 'USD' });
-  const duration = meter?.createHistogram('throttleflow.call.duration', { description: 'Time a call of exec ran', unit: 'ms' });
-  const wait = meter?.createHistogram('throttleflow.queue.wait', { description: 'Time a call waited for its limiter', unit: 'ms' });
+  const calls = meter?.createCounter(ATTR.calls, {
+    description: 'Calls of exec made by throttled nodes',
+    unit: '{call}',
+  });
+  const rateLimits = meter?.createCounter(ATTR.rateLimits, {
+    description: 'Provider rate limits (429/529) met by throttled nodes',
+    unit: '{rate_limit}',
+  });
+  const tokens = meter?.createCounter('throttleflow.tokens', {
+    description: 'Tokens the provider reported',
+    unit: '{token}',
+  });
+  const cost = meter?.createCounter('throttleflow.cost', {
+    description: 'Cost of the calls that could be priced',
+    unit: 'USD',
+  });
+  const duration = meter?.createHistogram('throttleflow.call.duration', {
+    description: 'Time a call of exec ran',
+    unit: 'ms',
+  });
+  const wait = meter?.createHistogram('throttleflow.queue.wait', {
+    description: 'Time a call waited for its limiter',
+    unit: 'ms',
+  });
 
   let removeObservers: (() => void) | undefined;
   if (meter) {
-    const queued = meter.createObservableGauge('throttleflow.limiter.queued', { description: 'Acquires waiting for the limiter', unit: '{request}' });
-    const active = meter.createObservableGauge('throttleflow.limiter.active', { description: 'Leases held (calls in flight)', unit: '{request}' });
-    const utilization = meter.createObservableGauge('throttleflow.limiter.utilization', { description: 'Largest fraction in use of any limit', unit: '1' });
-    const perMinute = meter.createObservableGauge('throttleflow.tokens_per_minute', { description: 'Tokens used in the last minute', unit: '{token}' });
-    const limiterRateLimits = meter.createObservableCounter('throttleflow.limiter.rate_limits', { description: 'Rate limits reported to the limiter', unit: '{rate_limit}' });
+    const queued = meter.createObservableGauge('throttleflow.limiter.queued', {
+      description: 'Acquires waiting for the limiter',
+      unit: '{request}',
+    });
+    const active = meter.createObservableGauge('throttleflow.limiter.active', {
+      description: 'Leases held (calls in flight)',
+      unit: '{request}',
+    });
+    const utilization = meter.createObservableGauge('throttleflow.limiter.utilization', {
+      description: 'Largest fraction in use of any limit',
+      unit: '1',
+    });
+    const perMinute = meter.createObservableGauge('throttleflow.tokens_per_minute', {
+      description: 'Tokens used in the last minute',
+      unit: '{token}',
+    });
+    const limiterRateLimits = meter.createObservableCounter('throttleflow.limiter.rate_limits', {
+      description: 'Rate limits reported to the limiter',
+      unit: '{rate_limit}',
+    });
     const observables: Observable[] = [queued, active, utilization, perMinute, limiterRateLimits];
     const observe = (result: BatchObservableResult): void => {
-      const byName = new Map<string, { queued: number; active: number; utilization: number; rateLimits: number }>();
+      const byName = new Map<
+        string,
+        { queued: number; active: number; utilization: number; rateLimits: number }
+      >();
       for (const limiter of limiters()) {
         const s = limiter.stats();
         const sum = byName.get(s.name) ?? { queued: 0, active: 0, utilization: 0, rateLimits: 0 };
@@ -183,7 +226,8 @@ export function instrument(options: InstrumentOptions = {}): Instrumentation {
         result.observe(utilization, sum.utilization, attributes);
         result.observe(limiterRateLimits, sum.rateLimits, attributes);
       }
-      for (const [name, total] of tokensPerMinute.read(now())) result.observe(perMinute, total, { [ATTR.limiter]: name });
+      for (const [name, total] of tokensPerMinute.read(now()))
+        result.observe(perMinute, total, { [ATTR.limiter]: name });
     };
     meter.addBatchObservableCallback(observe, observables);
     removeObservers = () => meter.removeBatchObservableCallback(observe, observables);
@@ -195,7 +239,12 @@ export function instrument(options: InstrumentOptions = {}): Instrumentation {
       {
         kind: SpanKind.INTERNAL,
         startTime: now(),
-        attributes: { [ATTR.node]: event.node, [ATTR.limiter]: event.limiter, [ATTR.runId]: event.runId, [ATTR.items]: event.items },
+        attributes: {
+          [ATTR.node]: event.node,
+          [ATTR.limiter]: event.limiter,
+          [ATTR.runId]: event.runId,
+          [ATTR.items]: event.items,
+        },
       },
       context.active(),
     );
@@ -240,7 +289,11 @@ export function instrument(options: InstrumentOptions = {}): Instrumentation {
     if (event.costUsd !== undefined) attributes[ATTR.costUsd] = event.costUsd;
     const acquiredAt = end - event.durationMs;
     const parent = run?.span ? trace.setSpan(context.active(), run.span) : context.active();
-    const span = tracer.startSpan('throttleflow.call', { kind: SpanKind.CLIENT, startTime: acquiredAt - event.waitMs, attributes }, parent);
+    const span = tracer.startSpan(
+      'throttleflow.call',
+      { kind: SpanKind.CLIENT, startTime: acquiredAt - event.waitMs, attributes },
+      parent,
+    );
     span.addEvent('throttleflow.acquired', { [ATTR.waitMs]: event.waitMs }, acquiredAt);
     if (event.outcome !== 'ok') fail(span, event.error);
     span.end(end);
@@ -257,11 +310,21 @@ export function instrument(options: InstrumentOptions = {}): Instrumentation {
       tracer.startSpan('throttleflow.node_run', {
         kind: SpanKind.INTERNAL,
         startTime: end - event.durationMs,
-        attributes: { [ATTR.node]: event.node, [ATTR.limiter]: event.limiter, [ATTR.items]: event.items, ...(event.runId !== undefined ? { [ATTR.runId]: event.runId } : {}) },
+        attributes: {
+          [ATTR.node]: event.node,
+          [ATTR.limiter]: event.limiter,
+          [ATTR.items]: event.items,
+          ...(event.runId !== undefined ? { [ATTR.runId]: event.runId } : {}),
+        },
       });
     span.setAttribute(ATTR.durationMs, event.durationMs);
     if (run) {
-      span.setAttributes({ [ATTR.calls]: run.calls, [ATTR.rateLimits]: run.rateLimits, [ATTR.tokensUsed]: run.tokens, [ATTR.waitMs]: run.waitMs });
+      span.setAttributes({
+        [ATTR.calls]: run.calls,
+        [ATTR.rateLimits]: run.rateLimits,
+        [ATTR.tokensUsed]: run.tokens,
+        [ATTR.waitMs]: run.waitMs,
+      });
       if (run.costUsd !== undefined) span.setAttribute(ATTR.costUsd, run.costUsd);
     }
     if (event.error !== undefined) fail(span, event.error);
@@ -289,5 +352,8 @@ export function instrument(options: InstrumentOptions = {}): Instrumentation {
 
 function fail(span: Span, error: unknown): void {
   if (error instanceof Error) span.recordException(error);
-  span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message : error === undefined ? undefined : String(error) });
+  span.setStatus({
+    code: SpanStatusCode.ERROR,
+    message: error instanceof Error ? error.message : error === undefined ? undefined : String(error),
+  });
 }

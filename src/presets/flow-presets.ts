@@ -1,7 +1,12 @@
 import { presetTable } from './preset-table';
 
-const flows = <const C extends number, const M extends number | undefined>(maxConcurrentFlows: C, maxFlowsPerMinute: M) =>
-  (maxFlowsPerMinute === undefined ? { maxConcurrentFlows } : { maxConcurrentFlows, maxFlowsPerMinute }) as M extends number
+const flows = <const C extends number, const M extends number | undefined>(
+  maxConcurrentFlows: C,
+  maxFlowsPerMinute: M,
+) =>
+  (maxFlowsPerMinute === undefined
+    ? { maxConcurrentFlows }
+    : { maxConcurrentFlows, maxFlowsPerMinute }) as M extends number
     ? { maxConcurrentFlows: C; maxFlowsPerMinute: M }
     : { maxConcurrentFlows: C };
 

@@ -33,7 +33,10 @@ export function presetTable<const T extends Record<string, object>>(
     get(name: string) {
       const key = names.find((n) => n.toLowerCase() === String(name).toLowerCase());
       if (key === undefined) {
-        throw new InvalidOptionError('name', `Unknown ${kind} '${name}'${didYouMean(String(name).toUpperCase(), names)}; known: ${names.join(', ')}`);
+        throw new InvalidOptionError(
+          'name',
+          `Unknown ${kind} '${name}'${didYouMean(String(name).toUpperCase(), names)}; known: ${names.join(', ')}`,
+        );
       }
       return entries[key] as DeepReadonly<T>[keyof T];
     },

@@ -1,6 +1,9 @@
 import { presetTable } from './preset-table';
 
-const node = <const C extends number, const M extends number | undefined>(maxConcurrent: C, maxPerMinute: M) =>
+const node = <const C extends number, const M extends number | undefined>(
+  maxConcurrent: C,
+  maxPerMinute: M,
+) =>
   (maxPerMinute === undefined ? { maxConcurrent } : { maxConcurrent, maxPerMinute }) as M extends number
     ? { maxConcurrent: C; maxPerMinute: M }
     : { maxConcurrent: C };

@@ -43,7 +43,10 @@ const MAX_CAUSE_DEPTH = 5;
  * bodies with `RetryInfo` / `QuotaFailure`); fetch `Response`s; axios-style `error.response`;
  * any error with `status`/`statusCode` 429 or 529.
  */
-export function detectRateLimit(error: unknown, options: DetectRateLimitOptions = {}): RateLimitSignal | undefined {
+export function detectRateLimit(
+  error: unknown,
+  options: DetectRateLimitOptions = {},
+): RateLimitSignal | undefined {
   const nowMs = options.nowMs ?? Date.now();
   const seen = new Set<unknown>();
   let current: unknown = error;
@@ -73,13 +76,21 @@ function nextInChain(value: Record<string, unknown>): unknown {
 
 function detectOne(value: Record<string, unknown>, nowMs: number): RateLimitSignal | undefined {
   if (isRateLimitHit(value)) {
-    const signal: RateLimitSignal = { kind: value.kind, retryable: true, source: value.source ?? 'RateLimitHit' };
+    const signal: RateLimitSignal = {
+      kind: value.kind,
+      retryable: true,
+      source: value.source ?? 'RateLimitHit',
+    };
     if (value.retryAfterMs !== undefined) signal.retryAfterMs = value.retryAfterMs;
     if (value.scope !== undefined) signal.scope = value.scope;
     return signal;
   }
   if (isQuotaExhaustedError(value)) {
-    const signal: RateLimitSignal = { kind: value.kind, retryable: false, source: value.source ?? 'QuotaExhaustedError' };
+    const signal: RateLimitSignal = {
+      kind: value.kind,
+      retryable: false,
+      source: value.source ?? 'QuotaExhaustedError',
+    };
     if (value.quotaId !== undefined) signal.quotaId = value.quotaId;
     if (value.retryAfterMs !== undefined) signal.retryAfterMs = value.retryAfterMs;
     return signal;
@@ -98,7 +109,8 @@ function classify(facts: ErrorFacts, nowMs: number): RateLimitSignal | undefined
   const shouldRetry = headers?.get('x-should-retry');
   let { kind } = verdict;
   // The provider's explicit "do not retry" on a 429 (Anthropic, openai): retrying cannot help.
-  if (kind === 'rate_limit' && (shouldRetry === 'false' || facts.isRetryable === false)) kind = 'quota_exhausted';
+  if (kind === 'rate_limit' && (shouldRetry === 'false' || facts.isRetryable === false))
+    kind = 'quota_exhausted';
   const retryable = (kind === 'rate_limit' || kind === 'overloaded') && shouldRetry !== 'false';
 
   const signal: RateLimitSignal = { kind, retryable, source: sourceOf(facts, codes) };
@@ -123,7 +135,9 @@ interface Verdict {
 
 function kindOf(facts: ErrorFacts, codes: ErrorCodes): Verdict | undefined {
   const { status } = facts;
-  const spendCode = [codes.errorCode, codes.code, codes.type].find((c) => c !== undefined && SPEND_CODES.has(c));
+  const spendCode = [codes.errorCode, codes.code, codes.type].find(
+    (c) => c !== undefined && SPEND_CODES.has(c),
+  );
   const rateLimited =
     status === 429 ||
     codes.rpcStatus === 'RESOURCE_EXHAUSTED' ||
@@ -136,7 +150,11 @@ function kindOf(facts: ErrorFacts, codes: ErrorCodes): Verdict | undefined {
     if (google) return google;
     const scope = codes.type === 'requests' || codes.type === 'tokens' ? codes.type : undefined;
     const verdict: Verdict = { kind: 'rate_limit' };
-    const code = codes.errorCode ?? codes.code ?? (codes.type === 'rate_limit_error' ? codes.type : undefined) ?? codes.rpcStatus;
+    const code =
+      codes.errorCode ??
+      codes.code ??
+      (codes.type === 'rate_limit_error' ? codes.type : undefined) ??
+      codes.rpcStatus;
     if (code !== undefined) verdict.code = code;
     if (scope) verdict.scope = scope;
     return verdict;
@@ -149,7 +167,12 @@ function kindOf(facts: ErrorFacts, codes: ErrorCodes): Verdict | undefined {
       (facts.shape === 'response' || codes.rpcStatus === 'UNAVAILABLE' || hasRetryAfter(facts.headers)));
   if (overloaded) {
     const verdict: Verdict = { kind: 'overloaded' };
-    const code = codes.type === 'overloaded_error' ? codes.type : codes.rpcStatus === 'UNAVAILABLE' ? codes.rpcStatus : undefined;
+    const code =
+      codes.type === 'overloaded_error'
+        ? codes.type
+        : codes.rpcStatus === 'UNAVAILABLE'
+          ? codes.rpcStatus
+          : undefined;
     if (code !== undefined) verdict.code = code;
     return verdict;
   }
@@ -160,7 +183,13 @@ function kindOf(facts: ErrorFacts, codes: ErrorCodes): Verdict | undefined {
 function googleVerdict(codes: ErrorCodes): Verdict | undefined {
   if (!codes.quotaIds.length) return undefined;
   const daily = codes.quotaIds.find((id) => quotaPeriod(id) === 'day');
-  if (daily) return { kind: 'quota_exhausted', scope: 'daily', quotaId: daily, code: codes.rpcStatus ?? 'QuotaFailure' };
+  if (daily)
+    return {
+      kind: 'quota_exhausted',
+      scope: 'daily',
+      quotaId: daily,
+      code: codes.rpcStatus ?? 'QuotaFailure',
+    };
   const first = codes.quotaIds[0]!;
   const verdict: Verdict = { kind: 'rate_limit', quotaId: first, code: codes.rpcStatus ?? 'QuotaFailure' };
   const resource = quotaResource(first);
@@ -192,8 +221,14 @@ function retryAfterOf(
   // No explicit wait: the reset of the budget that ran out is the next best (an upper bound).
   if (!info) return undefined;
   const exhausted: (RateLimitBudget | undefined)[] =
-    scope === 'requests' ? [info.requests] : scope === 'tokens' ? [info.tokens, info.inputTokens, info.outputTokens] : [];
-  const resets = exhausted.filter((b) => b?.remaining === 0 && b.resetMs !== undefined).map((b) => b!.resetMs!);
+    scope === 'requests'
+      ? [info.requests]
+      : scope === 'tokens'
+        ? [info.tokens, info.inputTokens, info.outputTokens]
+        : [];
+  const resets = exhausted
+    .filter((b) => b?.remaining === 0 && b.resetMs !== undefined)
+    .map((b) => b!.resetMs!);
   return resets.length ? Math.max(...resets) : undefined;
 }
 
@@ -205,7 +240,8 @@ function sourceOf(facts: ErrorFacts, codes: ErrorCodes): string {
   if (facts.sdk === 'openai' || names.some((n) => n.startsWith('openai-') || n.startsWith('x-ratelimit-'))) {
     return 'openai';
   }
-  if (codes.rpcStatus !== undefined || codes.quotaIds.length || codes.retryDelayMs !== undefined) return 'google';
+  if (codes.rpcStatus !== undefined || codes.quotaIds.length || codes.retryDelayMs !== undefined)
+    return 'google';
   switch (facts.shape) {
     case 'vercel-ai':
       return 'vercel-ai';

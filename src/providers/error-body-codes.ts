@@ -29,7 +29,10 @@ export function readErrorCodes(facts: ErrorFacts): ErrorCodes {
   const details = isRecord(inner.details) ? inner.details : undefined;
   const google = readGoogleRpcDetails(Array.isArray(inner.details) ? inner.details : facts.errorDetails);
 
-  const codes: ErrorCodes = { anthropicEnvelope: body.type === 'error' && isRecord(body.error), quotaIds: google.quotaIds };
+  const codes: ErrorCodes = {
+    anthropicEnvelope: body.type === 'error' && isRecord(body.error),
+    quotaIds: google.quotaIds,
+  };
   const type = facts.type ?? text(inner.type);
   const code = facts.code ?? text(inner.code);
   const errorCode = facts.errorCode ?? text(details?.error_code);

@@ -75,7 +75,9 @@ function readShape(value: Bag): ErrorFacts {
   // Google GenAI ApiError: status, and the JSON body as its message.
   if (typeof value.status === 'number') {
     const facts: ErrorFacts = { shape: 'sdk', status: value.status };
-    const body = isRecord(value.error) ? value.error : (parseJsonText(value.body) ?? parseJsonText(value.message));
+    const body = isRecord(value.error)
+      ? value.error
+      : (parseJsonText(value.body) ?? parseJsonText(value.message));
     if (body !== undefined) facts.body = body;
     return withHeaders(facts, value.headers);
   }

@@ -11,7 +11,9 @@ export function formatDuration(ms: number): string {
   const minutes = Math.floor((wholeMs % 3_600_000) / 60_000);
   const secondsMs = wholeMs % 60_000;
   // Seconds with up to three decimals, written from integers so no float dust appears.
-  const fraction = String(secondsMs % 1000).padStart(3, '0').replace(/0+$/, '');
+  const fraction = String(secondsMs % 1000)
+    .padStart(3, '0')
+    .replace(/0+$/, '');
   const seconds = `${Math.floor(secondsMs / 1000)}${fraction ? `.${fraction}` : ''}s`;
   if (hours > 0) return `${hours}h${minutes}m${seconds}`;
   if (minutes > 0) return `${minutes}m${seconds}`;

@@ -25,7 +25,8 @@ export function readGoogleRpcDetails(details: unknown): GoogleQuotaDetails {
       for (const violation of entry.violations) {
         if (!isRecord(violation)) continue;
         const { quotaId, quotaMetric } = violation;
-        const id = typeof quotaId === 'string' ? quotaId : typeof quotaMetric === 'string' ? quotaMetric : undefined;
+        const id =
+          typeof quotaId === 'string' ? quotaId : typeof quotaMetric === 'string' ? quotaMetric : undefined;
         if (id) out.quotaIds.push(id);
       }
     }

@@ -4,18 +4,13 @@
  */
 export { detectRateLimit, type DetectRateLimitOptions } from './detect-rate-limit';
 export type { RateLimitKind, RateLimitSignal } from './rate-limit-signal';
-export {
-  parseRateLimitHeaders,
-  type ParseRateLimitHeadersOptions,
-} from './parse-rate-limit-headers';
-export type { ProviderRateLimitInfo, RateLimitBudget, RateLimitHeaderDialect } from './provider-rate-limit-info';
+export { parseRateLimitHeaders, type ParseRateLimitHeadersOptions } from './parse-rate-limit-headers';
+export type {
+  ProviderRateLimitInfo,
+  RateLimitBudget,
+  RateLimitHeaderDialect,
+} from './provider-rate-limit-info';
 export { parseDuration } from './parse-duration';
 export { formatDuration } from './format-duration';
 export { parseRetryAfter, parseRetryAfterMs, retryAfterFromHeaders } from './parse-retry-after';
-export type {
-  HeaderGetter,
-  HeaderMap,
-  HeaderRecord,
-  HeaderSource,
-  HeadersLike,
-} from './header-source';
+export type { HeaderGetter, HeaderMap, HeaderRecord, HeaderSource, HeadersLike } from './header-source';

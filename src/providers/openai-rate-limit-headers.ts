@@ -4,7 +4,10 @@ import { parseDuration } from './parse-duration';
 import type { RateLimitBudget } from './provider-rate-limit-info';
 
 /** OpenAI's budgets from `x-ratelimit-{limit,remaining,reset}-{requests,tokens}` (reset as `6m0s`). */
-export function parseOpenAiBudgets(headers: HeaderMap): { requests?: RateLimitBudget; tokens?: RateLimitBudget } {
+export function parseOpenAiBudgets(headers: HeaderMap): {
+  requests?: RateLimitBudget;
+  tokens?: RateLimitBudget;
+} {
   const out: { requests?: RateLimitBudget; tokens?: RateLimitBudget } = {};
   for (const resource of ['requests', 'tokens'] as const) {
     const budget = compactBudget({

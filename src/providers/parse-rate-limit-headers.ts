@@ -19,7 +19,10 @@ export interface ParseRateLimitHeadersOptions {
  * `Response`, an SDK error, a `withResponse()` result). Pure and never throws; unknown input
  * gives `{ provider: 'unknown' }`.
  */
-export function parseRateLimitHeaders(source: unknown, options: ParseRateLimitHeadersOptions = {}): ProviderRateLimitInfo {
+export function parseRateLimitHeaders(
+  source: unknown,
+  options: ParseRateLimitHeadersOptions = {},
+): ProviderRateLimitInfo {
   const headers = readHeaders(source);
   if (!headers) return { provider: 'unknown' };
   const nowMs = options.nowMs ?? Date.now();

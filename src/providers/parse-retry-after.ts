@@ -10,7 +10,8 @@ const SECONDS = /^\s*(\d+(?:\.\d*)?|\.\d+)\s*$/;
  * @param nowMs The current wall-clock time (`Date.now()`), used only for HTTP dates.
  */
 export function parseRetryAfter(value: unknown, nowMs: number = Date.now()): number | undefined {
-  if (typeof value === 'number') return value >= 0 && Number.isFinite(value * 1000) ? value * 1000 : undefined;
+  if (typeof value === 'number')
+    return value >= 0 && Number.isFinite(value * 1000) ? value * 1000 : undefined;
   if (typeof value !== 'string') return undefined;
   const seconds = SECONDS.exec(value);
   if (seconds) {
@@ -37,5 +38,7 @@ export function parseRetryAfterMs(value: unknown): number | undefined {
 
 /** The wait the headers ask for: `retry-after-ms` when present (it is more precise), else `retry-after`. */
 export function retryAfterFromHeaders(headers: HeaderMap, nowMs: number = Date.now()): number | undefined {
-  return parseRetryAfterMs(headers.get('retry-after-ms')) ?? parseRetryAfter(headers.get('retry-after'), nowMs);
+  return (
+    parseRetryAfterMs(headers.get('retry-after-ms')) ?? parseRetryAfter(headers.get('retry-after'), nowMs)
+  );
 }

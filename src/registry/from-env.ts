@@ -66,19 +66,29 @@ interface Configured {
  * `THROTTLEFLOW_OPENAI_MAX_PER_MINUTE must be a positive integer, got 'abc'`
  * @category Limiters
  */
-export function limiterOptionsFromEnv(env: EnvLike = defaultEnv(), options: Pick<FromEnvOptions, 'prefix'> = {}): Record<string, LimiterOptions> {
+export function limiterOptionsFromEnv(
+  env: EnvLike = defaultEnv(),
+  options: Pick<FromEnvOptions, 'prefix'> = {},
+): Record<string, LimiterOptions> {
   const prefix = options.prefix ?? 'THROTTLEFLOW_';
   if (typeof prefix !== 'string' || prefix === '') {
-    throw new InvalidOptionError('prefix', `prefix must be a non-empty string, got ${JSON.stringify(prefix)}`);
+    throw new InvalidOptionError(
+      'prefix',
+      `prefix must be a non-empty string, got ${JSON.stringify(prefix)}`,
+    );
   }
   const found = new Map<string, Configured>();
   for (const [variable, raw] of Object.entries(env ?? {})) {
-    if (!variable.toUpperCase().startsWith(prefix.toUpperCase()) || raw === undefined || raw.trim() === '') continue;
+    if (!variable.toUpperCase().startsWith(prefix.toUpperCase()) || raw === undefined || raw.trim() === '')
+      continue;
     const rest = variable.slice(prefix.length).toUpperCase();
     const setting = SUFFIXES.find((s) => rest.endsWith(`_${s}`) && rest.length > s.length + 1);
     const name = setting ? rest.slice(0, -(setting.length + 1)) : rest;
     if (!/^[A-Z0-9][A-Z0-9_]*$/.test(name)) {
-      throw new InvalidOptionError(variable, `${variable}: '${name}' is not a limiter name (letters, digits and underscores after ${prefix})`);
+      throw new InvalidOptionError(
+        variable,
+        `${variable}: '${name}' is not a limiter name (letters, digits and underscores after ${prefix})`,
+      );
     }
     if (!setting) rejectUnknownSetting(variable, name);
     const entry = found.get(name) ?? { settings: {} };
@@ -89,9 +99,18 @@ export function limiterOptionsFromEnv(env: EnvLike = defaultEnv(), options: Pick
 
   const out: Record<string, LimiterOptions> = {};
   for (const [name, entry] of found) {
-    const limits: LimiterOptions = entry.preset ? { ...resolvePreset(name, entry.preset.variable, entry.preset.value) } : {};
-    for (const [setting, { variable, value }] of Object.entries(entry.settings) as [Setting, { variable: string; value: string }][]) {
-      const parsed = parseOptions(z.object({ [variable]: positiveInt }), { [variable]: value }, 'environment');
+    const limits: LimiterOptions = entry.preset
+      ? { ...resolvePreset(name, entry.preset.variable, entry.preset.value) }
+      : {};
+    for (const [setting, { variable, value }] of Object.entries(entry.settings) as [
+      Setting,
+      { variable: string; value: string },
+    ][]) {
+      const parsed = parseOptions(
+        z.object({ [variable]: positiveInt }),
+        { [variable]: value },
+        'environment',
+      );
       (limits as Record<string, unknown>)[SETTINGS[setting]] = Number(parsed[variable]);
     }
     out[name.toLowerCase()] = limits;
@@ -105,14 +124,21 @@ export function limiterOptionsFromEnv(env: EnvLike = defaultEnv(), options: Pick
  * @returns the registered limiters by name
  * @internal the implementation of `LimiterRegistry.fromEnv`
  */
-export function registerFromEnv(registry: LimiterRegistry, env: EnvLike | undefined, options: FromEnvOptions = {}): Record<string, Limiter> {
+export function registerFromEnv(
+  registry: LimiterRegistry,
+  env: EnvLike | undefined,
+  options: FromEnvOptions = {},
+): Record<string, Limiter> {
   const replace = options.replace ?? true;
-  if (typeof replace !== 'boolean') throw new InvalidOptionError('replace', `replace must be a boolean, got ${JSON.stringify(replace)}`);
+  if (typeof replace !== 'boolean')
+    throw new InvalidOptionError('replace', `replace must be a boolean, got ${JSON.stringify(replace)}`);
   const configured = limiterOptionsFromEnv(env ?? defaultEnv(), options);
   if (!replace) {
     const taken = Object.keys(configured).filter((name) => registry.has(name));
     if (taken.length > 0) {
-      throw new Error(`LimiterRegistry.fromEnv: ${taken.map((n) => `'${n}'`).join(', ')} already registered; pass { replace: true } to let the environment replace them`);
+      throw new Error(
+        `LimiterRegistry.fromEnv: ${taken.map((n) => `'${n}'`).join(', ')} already registered; pass { replace: true } to let the environment replace them`,
+      );
     }
   }
   const limiters: Record<string, Limiter> = {};
@@ -142,7 +168,10 @@ function rejectUnknownSetting(variable: string, name: string): void {
 /** The preset `value` names for limiter `name`: a full preset name, or one of the provider's presets by its tail. */
 function resolvePreset(name: string, variable: string, value: string): LimiterOptions {
   const all = Presets.list();
-  const wanted = value.trim().toUpperCase().replace(/[-\s]+/g, '_');
+  const wanted = value
+    .trim()
+    .toUpperCase()
+    .replace(/[-\s]+/g, '_');
   const exact = all.find((p) => p === wanted) ?? all.find((p) => p === `${name}_${wanted}`);
   if (exact) return Presets.get(exact);
   // `tier2` for ANTHROPIC finds ANTHROPIC_BUILD_TIER2: the one preset of that provider ending so.
@@ -151,7 +180,10 @@ function resolvePreset(name: string, variable: string, value: string): LimiterOp
   const own = all.filter((p) => p.startsWith(`${name}_`));
   const hint = didYouMean(wanted, [...own.map((p) => p.slice(name.length + 1)), ...all]);
   const ambiguous = tails.length > 1 ? ` ('${value}' matches ${tails.join(', ')}: name one)` : '';
-  const choices = own.length > 0 ? own.map((p) => p.slice(name.length + 1).toLowerCase()).join(', ') : all.map((p) => p.toLowerCase()).join(', ');
+  const choices =
+    own.length > 0
+      ? own.map((p) => p.slice(name.length + 1).toLowerCase()).join(', ')
+      : all.map((p) => p.toLowerCase()).join(', ');
   throw new InvalidOptionError(
     variable,
     `${variable} must be a preset name, got '${value}'${ambiguous}${hint}; ${own.length > 0 ? `${name.toLowerCase()} presets` : 'presets'}: ${choices}`,

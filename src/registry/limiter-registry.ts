@@ -51,7 +51,10 @@ export class LimiterRegistry {
 
   private readonly entries = new Map<string, Entry>();
   /** Tenant limiters by global name, then tenant id. */
-  private readonly tenants = new Map<string, Map<string, { limiter: TenantLimiter; limits: LimiterOptions; warnedMismatch: boolean }>>();
+  private readonly tenants = new Map<
+    string,
+    Map<string, { limiter: TenantLimiter; limits: LimiterOptions; warnedMismatch: boolean }>
+  >();
 
   /** Registers a limiter made from `options` (a preset works: `Presets.OPENAI_TIER2`), or a ready {@link Limiter}. */
   register(name: string, limiterOrOptions: Limiter | LimiterOptions, options: RegisterOptions = {}): Limiter {
@@ -59,11 +62,19 @@ export class LimiterRegistry {
       throw new InvalidOptionError('name', `name must be a non-empty string, got ${JSON.stringify(name)}`);
     }
     if (this.entries.has(name) && !options.replace) {
-      throw new Error(`A limiter named '${name}' is already registered; pass { replace: true } to replace it`);
+      throw new Error(
+        `A limiter named '${name}' is already registered; pass { replace: true } to replace it`,
+      );
     }
     const isLimiter = limiterOrOptions instanceof Limiter;
-    const limiter = isLimiter ? limiterOrOptions : new Limiter({ ...limiterOrOptions, name: limiterOrOptions.name ?? name });
-    this.entries.set(name, { limiter, options: isLimiter ? undefined : { ...limiterOrOptions }, warnedMismatch: false });
+    const limiter = isLimiter
+      ? limiterOrOptions
+      : new Limiter({ ...limiterOrOptions, name: limiterOrOptions.name ?? name });
+    this.entries.set(name, {
+      limiter,
+      options: isLimiter ? undefined : { ...limiterOrOptions },
+      warnedMismatch: false,
+    });
     // Registered limiters report latency percentiles in their stats.
     LimiterMetrics.attach(limiter);
     return limiter;
@@ -133,7 +144,9 @@ export class LimiterRegistry {
     if (existing && existing.limiter.global === global) {
       if (!existing.warnedMismatch && !sameOptions(existing.limits, limits)) {
         existing.warnedMismatch = true;
-        console.warn(`LimiterRegistry.forTenant('${name}', '${tenantId}'): limits differ from the tenant's limiter; using the existing one`);
+        console.warn(
+          `LimiterRegistry.forTenant('${name}', '${tenantId}'): limits differ from the tenant's limiter; using the existing one`,
+        );
       }
       return existing.limiter;
     }
@@ -168,7 +181,11 @@ export class LimiterRegistry {
     return [...this.entries.keys()];
   }
 
-  static register(name: string, limiterOrOptions: Limiter | LimiterOptions, options?: RegisterOptions): Limiter {
+  static register(
+    name: string,
+    limiterOrOptions: Limiter | LimiterOptions,
+    options?: RegisterOptions,
+  ): Limiter {
     return LimiterRegistry.default.register(name, limiterOrOptions, options);
   }
   static get(name: string): Limiter {

@@ -1,5 +1,12 @@
 import { Lease, type LeaseOwner, type LeaseUsage } from '../limits/lease';
-import { Limiter, type AcquireOptions, type LimiterOptions, type LimiterStats, type RateLimitReport, type RunOptions } from '../limits/limiter';
+import {
+  Limiter,
+  type AcquireOptions,
+  type LimiterOptions,
+  type LimiterStats,
+  type RateLimitReport,
+  type RunOptions,
+} from '../limits/limiter';
 import type { ObserveOptions } from '../limits/provider-feedback';
 import type { ProviderRateLimitInfo } from '../providers/provider-rate-limit-info';
 import { formatValue, InvalidOptionError } from '../validation/options';
@@ -16,7 +23,11 @@ class PairOwner implements LeaseOwner {
     this.global.release(usage);
     // The arrival lag is measured from the global charge; the tenant slot was charged earlier.
     const lagMs = usage?.arrivalLagMs;
-    this.tenant.release(lagMs === undefined ? usage : { ...usage, arrivalLagMs: lagMs + this.global.chargedAtMs - this.tenant.chargedAtMs });
+    this.tenant.release(
+      lagMs === undefined
+        ? usage
+        : { ...usage, arrivalLagMs: lagMs + this.global.chargedAtMs - this.tenant.chargedAtMs },
+    );
   }
 }
 
@@ -56,11 +67,22 @@ export class TenantLimiter extends Limiter {
    * @param limits - the tenant's own limits; its clock defaults to the global limiter's
    */
   constructor(global: Limiter, tenantId: string, limits: LimiterOptions = {}) {
-    if (!(global instanceof Limiter)) throw new InvalidOptionError('global', `TenantLimiter: global must be a Limiter, got ${formatValue(global)}`);
+    if (!(global instanceof Limiter))
+      throw new InvalidOptionError(
+        'global',
+        `TenantLimiter: global must be a Limiter, got ${formatValue(global)}`,
+      );
     if (typeof tenantId !== 'string' || tenantId.length === 0) {
-      throw new InvalidOptionError('tenantId', `TenantLimiter: tenantId must be a non-empty string, got ${JSON.stringify(tenantId)}`);
+      throw new InvalidOptionError(
+        'tenantId',
+        `TenantLimiter: tenantId must be a non-empty string, got ${JSON.stringify(tenantId)}`,
+      );
     }
-    super({ ...limits, name: limits.name ?? `${global.name}/${tenantId}`, clock: limits.clock ?? global.clock });
+    super({
+      ...limits,
+      name: limits.name ?? `${global.name}/${tenantId}`,
+      clock: limits.clock ?? global.clock,
+    });
     this.global = global;
     this.tenantId = tenantId;
     // Every call also goes through the global limiter, which sees its tokens, headers and 429s: it warns, once.
@@ -120,12 +142,23 @@ export class TenantLimiter extends Limiter {
     const tenant = await super.acquire(options);
     let global: Lease;
     try {
-      const timeoutMs = options.timeoutMs === undefined ? undefined : Math.max(0, options.timeoutMs - (this.clock.now() - askedAt));
+      const timeoutMs =
+        options.timeoutMs === undefined
+          ? undefined
+          : Math.max(0, options.timeoutMs - (this.clock.now() - askedAt));
       global = await this.global.acquire({ ...options, timeoutMs });
     } catch (error) {
       tenant.release();
       throw error;
     }
-    return new Lease(new PairOwner(tenant, global), global.id, global.tokens, global.startedAtMs, [], global.grantIndex, global.chargedAtMs);
+    return new Lease(
+      new PairOwner(tenant, global),
+      global.id,
+      global.tokens,
+      global.startedAtMs,
+      [],
+      global.grantIndex,
+      global.chargedAtMs,
+    );
   }
 }

@@ -28,7 +28,11 @@ function write(value: unknown, ancestors: Set<object>): string | undefined {
       return undefined;
   }
   const obj = value;
-  if (ancestors.has(obj)) throw new InvalidOptionError('value', 'cacheKeyOf: cannot key a circular structure, got a value that contains itself');
+  if (ancestors.has(obj))
+    throw new InvalidOptionError(
+      'value',
+      'cacheKeyOf: cannot key a circular structure, got a value that contains itself',
+    );
   ancestors.add(obj);
   try {
     const toJSON = (obj as { toJSON?: unknown }).toJSON;
@@ -38,7 +42,9 @@ function write(value: unknown, ancestors: Set<object>): string | undefined {
       return `[${Array.from(obj, (item) => write(item, ancestors) ?? 'null').join(',')}]`;
     }
     if (obj instanceof Map) {
-      const entries = [...obj].map(([k, v]) => `${write(k, ancestors) ?? 'undefined'}:${write(v, ancestors) ?? 'undefined'}`);
+      const entries = [...obj].map(
+        ([k, v]) => `${write(k, ancestors) ?? 'undefined'}:${write(v, ancestors) ?? 'undefined'}`,
+      );
       return `Map{${entries.sort().join(',')}}`;
     }
     if (obj instanceof Set) {

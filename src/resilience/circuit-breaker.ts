@@ -170,7 +170,10 @@ const policySchema = z.strictObject({
 type BaseParsed = z.output<z.ZodObject<typeof baseShape>>;
 
 /** Validates `options` and builds the policy its keys ask for. */
-function parseBreakerOptions(options: CircuitBreakerOptions | undefined): { policy: BreakerPolicy; base: BaseParsed } {
+function parseBreakerOptions(options: CircuitBreakerOptions | undefined): {
+  policy: BreakerPolicy;
+  base: BaseParsed;
+} {
   const has = (key: string) => isRecord(options) && key in options;
   const kinds = ['consecutiveFailures', 'failureRate', 'policy'].filter(has);
   if (kinds.length > 1) {
@@ -184,7 +187,11 @@ function parseBreakerOptions(options: CircuitBreakerOptions | undefined): { poli
     return { policy, base };
   }
   if (has('failureRate') || has('windowMs') || has('minimumCalls')) {
-    const { failureRate, windowMs, minimumCalls, ...base } = parseOptions(samplingSchema, options, 'CircuitBreaker');
+    const { failureRate, windowMs, minimumCalls, ...base } = parseOptions(
+      samplingSchema,
+      options,
+      'CircuitBreaker',
+    );
     return { policy: new SamplingPolicy({ failureRate, windowMs, minimumCalls }), base };
   }
   const { consecutiveFailures, ...base } = parseOptions(consecutiveSchema, options, 'CircuitBreaker');

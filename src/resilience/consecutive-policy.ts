@@ -11,7 +11,11 @@ export class ConsecutivePolicy implements BreakerPolicy {
   private failures = 0;
 
   constructor(consecutiveFailures: number) {
-    this.consecutiveFailures = parseOptions(schema, { consecutiveFailures }, 'ConsecutivePolicy').consecutiveFailures;
+    this.consecutiveFailures = parseOptions(
+      schema,
+      { consecutiveFailures },
+      'ConsecutivePolicy',
+    ).consecutiveFailures;
   }
 
   recordSuccess(): void {

@@ -39,7 +39,9 @@ const isStoppable = (v: unknown): v is Stoppable => isRecord(v) && typeof v.stop
 
 const ownSchema = z.object({
   queued: opt.oneOf(['serve', 'reject', 'finish']).optional(),
-  flows: z.array(opt.instance(isStoppable, 'something with stop()'), { error: 'an array of flows' }).optional(),
+  flows: z
+    .array(opt.instance(isStoppable, 'something with stop()'), { error: 'an array of flows' })
+    .optional(),
   registry: z.instanceof(LimiterRegistry, { error: 'a LimiterRegistry' }).optional(),
 });
 
@@ -65,11 +67,17 @@ export function drainOnShutdown(
   const lookup = own.registry ?? LimiterRegistry.default;
   if (!(limiters instanceof LimiterRegistry)) {
     if (!Array.isArray(limiters)) {
-      throw new InvalidOptionError('limiters', 'drainOnShutdown: limiters must be an array of Limiters or names, or a LimiterRegistry');
+      throw new InvalidOptionError(
+        'limiters',
+        'drainOnShutdown: limiters must be an array of Limiters or names, or a LimiterRegistry',
+      );
     }
     limiters.forEach((l, i) => {
       if (!(l instanceof Limiter) && (typeof l !== 'string' || l.length === 0)) {
-        throw new InvalidOptionError(`limiters.${i}`, `limiters.${i} must be a Limiter or a registered name, got ${String(l)}`);
+        throw new InvalidOptionError(
+          `limiters.${i}`,
+          `limiters.${i} must be a Limiter or a registered name, got ${String(l)}`,
+        );
       }
     });
   }

@@ -55,7 +55,10 @@ const isProcess = (v: unknown): v is ShutdownProcess =>
   typeof (v as ShutdownProcess).exit === 'function';
 
 const schema = z.strictObject({
-  signals: z.array(opt.string(), { error: 'an array of signal names' }).min(1, { error: 'a non-empty array' }).default(['SIGTERM', 'SIGINT']),
+  signals: z
+    .array(opt.string(), { error: 'an array of signal names' })
+    .min(1, { error: 'a non-empty array' })
+    .default(['SIGTERM', 'SIGINT']),
   timeoutMs: opt.positiveNumber().default(10_000),
   exit: opt.boolean().default(true),
   onError: opt.func().optional(),
@@ -98,7 +101,10 @@ async function runWithin(registration: Registration, signal: string): Promise<bo
   const deadline = new AbortController();
   const timedOut = registration.clock.sleep(registration.timeoutMs, deadline.signal).then(
     () => {
-      throw new TimeoutError(registration.timeoutMs, `Shutdown handler did not finish within ${registration.timeoutMs} ms`);
+      throw new TimeoutError(
+        registration.timeoutMs,
+        `Shutdown handler did not finish within ${registration.timeoutMs} ms`,
+      );
     },
     () => {}, // cancelled: the handler finished first
   );
@@ -160,7 +166,10 @@ function syncListeners(proc: ShutdownProcess, hooks: ProcessHooks): void {
  * @example
  * const uninstall = onShutdown(async () => { await server.close(); await limiter.drain(); });
  */
-export function onShutdown(handler: (signal: string) => Promise<void>, options: ShutdownOptions = {}): () => void {
+export function onShutdown(
+  handler: (signal: string) => Promise<void>,
+  options: ShutdownOptions = {},
+): () => void {
   const parsed = parseOptions(schema, options, 'onShutdown');
   const proc = parsed.process ?? defaultProcess();
   if (!proc) return () => {};

@@ -40,7 +40,12 @@ const flightsByCache = new WeakMap<object, SingleFlight<unknown>>();
  * cache share one `loader` call. A rejected load is not cached; a loader result of `undefined` is
  * returned but not stored. Works with any {@link Cache}, including async ones.
  */
-export function getOrLoad<V>(cache: Cache<V>, key: string, loader: () => Promise<V>, ttlMs?: number): Promise<V> {
+export function getOrLoad<V>(
+  cache: Cache<V>,
+  key: string,
+  loader: () => Promise<V>,
+  ttlMs?: number,
+): Promise<V> {
   let flights = flightsByCache.get(cache) as SingleFlight<V> | undefined;
   if (!flights) {
     flights = new SingleFlight<V>();

@@ -42,7 +42,10 @@ const schema = z.strictObject({
  * @example
  * const reply = await withTimeout((signal) => client.chat.completions.create(body, { signal }), { timeoutMs: 30_000 });
  */
-export function withTimeout<T>(fn: (signal: AbortSignal) => T | Promise<T>, options: WithTimeoutOptions): Promise<T> {
+export function withTimeout<T>(
+  fn: (signal: AbortSignal) => T | Promise<T>,
+  options: WithTimeoutOptions,
+): Promise<T> {
   let parsed: z.output<typeof schema>;
   try {
     parsed = parseOptions(schema, options, 'withTimeout');

@@ -4,7 +4,13 @@ import { isRateLimitHit } from '../errors/rate-limit-hit';
 import { abortReason } from '../util/clock';
 import { Limiter } from '../limits/limiter';
 import { LimiterRegistry } from '../registry/limiter-registry';
-import { findMisspelt, InvalidOptionError, opt, parseOptions, unknownOptionError } from '../validation/options';
+import {
+  findMisspelt,
+  InvalidOptionError,
+  opt,
+  parseOptions,
+  unknownOptionError,
+} from '../validation/options';
 import { isRecord } from '../util/is-record';
 import { CircuitBreaker } from '../resilience/circuit-breaker';
 import { FallbackExhaustedError, type FallbackAttempt } from './fallback-exhausted-error';
@@ -163,7 +169,9 @@ export interface FallbackEvents {
 
 const targetSchema = z.object({
   name: z.string({ error: 'a non-empty string' }).min(1, { error: 'a non-empty string' }),
-  limiter: z.union([z.string().min(1), z.instanceof(Limiter)], { error: 'a registered limiter name or a Limiter' }),
+  limiter: z.union([z.string().min(1), z.instanceof(Limiter)], {
+    error: 'a registered limiter name or a Limiter',
+  }),
   call: opt.func(),
   tokensFor: opt.func().optional(),
   usageOf: opt.func().optional(),
@@ -189,7 +197,9 @@ const fallbackOptionsShape = {
 export const fallbackOptionsSchema = z.strictObject(fallbackOptionsShape);
 
 const chainSchema = z.strictObject({
-  targets: z.array(targetSchema, { error: 'an array of targets' }).min(1, { error: 'a non-empty array of targets' }),
+  targets: z
+    .array(targetSchema, { error: 'an array of targets' })
+    .min(1, { error: 'a non-empty array of targets' }),
   ...fallbackOptionsShape,
 });
 
@@ -236,8 +246,13 @@ export class FallbackChain<Item, Result> extends EventEmitter<FallbackEvents> {
     targets.forEach((t, i) => {
       // Targets may carry the user's own fields, so only a near miss of a known one is refused.
       const misspelt = isRecord(t) ? findMisspelt(Object.keys(t), TARGET_KEYS) : undefined;
-      if (misspelt !== undefined) throw unknownOptionError(misspelt, TARGET_KEYS, 'withFallback', `targets.${i}.`);
-      if (seen.has(t.name)) throw new InvalidOptionError(`targets.${i}.name`, `targets.${i}.name must be unique, got '${t.name}' twice`);
+      if (misspelt !== undefined)
+        throw unknownOptionError(misspelt, TARGET_KEYS, 'withFallback', `targets.${i}.`);
+      if (seen.has(t.name))
+        throw new InvalidOptionError(
+          `targets.${i}.name`,
+          `targets.${i}.name must be unique, got '${t.name}' twice`,
+        );
       seen.add(t.name);
     });
     this.targets = [...targets];
@@ -247,7 +262,13 @@ export class FallbackChain<Item, Result> extends EventEmitter<FallbackEvents> {
     this.backoffMs = parsed.rateLimitBackoffMs ?? 1000;
     this.maxBackoffMs = parsed.maxRateLimitBackoffMs ?? 60_000;
     this.shouldFallback = (parsed.shouldFallback as FallbackOptions['shouldFallback']) ?? (() => true);
-    this.perTarget = this.targets.map(() => ({ served: 0, rateLimits: 0, failures: 0, refused: 0, skipped: 0 }));
+    this.perTarget = this.targets.map(() => ({
+      served: 0,
+      rateLimits: 0,
+      failures: 0,
+      refused: 0,
+      skipped: 0,
+    }));
   }
 
   /** Makes one call through the chain; rejects with {@link FallbackExhaustedError} when no target served it. */
@@ -267,7 +288,8 @@ export class FallbackChain<Item, Result> extends EventEmitter<FallbackEvents> {
       const until = pausedUntil(resolved.limiter);
       if (until > 0) {
         resolved.stats.skipped++;
-        if (this.listenerCount('skip')) this.emit('skip', { target: resolved.target.name, pausedUntil: until });
+        if (this.listenerCount('skip'))
+          this.emit('skip', { target: resolved.target.name, pausedUntil: until });
         paused.push({ resolved, until });
         continue;
       }
@@ -282,7 +304,11 @@ export class FallbackChain<Item, Result> extends EventEmitter<FallbackEvents> {
     }
     this.totals.failed++;
     const allRateLimited = attempts.length > 0 && attempts.every((a) => isRateLimitHit(a.error));
-    throw new FallbackExhaustedError(this.name, attempts, allRateLimited ? { cause: attempts[attempts.length - 1]!.error } : {});
+    throw new FallbackExhaustedError(
+      this.name,
+      attempts,
+      allRateLimited ? { cause: attempts[attempts.length - 1]!.error } : {},
+    );
   }
 
   /** Counters of the chain and of each target. */
@@ -311,12 +337,17 @@ export class FallbackChain<Item, Result> extends EventEmitter<FallbackEvents> {
     })));
   }
 
-  private served(resolved: Resolved<Item, Result>, value: Result, attempts: FallbackAttempt[]): FallbackReport<Result> {
+  private served(
+    resolved: Resolved<Item, Result>,
+    value: Result,
+    attempts: FallbackAttempt[],
+  ): FallbackReport<Result> {
     resolved.stats.served++;
     this.totals.served++;
     const fallback = resolved.index > 0;
     if (fallback) this.totals.fellBack++;
-    if (this.listenerCount('served')) this.emit('served', { target: resolved.target.name, fallback, attempts: attempts.length });
+    if (this.listenerCount('served'))
+      this.emit('served', { target: resolved.target.name, fallback, attempts: attempts.length });
     return { value, servedBy: resolved.target.name, attempts };
   }
 
@@ -347,21 +378,25 @@ export class FallbackChain<Item, Result> extends EventEmitter<FallbackEvents> {
       stats.refused++;
       return this.failed(resolved, error, attempts);
     }
-    const outcome = await callThroughLimiter<Result>(limiter, (attempt) => target.call(item, attempt.signal), {
-      signal,
-      acquire: { tokens, priority: target.priority, timeoutMs: target.acquireTimeoutMs },
-      guards: { circuitBreaker: target.circuitBreaker, timeoutMs: target.timeoutMs },
-      usageOf: target.usageOf ? (value) => target.usageOf!(value) : undefined,
-      source: `${this.name}/${target.name}`,
-      retry: {
-        maxRateLimitRetries: target.maxRateLimitRetries ?? this.maxRateLimitRetries,
-        rateLimitBackoffMs: this.backoffMs,
-        maxRateLimitBackoffMs: this.maxBackoffMs,
+    const outcome = await callThroughLimiter<Result>(
+      limiter,
+      (attempt) => target.call(item, attempt.signal),
+      {
+        signal,
+        acquire: { tokens, priority: target.priority, timeoutMs: target.acquireTimeoutMs },
+        guards: { circuitBreaker: target.circuitBreaker, timeoutMs: target.timeoutMs },
+        usageOf: target.usageOf ? (value) => target.usageOf!(value) : undefined,
+        source: `${this.name}/${target.name}`,
+        retry: {
+          maxRateLimitRetries: target.maxRateLimitRetries ?? this.maxRateLimitRetries,
+          rateLimitBackoffMs: this.backoffMs,
+          maxRateLimitBackoffMs: this.maxBackoffMs,
+        },
+        onAttempt: (attemptOutcome) => {
+          if (isRateLimitOutcome(attemptOutcome)) stats.rateLimits++;
+        },
       },
-      onAttempt: (attemptOutcome) => {
-        if (isRateLimitOutcome(attemptOutcome)) stats.rateLimits++;
-      },
-    });
+    );
     switch (outcome.kind) {
       case 'ok':
         return { ok: outcome.value };

@@ -47,12 +47,12 @@ export interface FallbackNodeOptions<Item, Result> extends NodeOptions, Fallback
  *   async post(shared: Shared, _texts: string[], summaries: string[]) { shared.summaries = summaries; return undefined; }
  * }
  */
-export class FallbackNode<S = unknown, Item = unknown, Result = unknown, P extends object = Params> extends ParallelBatchNode<
-  S,
-  P,
-  Item,
-  Result
-> {
+export class FallbackNode<
+  S = unknown,
+  Item = unknown,
+  Result = unknown,
+  P extends object = Params,
+> extends ParallelBatchNode<S, P, Item, Result> {
   /** The targets, when not given as an option (read at the first run). */
   targets?: FallbackTarget<Item, Result>[];
   // The chain's options may be subclass fields too (the constructor's win), read at the first run.
@@ -64,7 +64,11 @@ export class FallbackNode<S = unknown, Item = unknown, Result = unknown, P exten
 
   private readonly chainOptions: FallbackNodeOptions<Item, Result>;
   /** Shared by every copy of the node. */
-  private readonly chainHolder: { chain: FallbackChain<Item, Result> | undefined; frameworkKeys: Set<string>; fieldsChecked: boolean };
+  private readonly chainHolder: {
+    chain: FallbackChain<Item, Result> | undefined;
+    frameworkKeys: Set<string>;
+    fieldsChecked: boolean;
+  };
 
   constructor(options: FallbackNodeOptions<Item, Result> = {}) {
     const subject = new.target.name || 'FallbackNode';

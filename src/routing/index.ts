@@ -15,4 +15,8 @@ export {
   type FallbackTargetStats,
 } from './fallback-chain';
 export { FallbackNode, type FallbackNodeOptions } from './fallback-node';
-export { FallbackExhaustedError, isFallbackExhaustedError, type FallbackAttempt } from './fallback-exhausted-error';
+export {
+  FallbackExhaustedError,
+  isFallbackExhaustedError,
+  type FallbackAttempt,
+} from './fallback-exhausted-error';

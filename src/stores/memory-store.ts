@@ -86,7 +86,8 @@ export class MemoryStoreHandle implements StoreHandle {
     }
     const lagMs = request.arrivalLagMs;
     if (lagMs !== undefined && lagMs > 0) {
-      for (let i = 0; i < this.logs.length; i++) this.logs[i]!.delay(request.entries[i] ?? -1, lagMs, request.nowMs);
+      for (let i = 0; i < this.logs.length; i++)
+        this.logs[i]!.delay(request.entries[i] ?? -1, lagMs, request.nowMs);
     }
     if (state.listeners.size > this.ownListeners) this.notifyOthers();
   }

@@ -78,7 +78,11 @@ export class FakeClock implements Clock {
    */
   async advance(ms: number): Promise<void> {
     // Time never goes backwards (the Clock contract), and NaN or Infinity would poison every reading.
-    if (!(ms >= 0) || !Number.isFinite(ms)) throw new InvalidOptionError('ms', `FakeClock.advance: ms must be a finite non-negative number, got ${String(ms)}`);
+    if (!(ms >= 0) || !Number.isFinite(ms))
+      throw new InvalidOptionError(
+        'ms',
+        `FakeClock.advance: ms must be a finite non-negative number, got ${String(ms)}`,
+      );
     const target = this.current + ms;
     await settleMicrotasks();
     for (;;) {

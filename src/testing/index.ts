@@ -6,7 +6,12 @@ export { FakeClock } from './fake-clock';
 export { startProviderSimulator, type StartProviderSimulatorOptions } from './provider-simulator';
 export { spawnProviderSimulator } from './spawn-provider-simulator';
 export type { ProviderSimulatorOptions, ResolvedSimulatorOptions } from './provider-simulator-options';
-export type { ProviderSimulator, SpawnedProviderSimulator, ProviderSimulatorStats, ProviderSimulatorLog } from './provider-simulator-types';
+export type {
+  ProviderSimulator,
+  SpawnedProviderSimulator,
+  ProviderSimulatorStats,
+  ProviderSimulatorLog,
+} from './provider-simulator-types';
 export { simulatorTokenCost, type SimulatorTokenCost } from './simulator-token-cost';
 export {
   chatCompletion,

@@ -117,12 +117,18 @@ export function resolveSimulatorOptions(input: unknown): ResolvedSimulatorOption
  * Applies a partial update. A key given as `undefined` (or `null` over JSON) clears an optional
  * option, e.g. `{ tokensPerWindow: undefined }` removes the token limit.
  */
-export function mergeSimulatorOptions(current: ResolvedSimulatorOptions, update: unknown): ResolvedSimulatorOptions {
+export function mergeSimulatorOptions(
+  current: ResolvedSimulatorOptions,
+  update: unknown,
+): ResolvedSimulatorOptions {
   const cleared = new Set<string>();
   const present: Record<string, unknown> = {};
   // Nothing to change is fine (as parseOptions treats it); anything else must be an options object.
   if (update !== undefined && update !== null && !isRecord(update)) {
-    throw new InvalidOptionError('', `ProviderSimulator options must be an object, got ${formatValue(update)}`);
+    throw new InvalidOptionError(
+      '',
+      `ProviderSimulator options must be an object, got ${formatValue(update)}`,
+    );
   }
   for (const [key, value] of Object.entries(update ?? {})) {
     if (value === undefined || value === null) cleared.add(key);

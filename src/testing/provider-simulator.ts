@@ -42,7 +42,9 @@ const DEFAULT_COMPLETION_TOKENS = 100;
  * expect(sim.stats().rejected).toBe(0);
  * await sim.close();
  */
-export async function startProviderSimulator(options: StartProviderSimulatorOptions = {}): Promise<ProviderSimulator> {
+export async function startProviderSimulator(
+  options: StartProviderSimulatorOptions = {},
+): Promise<ProviderSimulator> {
   const { port: requestedPort = 0, ...simulatorOptions } = options;
   const state = new SimulatorState(resolveSimulatorOptions(simulatorOptions));
   const timers = new Set<ReturnType<typeof setTimeout>>();
@@ -77,7 +79,8 @@ export async function startProviderSimulator(options: StartProviderSimulatorOpti
         try {
           return sendJson(res, 200, state.setOptions(JSON.parse(raw || '{}')));
         } catch (error) {
-          const message = isInvalidOptionError(error) || error instanceof SyntaxError ? error.message : String(error);
+          const message =
+            isInvalidOptionError(error) || error instanceof SyntaxError ? error.message : String(error);
           return send(res, clientErrorReply(400, message));
         }
       }
@@ -101,14 +104,19 @@ export async function startProviderSimulator(options: StartProviderSimulatorOpti
     if (fault === 'p500' || fault === 'reset') {
       // Faults are decided before admission, so they never spend capacity.
       state.recordFault(fault);
-      return later(latencyMs, () => (fault === 'reset' ? res.socket?.destroy() : send(res, faultReply(dialect, 500, number))));
+      return later(latencyMs, () =>
+        fault === 'reset' ? res.socket?.destroy() : send(res, faultReply(dialect, 500, number)),
+      );
     }
 
     const cost = simulatorTokenCost(body);
     const admission = state.admit(cost.totalTokens);
     const limitHeaders = rateLimitHeaders(dialect, admission.budgets, Date.now());
     if (!admission.ok) {
-      return send(res, rateLimitedReply(dialect, admission.scope, admission.retryAfterMs, limitHeaders, number));
+      return send(
+        res,
+        rateLimitedReply(dialect, admission.scope, admission.retryAfterMs, limitHeaders, number),
+      );
     }
     const request = describeRequest(body, dialect, number, cost, state.options.completionTokens);
     const reply = successReply(request, limitHeaders, latencyMs);
@@ -181,9 +189,7 @@ function describeRequest(
 function contentText(content: unknown): string {
   if (typeof content === 'string') return content;
   if (!Array.isArray(content)) return '';
-  return content
-    .map((part) => (isRecord(part) && typeof part.text === 'string' ? part.text : ''))
-    .join('');
+  return content.map((part) => (isRecord(part) && typeof part.text === 'string' ? part.text : '')).join('');
 }
 
 function readBody(req: IncomingMessage): Promise<string> {
@@ -213,8 +219,17 @@ function send(res: ServerResponse, reply: SimulatedReply): void {
   sendJson(res, reply.status, reply.body, reply.headers);
 }
 
-function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+function sendJson(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
   const text = JSON.stringify(body);
-  res.writeHead(status, { ...headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.writeHead(status, {
+    ...headers,
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(text),
+  });
   res.end(text);
 }

@@ -6,8 +6,7 @@ import type { StartProviderSimulatorOptions } from './provider-simulator';
 
 /** Messages the child sends its parent. */
 export type SimulatorProcessMessage =
-  | { type: 'ready'; url: string; port: number }
-  | { type: 'error'; message: string };
+  { type: 'ready'; url: string; port: number } | { type: 'error'; message: string };
 
 async function main(): Promise<void> {
   const send = (message: SimulatorProcessMessage) => process.send?.(message);

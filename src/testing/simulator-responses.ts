@@ -27,7 +27,11 @@ export interface SimulatedRequest {
 }
 
 /** The real providers' rate-limit headers for the current budgets. */
-export function rateLimitHeaders(dialect: SimulatorDialect, budgets: BudgetsSnapshot, wallNowMs: number): Record<string, string> {
+export function rateLimitHeaders(
+  dialect: SimulatorDialect,
+  budgets: BudgetsSnapshot,
+  wallNowMs: number,
+): Record<string, string> {
   const headers: Record<string, string> = {};
   for (const resource of ['requests', 'tokens'] as const) {
     const budget = budgets[resource];
@@ -47,7 +51,11 @@ export function rateLimitHeaders(dialect: SimulatorDialect, budgets: BudgetsSnap
 }
 
 /** A 200 reply in the dialect's shape, with `usage`. */
-export function successReply(request: SimulatedRequest, limitHeaders: Record<string, string>, latencyMs: number): SimulatedReply {
+export function successReply(
+  request: SimulatedRequest,
+  limitHeaders: Record<string, string>,
+  latencyMs: number,
+): SimulatedReply {
   const { cost, completionTokens, requestNumber, model } = request;
   const text = `sim: ${request.lastText.slice(0, 200)}`;
   if (request.dialect === 'anthropic') {
@@ -86,7 +94,11 @@ export function successReply(request: SimulatedRequest, limitHeaders: Record<str
       created: Math.floor(Date.now() / 1000),
       model,
       choices,
-      usage: { prompt_tokens: cost.promptTokens, completion_tokens: outputTokens, total_tokens: cost.promptTokens + outputTokens },
+      usage: {
+        prompt_tokens: cost.promptTokens,
+        completion_tokens: outputTokens,
+        total_tokens: cost.promptTokens + outputTokens,
+      },
       system_fingerprint: 'fp_simulator',
     },
   };
@@ -118,16 +130,35 @@ export function rateLimitedReply(
     : `Request too large for the ${scope} limit.`;
   if (dialect === 'anthropic') {
     headers['request-id'] = `req_sim_${requestNumber}`;
-    return { status: 429, headers, body: { type: 'error', error: { type: 'rate_limit_error', message }, request_id: `req_sim_${requestNumber}` } };
+    return {
+      status: 429,
+      headers,
+      body: {
+        type: 'error',
+        error: { type: 'rate_limit_error', message },
+        request_id: `req_sim_${requestNumber}`,
+      },
+    };
   }
   headers['x-request-id'] = `req_sim_${requestNumber}`;
-  return { status: 429, headers, body: { error: { message, type: scope, param: null, code: 'rate_limit_exceeded' } } };
+  return {
+    status: 429,
+    headers,
+    body: { error: { message, type: scope, param: null, code: 'rate_limit_exceeded' } },
+  };
 }
 
 /** A 500 or 529 in the dialect's shape. */
-export function faultReply(dialect: SimulatorDialect, status: 500 | 529, requestNumber: number): SimulatedReply {
+export function faultReply(
+  dialect: SimulatorDialect,
+  status: 500 | 529,
+  requestNumber: number,
+): SimulatedReply {
   if (dialect === 'anthropic') {
-    const error = status === 529 ? { type: 'overloaded_error', message: 'Overloaded' } : { type: 'api_error', message: 'Internal server error' };
+    const error =
+      status === 529
+        ? { type: 'overloaded_error', message: 'Overloaded' }
+        : { type: 'api_error', message: 'Internal server error' };
     return {
       status,
       headers: { 'request-id': `req_sim_${requestNumber}` },
@@ -135,7 +166,9 @@ export function faultReply(dialect: SimulatorDialect, status: 500 | 529, request
     };
   }
   const message =
-    status === 529 ? 'The server is overloaded, please try again later.' : 'The server had an error while processing your request.';
+    status === 529
+      ? 'The server is overloaded, please try again later.'
+      : 'The server had an error while processing your request.';
   return {
     status,
     headers: { 'x-request-id': `req_sim_${requestNumber}` },
@@ -145,5 +178,9 @@ export function faultReply(dialect: SimulatorDialect, status: 500 | 529, request
 
 /** An OpenAI-style 4xx for a malformed request (bad JSON, unknown route). */
 export function clientErrorReply(status: 400 | 404 | 405, message: string): SimulatedReply {
-  return { status, headers: {}, body: { error: { message, type: 'invalid_request_error', param: null, code: null } } };
+  return {
+    status,
+    headers: {},
+    body: { error: { message, type: 'invalid_request_error', param: null, code: null } },
+  };
 }

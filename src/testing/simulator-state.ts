@@ -1,8 +1,5 @@
 import type { CapacityLimit } from './capacity-limit';
-import {
-  mergeSimulatorOptions,
-  type ResolvedSimulatorOptions,
-} from './provider-simulator-options';
+import { mergeSimulatorOptions, type ResolvedSimulatorOptions } from './provider-simulator-options';
 import type { ProviderSimulatorLog, ProviderSimulatorStats } from './provider-simulator-types';
 import { createRandom, type RandomSource } from './seeded-random';
 import { SlidingWindowLimit } from './sliding-window-limit';
@@ -108,7 +105,10 @@ export class SimulatorState {
     // from the state that includes it.
     if (this.opts.countRejected) this.requestLimit?.take(now, 1);
     this.rejected.push(now - this.startMs);
-    const retryAfterMs = Math.max(this.requestLimit?.waitMs(now, 1) ?? 0, this.tokenLimit?.waitMs(now, tokens) ?? 0);
+    const retryAfterMs = Math.max(
+      this.requestLimit?.waitMs(now, 1) ?? 0,
+      this.tokenLimit?.waitMs(now, tokens) ?? 0,
+    );
     return { ok: false, retryAfterMs, scope, budgets: this.budgets(now) };
   }
 
@@ -135,7 +135,11 @@ export class SimulatorState {
 
   /** Copies, so a caller cannot rewrite the history the maxima are computed from. */
   log(): ProviderSimulatorLog {
-    return { acceptedAtMs: [...this.accepted], acceptedTokens: [...this.acceptedTokens], rejectedAtMs: [...this.rejected] };
+    return {
+      acceptedAtMs: [...this.accepted],
+      acceptedTokens: [...this.acceptedTokens],
+      rejectedAtMs: [...this.rejected],
+    };
   }
 
   /** Forgets all history and counters and re-seeds the draws; requests in flight still finish. */
@@ -163,8 +167,20 @@ export class SimulatorState {
   private buildLimits(keepHistoryFrom: ResolvedSimulatorOptions | undefined): void {
     const now = this.nowMs();
     const { requestsPerWindow, tokensPerWindow, windowMs, mode } = this.opts;
-    this.requestLimit = makeLimit(keepHistoryFrom ? this.requestLimit : undefined, requestsPerWindow, windowMs, mode, now);
-    this.tokenLimit = makeLimit(keepHistoryFrom ? this.tokenLimit : undefined, tokensPerWindow, windowMs, mode, now);
+    this.requestLimit = makeLimit(
+      keepHistoryFrom ? this.requestLimit : undefined,
+      requestsPerWindow,
+      windowMs,
+      mode,
+      now,
+    );
+    this.tokenLimit = makeLimit(
+      keepHistoryFrom ? this.tokenLimit : undefined,
+      tokensPerWindow,
+      windowMs,
+      mode,
+      now,
+    );
   }
 
   private budgets(now: number): BudgetsSnapshot {
@@ -184,7 +200,8 @@ function makeLimit(
 ): Limit | undefined {
   if (limit === undefined) return undefined;
   if (previous instanceof SlidingWindowLimit && mode === 'sliding') return previous.resized(limit, windowMs);
-  if (previous instanceof TokenBucketLimit && mode === 'bucket') return previous.resized(limit, windowMs, nowMs);
+  if (previous instanceof TokenBucketLimit && mode === 'bucket')
+    return previous.resized(limit, windowMs, nowMs);
   return mode === 'bucket' ? new TokenBucketLimit(limit, windowMs) : new SlidingWindowLimit(limit, windowMs);
 }
 

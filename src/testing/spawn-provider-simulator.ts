@@ -5,7 +5,11 @@ import { dirname, extname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { StartProviderSimulatorOptions } from './provider-simulator';
 import { resolveSimulatorOptions, type ResolvedSimulatorOptions } from './provider-simulator-options';
-import type { ProviderSimulatorLog, ProviderSimulatorStats, SpawnedProviderSimulator } from './provider-simulator-types';
+import type {
+  ProviderSimulatorLog,
+  ProviderSimulatorStats,
+  SpawnedProviderSimulator,
+} from './provider-simulator-types';
 import type { SimulatorProcessMessage } from './simulator-process';
 
 const STARTUP_TIMEOUT_MS = 30_000;
@@ -18,7 +22,9 @@ const ENTRY_NAME = 'simulator-process';
  * over HTTP. Same shape as `startProviderSimulator`, with async `stats()`, `log()`, `reset()` and
  * `setOptions()`. Works from source (through tsx) and from the built package.
  */
-export async function spawnProviderSimulator(options: StartProviderSimulatorOptions = {}): Promise<SpawnedProviderSimulator> {
+export async function spawnProviderSimulator(
+  options: StartProviderSimulatorOptions = {},
+): Promise<SpawnedProviderSimulator> {
   const { port: _port, ...simulatorOptions } = options;
   resolveSimulatorOptions(simulatorOptions); // fail here, with a clear error, not in the child
   const entry = locateEntry();
@@ -35,10 +41,13 @@ export async function spawnProviderSimulator(options: StartProviderSimulatorOpti
       method: body === undefined ? 'GET' : 'POST',
       headers: { 'content-type': 'application/json' },
       // `undefined` would vanish from JSON; `null` tells the simulator to clear that option.
-      ...(body === undefined ? {} : { body: JSON.stringify(body, (_key, value: unknown) => (value === undefined ? null : value)) }),
+      ...(body === undefined
+        ? {}
+        : { body: JSON.stringify(body, (_key, value: unknown) => (value === undefined ? null : value)) }),
     });
     const payload = (await response.json()) as T & { error?: { message?: string } };
-    if (!response.ok) throw new Error(`provider simulator ${path}: ${payload.error?.message ?? response.status}`);
+    if (!response.ok)
+      throw new Error(`provider simulator ${path}: ${payload.error?.message ?? response.status}`);
     return payload;
   };
 
@@ -108,9 +117,13 @@ function waitUntilReady(child: ChildProcess): Promise<{ url: string; port: numbe
         fail(new Error(`provider simulator failed to start: ${message.message}`));
       }
     };
-    const onExit = (code: number | null) => fail(new Error(`provider simulator exited during startup (code ${code})`));
+    const onExit = (code: number | null) =>
+      fail(new Error(`provider simulator exited during startup (code ${code})`));
     const onError = (error: Error) => fail(error);
-    const timer = setTimeout(() => fail(new Error('provider simulator did not start in time')), STARTUP_TIMEOUT_MS);
+    const timer = setTimeout(
+      () => fail(new Error('provider simulator did not start in time')),
+      STARTUP_TIMEOUT_MS,
+    );
     const cleanup = () => {
       clearTimeout(timer);
       child.off('message', onMessage);

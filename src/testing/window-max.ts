@@ -3,7 +3,11 @@
  * start times (each with a weight, 1 when `weights` is omitted). A busiest window can always be
  * slid to begin at some start time, so two pointers over the starts find it.
  */
-export function maxInAnyWindow(startsMs: readonly number[], windowMs: number, weights?: readonly number[]): number {
+export function maxInAnyWindow(
+  startsMs: readonly number[],
+  windowMs: number,
+  weights?: readonly number[],
+): number {
   let best = 0;
   let sum = 0;
   let left = 0;

@@ -85,7 +85,12 @@ export class AdaptiveThrottledBatchFlow<
     return this.aimd.current;
   }
 
-  protected override async runSubFlow(shared: S, params: P, limiter: Limiter, isStopped: () => boolean): Promise<void> {
+  protected override async runSubFlow(
+    shared: S,
+    params: P,
+    limiter: Limiter,
+    isStopped: () => boolean,
+  ): Promise<void> {
     const maxFlowRetries = (this.setting('maxFlowRetries') as number | undefined) ?? 3;
     const backoffMs = (this.setting('rateLimitBackoffMs') as number | undefined) ?? 1000;
     // A sub-flow stopped before a retry did run once: it failed with its rate limit, it was not skipped.

@@ -83,13 +83,31 @@ export class AdaptiveThrottledNode<
   constructor(options?: AdaptiveThrottledNodeOptions | number, wait?: number) {
     const given = typeof options === 'object' && options !== null ? options : {};
     // Checked here, before the AIMD keys are split off, so a misspelt one is suggested its AIMD name.
-    rejectUnknownOptions(given as Record<string, unknown>, ADAPTIVE_OPTION_KEYS, new.target.name || 'AdaptiveThrottledNode');
+    rejectUnknownOptions(
+      given as Record<string, unknown>,
+      ADAPTIVE_OPTION_KEYS,
+      new.target.name || 'AdaptiveThrottledNode',
+    );
     const {
-      initialConcurrent, minConcurrent, backoffFactor, recoveryThreshold, recoveryFactor, propagateRateLimit, maxConcurrent,
+      initialConcurrent,
+      minConcurrent,
+      backoffFactor,
+      recoveryThreshold,
+      recoveryFactor,
+      propagateRateLimit,
+      maxConcurrent,
       ...throttled
     } = given;
     super(typeof options === 'number' ? options : throttled, wait);
-    const adaptive = { initialConcurrent, minConcurrent, maxConcurrent, backoffFactor, recoveryThreshold, recoveryFactor, propagateRateLimit };
+    const adaptive = {
+      initialConcurrent,
+      minConcurrent,
+      maxConcurrent,
+      backoffFactor,
+      recoveryThreshold,
+      recoveryFactor,
+      propagateRateLimit,
+    };
     parseOptions(aimdNodeSchema, stripUndefined(adaptive), new.target.name || 'AdaptiveThrottledNode');
     this.adaptiveOptions = adaptive;
     this.aimdHolder = { aimd: undefined };
@@ -121,7 +139,11 @@ export class AdaptiveThrottledNode<
   override get stats(): ThrottledNodeStats {
     const base = super.stats;
     const aimd = this.aimd.stats();
-    return { ...base, currentConcurrent: aimd.currentConcurrent, consecutiveSuccesses: aimd.consecutiveSuccesses };
+    return {
+      ...base,
+      currentConcurrent: aimd.currentConcurrent,
+      consecutiveSuccesses: aimd.consecutiveSuccesses,
+    };
   }
 
   protected override limitSettings(): LimiterOptions {
@@ -153,7 +175,9 @@ export class AdaptiveThrottledNode<
 }
 
 /** Every option an adaptive node reads: a throttled node's and the AIMD settings. */
-const ADAPTIVE_OPTION_KEYS: readonly string[] = [...new Set([...NODE_OPTION_KEYS, ...Object.keys(aimdNodeSchema.shape)])];
+const ADAPTIVE_OPTION_KEYS: readonly string[] = [
+  ...new Set([...NODE_OPTION_KEYS, ...Object.keys(aimdNodeSchema.shape)]),
+];
 
 function stripUndefined<T extends object>(value: T): T {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;

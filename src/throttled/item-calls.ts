@@ -6,7 +6,13 @@ import type { NodeAccounting, CallSpend } from '../observability/node-accounting
 import type { NodeMetrics } from '../observability/node-metrics';
 import { emitEvent, hasEventHooks, type CallEvent, type EventHook } from '../observability/throttle-event';
 import { isBrokenCircuitError } from '../resilience/broken-circuit-error';
-import { callThroughLimiter, isRateLimitOutcome, type AttemptOutcome, type AttemptTiming, type CallOutcome } from '../calls/call-loop';
+import {
+  callThroughLimiter,
+  isRateLimitOutcome,
+  type AttemptOutcome,
+  type AttemptTiming,
+  type CallOutcome,
+} from '../calls/call-loop';
 import type { CallGuards } from '../calls/guarded-call';
 import { ItemFailure } from './item-cache';
 import type { NodeCallPolicy } from './throttled-node-options';
@@ -64,12 +70,27 @@ export async function execItemCalls<Item, Result>(
   let reservation: BudgetReservation | undefined;
   let epoch = 0;
 
-  const report = (timing: AttemptTiming, attempt: number, outcome: CallEvent['outcome'], tokensUsed?: number, error?: unknown, spend?: CallSpend) => {
+  const report = (
+    timing: AttemptTiming,
+    attempt: number,
+    outcome: CallEvent['outcome'],
+    tokensUsed?: number,
+    error?: unknown,
+    spend?: CallSpend,
+  ) => {
     host.metrics.recordCall(timing.waitMs, timing.durationMs);
     if (!hasEventHooks(host.eventHook)) return;
     const event: CallEvent = {
-      type: 'call', node: host.subject, limiter: limiter.name, outcome,
-      waitMs: timing.waitMs, durationMs: timing.durationMs, tokensEstimated: tokens, tokensUsed, attempt, runId,
+      type: 'call',
+      node: host.subject,
+      limiter: limiter.name,
+      outcome,
+      waitMs: timing.waitMs,
+      durationMs: timing.durationMs,
+      tokensEstimated: tokens,
+      tokensUsed,
+      attempt,
+      runId,
       ...(spend ?? { model: accounting.modelOf(item) }),
     };
     if (event.model === undefined) delete event.model;
@@ -87,7 +108,14 @@ export async function execItemCalls<Item, Result>(
     }
     accounting.cancel(reservation);
     const rateLimited = isRateLimitOutcome(outcome);
-    if (outcome.timing) report(outcome.timing, attempt, rateLimited ? 'rate_limited' : 'error', undefined, rateLimited ? outcome.thrown : outcome.error);
+    if (outcome.timing)
+      report(
+        outcome.timing,
+        attempt,
+        rateLimited ? 'rate_limited' : 'error',
+        undefined,
+        rateLimited ? outcome.thrown : outcome.error,
+      );
     if (!rateLimited) return;
     counters.totalRateLimits++;
     counters.consecutiveSuccesses = 0;
@@ -132,7 +160,11 @@ export async function execItemCalls<Item, Result>(
 }
 
 /** Reserves an attempt's estimate; a budget that refuses fails the item (no retry). */
-async function reserve<Item, Result>(host: NodeCallHost<Item, Result>, item: Item, tokens: number | undefined): Promise<BudgetReservation | undefined> {
+async function reserve<Item, Result>(
+  host: NodeCallHost<Item, Result>,
+  item: Item,
+  tokens: number | undefined,
+): Promise<BudgetReservation | undefined> {
   try {
     return await host.accounting.reserve(item, tokens, host.signal);
   } catch (error) {

@@ -30,10 +30,18 @@ export interface NodeResilience<Result> {
  * fields (the options were validated at construction) so a bad field fails with a clear message.
  * @internal
  */
-export function readNodeResilience<Result>(options: object, fields: object, subject: string): NodeResilience<Result> {
+export function readNodeResilience<Result>(
+  options: object,
+  fields: object,
+  subject: string,
+): NodeResilience<Result> {
   const read = (key: keyof typeof resilienceShape): unknown =>
     (options as Record<string, unknown>)[key] ?? (fields as Record<string, unknown>)[key];
-  const settings = { circuitBreaker: read('circuitBreaker'), timeoutMs: read('timeoutMs'), cache: read('cache') };
+  const settings = {
+    circuitBreaker: read('circuitBreaker'),
+    timeoutMs: read('timeoutMs'),
+    cache: read('cache'),
+  };
   const parsed = parseOptions(resilienceSchema, settings, subject);
   return {
     circuitBreaker: parsed.circuitBreaker,

@@ -55,7 +55,9 @@ export interface ThrottledFlowOptions {
 const flowOptionsSchema = z.strictObject({
   maxConcurrentFlows: opt.positiveInt().optional(),
   maxFlowsPerMinute: opt.positiveInt().optional(),
-  limiter: z.union([z.string().min(1), z.instanceof(Limiter)], { error: 'a registered limiter name or a Limiter' }).optional(),
+  limiter: z
+    .union([z.string().min(1), z.instanceof(Limiter)], { error: 'a registered limiter name or a Limiter' })
+    .optional(),
   registry: z.instanceof(LimiterRegistry, { error: 'a LimiterRegistry' }).optional(),
   onError: opt.oneOf(['throw', 'collect']).optional(),
   failFast: opt.boolean().optional(),
@@ -132,11 +134,11 @@ interface FlowState {
  * new ThrottledBatchFlow(fetchUser, FlowPresets.MODERATE);
  * @category Throttled nodes and flows
  */
-export class ThrottledBatchFlow<S = unknown, P extends object = Params, BatchParams extends object = Params> extends BatchFlow<
-  S,
-  P,
-  BatchParams
-> {
+export class ThrottledBatchFlow<
+  S = unknown,
+  P extends object = Params,
+  BatchParams extends object = Params,
+> extends BatchFlow<S, P, BatchParams> {
   maxConcurrentFlows?: number;
   maxFlowsPerMinute?: number;
   limiter?: string | Limiter;
@@ -156,9 +158,20 @@ export class ThrottledBatchFlow<S = unknown, P extends object = Params, BatchPar
     parseOptions(flowOptionsSchema, options, new.target.name || 'ThrottledBatchFlow');
     this.flowOptions = { ...options };
     this.flowState = {
-      limiter: undefined, completedFlows: 0, failedFlows: 0, totalRateLimits: 0, running: 0, queued: 0, failures: [],
-      skipped: [], stopped: false, stopSignal: new AbortController(), activeRuns: 0, idleWaiters: [],
-      frameworkKeys: new Set(), fieldsChecked: false,
+      limiter: undefined,
+      completedFlows: 0,
+      failedFlows: 0,
+      totalRateLimits: 0,
+      running: 0,
+      queued: 0,
+      failures: [],
+      skipped: [],
+      stopped: false,
+      stopSignal: new AbortController(),
+      activeRuns: 0,
+      idleWaiters: [],
+      frameworkKeys: new Set(),
+      fieldsChecked: false,
     };
     this.noteFrameworkFields();
   }
@@ -294,7 +307,12 @@ export class ThrottledBatchFlow<S = unknown, P extends object = Params, BatchPar
    * Runs one sub-flow inside a slot. Each run gets its own throttle scope, so throttled nodes
    * inside apply their limits per sub-flow. Adaptive flows override this to retry on rate limits.
    */
-  protected async runSubFlow(shared: S, params: P, limiter: Limiter, isStopped: () => boolean): Promise<void> {
+  protected async runSubFlow(
+    shared: S,
+    params: P,
+    limiter: Limiter,
+    isStopped: () => boolean,
+  ): Promise<void> {
     const lease = await this.acquireSlot(limiter);
     try {
       if (isStopped()) throw SKIPPED;
@@ -365,5 +383,8 @@ export const SKIPPED: unique symbol = Symbol('throttleflow.skipped');
 /** The reference cookbook's name for {@link ThrottledBatchFlow}. @category Throttled nodes and flows */
 export const ThrottledAsyncParallelBatchFlow = ThrottledBatchFlow;
 /** The reference cookbook's name for {@link ThrottledBatchFlow}. @category Throttled nodes and flows */
-export type ThrottledAsyncParallelBatchFlow<S = unknown, P extends object = Params, BatchParams extends object = Params> =
-  ThrottledBatchFlow<S, P, BatchParams>;
+export type ThrottledAsyncParallelBatchFlow<
+  S = unknown,
+  P extends object = Params,
+  BatchParams extends object = Params,
+> = ThrottledBatchFlow<S, P, BatchParams>;

@@ -136,7 +136,10 @@ export const NODE_OPTION_KEYS: readonly string[] = [...Object.keys(policySchema.
 
 // Compile-time check that the list above names every option of the interface: a new option
 // missing from the schemas would be refused as unknown.
-type UncheckedNodeOption = Exclude<keyof ThrottledNodeOptions, keyof typeof policySchema.shape | (typeof LIMIT_KEYS)[number]>;
+type UncheckedNodeOption = Exclude<
+  keyof ThrottledNodeOptions,
+  keyof typeof policySchema.shape | (typeof LIMIT_KEYS)[number]
+>;
 const everyNodeOptionListed: [UncheckedNodeOption] extends [never] ? true : UncheckedNodeOption = true;
 void everyNodeOptionListed;
 

@@ -57,5 +57,11 @@ export interface ThrottleState {
 
 /** Counters of a node that has made no call yet. @internal */
 export function emptyCounters(): ThrottledNodeCounters {
-  return { totalSuccesses: 0, totalFailures: 0, totalRateLimits: 0, consecutiveSuccesses: 0, totalCacheHits: 0 };
+  return {
+    totalSuccesses: 0,
+    totalFailures: 0,
+    totalRateLimits: 0,
+    consecutiveSuccesses: 0,
+    totalCacheHits: 0,
+  };
 }

@@ -107,7 +107,12 @@ export class ThrottledParallelBatchNode<
     if (!given.limiter) validateLimits(given, subject);
     this.throttleOptions = { ...given };
     this.throttle = {
-      limiter: undefined, scoped: new WeakMap(), counters: emptyCounters(), metrics: new NodeMetrics(), frameworkKeys: new Set(), fieldsChecked: false,
+      limiter: undefined,
+      scoped: new WeakMap(),
+      counters: emptyCounters(),
+      metrics: new NodeMetrics(),
+      frameworkKeys: new Set(),
+      fieldsChecked: false,
     };
     this.noteFrameworkFields();
   }
@@ -173,13 +178,30 @@ export class ThrottledParallelBatchNode<
     const started = limiter.clock.now();
     const runId = nextRunId();
     const startHook = this.eventHook();
-    if (hasEventHooks(startHook)) emitEvent({ type: 'node_start', node: this.constructor.name, limiter: limiter.name, items: items.length, runId }, startHook);
+    if (hasEventHooks(startHook))
+      emitEvent(
+        {
+          type: 'node_start',
+          node: this.constructor.name,
+          limiter: limiter.name,
+          items: items.length,
+          runId,
+        },
+        startHook,
+      );
     const settled = await Promise.allSettled(items.map((item: Item) => this.execItem(limiter, item, runId)));
     // Wait for every item before failing, so no call is left running unobserved.
     const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     const hook = this.eventHook();
     if (hasEventHooks(hook)) {
-      const event = { type: 'node_run' as const, node: this.constructor.name, limiter: limiter.name, items: items.length, durationMs: limiter.clock.now() - started, runId };
+      const event = {
+        type: 'node_run' as const,
+        node: this.constructor.name,
+        limiter: limiter.name,
+        items: items.length,
+        durationMs: limiter.clock.now() - started,
+        runId,
+      };
       emitEvent(failed ? { ...event, error: failed.reason } : event, hook);
     }
     if (failed) throw failed.reason;
@@ -192,7 +214,12 @@ export class ThrottledParallelBatchNode<
     const key = cache ? this.cacheKeyOf(item) : undefined;
     try {
       if (!cache || key === undefined) return await this.execCalls(limiter, item, runId);
-      const { value, loaded } = await loadThroughCache(cache, key, () => this.execCalls(limiter, item, runId), this.signal);
+      const { value, loaded } = await loadThroughCache(
+        cache,
+        key,
+        () => this.execCalls(limiter, item, runId),
+        this.signal,
+      );
       if (!loaded) this.throttle.counters.totalCacheHits++;
       return value;
     } catch (error) {
@@ -258,7 +285,7 @@ export class ThrottledParallelBatchNode<
   }
 
   private eventHook(): EventHook | undefined {
-    return (this.throttleOptions.onEvent ?? (this as { onEvent?: EventHook }).onEvent);
+    return this.throttleOptions.onEvent ?? (this as { onEvent?: EventHook }).onEvent;
   }
 
   /** @internal hook for adaptive nodes: align the limiter's concurrency before each acquire. */
@@ -298,14 +325,22 @@ export class ThrottledParallelBatchNode<
 
   /** Budget and model: constructor options first, then subclass fields (read once). */
   private accounting(): NodeAccounting {
-    return (this.throttle.accounting ??= new NodeAccounting(this.throttleOptions, this, this.throttle.metrics, this.constructor.name));
+    return (this.throttle.accounting ??= new NodeAccounting(
+      this.throttleOptions,
+      this,
+      this.throttle.metrics,
+      this.constructor.name,
+    ));
   }
 
   /** Whether the node's limiter counts tokens, so chat items get a default token estimate (read once). */
   private countsTokens(): boolean {
     if (this.throttle.countsTokens === undefined) {
       const shared = this.throttleOptions.limiter ?? (this as { limiter?: unknown }).limiter;
-      const windows = shared !== undefined ? this.resolveLimiter(undefined).windows : resolveWindows({ ...this.defaultLimits(), ...this.limitSettings() });
+      const windows =
+        shared !== undefined
+          ? this.resolveLimiter(undefined).windows
+          : resolveWindows({ ...this.defaultLimits(), ...this.limitSettings() });
       this.throttle.countsTokens = windows.some((w) => w.resource === 'tokens');
     }
     return this.throttle.countsTokens;
@@ -313,7 +348,11 @@ export class ThrottledParallelBatchNode<
 
   /** Breaker, timeout and cache: constructor options first, then subclass fields (read once). */
   private resilience(): NodeResilience<unknown> {
-    return (this.throttle.resilience ??= readNodeResilience(this.throttleOptions, this, this.constructor.name));
+    return (this.throttle.resilience ??= readNodeResilience(
+      this.throttleOptions,
+      this,
+      this.constructor.name,
+    ));
   }
 
   /** Every option this node reads, from the constructor or from subclass fields. */
@@ -344,7 +383,9 @@ export class ThrottledParallelBatchNode<
     const shared = (this.throttleOptions.limiter ?? fields.limiter) as string | Limiter | undefined;
     if (shared !== undefined) {
       if (!state.limiter) {
-        const registry = (this.throttleOptions.registry ?? fields.registry ?? LimiterRegistry.default) as LimiterRegistry;
+        const registry = (this.throttleOptions.registry ??
+          fields.registry ??
+          LimiterRegistry.default) as LimiterRegistry;
         state.limiter = typeof shared === 'string' ? registry.get(shared) : shared;
         LimiterMetrics.attach(state.limiter);
       }

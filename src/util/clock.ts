@@ -39,11 +39,14 @@ export const systemClock: Clock = {
       const deadline = performance.now() + Math.max(0, ms);
       const arm = () => {
         const left = deadline - performance.now();
-        timer = setTimeout(() => {
-          if (deadline - performance.now() > 1) return arm();
-          signal?.removeEventListener('abort', onAbort);
-          resolve();
-        }, Math.min(Math.max(0, left), MAX_TIMER_MS));
+        timer = setTimeout(
+          () => {
+            if (deadline - performance.now() > 1) return arm();
+            signal?.removeEventListener('abort', onAbort);
+            resolve();
+          },
+          Math.min(Math.max(0, left), MAX_TIMER_MS),
+        );
       };
       arm();
       signal?.addEventListener('abort', onAbort, { once: true });

@@ -35,18 +35,27 @@ const mustBe = (what: string) => ({ error: what });
 /** Schema pieces whose failure message reads "must be <what>". */
 export const opt = {
   positiveInt: () =>
-    z.number(mustBe('a positive integer')).int(mustBe('a positive integer')).min(1, mustBe('a positive integer')),
+    z
+      .number(mustBe('a positive integer'))
+      .int(mustBe('a positive integer'))
+      .min(1, mustBe('a positive integer')),
   nonNegativeInt: () =>
-    z.number(mustBe('a non-negative integer')).int(mustBe('a non-negative integer')).min(0, mustBe('a non-negative integer')),
+    z
+      .number(mustBe('a non-negative integer'))
+      .int(mustBe('a non-negative integer'))
+      .min(0, mustBe('a non-negative integer')),
   positiveNumber: () => z.number(mustBe('a positive number')).gt(0, mustBe('a positive number')),
   nonNegativeNumber: () => z.number(mustBe('a non-negative number')).min(0, mustBe('a non-negative number')),
-  fraction: () => z.number(mustBe('a number between 0 and 1')).min(0, mustBe('a number between 0 and 1')).max(1, mustBe('a number between 0 and 1')),
+  fraction: () =>
+    z
+      .number(mustBe('a number between 0 and 1'))
+      .min(0, mustBe('a number between 0 and 1'))
+      .max(1, mustBe('a number between 0 and 1')),
   string: () => z.string(mustBe('a string')),
   boolean: () => z.boolean(mustBe('a boolean')),
   oneOf: <const T extends readonly [string, ...string[]]>(values: T) =>
     z.enum(values, mustBe(`one of ${values.map((v) => `'${v}'`).join(', ')}`)),
-  func: () =>
-    z.custom<(...args: never[]) => unknown>((v) => typeof v === 'function', mustBe('a function')),
+  func: () => z.custom<(...args: never[]) => unknown>((v) => typeof v === 'function', mustBe('a function')),
   instance: <T>(isIt: (v: unknown) => v is T, what: string) => z.custom<T>((v) => isIt(v), mustBe(what)),
 };
 
@@ -127,15 +136,27 @@ export function parseOptions<T extends z.ZodType>(schema: T, input: unknown, sub
  * The "unknown option" error `parseOptions` throws for a strict schema, for checks done by hand.
  * `where` prefixes nested options (`targets.0.`).
  */
-export function unknownOptionError(key: string, known: readonly string[], subject: string, where = ''): InvalidOptionError {
-  return new InvalidOptionError(`${where}${key}`, `${subject}: unknown option '${where}${key}'${didYouMean(key, known)}`);
+export function unknownOptionError(
+  key: string,
+  known: readonly string[],
+  subject: string,
+  where = '',
+): InvalidOptionError {
+  return new InvalidOptionError(
+    `${where}${key}`,
+    `${subject}: unknown option '${where}${key}'${didYouMean(key, known)}`,
+  );
 }
 
 /**
  * Throws {@link unknownOptionError} for the first key of `options` that is not in `known`, as a
  * strict schema would (for options split between several schemas, or read from several places).
  */
-export function rejectUnknownOptions(options: Record<string, unknown>, known: readonly string[], subject: string): void {
+export function rejectUnknownOptions(
+  options: Record<string, unknown>,
+  known: readonly string[],
+  subject: string,
+): void {
   for (const key of Object.keys(options)) {
     if (!known.includes(key)) throw unknownOptionError(key, known, subject);
   }
@@ -173,7 +194,9 @@ export function rejectMisspeltFields(
   subject: string,
 ): void {
   const prototype: unknown = Object.getPrototypeOf(instance);
-  const added = Object.keys(instance).filter((key) => !frameworkKeys.has(key) && !(isRecord(prototype) && key in prototype));
+  const added = Object.keys(instance).filter(
+    (key) => !frameworkKeys.has(key) && !(isRecord(prototype) && key in prototype),
+  );
   const key = findMisspelt(added, options);
   if (key === undefined) return;
   throw new InvalidOptionError(

@@ -141,7 +141,10 @@ describe('architecture rules (ARCHITECTURE.md)', () => {
         const to = LAYER[e.to]!;
         return from === 0 && to === 0 ? false : to >= from;
       })
-      .map((e) => `${e.file}: '${e.specifier}' (${e.from}, layer ${LAYER[e.from]} → ${e.to}, layer ${LAYER[e.to]})`);
+      .map(
+        (e) =>
+          `${e.file}: '${e.specifier}' (${e.from}, layer ${LAYER[e.from]} → ${e.to}, layer ${LAYER[e.to]})`,
+      );
     expect(upward).toEqual([]);
   });
 
@@ -180,7 +183,9 @@ describe('architecture rules (ARCHITECTURE.md)', () => {
   it('node: built-ins only in adapters (the core is runtime-agnostic)', () => {
     const offenders = files
       .filter((file) => !NODE_BUILTINS_ALLOWED.has(unitOf(file)))
-      .filter((file) => /(?:from\s*|import\s*\(\s*|require\s*\(\s*)['"]node:/.test(readFileSync(file, 'utf8')))
+      .filter((file) =>
+        /(?:from\s*|import\s*\(\s*|require\s*\(\s*)['"]node:/.test(readFileSync(file, 'utf8')),
+      )
       .map((file) => relative(root, file));
     expect(offenders).toEqual([]);
   });

@@ -30,7 +30,17 @@ const callArb = fc.record(
     failureRetryDelayMs: fc.integer({ min: 0, max: 200 }),
     observeThrows: fc.boolean(),
   },
-  { requiredKeys: ['startAtMs', 'steps', 'tokens', 'maxRateLimitRetries', 'maxFailureRetries', 'failureRetryDelayMs', 'observeThrows'] },
+  {
+    requiredKeys: [
+      'startAtMs',
+      'steps',
+      'tokens',
+      'maxRateLimitRetries',
+      'maxFailureRetries',
+      'failureRetryDelayMs',
+      'observeThrows',
+    ],
+  },
 );
 
 type ScriptedCall = typeof callArb extends fc.Arbitrary<infer C> ? C : never;
@@ -43,7 +53,11 @@ const scenarioArb = fc.record({
 });
 
 /** The work of one attempt, as its step says. */
-async function runStep(clock: FakeClock, call: ScriptedCall, attempt: Attempt): Promise<{ usage: { total_tokens: number } }> {
+async function runStep(
+  clock: FakeClock,
+  call: ScriptedCall,
+  attempt: Attempt,
+): Promise<{ usage: { total_tokens: number } }> {
   const step = call.steps[Math.min(attempt.index, call.steps.length - 1)]!;
   if (step.kind === 'syncThrow') throw new Error('sync');
   await clock.sleep(step.durationMs, step.honoursSignal ? attempt.signal : undefined);
@@ -58,8 +72,15 @@ describe('callThroughLimiter (property)', () => {
     await fc.assert(
       fc.asyncProperty(scenarioArb, async (scenario) => {
         const clock = new FakeClock();
-        const limiter = new Limiter({ clock, maxConcurrent: scenario.maxConcurrent, maxPerWindow: scenario.maxPerWindow, windowMs: 1000 });
-        const breaker = scenario.withBreaker ? new CircuitBreaker({ consecutiveFailures: 3, halfOpenAfterMs: 200, clock }) : undefined;
+        const limiter = new Limiter({
+          clock,
+          maxConcurrent: scenario.maxConcurrent,
+          maxPerWindow: scenario.maxPerWindow,
+          windowMs: 1000,
+        });
+        const breaker = scenario.withBreaker
+          ? new CircuitBreaker({ consecutiveFailures: 3, halfOpenAfterMs: 200, clock })
+          : undefined;
         const leases = new LeaseLog();
         const released = countReleases(limiter);
         let attemptsRun = 0;

@@ -41,7 +41,12 @@ describe('callThroughLimiter: releases every lease exactly once', () => {
         },
       ),
     );
-    expect(outcome).toMatchObject({ kind: 'ok', value: { usage: { total_tokens: 70 } }, tokensUsed: 70, attempts: 1 });
+    expect(outcome).toMatchObject({
+      kind: 'ok',
+      value: { usage: { total_tokens: 70 } },
+      tokensUsed: 70,
+      attempts: 1,
+    });
     expect(outcome.kind === 'ok' && outcome.timing).toEqual({ waitMs: 0, durationMs: 100 });
     expect(seen).toEqual([{ response: { usage: { total_tokens: 70 } }, heldThen: true }]);
     expect(leases.counts()).toEqual([1]);
@@ -113,7 +118,12 @@ describe('callThroughLimiter: releases every lease exactly once', () => {
     controller.abort(new Error('cancelled'));
     const outcome = await pending;
     // Never retried, and not counted as a failure.
-    expect(outcome).toMatchObject({ kind: 'aborted', attempts: 1, failures: 0, timing: { waitMs: 0, durationMs: 250 } });
+    expect(outcome).toMatchObject({
+      kind: 'aborted',
+      attempts: 1,
+      failures: 0,
+      timing: { waitMs: 0, durationMs: 250 },
+    });
     expect(leases.counts()).toEqual([1]);
     expect(released.count).toBe(1);
     expect(limiter.stats().active).toBe(0);

@@ -31,5 +31,8 @@ export function countReleases(limiter: Limiter): { readonly count: number } {
 
 /** An error shaped like an SDK's 429, with a retry-after in milliseconds. */
 export function rateLimitError(retryAfterMs: number): Error {
-  return Object.assign(new Error('429 Too Many Requests'), { status: 429, headers: { 'retry-after-ms': String(retryAfterMs) } });
+  return Object.assign(new Error('429 Too Many Requests'), {
+    status: 429,
+    headers: { 'retry-after-ms': String(retryAfterMs) },
+  });
 }

@@ -30,9 +30,32 @@ import type { Summary } from '../../cookbook/shared/report';
 /** Tests never call a real API, even when a key is set in the environment. */
 const quiet = { quiet: true, simulate: true } as const;
 
-const LIMITER_STATS_KEYS = ['name', 'maxConcurrent', 'active', 'queued', 'totalRequests', 'totalRateLimits', 'requestsInWindow', 'utilization'];
-const NODE_STATS_KEYS = [...LIMITER_STATS_KEYS, 'totalSuccesses', 'totalFailures', 'consecutiveSuccesses', 'currentConcurrent'];
-const FLOW_STATS_KEYS = ['maxConcurrentFlows', 'maxFlowsPerMinute', 'completedFlows', 'failedFlows', 'currentConcurrentFlows', 'queuedFlows', 'totalRateLimits'];
+const LIMITER_STATS_KEYS = [
+  'name',
+  'maxConcurrent',
+  'active',
+  'queued',
+  'totalRequests',
+  'totalRateLimits',
+  'requestsInWindow',
+  'utilization',
+];
+const NODE_STATS_KEYS = [
+  ...LIMITER_STATS_KEYS,
+  'totalSuccesses',
+  'totalFailures',
+  'consecutiveSuccesses',
+  'currentConcurrent',
+];
+const FLOW_STATS_KEYS = [
+  'maxConcurrentFlows',
+  'maxFlowsPerMinute',
+  'completedFlows',
+  'failedFlows',
+  'currentConcurrentFlows',
+  'queuedFlows',
+  'totalRateLimits',
+];
 
 function provider(summary: Summary, name: string): ProviderReport {
   const found = summary.providers.find((p) => p.name === name);
@@ -47,8 +70,10 @@ function expectComplete(summary: Summary, items: number): void {
   expect(summary.lost).toBe(0);
   for (const p of summary.providers) {
     expect(p.target).toBe('simulator');
-    if (p.requestsPerWindow !== undefined) expect(p.maxRequestsInAnyWindow).toBeLessThanOrEqual(p.requestsPerWindow);
-    if (p.tokensPerWindow !== undefined) expect(p.maxTokensInAnyWindow).toBeLessThanOrEqual(p.tokensPerWindow);
+    if (p.requestsPerWindow !== undefined)
+      expect(p.maxRequestsInAnyWindow).toBeLessThanOrEqual(p.requestsPerWindow);
+    if (p.tokensPerWindow !== undefined)
+      expect(p.maxTokensInAnyWindow).toBeLessThanOrEqual(p.tokensPerWindow);
     // Every call ended (succeeded, or failed and was counted as such).
     expect(p.calls).toBeGreaterThanOrEqual(p.succeeded);
   }
@@ -94,7 +119,13 @@ describe('cookbook examples (short runs against the provider simulator)', () => 
     expect(p.rateLimited).toBeLessThanOrEqual(Math.ceil(p.calls / 4));
     expect(s.nodeRateLimits).toBe(p.rateLimited);
     expectKeys(s.stats.node, NODE_STATS_KEYS);
-    expectKeys(s.stats.aimd, ['currentConcurrent', 'totalSuccesses', 'totalRateLimits', 'consecutiveSuccesses', 'totalBackoffs']);
+    expectKeys(s.stats.aimd, [
+      'currentConcurrent',
+      'totalSuccesses',
+      'totalRateLimits',
+      'consecutiveSuccesses',
+      'totalBackoffs',
+    ]);
   });
 
   it('presets: preset limits hold, and a per-minute preset binds', async () => {
@@ -102,22 +133,42 @@ describe('cookbook examples (short runs against the provider simulator)', () => 
     expectComplete(s, 24);
     expect(s.perMinuteLimitBinds).toBe(true);
     const [spread, fields, flows] = s.parts;
-    expect(spread).toMatchObject({ preset: 'openai_tier1', limits: { maxConcurrent: 5, maxPerMinute: 60 }, calls: 6 });
+    expect(spread).toMatchObject({
+      preset: 'openai_tier1',
+      limits: { maxConcurrent: 5, maxPerMinute: 60 },
+      calls: 6,
+    });
     expect(spread!.maxInFlight).toBeLessThanOrEqual(5);
-    expect(fields).toMatchObject({ preset: 'ANTHROPIC_STANDARD', limits: { maxConcurrent: 5, maxPerMinute: 50 }, calls: 6 });
+    expect(fields).toMatchObject({
+      preset: 'ANTHROPIC_STANDARD',
+      limits: { maxConcurrent: 5, maxPerMinute: 50 },
+      calls: 6,
+    });
     expect(fields!.maxInFlight).toBeLessThanOrEqual(5);
     expect(flows!.calls).toBe(12);
     expect(flows!.maxInFlight).toBeLessThanOrEqual(10);
     for (const p of s.providers) expect(p.rateLimited).toBe(0); // far below every per-minute limit
     expectKeys(s.stats.spreadNode, NODE_STATS_KEYS);
     expectKeys(s.stats.moderateFlow, FLOW_STATS_KEYS);
-    expect(s.stats.moderateFlow).toMatchObject({ maxConcurrentFlows: 10, maxFlowsPerMinute: 60, completedFlows: 6, failedFlows: 0 });
-    expect(s.stats.batchFlow).toMatchObject({ maxConcurrentFlows: 10, maxFlowsPerMinute: 100, completedFlows: 6, failedFlows: 0 });
+    expect(s.stats.moderateFlow).toMatchObject({
+      maxConcurrentFlows: 10,
+      maxFlowsPerMinute: 60,
+      completedFlows: 6,
+      failedFlows: 0,
+    });
+    expect(s.stats.batchFlow).toMatchObject({
+      maxConcurrentFlows: 10,
+      maxFlowsPerMinute: 100,
+      completedFlows: 6,
+      failedFlows: 0,
+    });
     expect(s.stats.free).toMatchObject({ maxConcurrent: 3, totalRequests: 3, requestsInWindow: 3 });
   });
 
   it('presets: an unknown preset name is refused with the known names', async () => {
-    await expect(presets({ ...quiet, items: 1, preset: 'openai_tier9' })).rejects.toThrow(/Unknown preset 'openai_tier9'.*OPENAI_TIER1/s);
+    await expect(presets({ ...quiet, items: 1, preset: 'openai_tier9' })).rejects.toThrow(
+      /Unknown preset 'openai_tier9'.*OPENAI_TIER1/s,
+    );
   });
 
   it('flow-throttling: fixed flow limits, then an adaptive flow fed by RateLimitHit', async () => {
@@ -127,7 +178,13 @@ describe('cookbook examples (short runs against the provider simulator)', () => 
     expect(s.fixed.processed).toBe(20);
     expect(fixed.maxInFlight).toBeLessThanOrEqual(10);
     expect(fixed.rateLimited).toBe(0); // 20 calls against 60 per minute
-    expect(s.fixed.stats).toMatchObject({ maxConcurrentFlows: 10, maxFlowsPerMinute: 60, completedFlows: 20, failedFlows: 0, currentConcurrentFlows: 0 });
+    expect(s.fixed.stats).toMatchObject({
+      maxConcurrentFlows: 10,
+      maxFlowsPerMinute: 60,
+      completedFlows: 20,
+      failedFlows: 0,
+      currentConcurrentFlows: 0,
+    });
 
     const adaptive = provider(s, 'my_api');
     expect(s.adaptive.processed).toBe(40);
@@ -138,7 +195,12 @@ describe('cookbook examples (short runs against the provider simulator)', () => 
     // Every 429 became a RateLimitHit that reached the flow.
     expect(s.adaptive.stats.totalRateLimits).toBe(adaptive.rateLimited);
     expect(adaptive.rateLimited).toBeLessThanOrEqual(Math.ceil(adaptive.calls / 4));
-    expect(s.adaptive.stats).toMatchObject({ completedFlows: 40, failedFlows: 0, currentConcurrentFlows: 0, queuedFlows: 0 });
+    expect(s.adaptive.stats).toMatchObject({
+      completedFlows: 40,
+      failedFlows: 0,
+      currentConcurrentFlows: 0,
+      queuedFlows: 0,
+    });
     expectKeys(s.stats.fixedFlow, FLOW_STATS_KEYS);
     expectKeys(s.stats.adaptiveFlow, FLOW_STATS_KEYS);
   });
@@ -152,7 +214,8 @@ describe('cookbook examples (short runs against the provider simulator)', () => 
       'Spanish (es, formal, ≤ 30 words): 6 documents translated',
     ]);
     expect(Object.keys(s.translations).sort()).toEqual(['de', 'es', 'fr']);
-    for (const t of s.translations.de!) expect(t).toContain('Translate to German, formal tone, at most 25 words');
+    for (const t of s.translations.de!)
+      expect(t).toContain('Translate to German, formal tone, at most 25 words');
     s.translations.fr!.forEach((t, i) => expect(t).toContain(`#${i} `));
     const p = provider(s, 'openai');
     expect(p.maxInFlight).toBeLessThanOrEqual(6);
@@ -210,12 +273,23 @@ describe('cookbook examples (short runs against the provider simulator)', () => 
     expect(openai.maxRequestsInAnyWindow).toBeLessThan(20);
     expect(openai.rateLimited).toBeLessThanOrEqual(8);
     expect(anthropic.rateLimited).toBeLessThanOrEqual(5);
-    for (const [node, p] of [['openaiNode', openai], ['anthropicNode', anthropic]] as const) {
+    for (const [node, p] of [
+      ['openaiNode', openai],
+      ['anthropicNode', anthropic],
+    ] as const) {
       expectKeys(s.stats[node], NODE_STATS_KEYS);
-      expect(s.stats[node]).toMatchObject({ totalSuccesses: 20, totalFailures: 0, totalRateLimits: p.rateLimited });
+      expect(s.stats[node]).toMatchObject({
+        totalSuccesses: 20,
+        totalFailures: 0,
+        totalRateLimits: p.rateLimited,
+      });
     }
     s.summaries.forEach((t, i) => expect(t).toContain(`#${i} `));
-    expect(s.budgets.openai).toMatchObject({ provider: 'openai', requests: { limit: 20 }, tokens: { limit: 3_000 } });
+    expect(s.budgets.openai).toMatchObject({
+      provider: 'openai',
+      requests: { limit: 20 },
+      tokens: { limit: 3_000 },
+    });
     expect(s.budgets.anthropic).toMatchObject({ provider: 'anthropic', requests: { limit: 10 } });
   });
 
@@ -234,7 +308,13 @@ describe('cookbook examples (short runs against the provider simulator)', () => 
     expect(s.fallbacks['open circuit']).toBeGreaterThan(0);
     expect(s.fallbacks.failed).toBe(0);
     // The chain's own counters agree: every text served, none given up, the fallbacks counted.
-    expect(s.stats.chain).toMatchObject({ calls: 30, served: 30, failed: 0, fellBack: s.servedBy.secondary, servedBy: s.servedBy });
+    expect(s.stats.chain).toMatchObject({
+      calls: 30,
+      served: 30,
+      failed: 0,
+      fellBack: s.servedBy.secondary,
+      servedBy: s.servedBy,
+    });
     const primary = provider(s, 'primary');
     const secondary = provider(s, 'secondary');
     expect(primary.overloaded).toBe(s.primary529s);

@@ -97,7 +97,7 @@ describe('BaseNode: successors', () => {
 });
 
 describe('BaseNode: warnings (exact pocketflow texts)', () => {
-  it("on() warns \"Overwriting successor for action 'x'\" and keeps the new successor", () => {
+  it('on() warns "Overwriting successor for action \'x\'" and keeps the new successor', () => {
     const warn = spyWarn();
     const a = new BaseNode();
     const first = new BaseNode();
@@ -117,7 +117,7 @@ describe('BaseNode: warnings (exact pocketflow texts)', () => {
     expect(warn.messages()).toEqual(["Overwriting successor for action 'default'"]);
   });
 
-  it("getNextNode warns \"Flow ends: 'x' not found in [a,b]\" when successors exist but not for x", () => {
+  it('getNextNode warns "Flow ends: \'x\' not found in [a,b]" when successors exist but not for x', () => {
     const warn = spyWarn();
     const n = new BaseNode();
     n.on('a', new BaseNode()).on('b', new BaseNode());
@@ -142,7 +142,10 @@ describe('BaseNode: warnings (exact pocketflow texts)', () => {
     theirs.on('a', new pf.BaseNode()).on('b', new pf.BaseNode()).on('a', new pf.BaseNode());
     theirs.getNextNode('zz');
     expect(oursMessages).toEqual(warn.messages());
-    expect(oursMessages).toEqual(["Overwriting successor for action 'a'", "Flow ends: 'zz' not found in [a,b]"]);
+    expect(oursMessages).toEqual([
+      "Overwriting successor for action 'a'",
+      "Flow ends: 'zz' not found in [a,b]",
+    ]);
   });
 
   it('run() on a node with successors warns "Node won\'t run successors. Use Flow." and runs only itself', async () => {
@@ -216,7 +219,9 @@ describe('BaseNode: bad input', () => {
     const a = new BaseNode();
     expect(() => a.next('x' as never)).toThrow(TypeError);
     expect(() => a.next('x' as never)).toThrow("node must be a node (an instance of BaseNode), got 'x'");
-    expect(() => a.next(undefined as never)).toThrow('node must be a node (an instance of BaseNode), got undefined');
+    expect(() => a.next(undefined as never)).toThrow(
+      'node must be a node (an instance of BaseNode), got undefined',
+    );
     expect(() => a.next(null as never)).toThrow('got null');
     expect(a.successors.size).toBe(0);
   });

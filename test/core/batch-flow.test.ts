@@ -247,7 +247,10 @@ describe('ParallelBatchFlow', () => {
     }
     class PB extends ParallelBatchFlow<{ run: string }> {
       override async prep(shared: { run: string }) {
-        return [{ id: 1, run: shared.run }, { id: 2, run: shared.run }];
+        return [
+          { id: 1, run: shared.run },
+          { id: 2, run: shared.run },
+        ];
       }
     }
     const flow = new PB(new Probe());
@@ -270,7 +273,10 @@ describe('ParallelBatchFlow', () => {
       }
     }
     await new PB(s).run({ log: [] });
-    expect(warn.messages()).toEqual(["Flow ends: 'nope' not found in [yes]", "Flow ends: 'nope' not found in [yes]"]);
+    expect(warn.messages()).toEqual([
+      "Flow ends: 'nope' not found in [yes]",
+      "Flow ends: 'nope' not found in [yes]",
+    ]);
   });
 
   it('is a BatchFlow and a Flow', () => {

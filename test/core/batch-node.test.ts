@@ -208,7 +208,12 @@ describe('ParallelBatchNode', () => {
     expect(new ParallelBatchNode()).toBeInstanceOf(BatchNode);
     const seen: unknown[] = [];
     // Both libraries' classes share pocketflow's shape; the cast only lets one loop subclass them all.
-    const classes = [ParallelBatchNode, pf.ParallelBatchNode, BatchNode, pf.BatchNode] as unknown as (typeof pf.Node)[];
+    const classes = [
+      ParallelBatchNode,
+      pf.ParallelBatchNode,
+      BatchNode,
+      pf.BatchNode,
+    ] as unknown as (typeof pf.Node)[];
     for (const Cls of classes) {
       class N extends Cls {
         override async prep() {

@@ -76,7 +76,9 @@ describe('run(shared, { signal })', () => {
   it('resolves normally when the abort comes after the last node', async () => {
     const controller = new AbortController();
     const shared: Shared = { log: [] };
-    await expect(new Flow(new Step('a', () => controller.abort())).run(shared, { signal: controller.signal })).resolves.toBeUndefined();
+    await expect(
+      new Flow(new Step('a', () => controller.abort())).run(shared, { signal: controller.signal }),
+    ).resolves.toBeUndefined();
     expect(shared.log).toEqual(['a']);
   });
 
@@ -131,7 +133,8 @@ describe('this.signal inside exec', () => {
       'parallel',
       'parallel',
     ]);
-    for (const [name, signal] of seen) expect({ name, same: signal === controller.signal }).toEqual({ name, same: true });
+    for (const [name, signal] of seen)
+      expect({ name, same: signal === controller.signal }).toEqual({ name, same: true });
   });
 
   it('lets exec hand the signal to its own calls so they are cancelled too', async () => {
@@ -296,7 +299,11 @@ describe('concurrent runs of one flow instance', () => {
     const node = new Probe();
     const one = new AbortController();
     const two = new AbortController();
-    const runs = Promise.all([node.run({}, { signal: one.signal }), node.run({}, { signal: two.signal }), node.run({})]);
+    const runs = Promise.all([
+      node.run({}, { signal: one.signal }),
+      node.run({}, { signal: two.signal }),
+      node.run({}),
+    ]);
     gate.resolve();
     await runs;
     expect(seen).toEqual([one.signal, two.signal, undefined]);

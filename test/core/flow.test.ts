@@ -50,7 +50,7 @@ describe('Flow: following successors', () => {
     }
   });
 
-  it("ends with the warning \"Flow ends: 'x' not found in [a,b]\" on an unknown action", async () => {
+  it('ends with the warning "Flow ends: \'x\' not found in [a,b]" on an unknown action', async () => {
     const warn = spyWarn();
     const n = new Step('n', 'x');
     n.on('a', new Step('A')).on('b', new Step('B'));
@@ -220,7 +220,9 @@ describe('Flow: bad input', () => {
   ] as const)('new %s() without a start node throws a clear TypeError at construction', (name, Cls) => {
     const make = Cls as unknown as new (start?: unknown) => unknown;
     expect(() => new make()).toThrow(TypeError);
-    expect(() => new make()).toThrow(`${name}: start must be a node (an instance of BaseNode), got undefined`);
+    expect(() => new make()).toThrow(
+      `${name}: start must be a node (an instance of BaseNode), got undefined`,
+    );
     expect(() => new make({})).toThrow(`${name}: start must be a node`);
     expect(() => new make('a')).toThrow(`${name}: start must be a node`);
   });

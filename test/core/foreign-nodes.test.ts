@@ -64,6 +64,8 @@ describe('nodes from another copy of throttleflow, or from pocketflow', () => {
   it('still rejects objects that only look a little like nodes', () => {
     const half = { _run: async () => undefined, clone() {} };
     expect(() => new Node().next(half as never)).toThrow(TypeError);
-    expect(() => new Flow(half as never)).toThrow('Flow: start must be a node (an instance of BaseNode), got Object');
+    expect(() => new Flow(half as never)).toThrow(
+      'Flow: start must be a node (an instance of BaseNode), got Object',
+    );
   });
 });

@@ -14,7 +14,9 @@ export async function flush(): Promise<void> {
 }
 
 /** Settles `promise` into a value the test can inspect without unhandled rejections. */
-export function outcome<T>(promise: Promise<T>): Promise<{ ok: true; value: T } | { ok: false; error: unknown }> {
+export function outcome<T>(
+  promise: Promise<T>,
+): Promise<{ ok: true; value: T } | { ok: false; error: unknown }> {
   return promise.then(
     (value) => ({ ok: true as const, value }),
     (error: unknown) => ({ ok: false as const, error }),

@@ -296,7 +296,9 @@ describe('Node: bad options', () => {
 
   it('names the subclass in unknown-option errors', () => {
     class Summarise extends Node {}
-    expect(errorOf(() => new Summarise({ retries: 2 } as never)).message).toMatch(/^Summarise: unknown option 'retries'/);
+    expect(errorOf(() => new Summarise({ retries: 2 } as never)).message).toMatch(
+      /^Summarise: unknown option 'retries'/,
+    );
   });
 });
 

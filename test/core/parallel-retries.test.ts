@@ -5,7 +5,10 @@ import { ParallelBatchNode } from '../../src/index';
 /** Both items fail their first try and succeed on the second. */
 function flakyNode<T extends new (maxRetries: number, wait: number) => object>(Base: T) {
   const tries = new Map<string, number>();
-  const Cls = class extends (Base as unknown as new (maxRetries: number, wait: number) => pocketflow.ParallelBatchNode) {
+  const Cls = class extends (Base as unknown as new (
+    maxRetries: number,
+    wait: number,
+  ) => pocketflow.ParallelBatchNode) {
     override async prep() {
       return ['a', 'b'];
     }
@@ -25,7 +28,7 @@ function flakyNode<T extends new (maxRetries: number, wait: number) => object>(B
 }
 
 describe('deliberate fix: parallel batch items retry independently', () => {
-  it('retries every item (pocketflow lets one item end the other item\'s retries)', async () => {
+  it("retries every item (pocketflow lets one item end the other item's retries)", async () => {
     const ours = flakyNode(ParallelBatchNode as never);
     const shared: { out?: unknown } = {};
     await ours.node.run(shared);

@@ -83,23 +83,38 @@ interface Scenario {
 /** Posts after this many steps return 'halt', which bounds every loop. */
 const MAX_STEPS = 12;
 
-const actionArb: fc.Arbitrary<Action> = fc.constantFrom<Action>('default', 'default', 'a', 'b', '', undefined, 'zz');
+const actionArb: fc.Arbitrary<Action> = fc.constantFrom<Action>(
+  'default',
+  'default',
+  'a',
+  'b',
+  '',
+  undefined,
+  'zz',
+);
 const edgeActionArb = fc.constantFrom('default', 'default', 'a', 'b');
-const paramsArb = fc.dictionary(fc.constantFrom('p', 'q', 'r'), fc.integer({ min: 0, max: 9 }), { maxKeys: 3 });
+const paramsArb = fc.dictionary(fc.constantFrom('p', 'q', 'r'), fc.integer({ min: 0, max: 9 }), {
+  maxKeys: 3,
+});
 
 function leafArb(kind: LeafSpec['kind'], n: number): fc.Arbitrary<LeafSpec> {
-  return fc.record({
-    kind: fc.constant(kind),
-    edges: edgesArb(n),
-    own: paramsArb,
-    useNext: fc.boolean(),
-    maxRetries: fc.noBias(fc.integer({ min: 1, max: 3 })),
-    failures: fc.array(fc.noBias(fc.constantFrom(0, 0, 0, 1, 1, 2, 3)), { minLength: 3, maxLength: 3 }),
-    fallback: fc.noBias(fc.constantFrom('none', 'returns', 'returns', 'throws')),
-    items: kind === 'node' ? fc.constant(1) : fc.option(fc.noBias(fc.integer({ min: 0, max: 3 })), { nil: null, freq: 6 }),
-    execTicks: fc.integer({ min: 0, max: 2 }),
-    actions: fc.array(actionArb, { minLength: 1, maxLength: 3 }),
-  }).map((spec) => (kind === 'parallelBatch' && spec.maxRetries > 1 ? oneFailingItem(spec) : spec));
+  return fc
+    .record({
+      kind: fc.constant(kind),
+      edges: edgesArb(n),
+      own: paramsArb,
+      useNext: fc.boolean(),
+      maxRetries: fc.noBias(fc.integer({ min: 1, max: 3 })),
+      failures: fc.array(fc.noBias(fc.constantFrom(0, 0, 0, 1, 1, 2, 3)), { minLength: 3, maxLength: 3 }),
+      fallback: fc.noBias(fc.constantFrom('none', 'returns', 'returns', 'throws')),
+      items:
+        kind === 'node'
+          ? fc.constant(1)
+          : fc.option(fc.noBias(fc.integer({ min: 0, max: 3 })), { nil: null, freq: 6 }),
+      execTicks: fc.integer({ min: 0, max: 2 }),
+      actions: fc.array(actionArb, { minLength: 1, maxLength: 3 }),
+    })
+    .map((spec) => (kind === 'parallelBatch' && spec.maxRetries > 1 ? oneFailingItem(spec) : spec));
 }
 
 /**
@@ -115,7 +130,9 @@ function oneFailingItem(spec: LeafSpec): LeafSpec {
 }
 
 function edgesArb(n: number): fc.Arbitrary<Edge[]> {
-  return fc.array(fc.record({ action: edgeActionArb, target: fc.integer({ min: 0, max: n - 1 }) }), { maxLength: 3 });
+  return fc.array(fc.record({ action: edgeActionArb, target: fc.integer({ min: 0, max: n - 1 }) }), {
+    maxLength: 3,
+  });
 }
 
 function flowArb(kind: FlowSpec['kind'], n: number, depth: number): fc.Arbitrary<FlowSpec> {
@@ -216,7 +233,8 @@ function leafClasses(Base: typeof pf.Node, batch: boolean) {
       const item = batch ? Number(String(prepRes).split('.').pop()) : 0;
       // Ticks vary by item, try and visit so that parallel items and sub-flows interleave.
       await tick((this.spec.execTicks + item + attempt + (this.mark ?? 0)) % 3);
-      if (attempt < (this.spec.failures[item] ?? 0)) throw new Error(`${this.id} failed on ${show(prepRes)} try ${attempt}`);
+      if (attempt < (this.spec.failures[item] ?? 0))
+        throw new Error(`${this.id} failed on ${show(prepRes)} try ${attempt}`);
       return `${String(prepRes)}->${attempt}`;
     }
 
@@ -231,7 +249,9 @@ function leafClasses(Base: typeof pf.Node, batch: boolean) {
 
   class LeafWithFallback extends Leaf {
     override async execFallback(prepRes: unknown, error: Error) {
-      runShared().trace.push(`${this.id} fallback ${show(prepRes)} error=${error.message} retry=${this.currentRetry}`);
+      runShared().trace.push(
+        `${this.id} fallback ${show(prepRes)} error=${error.message} retry=${this.currentRetry}`,
+      );
       if (this.spec.fallback === 'throws') throw new Error(`${this.id} fallback failed for ${show(prepRes)}`);
       return `fallback(${String(prepRes)})`;
     }
@@ -273,7 +293,11 @@ function flowClasses(lib: Lib) {
         return this.hooks.post(s, prepRes);
       }
     };
-  return { flow: make(lib.Flow), batchFlow: make(lib.BatchFlow), parallelBatchFlow: make(lib.ParallelBatchFlow) };
+  return {
+    flow: make(lib.Flow),
+    batchFlow: make(lib.BatchFlow),
+    parallelBatchFlow: make(lib.ParallelBatchFlow),
+  };
 }
 
 function makeBuilder(lib: Lib) {
@@ -286,9 +310,12 @@ function makeBuilder(lib: Lib) {
   const log: string[] = [];
 
   function buildNode(spec: NodeSpec, id: string): pf.BaseNode {
-    if ('inner' in spec) return new flows[spec.kind](id, spec, buildGraph(spec.inner, `${id}/`)).setParams(spec.own);
+    if ('inner' in spec)
+      return new flows[spec.kind](id, spec, buildGraph(spec.inner, `${id}/`)).setParams(spec.own);
     const { Leaf, LeafWithFallback } = leaves[spec.kind];
-    return (spec.fallback === 'none' ? new Leaf(id, spec) : new LeafWithFallback(id, spec)).setParams(spec.own);
+    return (spec.fallback === 'none' ? new Leaf(id, spec) : new LeafWithFallback(id, spec)).setParams(
+      spec.own,
+    );
   }
 
   function buildGraph(graph: GraphSpec, prefix: string): pf.BaseNode {

@@ -112,9 +112,9 @@ describe('typed usage', () => {
     expectTypeOf(f.prep).returns.resolves.toEqualTypeOf<P[]>();
     const base = new BatchFlow<Shared, P, { page: number }>(new Node());
     expectTypeOf(base.prep).returns.resolves.toEqualTypeOf<{ page: number }[] | undefined>();
-    expectTypeOf(new ParallelBatchFlow<Shared, P, { page: number }>(new Node()).prep).returns.resolves.toEqualTypeOf<
-      { page: number }[] | undefined
-    >();
+    expectTypeOf(
+      new ParallelBatchFlow<Shared, P, { page: number }>(new Node()).prep,
+    ).returns.resolves.toEqualTypeOf<{ page: number }[] | undefined>();
   });
 
   it('next() returns exactly the type of its argument, so chains keep subclass types', () => {

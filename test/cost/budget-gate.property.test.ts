@@ -15,8 +15,16 @@ interface Item {
 }
 
 const item = fc
-  .record({ estimate: fc.integer({ min: 1, max: 400 }), fraction: fc.double({ min: 0, max: 1, noNaN: true }), latencyMs: fc.integer({ min: 1, max: 500 }) })
-  .map(({ estimate, fraction, latencyMs }): Item => ({ estimate, used: Math.floor(estimate * fraction), latencyMs }));
+  .record({
+    estimate: fc.integer({ min: 1, max: 400 }),
+    fraction: fc.double({ min: 0, max: 1, noNaN: true }),
+    latencyMs: fc.integer({ min: 1, max: 500 }),
+  })
+  .map(({ estimate, fraction, latencyMs }): Item => ({
+    estimate,
+    used: Math.floor(estimate * fraction),
+    latencyMs,
+  }));
 
 describe('budget gate of throttled nodes (fast-check)', () => {
   it('never spends past the cap when calls use at most their estimate, refuses only what would pass it, and never hangs', async () => {
@@ -31,9 +39,17 @@ describe('budget gate of throttled nodes (fast-check)', () => {
           const refusals: BudgetExceededError[] = [];
           let spentSoFar = 0;
           let overCap = false;
-          class N extends ThrottledParallelBatchNode<unknown, Item, { usage: { total_tokens: number } } | null> {
-            override async prep() { return items; }
-            override tokensFor(i: Item) { return i.estimate; }
+          class N extends ThrottledParallelBatchNode<
+            unknown,
+            Item,
+            { usage: { total_tokens: number } } | null
+          > {
+            override async prep() {
+              return items;
+            }
+            override tokensFor(i: Item) {
+              return i.estimate;
+            }
             override async exec(i: Item) {
               await clock.sleep(i.latencyMs);
               return { usage: { total_tokens: i.used } };
@@ -52,7 +68,10 @@ describe('budget gate of throttled nodes (fast-check)', () => {
             }
           }
           const node = new N({ clock, budget, maxConcurrent });
-          const out = await runOnFakeClock(clock, node.run({}).then(() => node.stats));
+          const out = await runOnFakeClock(
+            clock,
+            node.run({}).then(() => node.stats),
+          );
           expect(overCap).toBe(false);
           expect(budget.stats().spentTokens).toBe(spentSoFar);
           expect(budget.stats().reservedTokens).toBe(0);

@@ -35,12 +35,18 @@ describe('Budget options', () => {
   });
 
   it('names an unknown option', () => {
-    expect(() => new Budget({ maxUSD: 1 } as never)).toThrow(/Budget: unknown option 'maxUSD' \(did you mean 'maxUsd'\?\)/);
+    expect(() => new Budget({ maxUSD: 1 } as never)).toThrow(
+      /Budget: unknown option 'maxUSD' \(did you mean 'maxUsd'\?\)/,
+    );
   });
 
   it('validates tenant caps with the tenant in the message', () => {
-    expect(() => new Budget().forTenant('acme', { maxUsd: -2 })).toThrow('maxUsd must be a positive number, got -2');
-    expect(() => new Budget().forTenant('acme', { maxUsd: 1, wallClock: Date.now } as never)).toThrow(/Budget.forTenant\('acme'\): unknown option 'wallClock'/);
+    expect(() => new Budget().forTenant('acme', { maxUsd: -2 })).toThrow(
+      'maxUsd must be a positive number, got -2',
+    );
+    expect(() => new Budget().forTenant('acme', { maxUsd: 1, wallClock: Date.now } as never)).toThrow(
+      /Budget.forTenant\('acme'\): unknown option 'wallClock'/,
+    );
     expect(() => new Budget().forTenant('')).toThrow(/non-empty string/);
   });
 });
@@ -69,8 +75,20 @@ describe('a $0.01 run budget', () => {
     expect(calls).toBe(3);
     expect(isBudgetExceededError(error)).toBe(true);
     expect((error as Error).message).toBe('Budget exceeded: spent $0.0093 + estimated $0.0021 > cap $0.0100');
-    expect(error).toMatchObject({ dimension: 'usd', spent: 0.0093, estimated: 0.0021, cap: 0.01, reserved: 0, period: 'run' });
-    expect(budget.stats()).toMatchObject({ spentUsd: expect.closeTo(0.0093, 12), reservedUsd: 0, remainingUsd: expect.closeTo(0.0007, 12), refusals: 1 });
+    expect(error).toMatchObject({
+      dimension: 'usd',
+      spent: 0.0093,
+      estimated: 0.0021,
+      cap: 0.01,
+      reserved: 0,
+      period: 'run',
+    });
+    expect(budget.stats()).toMatchObject({
+      spentUsd: expect.closeTo(0.0093, 12),
+      reservedUsd: 0,
+      remainingUsd: expect.closeTo(0.0007, 12),
+      refusals: 1,
+    });
   });
 
   it('prices estimates and actuals from { model, usage } with the price table', async () => {
@@ -82,13 +100,17 @@ describe('a $0.01 run budget', () => {
     r.settle({ model: 'gpt-4o-2024-08-06', usage: { prompt_tokens: 1000, completion_tokens: 200 } }); // $0.0045
     expect(budget.stats().spentUsd).toBeCloseTo(0.0045, 12);
     expect(budget.stats().spentTokens).toBe(1200);
-    await expect(budget.reserve(estimate)).rejects.toThrow('Budget exceeded: spent $0.0045 + estimated $0.0075 > cap $0.0100');
+    await expect(budget.reserve(estimate)).rejects.toThrow(
+      'Budget exceeded: spent $0.0045 + estimated $0.0075 > cap $0.0100',
+    );
   });
 
   it('counts reservations in flight against the cap and names them in the message', async () => {
     const budget = new Budget({ maxUsd: 0.01 });
     const first = await budget.reserve({ usd: 0.006 });
-    await expect(budget.reserve({ usd: 0.005 })).rejects.toThrow('Budget exceeded: spent $0.0000 + reserved $0.0060 + estimated $0.0050 > cap $0.0100');
+    await expect(budget.reserve({ usd: 0.005 })).rejects.toThrow(
+      'Budget exceeded: spent $0.0000 + reserved $0.0060 + estimated $0.0050 > cap $0.0100',
+    );
     first.cancel();
     const second = await budget.reserve({ usd: 0.005 });
     expect(budget.stats()).toMatchObject({ spentUsd: 0, reservedUsd: 0.005, remainingUsd: 0.005 });
@@ -110,7 +132,9 @@ describe('a $0.01 run budget', () => {
     const inFlight = await Promise.all([budget.reserve({ usd: 0.004 }), budget.reserve({ usd: 0.004 })]);
     for (const r of inFlight) r.settle({ usd: 0.007 });
     expect(budget.stats()).toMatchObject({ spentUsd: 0.014, reservedUsd: 0, remainingUsd: 0 });
-    await expect(budget.reserve({ usd: 0.0001 })).rejects.toThrow(/spent \$0.0140 \+ estimated \$0.0001 > cap \$0.0100/);
+    await expect(budget.reserve({ usd: 0.0001 })).rejects.toThrow(
+      /spent \$0.0140 \+ estimated \$0.0001 > cap \$0.0100/,
+    );
   });
 });
 
@@ -122,7 +146,9 @@ describe('reservations', () => {
     r.settle({ tokens: 50 });
     r.cancel();
     expect(r.state).toBe('settled');
-    expect(() => r.settle({ tokens: 1 })).toThrow('Cannot settle a budget reservation that is already settled');
+    expect(() => r.settle({ tokens: 1 })).toThrow(
+      'Cannot settle a budget reservation that is already settled',
+    );
     expect(budget.stats()).toMatchObject({ spentTokens: 50, reservedTokens: 0, remainingTokens: 50 });
     const c = await budget.reserve({ tokens: 50 });
     c.cancel();
@@ -145,7 +171,9 @@ describe('reservations', () => {
   it('a token cap refuses with a token message', async () => {
     const budget = new Budget({ maxTokens: 10_000 });
     (await budget.reserve({ tokens: 9300 })).settle();
-    await expect(budget.reserve({ tokens: 2100 })).rejects.toThrow('Budget exceeded: spent 9,300 tokens + estimated 2,100 tokens > cap 10,000 tokens');
+    await expect(budget.reserve({ tokens: 2100 })).rejects.toThrow(
+      'Budget exceeded: spent 9,300 tokens + estimated 2,100 tokens > cap 10,000 tokens',
+    );
   });
 
   it('refuses an estimate that lacks the capped dimension instead of counting it as zero', async () => {
@@ -166,17 +194,25 @@ describe('reservations', () => {
 
   it('validates amounts', async () => {
     const budget = new Budget();
-    await expect(budget.reserve({ usd: -1 })).rejects.toThrow('estimate.usd must be a non-negative number, got -1');
-    await expect(budget.reserve({ usd: Number.NaN })).rejects.toThrow(/estimate.usd must be a non-negative number, got NaN/);
+    await expect(budget.reserve({ usd: -1 })).rejects.toThrow(
+      'estimate.usd must be a non-negative number, got -1',
+    );
+    await expect(budget.reserve({ usd: Number.NaN })).rejects.toThrow(
+      /estimate.usd must be a non-negative number, got NaN/,
+    );
     await expect(budget.reserve({ dollars: 1 } as never)).rejects.toThrow(/unknown field 'dollars'/);
   });
 
   it('uses the budget’s own price table', async () => {
-    const prices = new PriceTable({ house: { inputUsdPerMillion: 1000, outputUsdPerMillion: 1000, contextWindowTokens: 1000 } });
+    const prices = new PriceTable({
+      house: { inputUsdPerMillion: 1000, outputUsdPerMillion: 1000, contextWindowTokens: 1000 },
+    });
     const budget = new Budget({ maxUsd: 1, prices });
     const r = await budget.reserve({ model: 'house', usage: { inputTokens: 500 } });
     expect(r.estimate.usd).toBeCloseTo(costOf('house', { inputTokens: 500 }, prices), 12);
-    await expect(budget.reserve({ model: 'gpt-4o', usage: { inputTokens: 1 } })).rejects.toThrow(UnknownModelError);
+    await expect(budget.reserve({ model: 'gpt-4o', usage: { inputTokens: 1 } })).rejects.toThrow(
+      UnknownModelError,
+    );
   });
 });
 
@@ -196,7 +232,12 @@ describe('daily budgets', () => {
     );
 
     now = Date.UTC(2025, 0, 2);
-    expect(budget.stats()).toMatchObject({ spentUsd: 0, refusals: 0, remainingUsd: 1, periodStartMs: Date.UTC(2025, 0, 2) });
+    expect(budget.stats()).toMatchObject({
+      spentUsd: 0,
+      refusals: 0,
+      remainingUsd: 1,
+      periodStartMs: Date.UTC(2025, 0, 2),
+    });
     await expect(budget.reserve({ usd: 0.2 })).resolves.toBeDefined();
   });
 
@@ -238,7 +279,9 @@ describe('tenant budgets', () => {
     const acme = budget.forTenant('acme', { maxUsd: 1 });
     (await acme.reserve({ usd: 0.8 })).settle();
     const error = await rejection(acme.reserve({ usd: 0.3 }));
-    expect((error as Error).message).toBe("Budget exceeded for tenant 'acme': spent $0.8000 + estimated $0.3000 > cap $1.0000");
+    expect((error as Error).message).toBe(
+      "Budget exceeded for tenant 'acme': spent $0.8000 + estimated $0.3000 > cap $1.0000",
+    );
     expect(error).toMatchObject({ tenant: 'acme', budgetName: 'prod' });
     expect(acme.stats()).toMatchObject({ spentUsd: 0.8, remainingUsd: expect.closeTo(0.2, 12), refusals: 1 });
     expect(budget.stats()).toMatchObject({ spentUsd: 0.8, refusals: 0 });

@@ -19,7 +19,10 @@ const cl100k = new Tiktoken(cl100k_base);
 const tiktokenO200k: Tokenizer = { count: (text) => o200k.encode(text).length };
 
 const corpus = readFileSync(new URL('./fixtures/english-corpus.txt', import.meta.url), 'utf8');
-const paragraphs = corpus.split(/\n\s*\n/).map((p) => p.trim()).filter((p) => p.length > 0);
+const paragraphs = corpus
+  .split(/\n\s*\n/)
+  .map((p) => p.trim())
+  .filter((p) => p.length > 0);
 
 afterEach(() => {
   setDefaultTokenizer(undefined);
@@ -80,13 +83,20 @@ describe('estimateTokens on chat messages', () => {
       { role: 'user', content: 'The train was late, of course.' },
     ];
     expect(estimateTokens(messages)).toBe(
-      TOKENS_PER_REPLY + 2 * TOKENS_PER_MESSAGE + count('You translate English to French.') + count('The train was late, of course.'),
+      TOKENS_PER_REPLY +
+        2 * TOKENS_PER_MESSAGE +
+        count('You translate English to French.') +
+        count('The train was late, of course.'),
     );
   });
 
   it('matches o200k_base plus the OpenAI cookbook overheads when o200k_base is plugged in', () => {
-    const messages = paragraphs.slice(0, 5).map((content, i) => ({ role: i % 2 ? 'assistant' : 'user', content }));
-    const expected = TOKENS_PER_REPLY + messages.reduce((sum, m) => sum + TOKENS_PER_MESSAGE + o200k.encode(m.content).length, 0);
+    const messages = paragraphs
+      .slice(0, 5)
+      .map((content, i) => ({ role: i % 2 ? 'assistant' : 'user', content }));
+    const expected =
+      TOKENS_PER_REPLY +
+      messages.reduce((sum, m) => sum + TOKENS_PER_MESSAGE + o200k.encode(m.content).length, 0);
     expect(estimateTokens(messages, { tokenizer: tiktokenO200k })).toBe(expected);
   });
 
@@ -100,7 +110,11 @@ describe('estimateTokens on chat messages', () => {
           { type: 'image_url', image_url: { url: 'https://example.com/a.png' } },
         ],
       },
-      { role: 'assistant', content: null, tool_calls: [{ function: { name: 'lookup', arguments: '{"q":"bees"}' } }] },
+      {
+        role: 'assistant',
+        content: null,
+        tool_calls: [{ function: { name: 'lookup', arguments: '{"q":"bees"}' } }],
+      },
     ];
     const expected =
       TOKENS_PER_REPLY +
@@ -121,27 +135,38 @@ describe('estimateTokens on chat messages', () => {
       system: 'Be brief.',
       messages: [
         { role: 'user', content: 'Weather in Lisbon?' },
-        { role: 'assistant', content: [{ type: 'tool_use', id: 't1', name: 'weather', input: { city: 'Lisbon' } }] },
+        {
+          role: 'assistant',
+          content: [{ type: 'tool_use', id: 't1', name: 'weather', input: { city: 'Lisbon' } }],
+        },
         { role: 'user', content: [{ type: 'tool_result', tool_use_id: 't1', content: 'Sunny, 18 degrees' }] },
       ],
     };
     const expected =
-      TOKENS_PER_MESSAGE + count('Be brief.') +
-      TOKENS_PER_REPLY + 3 * TOKENS_PER_MESSAGE +
-      count('Weather in Lisbon?') + count(JSON.stringify({ city: 'Lisbon' })) + count('Sunny, 18 degrees');
+      TOKENS_PER_MESSAGE +
+      count('Be brief.') +
+      TOKENS_PER_REPLY +
+      3 * TOKENS_PER_MESSAGE +
+      count('Weather in Lisbon?') +
+      count(JSON.stringify({ city: 'Lisbon' })) +
+      count('Sunny, 18 degrees');
     expect(estimateTokens(request)).toBe(expected);
   });
 
   it('accepts Gemini-style { role, parts } contents', () => {
     const contents = [{ role: 'user', parts: [{ text: 'Hello there' }, { text: 'General Kenobi' }] }];
-    expect(estimateTokens(contents)).toBe(TOKENS_PER_REPLY + TOKENS_PER_MESSAGE + count('Hello there') + count('General Kenobi'));
+    expect(estimateTokens(contents)).toBe(
+      TOKENS_PER_REPLY + TOKENS_PER_MESSAGE + count('Hello there') + count('General Kenobi'),
+    );
   });
 
   it('rejects input that is neither text nor messages with a TypeError', () => {
     expect(() => estimateTokens(42 as never)).toThrow(/expects a string, chat messages/);
     expect(() => estimateTokens([{ foo: 1 }] as never)).toThrow(TypeError);
     expect(() => estimateTokens({ prompt: 'x' } as never)).toThrow(/object without messages/);
-    expect(() => estimateTokens('x', { nonTextPartTokens: -1 })).toThrow(/nonTextPartTokens must be a non-negative number, got -1/);
+    expect(() => estimateTokens('x', { nonTextPartTokens: -1 })).toThrow(
+      /nonTextPartTokens must be a non-negative number, got -1/,
+    );
   });
 });
 
@@ -163,10 +188,14 @@ describe('pluggable tokenizers', () => {
     setModelTokenizer('gpt-4o-mini', twenty);
     expect(estimateTokens('anything', { model: 'GPT-4o-2024-08-06' })).toBe(10);
     expect(estimateTokens('anything', { model: 'gpt-4o-mini' })).toBe(20);
-    expect(estimateTokens('anything', { model: 'claude-sonnet-4' })).toBe(heuristicTokenizer.count('anything'));
+    expect(estimateTokens('anything', { model: 'claude-sonnet-4' })).toBe(
+      heuristicTokenizer.count('anything'),
+    );
     expect(estimateTokens('anything', { model: 'gpt-4o', tokenizer: { count: () => 7 } })).toBe(7);
     // A request body's own model picks the tokenizer too.
-    expect(estimateTokens({ model: 'gpt-4o', messages: [{ role: 'user', content: 'x' }] })).toBe(TOKENS_PER_REPLY + TOKENS_PER_MESSAGE + 10);
+    expect(estimateTokens({ model: 'gpt-4o', messages: [{ role: 'user', content: 'x' }] })).toBe(
+      TOKENS_PER_REPLY + TOKENS_PER_MESSAGE + 10,
+    );
   });
 
   it('refuses something that is not a tokenizer', () => {
@@ -185,12 +214,17 @@ describe('looksLikeChatMessages', () => {
     expect(looksLikeChatMessages(x)).toBe(true);
   });
 
-  it.each([[[]], ['hi'], [null], [[{ content: 'no role' }]], [[{ role: 'user', content: 3 }]], [[{ role: 'user', content: 'ok' }, 'x']], [{ role: 'user', content: 'x' }]])(
-    'rejects %j',
-    (x) => {
-      expect(looksLikeChatMessages(x)).toBe(false);
-    },
-  );
+  it.each([
+    [[]],
+    ['hi'],
+    [null],
+    [[{ content: 'no role' }]],
+    [[{ role: 'user', content: 3 }]],
+    [[{ role: 'user', content: 'ok' }, 'x']],
+    [{ role: 'user', content: 'x' }],
+  ])('rejects %j', (x) => {
+    expect(looksLikeChatMessages(x)).toBe(false);
+  });
 
   it('looksLikeChatRequest finds messages inside a request body only', () => {
     expect(looksLikeChatRequest({ model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }] })).toBe(true);

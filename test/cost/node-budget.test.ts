@@ -8,7 +8,10 @@ import { FakeClock } from '../../src/testing/fake-clock';
 import { Limiter } from '../../src/limits/limiter';
 import { Flow } from '../../src/core/flow';
 import type { CallEvent, ThrottleEvent } from '../../src/observability/throttle-event';
-import { ThrottledParallelBatchNode, type ThrottledNodeOptions } from '../../src/throttled/throttled-parallel-batch-node';
+import {
+  ThrottledParallelBatchNode,
+  type ThrottledNodeOptions,
+} from '../../src/throttled/throttled-parallel-batch-node';
 import { isInvalidOptionError } from '../../src/validation/options';
 import { runOnFakeClock } from '../throttled/support';
 
@@ -25,7 +28,10 @@ interface ChatResponse {
 const request = (i: number, extra: Partial<ChatRequest> = {}): ChatRequest => ({
   messages: [
     { role: 'system', content: 'You summarise support tickets in one sentence.' },
-    { role: 'user', content: `Ticket ${i}: the invoice page shows the wrong currency after I changed my billing country.` },
+    {
+      role: 'user',
+      content: `Ticket ${i}: the invoice page shows the wrong currency after I changed my billing country.`,
+    },
   ],
   max_tokens: 200,
   ...extra,
@@ -49,7 +55,9 @@ function chatNode(
   const sent: number[] = [];
   const finished: number[] = [];
   class Summarise extends ThrottledParallelBatchNode<{ out?: ChatResponse[] }, ChatRequest, ChatResponse> {
-    override async prep() { return items; }
+    override async prep() {
+      return items;
+    }
     override async exec(req: ChatRequest) {
       const i = items.indexOf(req);
       sent.push(i);
@@ -73,7 +81,9 @@ describe('budget in throttled nodes', () => {
     const budget = new Budget({ maxUsd: 0.01 });
     const items = Array.from({ length: 8 }, (_, i) => request(i, { model: 'gpt-4o' }));
     // The provider bills exactly what the node estimated: the prompt estimate and all of max_tokens.
-    const { node, sent } = chatNode(clock, { budget, maxConcurrent: 2 }, items, (req) => response(estimateTokens(req), 200));
+    const { node, sent } = chatNode(clock, { budget, maxConcurrent: 2 }, items, (req) =>
+      response(estimateTokens(req), 200),
+    );
     const perCall = costOf('gpt-4o', { inputTokens: estimateTokens(items[0]!), outputTokens: 200 });
     const affordable = Math.floor(0.01 / perCall);
     expect(affordable).toBeGreaterThan(1);
@@ -90,7 +100,9 @@ describe('budget in throttled nodes', () => {
     expect(refused.spent).toBeCloseTo(affordable * perCall, 12);
     expect(refused.spent + refused.estimated).toBeGreaterThan(0.01);
     expect(refused.cap).toBe(0.01);
-    expect(refused.message).toMatch(/^Budget exceeded: spent \$0\.00\d\d \+ estimated \$0\.00\d\d > cap \$0\.0100$/);
+    expect(refused.message).toMatch(
+      /^Budget exceeded: spent \$0\.00\d\d \+ estimated \$0\.00\d\d > cap \$0\.0100$/,
+    );
     expect(refused.message).toContain(`spent $${(affordable * perCall).toFixed(4)}`);
     expect(budget.stats().spentUsd).toBeLessThanOrEqual(0.01);
     expect(budget.stats().reservedUsd).toBe(0);
@@ -105,7 +117,9 @@ describe('budget in throttled nodes', () => {
     const perCall = costOf('gpt-4o', { inputTokens: estimateTokens(items[0]!), outputTokens: 200 });
     const results: unknown[] = [];
     class Summarise extends ThrottledParallelBatchNode<unknown, ChatRequest, ChatResponse | string> {
-      override async prep() { return items; }
+      override async prep() {
+        return items;
+      }
       override async exec(req: ChatRequest) {
         await clock.sleep(50);
         return response(estimateTokens(req), 200);
@@ -140,7 +154,13 @@ describe('budget in throttled nodes', () => {
     expect(4 * estimate).toBeGreaterThan(0.01);
     expect(actual + estimate).toBeLessThan(0.01);
     expect(2 * actual).toBeGreaterThan(0.01);
-    const { node, sent, finished } = chatNode(clock, { budget, maxConcurrent: 5 }, items, realUsage, (i) => 100 * (i + 1));
+    const { node, sent, finished } = chatNode(
+      clock,
+      { budget, maxConcurrent: 5 },
+      items,
+      realUsage,
+      (i) => 100 * (i + 1),
+    );
     const error = await runOnFakeClock(clock, node.run({})).catch((e: unknown) => e);
     expect(isBudgetExceededError(error)).toBe(true);
     // Three start at once; the fourth waits for the budget. After the first answer it still waits
@@ -160,7 +180,9 @@ describe('budget in throttled nodes', () => {
     const budget = new Budget({ maxUsd: 1 });
     let calls = 0;
     class Flaky extends ThrottledParallelBatchNode<unknown, ChatRequest, ChatResponse> {
-      override async prep() { return [request(1)]; }
+      override async prep() {
+        return [request(1)];
+      }
       override async exec(req: ChatRequest) {
         if (++calls === 1) throw new Error('boom');
         return response(estimateTokens(req), 10);
@@ -185,29 +207,46 @@ describe('budget in throttled nodes', () => {
     const bad = chatNode(clock, { budget: dollars }, items, () => response(100, 50));
     const error = await runOnFakeClock(clock, bad.node.run({})).catch((e: unknown) => e);
     expect(isInvalidOptionError(error)).toBe(true);
-    expect((error as Error).message).toMatch(/Summarise: its budget caps dollars, but no model is known.*`model`/);
+    expect((error as Error).message).toMatch(
+      /Summarise: its budget caps dollars, but no model is known.*`model`/,
+    );
     expect(bad.sent).toEqual([]);
   });
 
   it('a dollar budget and a model missing from the price table fail the item with UnknownModelError', async () => {
     const clock = new FakeClock();
-    const { node, sent } = chatNode(clock, { budget: new Budget({ maxUsd: 1 }), model: 'my-finetune-xyz' }, [request(1)], () => response(1, 1));
+    const { node, sent } = chatNode(
+      clock,
+      { budget: new Budget({ maxUsd: 1 }), model: 'my-finetune-xyz' },
+      [request(1)],
+      () => response(1, 1),
+    );
     const error = await runOnFakeClock(clock, node.run({})).catch((e: unknown) => e);
     expect(isUnknownModelError(error)).toBe(true);
     expect(sent).toEqual([]);
   });
 
   it('validates the options', () => {
-    expect(() => new ThrottledParallelBatchNode({ budget: 0.01 as never })).toThrow('budget must be a Budget, got 0.01');
-    expect(() => new ThrottledParallelBatchNode({ model: '' })).toThrow("model must be a non-empty string, got ''");
-    expect(() => new ThrottledParallelBatchNode({ model: 4 as never })).toThrow('model must be a non-empty string, got 4');
+    expect(() => new ThrottledParallelBatchNode({ budget: 0.01 as never })).toThrow(
+      'budget must be a Budget, got 0.01',
+    );
+    expect(() => new ThrottledParallelBatchNode({ model: '' })).toThrow(
+      "model must be a non-empty string, got ''",
+    );
+    expect(() => new ThrottledParallelBatchNode({ model: 4 as never })).toThrow(
+      'model must be a non-empty string, got 4',
+    );
   });
 
   it('validates subclass fields at the first run', async () => {
     class N extends ThrottledParallelBatchNode<unknown, number, number> {
       override budget = 'lots' as never;
-      override async prep() { return [1]; }
-      override async exec(i: number) { return i; }
+      override async prep() {
+        return [1];
+      }
+      override async exec(i: number) {
+        return i;
+      }
     }
     await expect(new N().run({})).rejects.toThrow("budget must be a Budget, got 'lots'");
   });
@@ -218,7 +257,13 @@ describe('budget in throttled nodes', () => {
     const controller = new AbortController();
     const items = [request(1), request(2), request(3)];
     // Each estimate is over 200 tokens: two fit, the third waits for one to settle.
-    const { node, sent } = chatNode(clock, { budget, maxConcurrent: 5 }, items, () => response(10, 10), () => 1_000);
+    const { node, sent } = chatNode(
+      clock,
+      { budget, maxConcurrent: 5 },
+      items,
+      () => response(10, 10),
+      () => 1_000,
+    );
     const run = node.run({}, { signal: controller.signal });
     await clock.advance(10);
     expect(3 * (estimateTokens(items[0]!) + 200)).toBeGreaterThan(700);
@@ -234,16 +279,25 @@ describe('budget in throttled nodes', () => {
 describe('token-aware tokensFor default', () => {
   const events = () => {
     const seen: ThrottleEvent[] = [];
-    return { seen, onEvent: (e: ThrottleEvent) => seen.push(e), calls: () => seen.filter((e): e is CallEvent => e.type === 'call') };
+    return {
+      seen,
+      onEvent: (e: ThrottleEvent) => seen.push(e),
+      calls: () => seen.filter((e): e is CallEvent => e.type === 'call'),
+    };
   };
 
   it('charges prompt estimate + max_tokens for chat requests when the limiter has a token window', async () => {
     const clock = new FakeClock();
     const items = [request(1), request(2, { max_tokens: 50 })];
     const log = events();
-    const { node } = chatNode(clock, { maxTokensPerMinute: 100_000, onEvent: log.onEvent }, items, () => response(10, 10));
+    const { node } = chatNode(clock, { maxTokensPerMinute: 100_000, onEvent: log.onEvent }, items, () =>
+      response(10, 10),
+    );
     await runOnFakeClock(clock, node.run({}));
-    expect(log.calls().map((e) => e.tokensEstimated)).toEqual([estimateTokens(items[0]!) + 200, estimateTokens(items[1]!) + 50]);
+    expect(log.calls().map((e) => e.tokensEstimated)).toEqual([
+      estimateTokens(items[0]!) + 200,
+      estimateTokens(items[1]!) + 50,
+    ]);
     expect(node.tokensFor(items[0]!)).toBe(estimateTokens(items[0]!) + 200);
   });
 
@@ -252,8 +306,12 @@ describe('token-aware tokensFor default', () => {
     const messages = request(1).messages;
     const log = events();
     class N extends ThrottledParallelBatchNode<unknown, typeof messages, string> {
-      override async prep() { return [messages]; }
-      override async exec() { return 'ok'; }
+      override async prep() {
+        return [messages];
+      }
+      override async exec() {
+        return 'ok';
+      }
     }
     const limiter = new Limiter({ clock, maxTokensPerMinute: 10_000 });
     await runOnFakeClock(clock, new N({ limiter, onEvent: log.onEvent }).run({}));
@@ -263,16 +321,25 @@ describe('token-aware tokensFor default', () => {
   it('charges nothing without a token window, or for items that are not chat', async () => {
     const clock = new FakeClock();
     const log = events();
-    const { node } = chatNode(clock, { maxPerMinute: 100, onEvent: log.onEvent }, [request(1)], () => response(1, 1));
+    const { node } = chatNode(clock, { maxPerMinute: 100, onEvent: log.onEvent }, [request(1)], () =>
+      response(1, 1),
+    );
     await runOnFakeClock(clock, node.run({}));
     expect(log.calls()[0]!.tokensEstimated).toBeUndefined();
 
     class Strings extends ThrottledParallelBatchNode<unknown, string, string> {
-      override async prep() { return ['hello']; }
-      override async exec(s: string) { return s; }
+      override async prep() {
+        return ['hello'];
+      }
+      override async exec(s: string) {
+        return s;
+      }
     }
     const log2 = events();
-    await runOnFakeClock(clock, new Strings({ clock, maxTokensPerMinute: 1000, onEvent: log2.onEvent }).run({}));
+    await runOnFakeClock(
+      clock,
+      new Strings({ clock, maxTokensPerMinute: 1000, onEvent: log2.onEvent }).run({}),
+    );
     expect(log2.calls()[0]!.tokensEstimated).toBeUndefined();
   });
 
@@ -280,9 +347,15 @@ describe('token-aware tokensFor default', () => {
     const clock = new FakeClock();
     const log = events();
     class Own extends ThrottledParallelBatchNode<unknown, ChatRequest, string> {
-      override async prep() { return [request(1)]; }
-      override tokensFor() { return 7; }
-      override async exec() { return 'ok'; }
+      override async prep() {
+        return [request(1)];
+      }
+      override tokensFor() {
+        return 7;
+      }
+      override async exec() {
+        return 'ok';
+      }
     }
     await runOnFakeClock(clock, new Own({ clock, maxTokensPerMinute: 1000, onEvent: log.onEvent }).run({}));
     expect(log.calls()[0]!.tokensEstimated).toBe(7);
@@ -294,7 +367,9 @@ describe('tokens and cost in node stats and events', () => {
     const clock = new FakeClock();
     const seen: ThrottleEvent[] = [];
     const items = [request(1), request(2, { model: 'gpt-4o' })];
-    const { node } = chatNode(clock, { model: 'gpt-4o-mini', onEvent: (e) => seen.push(e) }, items, () => response(1000, 500));
+    const { node } = chatNode(clock, { model: 'gpt-4o-mini', onEvent: (e) => seen.push(e) }, items, () =>
+      response(1000, 500),
+    );
     await runOnFakeClock(clock, node.run({}));
     const mini = costOf('gpt-4o-mini', { prompt_tokens: 1000, completion_tokens: 500 });
     const big = costOf('gpt-4o', { prompt_tokens: 1000, completion_tokens: 500 });
@@ -322,7 +397,12 @@ describe('tokens and cost in node stats and events', () => {
     const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
     const seen: ThrottleEvent[] = [];
     const items = [request(1), request(2), request(3)];
-    const { node } = chatNode(clock, { model: 'acme-llm-unknown-7b', onEvent: (e) => seen.push(e) }, items, () => response(10, 5));
+    const { node } = chatNode(
+      clock,
+      { model: 'acme-llm-unknown-7b', onEvent: (e) => seen.push(e) },
+      items,
+      () => response(10, 5),
+    );
     await runOnFakeClock(clock, node.run({}));
     await runOnFakeClock(clock, node.run({}));
     expect(node.stats).toMatchObject({ totalSuccesses: 6, tokens: 90, costUsd: undefined, unpricedCalls: 6 });
@@ -336,7 +416,9 @@ describe('tokens and cost in node stats and events', () => {
   it('run events: node_start before the calls, runId shared by the run and its calls', async () => {
     const clock = new FakeClock();
     const seen: ThrottleEvent[] = [];
-    const { node } = chatNode(clock, { onEvent: (e) => seen.push(e) }, [request(1), request(2)], () => response(1, 1));
+    const { node } = chatNode(clock, { onEvent: (e) => seen.push(e) }, [request(1), request(2)], () =>
+      response(1, 1),
+    );
     await runOnFakeClock(clock, node.run({}));
     expect(seen.map((e) => e.type)).toEqual(['node_start', 'call', 'call', 'node_run']);
     const ids = new Set(seen.map((e) => e.runId));

@@ -51,7 +51,10 @@ function runDemoOnTerminal(env: Record<string, string>): Promise<{ code: number 
 const scriptAvailable = hasScript();
 if (!scriptAvailable) {
   // In CI .ci/run installs it, so a missing `script` there is a failure, not a skip.
-  if (process.env.CI) throw new Error('util-linux `script` is missing; the demo terminal test needs it (apt-get install bsdutils)');
+  if (process.env.CI)
+    throw new Error(
+      'util-linux `script` is missing; the demo terminal test needs it (apt-get install bsdutils)',
+    );
   console.warn('[demo test] skipped: util-linux `script` is not installed (apt-get install bsdutils)');
 }
 

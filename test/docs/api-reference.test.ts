@@ -13,7 +13,10 @@ let out = '';
 
 beforeAll(() => {
   out = mkdtempSync(join(tmpdir(), 'throttleflow-api-'));
-  execFileSync(process.execPath, [join(root, 'node_modules/typedoc/bin/typedoc'), '--out', out], { cwd: root, stdio: 'pipe' });
+  execFileSync(process.execPath, [join(root, 'node_modules/typedoc/bin/typedoc'), '--out', out], {
+    cwd: root,
+    stdio: 'pipe',
+  });
 }, 180_000);
 
 afterAll(() => {
@@ -23,7 +26,12 @@ afterAll(() => {
 describe('docs/api (npm run docs)', () => {
   it('names every module by its import path on the landing page and links getting started', () => {
     const index = readFileSync(join(out, 'index.html'), 'utf8');
-    for (const name of ['throttleflow/redis', 'throttleflow/testing', 'throttleflow/cost', 'throttleflow/routing']) {
+    for (const name of [
+      'throttleflow/redis',
+      'throttleflow/testing',
+      'throttleflow/cost',
+      'throttleflow/routing',
+    ]) {
       expect(index).toContain(name);
     }
     expect(index).not.toMatch(/stores\/redis|observability\/otel/);
@@ -32,7 +40,14 @@ describe('docs/api (npm run docs)', () => {
 
   it('groups the root module by concept, with nothing left uncategorised', () => {
     const page = readFileSync(join(out, 'modules', 'throttleflow.html'), 'utf8');
-    for (const category of ['PocketFlow core', 'Throttled nodes and flows', 'Limiters', 'Presets', 'Calls', 'Errors']) {
+    for (const category of [
+      'PocketFlow core',
+      'Throttled nodes and flows',
+      'Limiters',
+      'Presets',
+      'Calls',
+      'Errors',
+    ]) {
       expect(page).toContain(`data-key="section-${category}"`);
     }
     expect(page).not.toContain('data-key="section-Other"');

@@ -77,11 +77,18 @@ function extractSnippets(markdown: string, file: string, unchecked: Unchecked[] 
     const flags = open[4]!.split(/\s+/).filter(Boolean);
     const body: string[] = [];
     let j = i + 1;
-    while (j < lines.length && !new RegExp(`^ {0,3}${fence[0] === '`' ? '`' : '~'}{${fence.length},}\\s*$`).test(lines[j]!)) body.push(lines[j++]!);
+    while (
+      j < lines.length &&
+      !new RegExp(`^ {0,3}${fence[0] === '`' ? '`' : '~'}{${fence.length},}\\s*$`).test(lines[j]!)
+    )
+      body.push(lines[j++]!);
     if (lang === 'ts' || lang === 'typescript') {
       block++;
       if (flags.includes('nocheck')) {
-        const reason = flags.filter((f) => f !== 'nocheck').join(' ').replace(/^[-—:–\s]+/, '');
+        const reason = flags
+          .filter((f) => f !== 'nocheck')
+          .join(' ')
+          .replace(/^[-—:–\s]+/, '');
         unchecked.push({ file, block, line: i + 1, reason });
       } else {
         snippets.push({ file, block, line: i + 2, code: body.join('\n'), run: flags.includes('run') });
@@ -107,15 +114,20 @@ const cookbookFiles = [
     .sort(),
 ];
 /** Every Markdown file whose ```ts blocks are checked, relative to the repository root. */
-const markdownFiles = [join(root, 'README.md'), ...guideFiles, ...cookbookFiles].map((f) => relative(root, f).split('\\').join('/'));
+const markdownFiles = [join(root, 'README.md'), ...guideFiles, ...cookbookFiles].map((f) =>
+  relative(root, f).split('\\').join('/'),
+);
 const unchecked: Unchecked[] = [];
-const snippets = markdownFiles.flatMap((f) => extractSnippets(readFileSync(join(root, f), 'utf8'), f, unchecked));
+const snippets = markdownFiles.flatMap((f) =>
+  extractSnippets(readFileSync(join(root, f), 'utf8'), f, unchecked),
+);
 
 /**
  * Where a snippet lives for the compiler: next to its Markdown file (never written to disk), so
  * node_modules and the cookbook's relative imports resolve as they would for a file there.
  */
-const virtualPath = (s: Snippet) => join(root, dirname(s.file), `${basename(s.file, '.md')}.snippet-block${s.block}.ts`);
+const virtualPath = (s: Snippet) =>
+  join(root, dirname(s.file), `${basename(s.file, '.md')}.snippet-block${s.block}.ts`);
 
 const compilerOptions: ts.CompilerOptions = {
   target: ts.ScriptTarget.ES2022,
@@ -154,7 +166,11 @@ function typeCheck(all: Snippet[]): string[] {
   const readFile = host.readFile.bind(host);
   host.readFile = (fileName) => virtual.get(resolve(fileName))?.text ?? readFile(fileName);
 
-  const program = ts.createProgram({ rootNames: [preludePath, ...virtual.keys()], options: compilerOptions, host });
+  const program = ts.createProgram({
+    rootNames: [preludePath, ...virtual.keys()],
+    options: compilerOptions,
+    host,
+  });
   const messages: string[] = [];
   // Only the snippets are checked (src/ is the project's own typecheck): much faster than checking every file.
   const diagnostics = [
@@ -171,7 +187,9 @@ function typeCheck(all: Snippet[]): string[] {
     const snippet = d.file ? virtual.get(resolve(d.file.fileName))?.snippet : undefined;
     if (d.file && snippet && d.start !== undefined) {
       const { line, character } = d.file.getLineAndCharacterOfPosition(d.start);
-      messages.push(`${snippet.file}:${snippet.line + line}:${character + 1} (ts block ${snippet.block}): TS${d.code} ${text}`);
+      messages.push(
+        `${snippet.file}:${snippet.line + line}:${character + 1} (ts block ${snippet.block}): TS${d.code} ${text}`,
+      );
     } else {
       const where = d.file ? `${d.file.fileName}: ` : '';
       messages.push(`${where}TS${d.code} ${text}`);
@@ -190,10 +208,13 @@ afterAll(() => {
 
 /** A snippet with its package imports pointed at the source, ready to import from a temp file. */
 function runnableSource(code: string): string {
-  return code.replace(/(from\s+|import\s*\(\s*)(['"])(throttleflow(?:\/[a-z]+)?)\2/g, (match, lead: string, quote: string, name: string) => {
-    const target = ENTRY_POINTS[name];
-    return target ? `${lead}${quote}${pathToFileURL(target).href}${quote}` : match;
-  });
+  return code.replace(
+    /(from\s+|import\s*\(\s*)(['"])(throttleflow(?:\/[a-z]+)?)\2/g,
+    (match, lead: string, quote: string, name: string) => {
+      const target = ENTRY_POINTS[name];
+      return target ? `${lead}${quote}${pathToFileURL(target).href}${quote}` : match;
+    },
+  );
 }
 
 describe('TypeScript snippets of the guides, README.md and the cookbook READMEs', () => {
@@ -202,18 +223,30 @@ describe('TypeScript snippets of the guides, README.md and the cookbook READMEs'
     expect(cookbookFiles.length).toBeGreaterThan(1);
     expect(markdownFiles).toContain('README.md');
     expect(markdownFiles).toContain('cookbook/provider-outage/README.md');
-    for (const file of ['README.md', 'docs/getting-started.md', 'docs/resilience.md', 'cookbook/provider-outage/README.md']) {
-      expect(snippets.some((s) => s.file === file), `${file} has checked blocks`).toBe(true);
+    for (const file of [
+      'README.md',
+      'docs/getting-started.md',
+      'docs/resilience.md',
+      'cookbook/provider-outage/README.md',
+    ]) {
+      expect(
+        snippets.some((s) => s.file === file),
+        `${file} has checked blocks`,
+      ).toBe(true);
     }
   });
 
   it('says why each unchecked (nocheck) block is not checked', () => {
-    const bare = unchecked.filter((u) => u.reason.length === 0).map((u) => `${u.file}:${u.line} (ts block ${u.block})`);
+    const bare = unchecked
+      .filter((u) => u.reason.length === 0)
+      .map((u) => `${u.file}:${u.line} (ts block ${u.block})`);
     expect(bare, `give a reason after nocheck on the fence line:\n${bare.join('\n')}`).toEqual([]);
   });
 
   it('maps every subpath of package.json exports to a source entry point', () => {
-    const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { exports: Record<string, unknown> };
+    const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
+      exports: Record<string, unknown>;
+    };
     const subpaths = Object.keys(pkg.exports)
       .filter((k) => k !== './package.json')
       .map((k) => (k === '.' ? 'throttleflow' : `throttleflow/${k.slice(2)}`))
@@ -228,15 +261,22 @@ describe('TypeScript snippets of the guides, README.md and the cookbook READMEs'
   }, 60_000);
 
   const runnable = snippets.filter((s) => s.run);
-  it.each(runnable.map((s) => [`${s.file} block ${s.block}`, s] as const))('runs %s', async (_name, snippet) => {
-    runDir ??= mkdtempSync(join(tmpdir(), 'throttleflow-docs-'));
-    const file = join(runDir, `${snippet.file.replace(/\.md$/, '').replace(/\//g, '__')}.block${snippet.block}.ts`);
-    writeFileSync(file, `${RUN_PRELUDE}\n${runnableSource(snippet.code)}\nexport {};\n`);
-    const log = vi.spyOn(console, 'log').mockImplementation(() => undefined);
-    try {
-      await import(pathToFileURL(file).href);
-    } finally {
-      log.mockRestore();
-    }
-  }, 30_000);
+  it.each(runnable.map((s) => [`${s.file} block ${s.block}`, s] as const))(
+    'runs %s',
+    async (_name, snippet) => {
+      runDir ??= mkdtempSync(join(tmpdir(), 'throttleflow-docs-'));
+      const file = join(
+        runDir,
+        `${snippet.file.replace(/\.md$/, '').replace(/\//g, '__')}.block${snippet.block}.ts`,
+      );
+      writeFileSync(file, `${RUN_PRELUDE}\n${runnableSource(snippet.code)}\nexport {};\n`);
+      const log = vi.spyOn(console, 'log').mockImplementation(() => undefined);
+      try {
+        await import(pathToFileURL(file).href);
+      } finally {
+        log.mockRestore();
+      }
+    },
+    30_000,
+  );
 });

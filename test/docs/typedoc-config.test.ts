@@ -11,9 +11,15 @@ import tsupConfig from '../../tsup.config';
 const root = resolve(__dirname, '../..');
 const readJson = <T>(file: string) => JSON.parse(readFileSync(join(root, file), 'utf8')) as T;
 
-const typedoc = readJson<{ entryPoints: string[]; projectDocuments?: string[]; readme?: string }>('typedoc.json');
-const pkg = readJson<{ name: string; exports: Record<string, { import: { default: string } } | string> }>('package.json');
-const tsupEntries = (Array.isArray(tsupConfig) ? tsupConfig[0] : tsupConfig) as { entry: Record<string, string> };
+const typedoc = readJson<{ entryPoints: string[]; projectDocuments?: string[]; readme?: string }>(
+  'typedoc.json',
+);
+const pkg = readJson<{ name: string; exports: Record<string, { import: { default: string } } | string> }>(
+  'package.json',
+);
+const tsupEntries = (Array.isArray(tsupConfig) ? tsupConfig[0] : tsupConfig) as {
+  entry: Record<string, string>;
+};
 
 /** Import path → source entry file, from package.json exports and the tsup entries that build them. */
 const entryFiles = Object.entries(pkg.exports)
@@ -26,7 +32,8 @@ const entryFiles = Object.entries(pkg.exports)
 
 describe('typedoc.json', () => {
   it('has one entry point per package.json export, each built by tsup from a source file', () => {
-    for (const { importPath, source } of entryFiles) expect(source, `${importPath} has a tsup entry`).toBeDefined();
+    for (const { importPath, source } of entryFiles)
+      expect(source, `${importPath} has a tsup entry`).toBeDefined();
     expect([...typedoc.entryPoints].sort()).toEqual(entryFiles.map((e) => e.source).sort());
   });
 
@@ -47,6 +54,7 @@ describe('typedoc.json', () => {
     expect([...(typedoc.projectDocuments ?? [])].sort()).toEqual(guides.sort());
     expect(typedoc.readme).toBe('docs/api-landing.md');
     const landing = readFileSync(join(root, 'docs/api-landing.md'), 'utf8');
-    for (const guide of guides) expect(landing, `the landing page links ${guide}`).toContain(`](${guide.slice('docs/'.length)})`);
+    for (const guide of guides)
+      expect(landing, `the landing page links ${guide}`).toContain(`](${guide.slice('docs/'.length)})`);
   });
 });

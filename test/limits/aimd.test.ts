@@ -16,9 +16,14 @@ function messageOf(fn: () => unknown): string {
 describe('Aimd: defaults and stats', () => {
   it('starts at 5 within [1, 20] with backoff 0.5, threshold 10, factor 1.2', () => {
     const aimd = new Aimd();
-    expect([aimd.current, aimd.min, aimd.max, aimd.backoffFactor, aimd.recoveryThreshold, aimd.recoveryFactor]).toEqual([
-      5, 1, 20, 0.5, 10, 1.2,
-    ]);
+    expect([
+      aimd.current,
+      aimd.min,
+      aimd.max,
+      aimd.backoffFactor,
+      aimd.recoveryThreshold,
+      aimd.recoveryFactor,
+    ]).toEqual([5, 1, 20, 0.5, 10, 1.2]);
     expect(aimd.stats()).toEqual({
       currentConcurrent: 5,
       totalSuccesses: 0,
@@ -33,7 +38,12 @@ describe('Aimd: defaults and stats', () => {
     for (let i = 0; i < 3; i++) aimd.onSuccess();
     expect(aimd.stats()).toMatchObject({ totalSuccesses: 3, consecutiveSuccesses: 3, totalRateLimits: 0 });
     aimd.onRateLimit();
-    expect(aimd.stats()).toMatchObject({ totalSuccesses: 3, consecutiveSuccesses: 0, totalRateLimits: 1, currentConcurrent: 2 });
+    expect(aimd.stats()).toMatchObject({
+      totalSuccesses: 3,
+      consecutiveSuccesses: 0,
+      totalRateLimits: 1,
+      currentConcurrent: 2,
+    });
   });
 });
 
@@ -81,11 +91,18 @@ describe('Aimd: growth', () => {
         fc.integer({ min: 1, max: 300 }),
         (min, span, threshold, factor, successes) => {
           const max = min + span;
-          const aimd = new Aimd({ initial: min, min, max, recoveryThreshold: threshold, recoveryFactor: factor });
+          const aimd = new Aimd({
+            initial: min,
+            min,
+            max,
+            recoveryThreshold: threshold,
+            recoveryFactor: factor,
+          });
           let expected = min;
           for (let i = 1; i <= successes; i++) {
             aimd.onSuccess();
-            if (i % threshold === 0) expected = Math.min(max, Math.max(expected + 1, Math.ceil(expected * factor)));
+            if (i % threshold === 0)
+              expected = Math.min(max, Math.max(expected + 1, Math.ceil(expected * factor)));
             expect(aimd.current).toBe(expected);
           }
         },
@@ -186,7 +203,9 @@ describe('Aimd: validation', () => {
   });
 
   it('names an unknown option and suggests the right one', () => {
-    expect(messageOf(() => new Aimd({ recoverFactor: 1.5 } as never))).toMatch(/unknown option 'recoverFactor'.*did you mean 'recoveryFactor'/);
+    expect(messageOf(() => new Aimd({ recoverFactor: 1.5 } as never))).toMatch(
+      /unknown option 'recoverFactor'.*did you mean 'recoveryFactor'/,
+    );
   });
 
   it('defaults initial into a narrow [min, max] instead of failing', () => {

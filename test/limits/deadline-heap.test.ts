@@ -13,7 +13,14 @@ class Item implements DeadlineNode {
 describe('DeadlineHeap', () => {
   it('gives the earliest deadline first', () => {
     const heap = new DeadlineHeap<Item>();
-    for (const [id, at] of [[1, 50], [2, 10], [3, 30], [4, 10], [5, 70]] as const) heap.push(new Item(id, at));
+    for (const [id, at] of [
+      [1, 50],
+      [2, 10],
+      [3, 30],
+      [4, 10],
+      [5, 70],
+    ] as const)
+      heap.push(new Item(id, at));
     const order: number[] = [];
     for (let first = heap.peek(); first; first = heap.peek()) {
       order.push(first.deadlineMs);

@@ -15,7 +15,12 @@ describe('FakeClock', () => {
   it('wakes sleepers in due order, each at its own due time, ties in call order', async () => {
     const clock = new FakeClock();
     const woke: string[] = [];
-    for (const [name, ms] of [['c', 30], ['a', 10], ['b', 20], ['a2', 10]] as const) {
+    for (const [name, ms] of [
+      ['c', 30],
+      ['a', 10],
+      ['b', 20],
+      ['a2', 10],
+    ] as const) {
       void clock.sleep(ms).then(() => woke.push(`${name}@${clock.now()}`));
     }
     expect(clock.pendingSleeps).toBe(4);

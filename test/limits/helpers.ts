@@ -3,7 +3,13 @@ import type { Lease } from '../../src/limits/lease';
 import { Limiter } from '../../src/limits/limiter';
 import type { LimiterOptions } from '../../src/limits/limiter-options';
 import { MemoryStore } from '../../src/stores/memory-store';
-import type { ReleaseRequest, Store, StoreHandle, TryAcquireRequest, WindowSpec } from '../../src/stores/store';
+import type {
+  ReleaseRequest,
+  Store,
+  StoreHandle,
+  TryAcquireRequest,
+  WindowSpec,
+} from '../../src/stores/store';
 
 /** A limiter on a fresh fake clock. */
 export function setup(options: LimiterOptions = {}): { clock: FakeClock; limiter: Limiter } {

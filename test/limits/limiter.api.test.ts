@@ -40,8 +40,18 @@ describe('Limiter events', () => {
     const clock = new FakeClock();
     const limiter = new Limiter({ clock, maxConcurrent: 1, maxPerMinute: 100, windowMarginMs: 0 });
     const seen: [string, unknown][] = [];
-    const names: (keyof LimiterEvents)[] = ['queued', 'acquire', 'release', 'pause', 'resume', 'resize', 'ratelimit', 'idle', 'limit'];
-    for (const name of names) limiter.on(name, ((info?: unknown) => seen.push([name, info])));
+    const names: (keyof LimiterEvents)[] = [
+      'queued',
+      'acquire',
+      'release',
+      'pause',
+      'resume',
+      'resize',
+      'ratelimit',
+      'idle',
+      'limit',
+    ];
+    for (const name of names) limiter.on(name, (info?: unknown) => seen.push([name, info]));
 
     const first = await limiter.acquire({ tokens: 3, priority: 2 });
     const second = limiter.acquire({ priority: 1 });
@@ -66,8 +76,12 @@ describe('Limiter events', () => {
     ]);
     expect(byName('resize')).toEqual([{ from: 1, to: 3 }]);
     expect(byName('pause')).toEqual([{ durationMs: 500, untilMs: 540, origin: 'local' }]);
-    expect(byName('ratelimit')).toEqual([{ retryAfterMs: 500, source: 'openai', kind: 'overloaded', pausedUntil: 540 }]);
-    expect(byName('limit')).toEqual([{ resource: 'requests', windowMs: 60_000, from: 100, to: 50, reason: 'lowered' }]);
+    expect(byName('ratelimit')).toEqual([
+      { retryAfterMs: 500, source: 'openai', kind: 'overloaded', pausedUntil: 540 },
+    ]);
+    expect(byName('limit')).toEqual([
+      { resource: 'requests', windowMs: 60_000, from: 100, to: 50, reason: 'lowered' },
+    ]);
     expect(byName('resume')).toEqual([{ atMs: 540 }]);
     expect(byName('idle').length).toBeGreaterThanOrEqual(1);
     expect(new Set(seen.map(([n]) => n))).toEqual(new Set(names));

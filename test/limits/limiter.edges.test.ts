@@ -38,7 +38,12 @@ describe('Limiter: simultaneous events', () => {
 
   it('a refund at the instant a pause ends lets the head start then, once', async () => {
     const clock = new FakeClock();
-    const limiter = new Limiter({ clock, windows: [{ resource: 'tokens', limit: 100, windowMs: 10_000 }], windowMarginMs: 0, reconcile: 'both' });
+    const limiter = new Limiter({
+      clock,
+      windows: [{ resource: 'tokens', limit: 100, windowMs: 10_000 }],
+      windowMarginMs: 0,
+      reconcile: 'both',
+    });
     const big = await limiter.acquire({ tokens: 100 });
     limiter.pause(50);
     void clock.sleep(50).then(() => big.release({ tokens: 10 }));

@@ -12,8 +12,21 @@ import { isLimiterTimeoutError } from '../../src/errors/limiter-timeout-error';
 import { FakeClock } from '../../src/testing/fake-clock';
 import { Limiter } from '../../src/limits/limiter';
 import { MemoryStore } from '../../src/stores/memory-store';
-import type { ReleaseRequest, Store, StoreHandle, TryAcquireRequest, TryAcquireResult, WindowSpec } from '../../src/stores/store';
-import { actsLimiter, expectNothingLeft, limiterActs, runLimiterActs, windowOverfills } from '../support/limiter-acts';
+import type {
+  ReleaseRequest,
+  Store,
+  StoreHandle,
+  TryAcquireRequest,
+  TryAcquireResult,
+  WindowSpec,
+} from '../../src/stores/store';
+import {
+  actsLimiter,
+  expectNothingLeft,
+  limiterActs,
+  runLimiterActs,
+  windowOverfills,
+} from '../support/limiter-acts';
 
 class StoreDown extends Error {
   constructor() {
@@ -174,7 +187,12 @@ describe('pipelined try-acquires on a store that answers later', () => {
   it('a store error rejects only the waiter it concerns', async () => {
     const clock = new FakeClock();
     let call = 0;
-    const store = new RemoteStore(clock, true, () => 5, () => ++call === 2);
+    const store = new RemoteStore(
+      clock,
+      true,
+      () => 5,
+      () => ++call === 2,
+    );
     const limiter = new Limiter({ clock, store, maxConcurrent: 10 });
     const all = Promise.allSettled([limiter.acquire(), limiter.acquire(), limiter.acquire()]);
     await clock.runAll();
@@ -187,7 +205,14 @@ describe('pipelined try-acquires on a store that answers later', () => {
   it('a waiter aborted while its attempt is in flight gets nothing; its grant is handed back', async () => {
     const clock = new FakeClock();
     const store = new RemoteStore(clock, true, () => 5);
-    const limiter = new Limiter({ clock, store, maxConcurrent: 10, maxPerWindow: 10, windowMs: 60_000, windowMarginMs: 0 });
+    const limiter = new Limiter({
+      clock,
+      store,
+      maxConcurrent: 10,
+      maxPerWindow: 10,
+      windowMs: 60_000,
+      windowMarginMs: 0,
+    });
     const controller = new AbortController();
     const first = limiter.acquire();
     const aborted = limiter.acquire({ signal: controller.signal });
@@ -204,7 +229,16 @@ describe('pipelined try-acquires on a store that answers later', () => {
 
   for (const inOrder of [true, false]) {
     it(`property (${inOrder ? 'answers in order, like Redis' : 'random latency, answers reordered'}): never above the concurrency limit or a window, grants in queue order, no slot leaks, everything settles`, async () => {
-      const act = limiterActs({ atMax: 300, costMax: 2, durationMsMax: 100, timeoutMsMax: 200, abortAfterMsMax: 150, resizeToMax: 6, pauseMsMax: 100, acquireWeight: 10 });
+      const act = limiterActs({
+        atMax: 300,
+        costMax: 2,
+        durationMsMax: 100,
+        timeoutMsMax: 200,
+        abortAfterMsMax: 150,
+        resizeToMax: 6,
+        pauseMsMax: 100,
+        acquireWeight: 10,
+      });
       await fc.assert(
         fc.asyncProperty(
           fc.integer({ min: 1, max: 6 }),
@@ -218,7 +252,12 @@ describe('pipelined try-acquires on a store that answers later', () => {
             let d = 0;
             let f = 0;
             // About one try-acquire in ten fails (when the failure pattern has any true at all).
-            const store = new RemoteStore(clock, inOrder, () => delays[d++ % delays.length]!, () => failures[f++ % failures.length]! && f % 5 === 0);
+            const store = new RemoteStore(
+              clock,
+              inOrder,
+              () => delays[d++ % delays.length]!,
+              () => failures[f++ % failures.length]! && f % 5 === 0,
+            );
             const tokenLimit = 100;
             const limiter = actsLimiter(clock, store, maxConcurrent, perWindow, windowMs, tokenLimit);
             interface W {
@@ -237,32 +276,49 @@ describe('pipelined try-acquires on a store that answers later', () => {
               const w: W = { seq: waiters.length, priority: a.priority, settled: false };
               waiters.push(w);
               const controller = new AbortController();
-              if (a.abortAfterMs !== undefined) void clock.sleep(a.abortAfterMs).then(() => controller.abort());
-              limiter.acquire({ cost: a.cost, tokens: a.tokens, priority: a.priority, timeoutMs: a.timeoutMs, signal: controller.signal }).then(
-                async (lease) => {
-                  const now = clock.now();
-                  // Strict queue order: everyone queued ahead of w when it arrived has settled.
-                  for (const o of waiters) {
-                    if (o.seq < w.seq && o.priority >= w.priority && !o.settled) problems.push(`t=${now}: #${w.seq} started before #${o.seq}`);
-                  }
-                  w.settled = true;
-                  settled++;
-                  if (inFlight >= run.limit) problems.push(`t=${now}: started with ${inFlight} in flight at limit ${run.limit}`);
-                  if (run.pauses.some(([from, until]) => now >= from && now < until)) problems.push(`t=${now}: started during a pause`);
-                  starts.push({ at: now, cost: a.cost, tokens: a.tokens });
-                  inFlight++;
-                  await clock.sleep(a.durationMs);
-                  inFlight--;
-                  lease.release();
-                },
-                (error: unknown) => {
-                  w.settled = true;
-                  settled++;
-                  if (!isAbortError(error) && !isLimiterTimeoutError(error) && !isLimitExceededError(error) && !(error instanceof StoreDown)) {
-                    problems.push(`rejected with ${String(error)}`);
-                  }
-                },
-              );
+              if (a.abortAfterMs !== undefined)
+                void clock.sleep(a.abortAfterMs).then(() => controller.abort());
+              limiter
+                .acquire({
+                  cost: a.cost,
+                  tokens: a.tokens,
+                  priority: a.priority,
+                  timeoutMs: a.timeoutMs,
+                  signal: controller.signal,
+                })
+                .then(
+                  async (lease) => {
+                    const now = clock.now();
+                    // Strict queue order: everyone queued ahead of w when it arrived has settled.
+                    for (const o of waiters) {
+                      if (o.seq < w.seq && o.priority >= w.priority && !o.settled)
+                        problems.push(`t=${now}: #${w.seq} started before #${o.seq}`);
+                    }
+                    w.settled = true;
+                    settled++;
+                    if (inFlight >= run.limit)
+                      problems.push(`t=${now}: started with ${inFlight} in flight at limit ${run.limit}`);
+                    if (run.pauses.some(([from, until]) => now >= from && now < until))
+                      problems.push(`t=${now}: started during a pause`);
+                    starts.push({ at: now, cost: a.cost, tokens: a.tokens });
+                    inFlight++;
+                    await clock.sleep(a.durationMs);
+                    inFlight--;
+                    lease.release();
+                  },
+                  (error: unknown) => {
+                    w.settled = true;
+                    settled++;
+                    if (
+                      !isAbortError(error) &&
+                      !isLimiterTimeoutError(error) &&
+                      !isLimitExceededError(error) &&
+                      !(error instanceof StoreDown)
+                    ) {
+                      problems.push(`rejected with ${String(error)}`);
+                    }
+                  },
+                );
             });
             problems.push(...windowOverfills(starts, windowMs, perWindow, tokenLimit));
             expect(problems).toEqual([]);

@@ -65,11 +65,17 @@ interface Scenario {
 
 const windowsArb: fc.Arbitrary<WindowConfig[]> = fc
   .tuple(
-    fc.uniqueArray(fc.record({ limit: fc.integer({ min: 1, max: 5 }), windowMs: fc.integer({ min: 50, max: 300 }) }), {
-      maxLength: 2,
-      selector: (w) => w.windowMs,
-    }),
-    fc.option(fc.record({ limit: fc.integer({ min: 50, max: 400 }), windowMs: fc.integer({ min: 80, max: 400 }) }), { nil: undefined }),
+    fc.uniqueArray(
+      fc.record({ limit: fc.integer({ min: 1, max: 5 }), windowMs: fc.integer({ min: 50, max: 300 }) }),
+      {
+        maxLength: 2,
+        selector: (w) => w.windowMs,
+      },
+    ),
+    fc.option(
+      fc.record({ limit: fc.integer({ min: 50, max: 400 }), windowMs: fc.integer({ min: 80, max: 400 }) }),
+      { nil: undefined },
+    ),
   )
   .map(([requests, tokens]) => [
     ...requests.map((w) => ({ resource: 'requests' as const, ...w })),
@@ -87,16 +93,37 @@ const actionArb: fc.Arbitrary<Action> = fc.oneof(
       durationMs: fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 250 })),
       fail: fc.boolean(),
       usage: fc.option(fc.integer({ min: 0, max: 450 }), { nil: undefined }),
-      timeoutMs: fc.option(fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 400 })), { nil: undefined, freq: 3 }),
+      timeoutMs: fc.option(fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 400 })), {
+        nil: undefined,
+        freq: 3,
+      }),
       abortAfterMs: fc.option(fc.integer({ min: 0, max: 300 }), { nil: undefined, freq: 4 }),
       releaseTwice: fc.boolean(),
     }),
   },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant('resize' as const), at: fc.integer({ min: 0, max: 600 }), to: fc.integer({ min: 1, max: 4 }) }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant('pause' as const), at: fc.integer({ min: 0, max: 600 }), ms: fc.integer({ min: 0, max: 200 }) }) },
   {
     weight: 1,
-    arbitrary: fc.record({ kind: fc.constant('ratelimit' as const), at: fc.integer({ min: 0, max: 600 }), retryAfterMs: fc.integer({ min: 0, max: 200 }) }),
+    arbitrary: fc.record({
+      kind: fc.constant('resize' as const),
+      at: fc.integer({ min: 0, max: 600 }),
+      to: fc.integer({ min: 1, max: 4 }),
+    }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant('pause' as const),
+      at: fc.integer({ min: 0, max: 600 }),
+      ms: fc.integer({ min: 0, max: 200 }),
+    }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant('ratelimit' as const),
+      at: fc.integer({ min: 0, max: 600 }),
+      retryAfterMs: fc.integer({ min: 0, max: 200 }),
+    }),
   },
 );
 
@@ -107,7 +134,9 @@ const scenarioArb: fc.Arbitrary<Scenario> = fc.record({
   windows: windowsArb,
   marginMs: fc.option(fc.constantFrom(0, 5), { nil: undefined, freq: 2 }),
   reconcile: fc.constantFrom('up' as const, 'both' as const),
-  actions: fc.array(actionArb, { minLength: 1, maxLength: 30 }).map((a) => [...a].sort((x, y) => x.at - y.at)),
+  actions: fc
+    .array(actionArb, { minLength: 1, maxLength: 30 })
+    .map((a) => [...a].sort((x, y) => x.at - y.at)),
 });
 
 /** One cost in one window's log, as the model knows it. */
@@ -154,16 +183,22 @@ async function runScenario(s: Scenario): Promise<void> {
   const fail = (message: string) => failures.push(`t=${clock.now()}: ${message}`);
 
   const inWindow = (i: number, nowMs: number) =>
-    logs[i]!.filter((e) => e.startMs <= nowMs && e.startMs + effectiveMs[i]! > nowMs).reduce((sum, e) => sum + e.known, 0);
-  const fits = (costs: number[], nowMs: number) => costs.every((c, i) => c === 0 || inWindow(i, nowMs) + c <= s.windows[i]!.limit);
-  const goesBefore = (a: Waiter, b: Waiter) => a.action.priority > b.action.priority || (a.action.priority === b.action.priority && a.seq < b.seq);
+    logs[i]!.filter((e) => e.startMs <= nowMs && e.startMs + effectiveMs[i]! > nowMs).reduce(
+      (sum, e) => sum + e.known,
+      0,
+    );
+  const fits = (costs: number[], nowMs: number) =>
+    costs.every((c, i) => c === 0 || inWindow(i, nowMs) + c <= s.windows[i]!.limit);
+  const goesBefore = (a: Waiter, b: Waiter) =>
+    a.action.priority > b.action.priority || (a.action.priority === b.action.priority && a.seq < b.seq);
 
   const onStart = (w: Waiter, lease: Lease) => {
     const now = clock.now();
     w.settled = true;
     pending.delete(w);
     // timeoutMs 0 means "only at once"; any other waiter never starts at or after its deadline.
-    if (now >= w.deadlineMs && now > w.acquiredAtMs) fail(`#${w.seq} started at/after its deadline ${w.deadlineMs}`);
+    if (now >= w.deadlineMs && now > w.acquiredAtMs)
+      fail(`#${w.seq} started at/after its deadline ${w.deadlineMs}`);
     if (w.abortedAtMs !== undefined) fail(`#${w.seq} started after its abort`);
     if (active >= maxConcurrent) fail(`#${w.seq} started with ${active} in flight at limit ${maxConcurrent}`); // (2)
     if (pauses.some(([from, until]) => now >= from && now < until)) fail(`#${w.seq} started during a pause`); // (4)
@@ -221,8 +256,10 @@ async function runScenario(s: Scenario): Promise<void> {
   const checkNoIdleGap = () => {
     const now = clock.now();
     let head: Waiter | undefined;
-    for (const w of pending) if (w.deadlineMs > now && w.abortedAtMs === undefined && (!head || goesBefore(w, head))) head = w;
-    if (!s.learning && head && now >= pausedUntil && active < maxConcurrent && fits(head.costs, now)) fail(`head #${head.seq} fits but waits`);
+    for (const w of pending)
+      if (w.deadlineMs > now && w.abortedAtMs === undefined && (!head || goesBefore(w, head))) head = w;
+    if (!s.learning && head && now >= pausedUntil && active < maxConcurrent && fits(head.costs, now))
+      fail(`head #${head.seq} fits but waits`);
     if (limiter.stats().active !== active) fail(`active ${limiter.stats().active}, model ${active}`);
   };
 
@@ -233,7 +270,8 @@ async function runScenario(s: Scenario): Promise<void> {
       const now = clock.now();
       let next = clock.nextDueAt ?? Infinity;
       logs.forEach((log, i) => {
-        for (const e of log) if (e.startMs + effectiveMs[i]! > now) next = Math.min(next, e.startMs + effectiveMs[i]!);
+        for (const e of log)
+          if (e.startMs + effectiveMs[i]! > now) next = Math.min(next, e.startMs + effectiveMs[i]!);
       });
       if (pausedUntil > now) next = Math.min(next, pausedUntil);
       if (next === Infinity || next > target) break;
@@ -258,7 +296,12 @@ async function runScenario(s: Scenario): Promise<void> {
       case 'ratelimit': {
         const ms = action.kind === 'pause' ? action.ms : action.retryAfterMs;
         if (action.kind === 'pause') limiter.pause(ms);
-        else limiter.reportRateLimit({ retryAfterMs: ms, source: 'test', kind: s.learning ? 'rate_limit' : 'overloaded' });
+        else
+          limiter.reportRateLimit({
+            retryAfterMs: ms,
+            source: 'test',
+            kind: s.learning ? 'rate_limit' : 'overloaded',
+          });
         if (ms > 0 && now + ms > pausedUntil) {
           pauses.push([now, now + ms]);
           pausedUntil = now + ms;
@@ -288,8 +331,16 @@ async function runScenario(s: Scenario): Promise<void> {
           });
         }
         limiter
-          .acquire({ tokens: action.tokens, priority: action.priority, timeoutMs: action.timeoutMs, signal: controller.signal })
-          .then((lease) => onStart(w, lease), (error: unknown) => onReject(w, error));
+          .acquire({
+            tokens: action.tokens,
+            priority: action.priority,
+            timeoutMs: action.timeoutMs,
+            signal: controller.signal,
+          })
+          .then(
+            (lease) => onStart(w, lease),
+            (error: unknown) => onReject(w, error),
+          );
         break;
       }
     }
@@ -316,7 +367,8 @@ async function runScenario(s: Scenario): Promise<void> {
         sum -= Math.min(starts[from]!.charged, starts[from]!.known);
         from++;
       }
-      if (sum > win.limit) fail(`window ${i} holds ${sum} > ${win.limit} in [${starts[from]!.startMs}, ${starts[to]!.startMs}]`);
+      if (sum > win.limit)
+        fail(`window ${i} holds ${sum} > ${win.limit} in [${starts[from]!.startMs}, ${starts[to]!.startMs}]`);
     }
   });
 
@@ -348,7 +400,11 @@ describe('Limiter properties (fake clock)', () => {
           // earlier than its arrival and than the (k - limit)-th start + windowMs).
           const sorted = [...arrivals].sort((a, b) => a - b);
           const expected: number[] = [];
-          sorted.forEach((at, k) => expected.push(Math.max(at, k >= limit ? expected[k - limit]! + windowMs : 0, k > 0 ? expected[k - 1]! : 0)));
+          sorted.forEach((at, k) =>
+            expected.push(
+              Math.max(at, k >= limit ? expected[k - limit]! + windowMs : 0, k > 0 ? expected[k - 1]! : 0),
+            ),
+          );
           expect(starts).toEqual(expected);
         },
       ),

@@ -11,7 +11,13 @@ import { FakeClock } from '../../src/testing/fake-clock';
 import { Limiter } from '../../src/limits/limiter';
 import { MemoryStore } from '../../src/stores/memory-store';
 import type { Store, StoreHandle, WindowSpec } from '../../src/stores/store';
-import { actsLimiter, expectNothingLeft, limiterActs, runLimiterActs, windowOverfills } from '../support/limiter-acts';
+import {
+  actsLimiter,
+  expectNothingLeft,
+  limiterActs,
+  runLimiterActs,
+  windowOverfills,
+} from '../support/limiter-acts';
 
 /** The memory store, answering every call `delayMs` of fake time later (decided then, like a remote store). */
 class LaggingStore implements Store {
@@ -67,7 +73,14 @@ describe('limiters sharing one MemoryStore name', () => {
   it("a refund by one limiter ('both') wakes another's token waiter at once, not when the window slides", async () => {
     const clock = new FakeClock();
     const store = new MemoryStore();
-    const opts = { clock, store, name: 'tpm', windows: [{ resource: 'tokens', limit: 100, windowMs: 10_000 }], windowMarginMs: 0, reconcile: 'both' as const };
+    const opts = {
+      clock,
+      store,
+      name: 'tpm',
+      windows: [{ resource: 'tokens', limit: 100, windowMs: 10_000 }],
+      windowMarginMs: 0,
+      reconcile: 'both' as const,
+    };
     const x = new Limiter(opts);
     const y = new Limiter(opts);
     const big = await x.acquire({ tokens: 90 });
@@ -118,13 +131,17 @@ describe('limiters sharing one MemoryStore name', () => {
         async (count, max, arrivals) => {
           const clock = new FakeClock();
           const store = new MemoryStore();
-          const limiters = Array.from({ length: count }, () => new Limiter({ clock, store, name: 'p', maxConcurrent: max }));
+          const limiters = Array.from(
+            { length: count },
+            () => new Limiter({ clock, store, name: 'p', maxConcurrent: max }),
+          );
           let inFlight = 0;
           let settled = 0;
           const failures: string[] = [];
           const check = () => {
             const waiting = limiters.reduce((n, l) => n + l.stats().queued, 0);
-            if (waiting > 0 && inFlight < max) failures.push(`t=${clock.now()}: ${inFlight}/${max} in flight while ${waiting} wait`);
+            if (waiting > 0 && inFlight < max)
+              failures.push(`t=${clock.now()}: ${inFlight}/${max} in flight while ${waiting} wait`);
           };
           for (const a of [...arrivals].sort((p, q) => p.at - q.at)) {
             await clock.advanceTo(a.at);
@@ -142,7 +159,8 @@ describe('limiters sharing one MemoryStore name', () => {
               },
               (error: unknown) => {
                 settled++;
-                if (!isAbortError(error) && !isLimiterTimeoutError(error)) failures.push(`rejected with ${String(error)}`);
+                if (!isAbortError(error) && !isLimiterTimeoutError(error))
+                  failures.push(`rejected with ${String(error)}`);
               },
             );
             await clock.advance(0);
@@ -202,7 +220,15 @@ describe('a store that answers later (remote)', () => {
   });
 
   it('property: with random store latency, no window overfills, no start in a pause or above the limit, everything settles', async () => {
-    const act = limiterActs({ atMax: 400, durationMsMax: 150, timeoutMsMax: 300, abortAfterMsMax: 200, resizeToMax: 4, pauseMsMax: 150, acquireWeight: 6 });
+    const act = limiterActs({
+      atMax: 400,
+      durationMsMax: 150,
+      timeoutMsMax: 300,
+      abortAfterMsMax: 200,
+      resizeToMax: 4,
+      pauseMsMax: 150,
+      acquireWeight: 6,
+    });
     await fc.assert(
       fc.asyncProperty(
         fc.integer({ min: 1, max: 4 }),
@@ -225,23 +251,33 @@ describe('a store that answers later (remote)', () => {
             acquires++;
             const controller = new AbortController();
             if (a.abortAfterMs !== undefined) void clock.sleep(a.abortAfterMs).then(() => controller.abort());
-            limiter.acquire({ tokens: a.tokens, priority: a.priority, timeoutMs: a.timeoutMs, signal: controller.signal }).then(
-              async (lease) => {
-                settled++;
-                const now = clock.now();
-                if (inFlight >= run.limit) failures.push(`t=${now}: started with ${inFlight} in flight at limit ${run.limit}`);
-                if (run.pauses.some(([from, until]) => now >= from && now < until)) failures.push(`t=${now}: started during a pause`);
-                starts.push({ at: now, tokens: a.tokens });
-                inFlight++;
-                await clock.sleep(a.durationMs);
-                inFlight--;
-                lease.release();
-              },
-              (error: unknown) => {
-                settled++;
-                if (!isAbortError(error) && !isLimiterTimeoutError(error)) failures.push(`rejected with ${String(error)}`);
-              },
-            );
+            limiter
+              .acquire({
+                tokens: a.tokens,
+                priority: a.priority,
+                timeoutMs: a.timeoutMs,
+                signal: controller.signal,
+              })
+              .then(
+                async (lease) => {
+                  settled++;
+                  const now = clock.now();
+                  if (inFlight >= run.limit)
+                    failures.push(`t=${now}: started with ${inFlight} in flight at limit ${run.limit}`);
+                  if (run.pauses.some(([from, until]) => now >= from && now < until))
+                    failures.push(`t=${now}: started during a pause`);
+                  starts.push({ at: now, tokens: a.tokens });
+                  inFlight++;
+                  await clock.sleep(a.durationMs);
+                  inFlight--;
+                  lease.release();
+                },
+                (error: unknown) => {
+                  settled++;
+                  if (!isAbortError(error) && !isLimiterTimeoutError(error))
+                    failures.push(`rejected with ${String(error)}`);
+                },
+              );
           });
           failures.push(...windowOverfills(starts, windowMs, perWindow, tokenLimit));
           expect(failures).toEqual([]);

@@ -30,7 +30,11 @@ describe('Limiter: concurrency', () => {
   it('omitting maxConcurrent means unlimited', async () => {
     const { limiter } = setup();
     const leases = await Promise.all(Array.from({ length: 1000 }, () => limiter.acquire()));
-    expect(limiter.stats()).toMatchObject({ active: 1000, maxConcurrent: Infinity, availableSlots: Infinity });
+    expect(limiter.stats()).toMatchObject({
+      active: 1000,
+      maxConcurrent: Infinity,
+      availableSlots: Infinity,
+    });
     for (const l of leases) l.release();
     expect(limiter.stats().active).toBe(0);
   });
@@ -94,7 +98,8 @@ describe('Limiter: sliding windows', () => {
   it('counts a token cost in full at its start and wakes when enough tokens have left', async () => {
     const { clock, limiter } = setup({ maxTokensPerMinute: 1000, windowMarginMs: 0 });
     const starts: Record<string, number> = {};
-    const go = (name: string, tokens: number) => limiter.acquire({ tokens }).then(() => (starts[name] = clock.now()));
+    const go = (name: string, tokens: number) =>
+      limiter.acquire({ tokens }).then(() => (starts[name] = clock.now()));
     void go('a', 400);
     await clock.advance(10_000);
     void go('b', 500);
@@ -105,7 +110,10 @@ describe('Limiter: sliding windows', () => {
   });
 
   it('a general windows entry limits a custom resource charged through units', async () => {
-    const { clock, limiter } = setup({ windows: [{ resource: 'images', limit: 3, windowMs: 1000 }], windowMarginMs: 0 });
+    const { clock, limiter } = setup({
+      windows: [{ resource: 'images', limit: 3, windowMs: 1000 }],
+      windowMarginMs: 0,
+    });
     const starts: number[] = [];
     void limiter.acquire({ units: { images: 2 } }).then(() => starts.push(clock.now()));
     void limiter.acquire({ units: { images: 2 } }).then(() => starts.push(clock.now()));
@@ -133,7 +141,14 @@ describe('Limiter: sliding windows', () => {
     const error = await limiter.acquire({ tokens: 5000 }).catch((e: unknown) => e);
     expect(isLimitExceededError(error)).toBe(true);
     expect(error).toBeInstanceOf(LimitExceededError);
-    expect(error).toMatchObject({ name: 'LimitExceededError', code: 'LIMIT_EXCEEDED', resource: 'tokens', cost: 5000, limit: 1000, limiter: 'openai' });
+    expect(error).toMatchObject({
+      name: 'LimitExceededError',
+      code: 'LIMIT_EXCEEDED',
+      resource: 'tokens',
+      cost: 5000,
+      limit: 1000,
+      limiter: 'openai',
+    });
     expect((error as Error).message).toContain('5000 tokens');
     expect((error as Error).message).toContain('1000 tokens');
     expect(limiter.stats().queued).toBe(0);
@@ -141,7 +156,10 @@ describe('Limiter: sliding windows', () => {
   });
 
   it('rejects invalid acquire options with a message naming them', async () => {
-    const { limiter } = setup({ maxTokensPerMinute: 1000, windows: [{ resource: 'images', limit: 5, windowMs: 1000 }] });
+    const { limiter } = setup({
+      maxTokensPerMinute: 1000,
+      windows: [{ resource: 'images', limit: 5, windowMs: 1000 }],
+    });
     const messages = await Promise.all(
       [
         { tokens: -1 },
@@ -150,7 +168,12 @@ describe('Limiter: sliding windows', () => {
         { priority: Number.POSITIVE_INFINITY },
         { timeoutMs: -5 },
         { units: { images: -1 } },
-      ].map((o) => limiter.acquire(o).then(() => 'granted', (e: unknown) => (isInvalidOptionError(e) ? e.message : 'other'))),
+      ].map((o) =>
+        limiter.acquire(o).then(
+          () => 'granted',
+          (e: unknown) => (isInvalidOptionError(e) ? e.message : 'other'),
+        ),
+      ),
     );
     expect(messages).toEqual([
       'tokens must be a non-negative number, got -1',
@@ -223,7 +246,14 @@ describe('Limiter: priority and order', () => {
         order.push(name);
         l.release();
       });
-    const all = [go('low-1', -1), go('mid-1', 0), go('high-1', 5), go('mid-2', 0), go('high-2', 5), go('low-2', -1)];
+    const all = [
+      go('low-1', -1),
+      go('mid-1', 0),
+      go('high-1', 5),
+      go('mid-2', 0),
+      go('high-2', 5),
+      go('low-2', -1),
+    ];
     await flush(clock);
     first.release();
     await Promise.all(all);
@@ -269,7 +299,12 @@ describe('Limiter: timeouts and aborts', () => {
     expect(timed.settled).toBe(true);
     expect(isLimiterTimeoutError(timed.error)).toBe(true);
     expect(timed.error).toBeInstanceOf(LimiterTimeoutError);
-    expect(timed.error).toMatchObject({ name: 'LimiterTimeoutError', code: 'LIMITER_TIMEOUT', timeoutMs: 300, limiter: 'api' });
+    expect(timed.error).toMatchObject({
+      name: 'LimiterTimeoutError',
+      code: 'LIMITER_TIMEOUT',
+      timeoutMs: 300,
+      limiter: 'api',
+    });
     expect(limiter.stats().queued).toBe(1);
     await clock.advance(700);
     expect(patient.settled && patient.lease !== undefined).toBe(true);
@@ -349,7 +384,9 @@ describe('Limiter: timeouts and aborts', () => {
     const { clock, limiter } = setup({ maxPerWindow: 1, windowMs: 1000 });
     await limiter.acquire();
     const controllers = Array.from({ length: 2000 }, () => new AbortController());
-    const all = controllers.map((c, i) => limiter.acquire({ signal: c.signal, timeoutMs: 10_000 + i }).catch(() => 'x'));
+    const all = controllers.map((c, i) =>
+      limiter.acquire({ signal: c.signal, timeoutMs: 10_000 + i }).catch(() => 'x'),
+    );
     await flush(clock);
     expect(clock.pendingSleeps).toBe(1); // one timer for all of them
     for (const c of controllers) c.abort();
@@ -468,7 +505,12 @@ describe('Limiter: resize', () => {
   });
 
   it('growing starts waiters at once and emits resize; windows and waiters are untouched', async () => {
-    const { clock, limiter } = setup({ maxConcurrent: 1, maxPerWindow: 3, windowMs: 1000, windowMarginMs: 0 });
+    const { clock, limiter } = setup({
+      maxConcurrent: 1,
+      maxPerWindow: 3,
+      windowMs: 1000,
+      windowMarginMs: 0,
+    });
     const resizes: unknown[] = [];
     limiter.on('resize', (e) => resizes.push(e));
     await limiter.acquire();
@@ -512,7 +554,11 @@ describe('Limiter: run and wrap', () => {
 
   it('run releases when fn throws or rejects', async () => {
     const { limiter } = setup({ maxConcurrent: 1 });
-    await expect(limiter.run(() => { throw new Error('sync'); })).rejects.toThrow('sync');
+    await expect(
+      limiter.run(() => {
+        throw new Error('sync');
+      }),
+    ).rejects.toThrow('sync');
     await expect(limiter.run(async () => Promise.reject(new Error('async')))).rejects.toThrow('async');
     expect(limiter.stats().active).toBe(0);
   });
@@ -527,17 +573,26 @@ describe('Limiter: run and wrap', () => {
 
   it('run still releases when usageOf throws', async () => {
     const { limiter } = setup({ maxConcurrent: 1 });
-    await expect(limiter.run(() => 1, { usageOf: () => { throw new Error('bad usage'); } })).rejects.toThrow('bad usage');
+    await expect(
+      limiter.run(() => 1, {
+        usageOf: () => {
+          throw new Error('bad usage');
+        },
+      }),
+    ).rejects.toThrow('bad usage');
     expect(limiter.stats().active).toBe(0);
   });
 
   it('wrap limits every call and charges tokensFor(args)', async () => {
     const { clock, limiter } = setup({ maxConcurrent: 1, maxTokensPerMinute: 1000, windowMarginMs: 0 });
     const calls: string[] = [];
-    const limited = limiter.wrap(async (text: string) => {
-      calls.push(`${text}@${clock.now()}`);
-      return text.length;
-    }, { tokensFor: (text) => text.length * 100 });
+    const limited = limiter.wrap(
+      async (text: string) => {
+        calls.push(`${text}@${clock.now()}`);
+        return text.length;
+      },
+      { tokensFor: (text) => text.length * 100 },
+    );
     const results = Promise.all([limited('abcde'), limited('abcdef')]);
     await clock.runAll();
     expect(await results).toEqual([5, 6]);
@@ -555,7 +610,9 @@ describe('Limiter: drain', () => {
     await flush(clock);
     for (const w of waiters) {
       expect(isShutdownError(w.error)).toBe(true);
-      expect((w.error as Error).message).toBe("Limiter 'svc' accepts no new work: it was drained while this acquire waited");
+      expect((w.error as Error).message).toBe(
+        "Limiter 'svc' accepts no new work: it was drained while this acquire waited",
+      );
     }
     expect(limiter.stats()).toMatchObject({ active: 1, queued: 0 });
     const late = await limiter.acquire().catch((e: unknown) => e);
@@ -639,7 +696,9 @@ describe('Limiter: drain', () => {
         expect(waiters.every((w) => isShutdownError(w.error))).toBe(true);
         await clock.advance(20);
         // The grant that arrived for the rejected waiter went back to the store.
-        expect(store.inner.bind(limiter.name, limiter.windows).snapshot(clock.now())).toMatchObject({ active: 1 });
+        expect(store.inner.bind(limiter.name, limiter.windows).snapshot(clock.now())).toMatchObject({
+          active: 1,
+        });
       } else {
         await clock.advance(10);
         expect(waiters[0]!.lease).toBeDefined();
@@ -739,7 +798,14 @@ describe('Limiter: stores', () => {
     const store = new MemoryStore();
     const a = new Limiter({ name: 'api', maxPerWindow: 2, windowMs: 1000, windowMarginMs: 0, clock, store });
     const b = new Limiter({ name: 'api', maxPerWindow: 2, windowMs: 1000, windowMarginMs: 0, clock, store });
-    const c = new Limiter({ name: 'other', maxPerWindow: 2, windowMs: 1000, windowMarginMs: 0, clock, store });
+    const c = new Limiter({
+      name: 'other',
+      maxPerWindow: 2,
+      windowMs: 1000,
+      windowMarginMs: 0,
+      clock,
+      store,
+    });
     await a.acquire();
     await b.acquire();
     const blocked = track(b.acquire());
@@ -753,12 +819,20 @@ describe('Limiter: stores', () => {
   it('works the same on a store that answers with promises', async () => {
     const clock = new FakeClock();
     const store = new AsyncMemoryStore();
-    const limiter = new Limiter({ clock, store, maxConcurrent: 2, maxPerWindow: 3, windowMs: 1000, windowMarginMs: 0 });
-    const starts: number[] = [];
-    const run = (ms: number) => limiter.run(async () => {
-      starts.push(clock.now());
-      await clock.sleep(ms);
+    const limiter = new Limiter({
+      clock,
+      store,
+      maxConcurrent: 2,
+      maxPerWindow: 3,
+      windowMs: 1000,
+      windowMarginMs: 0,
     });
+    const starts: number[] = [];
+    const run = (ms: number) =>
+      limiter.run(async () => {
+        starts.push(clock.now());
+        await clock.sleep(ms);
+      });
     const all = Promise.all([run(100), run(100), run(100), run(100), run(100)]);
     await clock.runAll();
     await all;
@@ -769,7 +843,14 @@ describe('Limiter: stores', () => {
   it('on an async store, a waiter that gives up while the store answers hands its grant back', async () => {
     const clock = new FakeClock();
     const store = new AsyncMemoryStore(clock, 10);
-    const limiter = new Limiter({ clock, store, maxConcurrent: 1, maxPerWindow: 5, windowMs: 1000, windowMarginMs: 0 });
+    const limiter = new Limiter({
+      clock,
+      store,
+      maxConcurrent: 1,
+      maxPerWindow: 5,
+      windowMs: 1000,
+      windowMarginMs: 0,
+    });
     const controller = new AbortController();
     const p = limiter.acquire({ signal: controller.signal }).catch((e: unknown) => e);
     await clock.advance(5); // the store is deciding
@@ -780,6 +861,9 @@ describe('Limiter: stores', () => {
     await clock.advance(20);
     expect(second.lease).toBeDefined();
     // The abandoned grant was handed back: only the second one holds a slot and a window unit.
-    expect(store.inner.bind('limiter', limiter.windows).snapshot(clock.now())).toMatchObject({ active: 1, used: [1] });
+    expect(store.inner.bind('limiter', limiter.windows).snapshot(clock.now())).toMatchObject({
+      active: 1,
+      used: [1],
+    });
   });
 });

@@ -89,9 +89,12 @@ describe('SlidingWindowLog: waitMs', () => {
       fc.property(
         fc.integer({ min: 1, max: 500 }),
         fc.integer({ min: 1, max: 20 }),
-        fc.array(fc.record({ gap: fc.integer({ min: 0, max: 200 }), cost: fc.integer({ min: 1, max: 10 }) }), {
-          maxLength: 30,
-        }),
+        fc.array(
+          fc.record({ gap: fc.integer({ min: 0, max: 200 }), cost: fc.integer({ min: 1, max: 10 }) }),
+          {
+            maxLength: 30,
+          },
+        ),
         fc.integer({ min: 0, max: 600 }),
         fc.integer({ min: 0, max: 25 }),
         (windowMs, limit, steps, probeGap, cost) => {
@@ -115,7 +118,9 @@ describe('SlidingWindowLog: waitMs', () => {
           }
           const fitsAt = (at: number) => bruteUsed(entries, windowMs, at) + cost <= limit;
           // The candidate moments are "now" and every expiry after now.
-          const candidates = [now, ...entries.map((e) => e.t + windowMs).filter((x) => x > now)].sort((a, b) => a - b);
+          const candidates = [now, ...entries.map((e) => e.t + windowMs).filter((x) => x > now)].sort(
+            (a, b) => a - b,
+          );
           const first = candidates.find(fitsAt)!;
           expect(wait).toBe(first - now);
         },
@@ -139,7 +144,7 @@ describe('SlidingWindowLog: extended windows (learned lag) with fractional times
           const wait = log.waitMs(t, 1, 1);
           expect(wait).toBeGreaterThan(0);
           // Probe the boundary the wait names and its float neighbours.
-          for (const now of [t + wait, (t + windowMs) + extraMs, t + (windowMs + extraMs)]) {
+          for (const now of [t + wait, t + windowMs + extraMs, t + (windowMs + extraMs)]) {
             if (log.waitMs(now, 1, 1) === 0) expect(log.used(now)).toBe(0);
           }
         },
@@ -188,42 +193,64 @@ describe('SlidingWindowLog: delay (an entry counted from its arrival at the prov
   });
 
   it('property: used and waitMs follow "an entry leaves once it and every entry before it have left" (never less than the exact count)', () => {
-    type Op = { kind: 'add'; gap: number; cost: number } | { kind: 'delay'; back: number; delayMs: number; gap: number };
+    type Op =
+      | { kind: 'add'; gap: number; cost: number }
+      | { kind: 'delay'; back: number; delayMs: number; gap: number };
     const op: fc.Arbitrary<Op> = fc.oneof(
-      fc.record({ kind: fc.constant('add' as const), gap: fc.integer({ min: 0, max: 300 }), cost: fc.integer({ min: 1, max: 4 }) }),
-      fc.record({ kind: fc.constant('delay' as const), back: fc.nat(8), delayMs: fc.integer({ min: 1, max: 400 }), gap: fc.integer({ min: 0, max: 50 }) }),
+      fc.record({
+        kind: fc.constant('add' as const),
+        gap: fc.integer({ min: 0, max: 300 }),
+        cost: fc.integer({ min: 1, max: 4 }),
+      }),
+      fc.record({
+        kind: fc.constant('delay' as const),
+        back: fc.nat(8),
+        delayMs: fc.integer({ min: 1, max: 400 }),
+        gap: fc.integer({ min: 0, max: 50 }),
+      }),
     );
     fc.assert(
-      fc.property(fc.array(op, { maxLength: 60 }), fc.integer({ min: 0, max: 2000 }), fc.integer({ min: 1, max: 6 }), (ops, probeGap, cost) => {
-        const windowMs = 1000;
-        const limit = 8;
-        const log = new SlidingWindowLog(windowMs);
-        const entries: { seq: number; t: number; cost: number }[] = [];
-        let now = 0;
-        /** The running-max rule: entry i counts at `at` while at < max(t of entries 0..i) + windowMs. */
-        const countedAt = (index: number, at: number) => at < Math.max(...entries.slice(0, index + 1).map((e) => e.t)) + windowMs;
-        const modelUsed = (at: number) => entries.reduce((sum, e, i) => (countedAt(i, at) ? sum + e.cost : sum), 0);
-        const exactUsed = (at: number) => entries.reduce((sum, e) => (e.t <= at && at < e.t + windowMs ? sum + e.cost : sum), 0);
-        for (const o of ops) {
-          now += o.gap;
-          if (o.kind === 'add') {
-            if (log.waitMs(now, o.cost, limit) === 0) entries.push({ seq: log.add(now, o.cost), t: now, cost: o.cost });
-          } else if (entries.length > 0) {
-            const index = Math.max(0, entries.length - 1 - o.back);
-            // Only an entry still counted moves (one that left stays left, as in the log).
-            const stillCounted = countedAt(index, now);
-            log.delay(entries[index]!.seq, o.delayMs, now);
-            if (stillCounted) entries[index]!.t += o.delayMs;
+      fc.property(
+        fc.array(op, { maxLength: 60 }),
+        fc.integer({ min: 0, max: 2000 }),
+        fc.integer({ min: 1, max: 6 }),
+        (ops, probeGap, cost) => {
+          const windowMs = 1000;
+          const limit = 8;
+          const log = new SlidingWindowLog(windowMs);
+          const entries: { seq: number; t: number; cost: number }[] = [];
+          let now = 0;
+          /** The running-max rule: entry i counts at `at` while at < max(t of entries 0..i) + windowMs. */
+          const countedAt = (index: number, at: number) =>
+            at < Math.max(...entries.slice(0, index + 1).map((e) => e.t)) + windowMs;
+          const modelUsed = (at: number) =>
+            entries.reduce((sum, e, i) => (countedAt(i, at) ? sum + e.cost : sum), 0);
+          const exactUsed = (at: number) =>
+            entries.reduce((sum, e) => (e.t <= at && at < e.t + windowMs ? sum + e.cost : sum), 0);
+          for (const o of ops) {
+            now += o.gap;
+            if (o.kind === 'add') {
+              if (log.waitMs(now, o.cost, limit) === 0)
+                entries.push({ seq: log.add(now, o.cost), t: now, cost: o.cost });
+            } else if (entries.length > 0) {
+              const index = Math.max(0, entries.length - 1 - o.back);
+              // Only an entry still counted moves (one that left stays left, as in the log).
+              const stillCounted = countedAt(index, now);
+              log.delay(entries[index]!.seq, o.delayMs, now);
+              if (stillCounted) entries[index]!.t += o.delayMs;
+            }
+            expect(log.used(now)).toBe(modelUsed(now));
           }
-          expect(log.used(now)).toBe(modelUsed(now));
-        }
-        const at = now + probeGap;
-        expect(log.used(at)).toBe(modelUsed(at));
-        expect(log.used(at)).toBeGreaterThanOrEqual(exactUsed(at));
-        const wait = log.waitMs(at, cost, limit);
-        const candidates = [at, ...entries.map((e) => e.t + windowMs).filter((x) => x > at)].sort((a, b) => a - b);
-        expect(wait).toBe(candidates.find((x) => modelUsed(x) + cost <= limit)! - at);
-      }),
+          const at = now + probeGap;
+          expect(log.used(at)).toBe(modelUsed(at));
+          expect(log.used(at)).toBeGreaterThanOrEqual(exactUsed(at));
+          const wait = log.waitMs(at, cost, limit);
+          const candidates = [at, ...entries.map((e) => e.t + windowMs).filter((x) => x > at)].sort(
+            (a, b) => a - b,
+          );
+          expect(wait).toBe(candidates.find((x) => modelUsed(x) + cost <= limit)! - at);
+        },
+      ),
       { numRuns: 400 },
     );
   });
@@ -318,8 +345,16 @@ describe('SlidingWindowLog: compaction', () => {
       fc.property(
         fc.array(
           fc.oneof(
-            fc.record({ op: fc.constant('add' as const), gap: fc.integer({ min: 0, max: 3 }), cost: fc.integer({ min: 0, max: 5 }) }),
-            fc.record({ op: fc.constant('adjust' as const), pick: fc.nat(), delta: fc.integer({ min: -5, max: 5 }) }),
+            fc.record({
+              op: fc.constant('add' as const),
+              gap: fc.integer({ min: 0, max: 3 }),
+              cost: fc.integer({ min: 0, max: 5 }),
+            }),
+            fc.record({
+              op: fc.constant('adjust' as const),
+              pick: fc.nat(),
+              delta: fc.integer({ min: -5, max: 5 }),
+            }),
             fc.record({ op: fc.constant('jump' as const), gap: fc.integer({ min: 0, max: 60 }) }),
           ),
           { maxLength: 3000 },

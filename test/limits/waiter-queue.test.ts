@@ -41,7 +41,13 @@ describe('WaiterQueue', () => {
 
   it('orders fractional and negative priorities too', () => {
     const q = new WaiterQueue<Item>();
-    for (const [id, p] of [['x', 0.5], ['y', -2.5], ['z', 0.25], ['w', 0.5]] as const) q.push(new Item(id, p));
+    for (const [id, p] of [
+      ['x', 0.5],
+      ['y', -2.5],
+      ['z', 0.25],
+      ['w', 0.5],
+    ] as const)
+      q.push(new Item(id, p));
     expect(drain(q)).toEqual(['x', 'w', 'z', 'y']);
   });
 
@@ -99,7 +105,9 @@ describe('WaiterQueue', () => {
           let model: { item: Item; arrival: number }[] = [];
           let arrival = 0;
           const order = () =>
-            [...model].sort((x, y) => y.item.priority - x.item.priority || x.arrival - y.arrival).map((m) => m.item);
+            [...model]
+              .sort((x, y) => y.item.priority - x.item.priority || x.arrival - y.arrival)
+              .map((m) => m.item);
           for (const o of ops) {
             if (o.op === 'push') {
               const item = new Item(`i${arrival}`, o.priority);

@@ -48,6 +48,8 @@ describe('WakeTimer', () => {
 
 describe('assertNever', () => {
   it('throws when a value its switch did not expect arrives anyway (a union widened at run time)', () => {
-    expect(() => assertNever('sideways' as never, 'blocked state')).toThrow('unexpected blocked state sideways');
+    expect(() => assertNever('sideways' as never, 'blocked state')).toThrow(
+      'unexpected blocked state sideways',
+    );
   });
 });

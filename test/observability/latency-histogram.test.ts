@@ -17,23 +17,29 @@ const samples = fc.oneof(
   fc.array(fc.integer({ min: 1, max: 5000 }), { minLength: 1, maxLength: 500 }),
   fc.array(fc.constantFrom(1, 2, 3, 250, 250, 250, 10_000), { minLength: 1, maxLength: 200 }),
 );
-const percentile = fc.oneof(fc.constantFrom(0, 1, 50, 90, 95, 99, 99.9, 100), fc.double({ min: 0, max: 100, noNaN: true }));
+const percentile = fc.oneof(
+  fc.constantFrom(0, 1, 50, 90, 95, 99, 99.9, 100),
+  fc.double({ min: 0, max: 100, noNaN: true }),
+);
 
 describe('LatencyHistogram percentiles (fast-check)', () => {
-  it.each([0.01, 0.05])('match sort + nearest rank within the stated relative error (%s)', (relativeError) => {
-    fc.assert(
-      fc.property(samples, fc.array(percentile, { minLength: 1, maxLength: 8 }), (values, ps) => {
-        const h = new LatencyHistogram({ relativeError });
-        for (const v of values) h.record(v);
-        for (const p of ps) {
-          const expected = nearestRank(values, p);
-          const actual = h.percentile(p);
-          expect(Math.abs(actual - expected)).toBeLessThanOrEqual(relativeError * expected);
-        }
-      }),
-      { numRuns: 300 },
-    );
-  });
+  it.each([0.01, 0.05])(
+    'match sort + nearest rank within the stated relative error (%s)',
+    (relativeError) => {
+      fc.assert(
+        fc.property(samples, fc.array(percentile, { minLength: 1, maxLength: 8 }), (values, ps) => {
+          const h = new LatencyHistogram({ relativeError });
+          for (const v of values) h.record(v);
+          for (const p of ps) {
+            const expected = nearestRank(values, p);
+            const actual = h.percentile(p);
+            expect(Math.abs(actual - expected)).toBeLessThanOrEqual(relativeError * expected);
+          }
+        }),
+        { numRuns: 300 },
+      );
+    },
+  );
 
   it('snapshot: exact count, min, max and mean; p50/p95/p99 within 1 %', () => {
     fc.assert(
@@ -45,7 +51,11 @@ describe('LatencyHistogram percentiles (fast-check)', () => {
         expect(s.min).toBe(Math.min(...values));
         expect(s.max).toBe(Math.max(...values));
         expect(s.mean).toBeCloseTo(values.reduce((a, b) => a + b, 0) / values.length, 6);
-        for (const [key, p] of [['p50', 50], ['p95', 95], ['p99', 99]] as const) {
+        for (const [key, p] of [
+          ['p50', 50],
+          ['p95', 95],
+          ['p99', 99],
+        ] as const) {
           const expected = nearestRank(values, p);
           expect(Math.abs(s[key] - expected)).toBeLessThanOrEqual(0.01 * expected);
         }
@@ -70,7 +80,10 @@ describe('LatencyHistogram percentiles (fast-check)', () => {
         }
         left.merge(right);
         expect(left.percentile(p)).toBe(both.percentile(p));
-        expect(left.snapshot()).toEqual({ ...both.snapshot(), mean: expect.closeTo(both.snapshot().mean, 6) });
+        expect(left.snapshot()).toEqual({
+          ...both.snapshot(),
+          mean: expect.closeTo(both.snapshot().mean, 6),
+        });
       }),
       { numRuns: 100 },
     );
@@ -117,12 +130,18 @@ describe('LatencyHistogram', () => {
 
   it('rejects bad values, percentiles and options with clear errors', () => {
     const h = new LatencyHistogram();
-    expect(() => h.record(-1)).toThrow('LatencyHistogram.record: ms must be a non-negative finite number, got -1');
+    expect(() => h.record(-1)).toThrow(
+      'LatencyHistogram.record: ms must be a non-negative finite number, got -1',
+    );
     expect(() => h.record(Number.NaN)).toThrow(InvalidOptionError);
     expect(() => h.record(Infinity)).toThrow(InvalidOptionError);
     expect(() => h.percentile(101)).toThrow('percentile must be between 0 and 100, got 101');
-    expect(() => new LatencyHistogram({ relativeError: 0 })).toThrow('relativeError must be a positive number, got 0');
-    expect(() => new LatencyHistogram({ relativeError: 0.7 })).toThrow('relativeError must be a number in (0, 0.5], got 0.7');
+    expect(() => new LatencyHistogram({ relativeError: 0 })).toThrow(
+      'relativeError must be a positive number, got 0',
+    );
+    expect(() => new LatencyHistogram({ relativeError: 0.7 })).toThrow(
+      'relativeError must be a number in (0, 0.5], got 0.7',
+    );
     expect(() => new LatencyHistogram({ minTrackableMs: 10, maxTrackableMs: 5 })).toThrow(InvalidOptionError);
     expect(() => new LatencyHistogram({ relativeError: 1e-7 })).toThrow(/needs \d+ buckets/);
     expect(() => new LatencyHistogram({ precision: 2 } as never)).toThrow(/unknown option 'precision'/);

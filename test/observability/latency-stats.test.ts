@@ -13,9 +13,16 @@ function nearestRank(values: readonly number[], p: number): number {
   return sorted[Math.max(1, Math.ceil((p / 100) * sorted.length)) - 1]!;
 }
 
-function expectPercentiles(actual: { p50: number; p95: number; p99: number } | undefined, values: readonly number[]): void {
+function expectPercentiles(
+  actual: { p50: number; p95: number; p99: number } | undefined,
+  values: readonly number[],
+): void {
   expect(actual).toBeDefined();
-  for (const [key, p] of [['p50', 50], ['p95', 95], ['p99', 99]] as const) {
+  for (const [key, p] of [
+    ['p50', 50],
+    ['p95', 95],
+    ['p99', 99],
+  ] as const) {
     const expected = nearestRank(values, p);
     // The histogram's stated bound: 1 % of the value (values of 0 land exactly on 0).
     expect(Math.abs(actual![key] - expected)).toBeLessThanOrEqual(0.01 * expected);
@@ -23,7 +30,10 @@ function expectPercentiles(actual: { p50: number; p95: number; p99: number } | u
 }
 
 // Whole milliseconds, as the fake clock hands them out; some zeros (immediate starts).
-const durations = fc.array(fc.oneof(fc.integer({ min: 0, max: 5_000 }), fc.integer({ min: 1, max: 120_000 })), { minLength: 1, maxLength: 60 });
+const durations = fc.array(
+  fc.oneof(fc.integer({ min: 0, max: 5_000 }), fc.integer({ min: 1, max: 120_000 })),
+  { minLength: 1, maxLength: 60 },
+);
 
 describe('limiter stats: latency and queue wait percentiles', () => {
   it('are absent until metrics are attached, then cover calls from then on', async () => {
@@ -80,7 +90,9 @@ describe('throttled node stats: latency and queue wait of its own calls', () => 
       fc.asyncProperty(durations, async (ms) => {
         const clock = new FakeClock();
         class N extends ThrottledParallelBatchNode<unknown, number, number> {
-          override async prep() { return ms.map((_, i) => i); }
+          override async prep() {
+            return ms.map((_, i) => i);
+          }
           override async exec(i: number) {
             await clock.sleep(ms[i]!);
             return i;
@@ -105,7 +117,9 @@ describe('throttled node stats: latency and queue wait of its own calls', () => 
     const shared = new Limiter({ clock, maxConcurrent: 10, name: 'shared' });
     const make = (ms: number) =>
       new (class extends ThrottledParallelBatchNode<unknown, number, number> {
-        override async prep() { return [1, 2, 3]; }
+        override async prep() {
+          return [1, 2, 3];
+        }
         override async exec(i: number) {
           await clock.sleep(ms);
           return i;

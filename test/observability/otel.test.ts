@@ -1,5 +1,10 @@
 import type { Attributes, BatchObservableCallback, Meter, Observable } from '@opentelemetry/api';
-import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import {
+  BasicTracerProvider,
+  InMemorySpanExporter,
+  SimpleSpanProcessor,
+  type ReadableSpan,
+} from '@opentelemetry/sdk-trace-base';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FakeClock } from '../../src/testing/fake-clock';
 import { Limiter } from '../../src/limits/limiter';
@@ -15,10 +20,14 @@ class RecordingMeter {
   readonly callbacks: BatchObservableCallback[] = [];
 
   createCounter(name: string) {
-    return { add: (value: number, attributes: Attributes = {}) => this.added.push({ name, value, attributes }) };
+    return {
+      add: (value: number, attributes: Attributes = {}) => this.added.push({ name, value, attributes }),
+    };
   }
   createHistogram(name: string) {
-    return { record: (value: number, attributes: Attributes = {}) => this.recorded.push({ name, value, attributes }) };
+    return {
+      record: (value: number, attributes: Attributes = {}) => this.recorded.push({ name, value, attributes }),
+    };
   }
   createObservableGauge(name: string) {
     return { name, addCallback() {}, removeCallback() {} };
@@ -75,13 +84,20 @@ describe('instrument(): OpenTelemetry spans and metrics', () => {
     let first429 = true;
     class Summarise extends ThrottledParallelBatchNode<unknown, Req, Res> {
       override async prep() {
-        return [1, 2].map((id) => ({ id, model: 'gpt-4o-mini', messages: [{ role: 'user', content: `ticket ${id}` }] }));
+        return [1, 2].map((id) => ({
+          id,
+          model: 'gpt-4o-mini',
+          messages: [{ role: 'user', content: `ticket ${id}` }],
+        }));
       }
       override async exec(req: Req) {
         await clock.sleep(100);
         if (req.id === 2 && first429) {
           first429 = false;
-          throw Object.assign(new Error('Rate limit reached'), { status: 429, headers: { 'retry-after-ms': '50' } });
+          throw Object.assign(new Error('Rate limit reached'), {
+            status: 429,
+            headers: { 'retry-after-ms': '50' },
+          });
         }
         return { usage: { prompt_tokens: 1000, completion_tokens: 500, total_tokens: 1500 } };
       }
@@ -115,7 +131,11 @@ describe('instrument(): OpenTelemetry spans and metrics', () => {
     });
     expect(ok[0]!.attributes['throttleflow.tokens.estimated']).toBeGreaterThan(0);
     const limited = calls.find((s) => s.attributes['throttleflow.outcome'] === 'rate_limited')!;
-    expect(limited.attributes).toMatchObject({ 'throttleflow.rate_limited': true, 'throttleflow.wait_ms': 100, 'throttleflow.node': 'Summarise' });
+    expect(limited.attributes).toMatchObject({
+      'throttleflow.rate_limited': true,
+      'throttleflow.wait_ms': 100,
+      'throttleflow.node': 'Summarise',
+    });
     expect(limited.attributes['throttleflow.cost_usd']).toBeUndefined();
     expect(limited.status.code).toBe(2); // SpanStatusCode.ERROR
     expect(limited.events.map((e) => e.name)).toEqual(['throttleflow.acquired', 'exception']);
@@ -134,11 +154,20 @@ describe('instrument(): OpenTelemetry spans and metrics', () => {
     // Metrics
     expect(meter.sum('throttleflow.calls')).toBe(3);
     expect(meter.sum('throttleflow.calls', { 'throttleflow.outcome': 'rate_limited' })).toBe(1);
-    expect(meter.sum('throttleflow.rate_limits', { 'throttleflow.node': 'Summarise', 'throttleflow.limiter': 'openai' })).toBe(1);
+    expect(
+      meter.sum('throttleflow.rate_limits', {
+        'throttleflow.node': 'Summarise',
+        'throttleflow.limiter': 'openai',
+      }),
+    ).toBe(1);
     expect(meter.sum('throttleflow.tokens', { 'gen_ai.request.model': 'gpt-4o-mini' })).toBe(3000);
     expect(meter.sum('throttleflow.cost')).toBeCloseTo(2 * price, 12);
-    expect(meter.recorded.filter((r) => r.name === 'throttleflow.call.duration').map((r) => r.value)).toEqual([100, 100, 100]);
-    expect(meter.recorded.filter((r) => r.name === 'throttleflow.queue.wait').map((r) => r.value)).toEqual([0, 100, 50]);
+    expect(meter.recorded.filter((r) => r.name === 'throttleflow.call.duration').map((r) => r.value)).toEqual(
+      [100, 100, 100],
+    );
+    expect(meter.recorded.filter((r) => r.name === 'throttleflow.queue.wait').map((r) => r.value)).toEqual([
+      0, 100, 50,
+    ]);
   });
 
   it('observes queue length, calls in flight, rate limits and tokens per minute of each limiter', async () => {
@@ -147,7 +176,9 @@ describe('instrument(): OpenTelemetry spans and metrics', () => {
     const limiter = new Limiter({ clock, name: 'anthropic', maxConcurrent: 2 });
     running.push(instrument({ tracer, meter: meter as unknown as Meter, limiters: [limiter] }));
     class N extends ThrottledParallelBatchNode<unknown, number, Res> {
-      override async prep() { return [1, 2, 3, 4, 5]; }
+      override async prep() {
+        return [1, 2, 3, 4, 5];
+      }
       override async exec() {
         await clock.sleep(100);
         return { usage: { prompt_tokens: 10, completion_tokens: 5, total_tokens: 15 } };
@@ -156,7 +187,8 @@ describe('instrument(): OpenTelemetry spans and metrics', () => {
     const run = new N({ limiter }).run({});
     await clock.advance(10);
     const during = meter.collect();
-    const value = (m: Map<string, [number, Attributes][]>, name: string) => m.get(name)?.find(([, a]) => a['throttleflow.limiter'] === 'anthropic')?.[0];
+    const value = (m: Map<string, [number, Attributes][]>, name: string) =>
+      m.get(name)?.find(([, a]) => a['throttleflow.limiter'] === 'anthropic')?.[0];
     expect(value(during, 'throttleflow.limiter.active')).toBe(2);
     expect(value(during, 'throttleflow.limiter.queued')).toBe(3);
     expect(value(during, 'throttleflow.limiter.utilization')).toBe(1);
@@ -175,12 +207,19 @@ describe('instrument(): OpenTelemetry spans and metrics', () => {
     running.push(instrument({ tracer: null, meter: meter as unknown as Meter }));
     const clock = new FakeClock();
     class Own extends ThrottledParallelBatchNode<unknown, number, number> {
-      override async prep() { return [1]; }
-      override async exec(i: number) { return i; }
+      override async prep() {
+        return [1];
+      }
+      override async exec(i: number) {
+        return i;
+      }
     }
     const node = new Own({ clock, maxConcurrent: 3 });
     await runOnFakeClock(clock, node.run({}));
-    const names = meter.collect().get('throttleflow.limiter.active')!.map(([, a]) => a['throttleflow.limiter']);
+    const names = meter
+      .collect()
+      .get('throttleflow.limiter.active')!
+      .map(([, a]) => a['throttleflow.limiter']);
     expect(names).toContain('Own');
   });
 
@@ -189,8 +228,12 @@ describe('instrument(): OpenTelemetry spans and metrics', () => {
     const otel = instrument({ tracer, meter: meter as unknown as Meter });
     const clock = new FakeClock();
     class Broken extends ThrottledParallelBatchNode<unknown, number, number> {
-      override async prep() { return [1]; }
-      override async exec(): Promise<number> { throw new Error('bad request'); }
+      override async prep() {
+        return [1];
+      }
+      override async exec(): Promise<number> {
+        throw new Error('bad request');
+      }
     }
     await expect(runOnFakeClock(clock, new Broken({ clock }).run({}))).rejects.toThrow('bad request');
     const run = exporter.getFinishedSpans().find((s) => s.name === 'throttleflow.node_run')!;

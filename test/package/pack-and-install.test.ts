@@ -35,23 +35,42 @@ interface ExportConditions {
   import: { types: string; default: string };
   require: { types: string; default: string };
 }
-const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { exports: Record<string, ExportConditions | string> };
-const subpathExports = Object.entries(pkg.exports).filter((e): e is [string, ExportConditions] => typeof e[1] === 'object');
+const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
+  exports: Record<string, ExportConditions | string>;
+};
+const subpathExports = Object.entries(pkg.exports).filter(
+  (e): e is [string, ExportConditions] => typeof e[1] === 'object',
+);
 
 /** The version of a package in the repository's own node_modules (installing it again hits the npm cache). */
-const installedVersion = (name: string) => (JSON.parse(readFileSync(join(root, 'node_modules', name, 'package.json'), 'utf8')) as { version: string }).version;
+const installedVersion = (name: string) =>
+  (JSON.parse(readFileSync(join(root, 'node_modules', name, 'package.json'), 'utf8')) as { version: string })
+    .version;
 
 const run = (cmd: string, args: string[], cwd: string) =>
-  execFileSync(cmd, args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, npm_config_loglevel: 'error' } });
+  execFileSync(cmd, args, {
+    cwd,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, npm_config_loglevel: 'error' },
+  });
 
 beforeAll(() => {
   project = mkdtempSync(join(tmpdir(), 'throttleflow-pack-'));
   run(npm, ['run', 'build'], root);
-  const packed = JSON.parse(run(npm, ['pack', '--json', '--pack-destination', project], root)) as { filename: string; files: { path: string }[] }[];
+  const packed = JSON.parse(run(npm, ['pack', '--json', '--pack-destination', project], root)) as {
+    filename: string;
+    files: { path: string }[];
+  }[];
   tarballFiles = packed[0]!.files.map((f) => f.path);
-  writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'consumer', private: true, version: '0.0.0' }));
+  writeFileSync(
+    join(project, 'package.json'),
+    JSON.stringify({ name: 'consumer', private: true, version: '0.0.0' }),
+  );
   // The optional peers of throttleflow/redis and throttleflow/otel, as a user of those subpaths installs them.
-  const peers = ['typescript', 'ioredis', '@opentelemetry/api', '@types/node'].map((name) => `${name}@${installedVersion(name)}`);
+  const peers = ['typescript', 'ioredis', '@opentelemetry/api', '@types/node'].map(
+    (name) => `${name}@${installedVersion(name)}`,
+  );
   run(npm, ['install', '--no-audit', '--no-fund', join(project, packed[0]!.filename), ...peers], project);
 }, 240_000);
 
@@ -66,15 +85,24 @@ describe('the published package', () => {
     expect(tarballFiles).toContain('dist/index.js');
     expect(tarballFiles).toContain('dist/index.cjs');
     expect(tarballFiles).toContain('dist/index.d.ts');
-    expect(tarballFiles.filter((f) => !/^(dist\/|package\.json$|README\.md$|CHANGELOG\.md$|LICENSE)/.test(f))).toEqual([]);
+    expect(
+      tarballFiles.filter((f) => !/^(dist\/|package\.json$|README\.md$|CHANGELOG\.md$|LICENSE)/.test(f)),
+    ).toEqual([]);
     expect(tarballFiles.some((f) => f.startsWith('src/') || f.startsWith('test/'))).toBe(false);
   });
 
-  it('lists every entry point of package.json exports here, and ships each one\'s files', () => {
-    const names = subpathExports.map(([key]) => (key === '.' ? 'throttleflow' : `throttleflow/${key.slice(2)}`));
+  it("lists every entry point of package.json exports here, and ships each one's files", () => {
+    const names = subpathExports.map(([key]) =>
+      key === '.' ? 'throttleflow' : `throttleflow/${key.slice(2)}`,
+    );
     expect(names.sort()).toEqual(Object.keys(ENTRY_POINTS).sort());
     for (const [key, conditions] of subpathExports) {
-      for (const file of [conditions.import.types, conditions.import.default, conditions.require.types, conditions.require.default]) {
+      for (const file of [
+        conditions.import.types,
+        conditions.import.default,
+        conditions.require.types,
+        conditions.require.default,
+      ]) {
         expect(tarballFiles, `${key}: ${file}`).toContain(file.replace(/^\.\//, ''));
       }
     }
@@ -95,9 +123,14 @@ const chain = withFallback([{ name: 'a', limiter: new root.Limiter({ maxConcurre
 console.log(JSON.stringify({ loaded, rootValues: Object.keys(await import('throttleflow')).length, served: await chain.call(21) }));
 `,
     );
-    const out = JSON.parse(run(process.execPath, ['subpaths.mjs'], project)) as { loaded: Record<string, string>; rootValues: number; served: number };
+    const out = JSON.parse(run(process.execPath, ['subpaths.mjs'], project)) as {
+      loaded: Record<string, string>;
+      rootValues: number;
+      served: number;
+    };
     expect(Object.keys(out.loaded).sort()).toEqual(Object.keys(ENTRY_POINTS).sort());
-    for (const [specifier, type] of Object.entries(out.loaded)) expect(type, `${specifier} exports ${ENTRY_POINTS[specifier]}`).toBe('function');
+    for (const [specifier, type] of Object.entries(out.loaded))
+      expect(type, `${specifier} exports ${ENTRY_POINTS[specifier]}`).toBe('function');
     expect(out.rootValues).toBeLessThanOrEqual(MAX_ROOT_VALUES);
     expect(out.served).toBe(42);
   });
@@ -115,9 +148,14 @@ const chain = withFallback([{ name: 'a', limiter: new root.Limiter({ maxConcurre
 chain.call(21).then((served) => console.log(JSON.stringify({ loaded, rootValues: Object.keys(root).length, served })));
 `,
     );
-    const out = JSON.parse(run(process.execPath, ['subpaths.cjs'], project)) as { loaded: Record<string, string>; rootValues: number; served: number };
+    const out = JSON.parse(run(process.execPath, ['subpaths.cjs'], project)) as {
+      loaded: Record<string, string>;
+      rootValues: number;
+      served: number;
+    };
     expect(Object.keys(out.loaded).sort()).toEqual(Object.keys(ENTRY_POINTS).sort());
-    for (const [specifier, type] of Object.entries(out.loaded)) expect(type, `${specifier} exports ${ENTRY_POINTS[specifier]}`).toBe('function');
+    for (const [specifier, type] of Object.entries(out.loaded))
+      expect(type, `${specifier} exports ${ENTRY_POINTS[specifier]}`).toBe('function');
     expect(out.rootValues).toBeLessThanOrEqual(MAX_ROOT_VALUES);
     expect(out.served).toBe(42);
   });
@@ -136,7 +174,11 @@ lease.release();
 console.log(JSON.stringify({ out: shared.out, action, requests: limiter.stats().totalRequests }));
 `,
     );
-    expect(JSON.parse(run(process.execPath, ['esm.mjs'], project))).toEqual({ out: 'hi', action: 'done', requests: 1 });
+    expect(JSON.parse(run(process.execPath, ['esm.mjs'], project))).toEqual({
+      out: 'hi',
+      action: 'done',
+      requests: 1,
+    });
   });
 
   it('works from a CommonJS script', () => {
@@ -192,14 +234,29 @@ new Limiter({ maxConcurrent: 'ten' });
     writeFileSync(join(project, 'use.ts'), source);
     writeFileSync(join(project, 'use.mts'), source);
     const tsc = join(project, 'node_modules/typescript/bin/tsc');
-    const common = ['--noEmit', '--strict', '--target', 'es2022', '--lib', 'es2023,esnext.disposable,dom', '--types', 'node'];
+    const common = [
+      '--noEmit',
+      '--strict',
+      '--target',
+      'es2022',
+      '--lib',
+      'es2023,esnext.disposable,dom',
+      '--types',
+      'node',
+    ];
     for (const moduleResolution of ['node16', 'nodenext', 'bundler']) {
       const module = moduleResolution === 'bundler' ? 'esnext' : moduleResolution;
       const files = moduleResolution === 'bundler' ? ['use.ts'] : ['use.ts', 'use.mts'];
       try {
-        run(process.execPath, [tsc, ...common, '--module', module, '--moduleResolution', moduleResolution, ...files], project);
+        run(
+          process.execPath,
+          [tsc, ...common, '--module', module, '--moduleResolution', moduleResolution, ...files],
+          project,
+        );
       } catch (error) {
-        throw new Error(`tsc (${moduleResolution}) failed:\n${(error as { stdout?: string }).stdout ?? String(error)}`);
+        throw new Error(
+          `tsc (${moduleResolution}) failed:\n${(error as { stdout?: string }).stdout ?? String(error)}`,
+        );
       }
     }
     expect(readdirSync(project)).toContain('use.mts');

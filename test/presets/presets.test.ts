@@ -3,18 +3,46 @@ import { FlowPresets, InvalidOptionError, Presets } from '../../src/index';
 
 // The numbers users rely on (DESIGN.md section 3): maxConcurrent / maxPerMinute.
 const NODE_TABLE: Record<string, [number, number | undefined]> = {
-  OPENAI_FREE: [3, 3], OPENAI_TIER1: [5, 60], OPENAI_TIER2: [10, 500], OPENAI_TIER3: [15, 5000],
-  OPENAI_TIER4: [20, 10000], OPENAI_TIER5: [30, 30000], ANTHROPIC_FREE: [2, 5], ANTHROPIC_BUILD_TIER1: [5, 50],
-  ANTHROPIC_BUILD_TIER2: [10, 1000], ANTHROPIC_BUILD_TIER3: [15, 2000], ANTHROPIC_BUILD_TIER4: [20, 4000],
-  ANTHROPIC_STANDARD: [5, 50], ANTHROPIC_SCALE: [15, 2000], GOOGLE_FREE: [2, 15], GOOGLE_PAY_AS_YOU_GO: [10, 1000],
-  COHERE_TRIAL: [2, 20], COHERE_PRODUCTION: [10, 10000], HUGGINGFACE_FREE: [1, 30], HUGGINGFACE_PRO: [5, 1000],
-  MISTRAL_FREE: [2, 30], MISTRAL_STANDARD: [10, 500], CONSERVATIVE: [2, 20], MODERATE: [5, 60], AGGRESSIVE: [10, 200],
-  UNLIMITED_CONCURRENT: [50, undefined], SCRAPING_POLITE: [2, 10], SCRAPING_MODERATE: [5, 30], SCRAPING_AGGRESSIVE: [10, 60],
+  OPENAI_FREE: [3, 3],
+  OPENAI_TIER1: [5, 60],
+  OPENAI_TIER2: [10, 500],
+  OPENAI_TIER3: [15, 5000],
+  OPENAI_TIER4: [20, 10000],
+  OPENAI_TIER5: [30, 30000],
+  ANTHROPIC_FREE: [2, 5],
+  ANTHROPIC_BUILD_TIER1: [5, 50],
+  ANTHROPIC_BUILD_TIER2: [10, 1000],
+  ANTHROPIC_BUILD_TIER3: [15, 2000],
+  ANTHROPIC_BUILD_TIER4: [20, 4000],
+  ANTHROPIC_STANDARD: [5, 50],
+  ANTHROPIC_SCALE: [15, 2000],
+  GOOGLE_FREE: [2, 15],
+  GOOGLE_PAY_AS_YOU_GO: [10, 1000],
+  COHERE_TRIAL: [2, 20],
+  COHERE_PRODUCTION: [10, 10000],
+  HUGGINGFACE_FREE: [1, 30],
+  HUGGINGFACE_PRO: [5, 1000],
+  MISTRAL_FREE: [2, 30],
+  MISTRAL_STANDARD: [10, 500],
+  CONSERVATIVE: [2, 20],
+  MODERATE: [5, 60],
+  AGGRESSIVE: [10, 200],
+  UNLIMITED_CONCURRENT: [50, undefined],
+  SCRAPING_POLITE: [2, 10],
+  SCRAPING_MODERATE: [5, 30],
+  SCRAPING_AGGRESSIVE: [10, 60],
 };
 
 const FLOW_TABLE: Record<string, [number, number | undefined]> = {
-  CONSERVATIVE: [3, 30], MODERATE: [10, 60], AGGRESSIVE: [25, 200], HIGH_THROUGHPUT: [50, 500], UNLIMITED: [100, undefined],
-  BATCH_PROCESSING: [10, 100], DATA_PIPELINE: [20, 200], REALTIME: [5, undefined], HEAVY_PROCESSING: [5, 20],
+  CONSERVATIVE: [3, 30],
+  MODERATE: [10, 60],
+  AGGRESSIVE: [25, 200],
+  HIGH_THROUGHPUT: [50, 500],
+  UNLIMITED: [100, undefined],
+  BATCH_PROCESSING: [10, 100],
+  DATA_PIPELINE: [20, 200],
+  REALTIME: [5, undefined],
+  HEAVY_PROCESSING: [5, 20],
 };
 
 const ADAPTIVE_TABLE: Record<string, number[]> = {
@@ -34,7 +62,9 @@ describe('Presets', () => {
 
   it('looks names up case-insensitively and suggests the closest name for a typo', () => {
     expect(Presets.get('openai_tier2')).toBe(Presets.OPENAI_TIER2);
-    expect(() => Presets.get('openai_teir2')).toThrow(/Unknown preset 'openai_teir2' \(did you mean 'OPENAI_TIER2'\?\)/);
+    expect(() => Presets.get('openai_teir2')).toThrow(
+      /Unknown preset 'openai_teir2' \(did you mean 'OPENAI_TIER2'\?\)/,
+    );
     expect(() => Presets.get('nope')).toThrow(InvalidOptionError);
   });
 
@@ -60,7 +90,8 @@ describe('Presets', () => {
 describe('FlowPresets', () => {
   it('has the documented flow presets', () => {
     for (const [name, [maxConcurrentFlows, maxFlowsPerMinute]] of Object.entries(FLOW_TABLE)) {
-      const expected = maxFlowsPerMinute === undefined ? { maxConcurrentFlows } : { maxConcurrentFlows, maxFlowsPerMinute };
+      const expected =
+        maxFlowsPerMinute === undefined ? { maxConcurrentFlows } : { maxConcurrentFlows, maxFlowsPerMinute };
       expect({ ...FlowPresets.get(name) }, name).toEqual(expected);
     }
   });
@@ -76,7 +107,9 @@ describe('FlowPresets', () => {
         recoveryFactor: recovery,
       });
     }
-    expect(FlowPresets.list()).toHaveLength(Object.keys(FLOW_TABLE).length + Object.keys(ADAPTIVE_TABLE).length);
+    expect(FlowPresets.list()).toHaveLength(
+      Object.keys(FLOW_TABLE).length + Object.keys(ADAPTIVE_TABLE).length,
+    );
   });
 
   it('is frozen', () => {

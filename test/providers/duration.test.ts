@@ -30,9 +30,12 @@ describe('parseDuration', () => {
     expect(parseDuration(text)).toBe(expected);
   });
 
-  it.each(['', 's', '-1s', '1x', '1s2', 'ms', '1.2.3s', 'abc', '1 s', 'NaNs', `${'9'.repeat(400)}s`])('rejects %j', (text) => {
-    expect(parseDuration(text)).toBeUndefined();
-  });
+  it.each(['', 's', '-1s', '1x', '1s2', 'ms', '1.2.3s', 'abc', '1 s', 'NaNs', `${'9'.repeat(400)}s`])(
+    'rejects %j',
+    (text) => {
+      expect(parseDuration(text)).toBeUndefined();
+    },
+  );
 
   it('rejects non-strings except non-negative numbers (seconds)', () => {
     expect(parseDuration(undefined)).toBeUndefined();

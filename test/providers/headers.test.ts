@@ -1,7 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { readHeaders } from '../../src/providers/header-source';
 import { parseRateLimitHeaders } from '../../src/providers/parse-rate-limit-headers';
-import { parseRetryAfter, parseRetryAfterMs, retryAfterFromHeaders } from '../../src/providers/parse-retry-after';
+import {
+  parseRetryAfter,
+  parseRetryAfterMs,
+  retryAfterFromHeaders,
+} from '../../src/providers/parse-retry-after';
 
 const NOW_MS = Date.parse('2025-06-01T12:00:00Z');
 
@@ -17,7 +21,12 @@ const OPENAI_HEADERS = {
 describe('readHeaders', () => {
   it('reads Headers, records in any case, Maps, and entry arrays', () => {
     expect(readHeaders(new Headers({ 'Retry-After': '1' }))?.get('retry-after')).toBe('1');
-    expect(readHeaders({ 'RETRY-AFTER': 2, 'Set-Cookie': ['a', 'b'] })).toEqual(new Map([['retry-after', '2'], ['set-cookie', 'a, b']]));
+    expect(readHeaders({ 'RETRY-AFTER': 2, 'Set-Cookie': ['a', 'b'] })).toEqual(
+      new Map([
+        ['retry-after', '2'],
+        ['set-cookie', 'a, b'],
+      ]),
+    );
     expect(readHeaders(new Map([['Retry-After', '3']]))?.get('retry-after')).toBe('3');
     expect(readHeaders([['Retry-After', '4']])?.get('retry-after')).toBe('4');
   });
@@ -42,7 +51,18 @@ describe('readHeaders', () => {
   it('gives undefined for non-objects and survives hostile input', () => {
     expect(readHeaders(undefined)).toBeUndefined();
     expect(readHeaders('retry-after: 1')).toBeUndefined();
-    expect(readHeaders(new Proxy({}, { ownKeys() { throw new Error('x'); } }))).toBeUndefined();
+    expect(
+      readHeaders(
+        new Proxy(
+          {},
+          {
+            ownKeys() {
+              throw new Error('x');
+            },
+          },
+        ),
+      ),
+    ).toBeUndefined();
     const cyclic: Record<string, unknown> = {};
     cyclic.headers = cyclic;
     expect(() => readHeaders(cyclic)).not.toThrow();
@@ -77,7 +97,15 @@ describe('parseRetryAfter / parseRetryAfterMs', () => {
   });
 
   it('prefers retry-after-ms over retry-after', () => {
-    expect(retryAfterFromHeaders(new Map([['retry-after', '2'], ['retry-after-ms', '1234']]), NOW_MS)).toBe(1234);
+    expect(
+      retryAfterFromHeaders(
+        new Map([
+          ['retry-after', '2'],
+          ['retry-after-ms', '1234'],
+        ]),
+        NOW_MS,
+      ),
+    ).toBe(1234);
     expect(retryAfterFromHeaders(new Map([['retry-after', '2']]), NOW_MS)).toBe(2000);
     expect(retryAfterFromHeaders(new Map(), NOW_MS)).toBeUndefined();
   });
@@ -149,6 +177,9 @@ describe('parseRateLimitHeaders', () => {
   it('unknown input gives { provider: "unknown" }', () => {
     expect(parseRateLimitHeaders(undefined)).toEqual({ provider: 'unknown' });
     expect(parseRateLimitHeaders({ 'content-type': 'application/json' })).toEqual({ provider: 'unknown' });
-    expect(parseRateLimitHeaders({ 'retry-after': '1' })).toEqual({ provider: 'unknown', retryAfterMs: 1000 });
+    expect(parseRateLimitHeaders({ 'retry-after': '1' })).toEqual({
+      provider: 'unknown',
+      retryAfterMs: 1000,
+    });
   });
 });

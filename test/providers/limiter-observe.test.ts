@@ -14,10 +14,13 @@ async function startMany(limiter: Limiter, n: number): Promise<void> {
 async function grantedWithin(clock: FakeClock, limiter: Limiter, ms: number): Promise<boolean> {
   let granted = false;
   const controller = new AbortController();
-  const pending = limiter.acquire({ signal: controller.signal }).then((lease) => {
-    granted = true;
-    lease.release();
-  }, () => {});
+  const pending = limiter.acquire({ signal: controller.signal }).then(
+    (lease) => {
+      granted = true;
+      lease.release();
+    },
+    () => {},
+  );
   await clock.advance(ms);
   controller.abort();
   await pending;
@@ -25,7 +28,7 @@ async function grantedWithin(clock: FakeClock, limiter: Limiter, ms: number): Pr
 }
 
 describe('Limiter.observe: provider feedback', () => {
-  it('counts a lease\'s window entry from when its request reached the provider (processing time subtracted)', async () => {
+  it("counts a lease's window entry from when its request reached the provider (processing time subtracted)", async () => {
     const clock = new FakeClock();
     const limiter = new Limiter({ maxPerWindow: 10, windowMs: 10_000, windowMarginMs: 0, clock });
     const leases = await Promise.all(Array.from({ length: 10 }, () => limiter.acquire()));
@@ -41,7 +44,10 @@ describe('Limiter.observe: provider feedback', () => {
   });
 
   it('a known arrival replaces the margin: entries count from the arrival, or for the margin when it is later', async () => {
-    for (const [processingMs, roomAtMs] of [[0, 10_300], [250, 10_100]] as const) {
+    for (const [processingMs, roomAtMs] of [
+      [0, 10_300],
+      [250, 10_100],
+    ] as const) {
       const clock = new FakeClock();
       const limiter = new Limiter({ maxPerWindow: 1, windowMs: 10_000, windowMarginMs: 100, clock });
       const lease = await limiter.acquire();
@@ -88,7 +94,7 @@ describe('Limiter.observe: provider feedback', () => {
     expect(limiter.stats().requestsInWindow).toBe(0);
   });
 
-  it('moves only the observed lease\'s entry', async () => {
+  it("moves only the observed lease's entry", async () => {
     const clock = new FakeClock();
     const limiter = new Limiter({ maxPerWindow: 2, windowMs: 10_000, windowMarginMs: 0, clock });
     const prompt = await limiter.acquire();
@@ -135,7 +141,11 @@ describe('Limiter.observe: provider feedback', () => {
     await clock.advance(499);
     expect(await grantedWithin(clock, limiter, 0)).toBe(false);
     await clock.advance(1);
-    const all = await Promise.all([limiter.acquire({ timeoutMs: 0 }), limiter.acquire({ timeoutMs: 0 }), limiter.acquire({ timeoutMs: 0 })]);
+    const all = await Promise.all([
+      limiter.acquire({ timeoutMs: 0 }),
+      limiter.acquire({ timeoutMs: 0 }),
+      limiter.acquire({ timeoutMs: 0 }),
+    ]);
     expect(all).toHaveLength(3);
     for (const lease of all) lease.release();
   });
@@ -145,8 +155,16 @@ describe('Limiter.observe: provider feedback', () => {
     const limiter = new Limiter({ maxPerMinute: 100, clock });
     const events: LimitChangeEvent[] = [];
     limiter.on('limit', (e) => events.push(e));
-    limiter.observe(new Headers({ 'x-ratelimit-limit-requests': '50', 'x-ratelimit-remaining-requests': '49', 'x-ratelimit-reset-requests': '1.2s' }));
-    expect(events).toEqual([{ resource: 'requests', windowMs: 60_000, from: 100, to: 50, reason: 'lowered' }]);
+    limiter.observe(
+      new Headers({
+        'x-ratelimit-limit-requests': '50',
+        'x-ratelimit-remaining-requests': '49',
+        'x-ratelimit-reset-requests': '1.2s',
+      }),
+    );
+    expect(events).toEqual([
+      { resource: 'requests', windowMs: 60_000, from: 100, to: 50, reason: 'lowered' },
+    ]);
     await startMany(limiter, 50);
     expect(await grantedWithin(clock, limiter, 1000)).toBe(false);
     // A higher provider limit does not raise a configured one.
@@ -154,7 +172,7 @@ describe('Limiter.observe: provider feedback', () => {
     expect(events).toHaveLength(1);
   });
 
-  it('forProvider starts conservative and adopts the provider\'s limits from the first response', async () => {
+  it("forProvider starts conservative and adopts the provider's limits from the first response", async () => {
     const clock = new FakeClock();
     const limiter = Limiter.forProvider('openai', { clock });
     await startMany(limiter, 3);
@@ -181,20 +199,33 @@ describe('Limiter.observe: provider feedback', () => {
   it('pauses until the reset when the provider has nothing left although our windows have room', async () => {
     const clock = new FakeClock();
     const limiter = new Limiter({ maxPerMinute: 100, clock });
-    limiter.observe(new Headers({ 'x-ratelimit-limit-requests': '100', 'x-ratelimit-remaining-requests': '0', 'x-ratelimit-reset-requests': '2s' }));
+    limiter.observe(
+      new Headers({
+        'x-ratelimit-limit-requests': '100',
+        'x-ratelimit-remaining-requests': '0',
+        'x-ratelimit-reset-requests': '2s',
+      }),
+    );
     expect(limiter.stats().pausedUntil).toBe(2000);
     expect(await grantedWithin(clock, limiter, 1990)).toBe(false);
     expect(await grantedWithin(clock, limiter, 20)).toBe(true);
   });
 
   it('with unknown limits, pauses once our starts since the observed request have used up what the provider had left', async () => {
-    for (const [remaining, paused] of [[3, true], [4, false]] as const) {
+    for (const [remaining, paused] of [
+      [3, true],
+      [4, false],
+    ] as const) {
       const clock = new FakeClock();
       const limiter = new Limiter({ maxConcurrent: 10, clock });
       const observed = await limiter.acquire();
       const later = await Promise.all([limiter.acquire(), limiter.acquire(), limiter.acquire()]);
       await clock.advance(100);
-      const headers = new Headers({ 'x-ratelimit-limit-requests': '50', 'x-ratelimit-remaining-requests': String(remaining), 'x-ratelimit-reset-requests': '5s' });
+      const headers = new Headers({
+        'x-ratelimit-limit-requests': '50',
+        'x-ratelimit-remaining-requests': String(remaining),
+        'x-ratelimit-reset-requests': '5s',
+      });
       limiter.observe(headers, { lease: observed });
       observed.release();
       // Three started after the observed one: remaining 3 is spent (pause until the reset), 4 is not.
@@ -204,27 +235,42 @@ describe('Limiter.observe: provider feedback', () => {
     }
   });
 
-  it('with a window of our own, starts since the observed request do not count against the provider\'s remaining', async () => {
+  it("with a window of our own, starts since the observed request do not count against the provider's remaining", async () => {
     const clock = new FakeClock();
     const limiter = new Limiter({ maxPerWindow: 10, windowMs: 10_000, clock });
     const observed = await limiter.acquire();
     const later = await Promise.all([limiter.acquire(), limiter.acquire(), limiter.acquire()]);
     // Our window frees slots the header could not know of yet: starting in them is right, so no pause.
-    limiter.observe(new Headers({ 'x-ratelimit-remaining-requests': '3', 'x-ratelimit-reset-requests': '5s' }), { lease: observed });
+    limiter.observe(
+      new Headers({ 'x-ratelimit-remaining-requests': '3', 'x-ratelimit-reset-requests': '5s' }),
+      { lease: observed },
+    );
     observed.release();
     expect(limiter.stats().pausedUntil).toBe(0);
     // Only "nothing left although our window has room" pauses (someone else spends the budget).
-    limiter.observe(new Headers({ 'x-ratelimit-remaining-requests': '0', 'x-ratelimit-reset-requests': '5s' }));
+    limiter.observe(
+      new Headers({ 'x-ratelimit-remaining-requests': '0', 'x-ratelimit-reset-requests': '5s' }),
+    );
     expect(limiter.stats().pausedUntil).toBe(5000);
     for (const lease of later) lease.release();
   });
 
-  it('never lowers a daily window to the provider\'s per-minute number, nor adopts one for a one-second window', async () => {
+  it("never lowers a daily window to the provider's per-minute number, nor adopts one for a one-second window", async () => {
     const events: LimitChangeEvent[] = [];
     const daily = new Limiter({ maxPerDay: 10_000 });
     daily.on('limit', (e) => events.push(e));
-    daily.observe(new Headers({ 'x-ratelimit-limit-requests': '500', 'x-ratelimit-remaining-requests': '499', 'x-ratelimit-reset-requests': '120ms' }));
-    const perSecond = Limiter.forProvider('openai', { maxPerMinute: undefined, maxPerWindow: 5, windowMs: 1000 });
+    daily.observe(
+      new Headers({
+        'x-ratelimit-limit-requests': '500',
+        'x-ratelimit-remaining-requests': '499',
+        'x-ratelimit-reset-requests': '120ms',
+      }),
+    );
+    const perSecond = Limiter.forProvider('openai', {
+      maxPerMinute: undefined,
+      maxPerWindow: 5,
+      windowMs: 1000,
+    });
     perSecond.on('limit', (e) => events.push(e));
     perSecond.observe(new Headers({ 'x-ratelimit-limit-requests': '500' }));
     expect(events).toEqual([]);

@@ -52,19 +52,50 @@ describe('limiterOptionsFromEnv', () => {
   });
 
   it('ignores empty variables and other prefixes; a custom prefix works', () => {
-    expect(limiterOptionsFromEnv({ THROTTLEFLOW_OPENAI: '', THROTTLE_OPENAI: 'tier1', HOME: '/root' })).toEqual({});
-    expect(limiterOptionsFromEnv({ APP_LIMIT_OPENAI: 'tier1', THROTTLEFLOW_OPENAI: 'tier5' }, { prefix: 'APP_LIMIT_' })).toEqual({
+    expect(
+      limiterOptionsFromEnv({ THROTTLEFLOW_OPENAI: '', THROTTLE_OPENAI: 'tier1', HOME: '/root' }),
+    ).toEqual({});
+    expect(
+      limiterOptionsFromEnv(
+        { APP_LIMIT_OPENAI: 'tier1', THROTTLEFLOW_OPENAI: 'tier5' },
+        { prefix: 'APP_LIMIT_' },
+      ),
+    ).toEqual({
       openai: { ...Presets.OPENAI_TIER1 },
     });
   });
 
   it.each([
-    ['THROTTLEFLOW_OPENAI_MAX_PER_MINUTE', 'abc', "THROTTLEFLOW_OPENAI_MAX_PER_MINUTE must be a positive integer, got 'abc'"],
-    ['THROTTLEFLOW_OPENAI_MAX_PER_MINUTE', '0', "THROTTLEFLOW_OPENAI_MAX_PER_MINUTE must be a positive integer, got '0'"],
-    ['THROTTLEFLOW_OPENAI_MAX_CONCURRENT', '-3', "THROTTLEFLOW_OPENAI_MAX_CONCURRENT must be a positive integer, got '-3'"],
-    ['THROTTLEFLOW_OPENAI_MAX_CONCURRENT', '2.5', "THROTTLEFLOW_OPENAI_MAX_CONCURRENT must be a positive integer, got '2.5'"],
-    ['THROTTLEFLOW_OPENAI_MAX_TOKENS_PER_MINUTE', '1e6', "THROTTLEFLOW_OPENAI_MAX_TOKENS_PER_MINUTE must be a positive integer, got '1e6'"],
-    ['THROTTLEFLOW_OPENAI_MAX_PER_DAY', '99999999999999999999', "THROTTLEFLOW_OPENAI_MAX_PER_DAY must be a positive integer, got '99999999999999999999'"],
+    [
+      'THROTTLEFLOW_OPENAI_MAX_PER_MINUTE',
+      'abc',
+      "THROTTLEFLOW_OPENAI_MAX_PER_MINUTE must be a positive integer, got 'abc'",
+    ],
+    [
+      'THROTTLEFLOW_OPENAI_MAX_PER_MINUTE',
+      '0',
+      "THROTTLEFLOW_OPENAI_MAX_PER_MINUTE must be a positive integer, got '0'",
+    ],
+    [
+      'THROTTLEFLOW_OPENAI_MAX_CONCURRENT',
+      '-3',
+      "THROTTLEFLOW_OPENAI_MAX_CONCURRENT must be a positive integer, got '-3'",
+    ],
+    [
+      'THROTTLEFLOW_OPENAI_MAX_CONCURRENT',
+      '2.5',
+      "THROTTLEFLOW_OPENAI_MAX_CONCURRENT must be a positive integer, got '2.5'",
+    ],
+    [
+      'THROTTLEFLOW_OPENAI_MAX_TOKENS_PER_MINUTE',
+      '1e6',
+      "THROTTLEFLOW_OPENAI_MAX_TOKENS_PER_MINUTE must be a positive integer, got '1e6'",
+    ],
+    [
+      'THROTTLEFLOW_OPENAI_MAX_PER_DAY',
+      '99999999999999999999',
+      "THROTTLEFLOW_OPENAI_MAX_PER_DAY must be a positive integer, got '99999999999999999999'",
+    ],
   ])('rejects %s=%s naming the variable and value', (variable, value, message) => {
     const error = thrown(() => limiterOptionsFromEnv({ [variable]: value }));
     expect(isInvalidOptionError(error)).toBe(true);
@@ -75,19 +106,27 @@ describe('limiterOptionsFromEnv', () => {
   it('rejects an unknown preset, listing the provider presets and the closest name', () => {
     const error = thrown(() => limiterOptionsFromEnv({ THROTTLEFLOW_OPENAI: 'tier9' }));
     expect(isInvalidOptionError(error)).toBe(true);
-    expect(error.message).toMatch(/^THROTTLEFLOW_OPENAI must be a preset name, got 'tier9' \(did you mean '\w+'\?\); openai presets: free, tier1, tier2, tier3, tier4, tier5$/);
+    expect(error.message).toMatch(
+      /^THROTTLEFLOW_OPENAI must be a preset name, got 'tier9' \(did you mean '\w+'\?\); openai presets: free, tier1, tier2, tier3, tier4, tier5$/,
+    );
     const other = thrown(() => limiterOptionsFromEnv({ THROTTLEFLOW_MY_API: 'fast' }));
-    expect(other.message).toMatch(/^THROTTLEFLOW_MY_API must be a preset name, got 'fast'.*; presets: openai_free, /);
+    expect(other.message).toMatch(
+      /^THROTTLEFLOW_MY_API must be a preset name, got 'fast'.*; presets: openai_free, /,
+    );
   });
 
   it('rejects a misspelt setting instead of reading it as a limiter name', () => {
     const error = thrown(() => limiterOptionsFromEnv({ THROTTLEFLOW_OPENAI_MAX_PER_MINUTES: '500' }));
-    expect(error.message).toMatch(/^THROTTLEFLOW_OPENAI_MAX_PER_MINUTES: unknown setting MAX_PER_MINUTES \(did you mean 'MAX_PER_MINUTE'\?\)/);
+    expect(error.message).toMatch(
+      /^THROTTLEFLOW_OPENAI_MAX_PER_MINUTES: unknown setting MAX_PER_MINUTES \(did you mean 'MAX_PER_MINUTE'\?\)/,
+    );
     expect((error as { option?: string }).option).toBe('THROTTLEFLOW_OPENAI_MAX_PER_MINUTES');
   });
 
   it('rejects a name that is not one', () => {
-    expect(() => limiterOptionsFromEnv({ 'THROTTLEFLOW_OPEN-AI': 'tier1' })).toThrow(/THROTTLEFLOW_OPEN-AI: 'OPEN-AI' is not a limiter name/);
+    expect(() => limiterOptionsFromEnv({ 'THROTTLEFLOW_OPEN-AI': 'tier1' })).toThrow(
+      /THROTTLEFLOW_OPEN-AI: 'OPEN-AI' is not a limiter name/,
+    );
   });
 });
 
@@ -96,12 +135,17 @@ describe('LimiterRegistry.fromEnv', () => {
 
   it('registers a limiter per configured name and returns them', () => {
     const registry = new LimiterRegistry();
-    const { openai, my_api } = registry.fromEnv({ THROTTLEFLOW_OPENAI: 'tier2', THROTTLEFLOW_MY_API_MAX_CONCURRENT: '4' });
+    const { openai, my_api } = registry.fromEnv({
+      THROTTLEFLOW_OPENAI: 'tier2',
+      THROTTLEFLOW_MY_API_MAX_CONCURRENT: '4',
+    });
     expect(registry.names().sort()).toEqual(['my_api', 'openai']);
     expect(registry.get('openai')).toBe(openai);
     expect(openai!.name).toBe('openai');
     expect(openai!.stats().maxConcurrent).toBe(10);
-    expect(openai!.windows.map((w) => [w.resource, w.limit, w.configuredWindowMs])).toEqual([['requests', 500, 60_000]]);
+    expect(openai!.windows.map((w) => [w.resource, w.limit, w.configuredWindowMs])).toEqual([
+      ['requests', 500, 60_000],
+    ]);
     expect(my_api!.stats().maxConcurrent).toBe(4);
   });
 
@@ -118,9 +162,9 @@ describe('LimiterRegistry.fromEnv', () => {
 
   it('validates everything before registering anything', () => {
     const registry = new LimiterRegistry();
-    expect(() => registry.fromEnv({ THROTTLEFLOW_OPENAI: 'tier2', THROTTLEFLOW_ANTHROPIC_MAX_PER_MINUTE: 'abc' })).toThrow(
-      "THROTTLEFLOW_ANTHROPIC_MAX_PER_MINUTE must be a positive integer, got 'abc'",
-    );
+    expect(() =>
+      registry.fromEnv({ THROTTLEFLOW_OPENAI: 'tier2', THROTTLEFLOW_ANTHROPIC_MAX_PER_MINUTE: 'abc' }),
+    ).toThrow("THROTTLEFLOW_ANTHROPIC_MAX_PER_MINUTE must be a positive integer, got 'abc'");
     expect(registry.names()).toEqual([]);
   });
 

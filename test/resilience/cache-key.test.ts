@@ -52,7 +52,9 @@ describe('stableStringify', () => {
   });
 
   it('sorts keys at every depth', () => {
-    expect(stableStringify({ b: 1, a: { d: [{ z: 1, y: 2 }], c: 2 } })).toBe('{"a":{"c":2,"d":[{"y":2,"z":1}]},"b":1}');
+    expect(stableStringify({ b: 1, a: { d: [{ z: 1, y: 2 }], c: 2 } })).toBe(
+      '{"a":{"c":2,"d":[{"y":2,"z":1}]},"b":1}',
+    );
   });
 
   it('follows JSON for undefined, functions, holes and non-finite numbers, and toJSON', () => {
@@ -63,7 +65,21 @@ describe('stableStringify', () => {
 
   it('renders bigint, Map and Set unambiguously', () => {
     expect(stableStringify(12n)).not.toBe(stableStringify('12n'));
-    expect(stableStringify(new Map([['b', 1], ['a', 2]]))).toBe(stableStringify(new Map([['a', 2], ['b', 1]])));
+    expect(
+      stableStringify(
+        new Map([
+          ['b', 1],
+          ['a', 2],
+        ]),
+      ),
+    ).toBe(
+      stableStringify(
+        new Map([
+          ['a', 2],
+          ['b', 1],
+        ]),
+      ),
+    );
     expect(stableStringify(new Map([['a', 1]]))).not.toBe(stableStringify(new Map([['a', 2]])));
     expect(stableStringify(new Set([2, 1]))).toBe('Set[1,2]');
     expect(stableStringify(undefined)).toBe('undefined');

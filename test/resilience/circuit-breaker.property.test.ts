@@ -126,7 +126,12 @@ describe('CircuitBreaker state machine (property)', () => {
         fc.array(opArb, { minLength: 20, maxLength: 100, size: 'max' }),
         async (threshold, halfOpenAfterMs, halfOpenMaxCalls, ops) => {
           const clock = new FakeClock();
-          const breaker = new CircuitBreaker({ consecutiveFailures: threshold, halfOpenAfterMs, halfOpenMaxCalls, clock });
+          const breaker = new CircuitBreaker({
+            consecutiveFailures: threshold,
+            halfOpenAfterMs,
+            halfOpenMaxCalls,
+            clock,
+          });
           const model = new ReferenceBreaker(threshold, halfOpenAfterMs, halfOpenMaxCalls);
           let lastTo: CircuitState = 'closed';
           breaker.on('stateChange', ({ from, to }) => {

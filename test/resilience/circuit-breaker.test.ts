@@ -57,7 +57,11 @@ describe('CircuitBreaker (consecutive)', () => {
   });
 
   it('fails fast while open without calling the function, with retryAfterMs and the name', async () => {
-    const { clock, breaker, fail } = setup({ consecutiveFailures: 1, halfOpenAfterMs: 30_000, name: 'openai' });
+    const { clock, breaker, fail } = setup({
+      consecutiveFailures: 1,
+      halfOpenAfterMs: 30_000,
+      name: 'openai',
+    });
     await fail();
     await clock.advance(10_000);
     const fn = vi.fn(() => 'never');
@@ -68,7 +72,12 @@ describe('CircuitBreaker (consecutive)', () => {
     expect(result.ok).toBe(false);
     const error = (result as { error: unknown }).error;
     expect(isBrokenCircuitError(error)).toBe(true);
-    expect(error).toMatchObject({ name: 'BrokenCircuitError', breakerName: 'openai', retryAfterMs: 20_000, isolated: false });
+    expect(error).toMatchObject({
+      name: 'BrokenCircuitError',
+      breakerName: 'openai',
+      retryAfterMs: 20_000,
+      isolated: false,
+    });
     expect(rejected).toHaveBeenCalledWith(error);
     expect(breaker.retryAfterMs).toBe(20_000);
   });
@@ -87,7 +96,11 @@ describe('CircuitBreaker (consecutive)', () => {
   });
 
   it('lets exactly halfOpenMaxCalls trial calls through and rejects the rest', async () => {
-    const { clock, breaker, fail } = setup({ consecutiveFailures: 1, halfOpenAfterMs: 1000, halfOpenMaxCalls: 2 });
+    const { clock, breaker, fail } = setup({
+      consecutiveFailures: 1,
+      halfOpenAfterMs: 1000,
+      halfOpenMaxCalls: 2,
+    });
     await fail();
     await clock.advance(1000);
     const trials = [deferred<string>(), deferred<string>()];
@@ -322,7 +335,10 @@ describe('CircuitBreaker options', () => {
     [{ failureRate: 0.5, minimumCalls: 0 }, 'minimumCalls must be a positive integer, got 0'],
     [{ windowMs: 1000 }, 'failureRate must be a number greater than 0 and at most 1, got undefined'],
     [{ isFailure: 'yes' }, "isFailure must be a function, got 'yes'"],
-    [{ consecutiveFailures: 3, failureRate: 0.5 }, 'pass only one of consecutiveFailures, failureRate or policy'],
+    [
+      { consecutiveFailures: 3, failureRate: 0.5 },
+      'pass only one of consecutiveFailures, failureRate or policy',
+    ],
     [{ halfOpenAfterMS: 10 }, "unknown option 'halfOpenAfterMS' (did you mean 'halfOpenAfterMs'?)"],
   ])('rejects %j', (options, message) => {
     const build = () => new CircuitBreaker(options);

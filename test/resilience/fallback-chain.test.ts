@@ -14,7 +14,8 @@ import { runOnFakeClock } from '../throttled/support';
 
 afterEach(() => LimiterRegistry.clear());
 
-const status = (code: number, headers: Record<string, string> = {}) => Object.assign(new Error(`HTTP ${code}`), { status: code, headers });
+const status = (code: number, headers: Record<string, string> = {}) =>
+  Object.assign(new Error(`HTTP ${code}`), { status: code, headers });
 
 /** A fake provider: `behaviour()` says what the next call does. */
 function provider(clock: FakeClock, name: string, behaviour: () => 'ok' | Error, latencyMs = 100) {
@@ -90,7 +91,12 @@ describe('withFallback', () => {
     let overloaded = true;
     const p = provider(clock, 'p', () => (overloaded ? status(529) : 'ok'));
     const s = provider(clock, 's', () => 'ok');
-    const breaker = new CircuitBreaker({ consecutiveFailures: 3, halfOpenAfterMs: 10_000, clock, name: 'primary' });
+    const breaker = new CircuitBreaker({
+      consecutiveFailures: 3,
+      halfOpenAfterMs: 10_000,
+      clock,
+      name: 'primary',
+    });
     const primaryLimiter = new Limiter({ clock });
     const chain = withFallback<number, string>(
       [
@@ -184,13 +190,27 @@ describe('withFallback', () => {
     const error = await runOnFakeClock(clock, chain.call(1)).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(FallbackExhaustedError);
     expect((error as FallbackExhaustedError).attempts.map((x) => x.target)).toEqual(['a', 'b']);
-    expect((error as Error).message).toMatch(/^Fallback chain 'chat': no target served the call \(a: Error: HTTP 500; b: Error: HTTP 400\)/);
+    expect((error as Error).message).toMatch(
+      /^Fallback chain 'chat': no target served the call \(a: Error: HTTP 500; b: Error: HTTP 400\)/,
+    );
     expect(detectRateLimit(error)).toBeUndefined();
     expect(chain.stats()).toMatchObject({ calls: 1, served: 0, failed: 1 });
 
     const limited = withFallback<number, string>([
-      { name: 'a', limiter: new Limiter({ clock }), call: async () => { throw status(429); } },
-      { name: 'b', limiter: new Limiter({ clock }), call: async () => { throw status(429); } },
+      {
+        name: 'a',
+        limiter: new Limiter({ clock }),
+        call: async () => {
+          throw status(429);
+        },
+      },
+      {
+        name: 'b',
+        limiter: new Limiter({ clock }),
+        call: async () => {
+          throw status(429);
+        },
+      },
     ]);
     // Both get paused by the 429s; after the others failed, the chain waits for the paused ones,
     // which fail again: every attempt is a rate limit.
@@ -200,7 +220,7 @@ describe('withFallback', () => {
     expect(detectRateLimit(all)?.kind).toBe('rate_limit');
   });
 
-  it('looks limiter names up in the registry and stops at the caller\'s abort', async () => {
+  it("looks limiter names up in the registry and stops at the caller's abort", async () => {
     const clock = new FakeClock();
     const registry = new LimiterRegistry();
     registry.register('one', { clock });
@@ -227,17 +247,24 @@ describe('withFallback', () => {
     const limiter = new Limiter();
     const call = async () => 'x';
     expect(() => withFallback([])).toThrow('targets must be a non-empty array of targets, got []');
-    expect(() => withFallback([{ name: 'a', limiter, call }, { name: 'a', limiter, call }])).toThrow(
-      "targets.1.name must be unique, got 'a' twice",
-    );
+    expect(() =>
+      withFallback([
+        { name: 'a', limiter, call },
+        { name: 'a', limiter, call },
+      ]),
+    ).toThrow("targets.1.name must be unique, got 'a' twice");
     expect(() => withFallback([{ name: 'a', limiter: 5 as unknown as Limiter, call }])).toThrow(
       /targets\.0\.limiter must be a registered limiter name or a Limiter/,
     );
-    expect(() => withFallback([{ name: 'a', limiter, call, timeoutMs: 0 }])).toThrow(/targets\.0\.timeoutMs must be a positive number/);
+    expect(() => withFallback([{ name: 'a', limiter, call, timeoutMs: 0 }])).toThrow(
+      /targets\.0\.timeoutMs must be a positive number/,
+    );
     expect(() => withFallback([{ name: 'a', limiter, call }], { maxRateLimitRetries: -1 })).toThrow(
       /maxRateLimitRetries must be a non-negative integer/,
     );
-    expect(() => withFallback([{ name: 'a', limiter, call }], { retries: 1 } as object)).toThrow(/unknown option 'retries'/);
+    expect(() => withFallback([{ name: 'a', limiter, call }], { retries: 1 } as object)).toThrow(
+      /unknown option 'retries'/,
+    );
   });
 });
 
@@ -247,7 +274,10 @@ describe('FallbackNode', () => {
     let primaryHealthy = false;
     const breaker = new CircuitBreaker({ consecutiveFailures: 2, halfOpenAfterMs: 60_000, clock });
     const fallbacks: unknown[] = [];
-    interface Shared { items: number[]; out?: string[] }
+    interface Shared {
+      items: number[];
+      out?: string[];
+    }
     class Summarise extends FallbackNode<Shared, number, string> {
       override targets: FallbackTarget<number, string>[] = [
         {
@@ -270,9 +300,17 @@ describe('FallbackNode', () => {
           },
         },
       ];
-      override async prep(shared: Shared) { return shared.items; }
-      override async execFallback(_i: number, error: Error) { fallbacks.push(error); return 'none'; }
-      override async post(shared: Shared, _items: number[], out: string[]) { shared.out = out; return undefined; }
+      override async prep(shared: Shared) {
+        return shared.items;
+      }
+      override async execFallback(_i: number, error: Error) {
+        fallbacks.push(error);
+        return 'none';
+      }
+      override async post(shared: Shared, _items: number[], out: string[]) {
+        shared.out = out;
+        return undefined;
+      }
     }
     const node = new Summarise({ maxRetries: 2 });
     const shared: Shared = { items: [1, 2, 3, 4, 99] };
@@ -280,7 +318,9 @@ describe('FallbackNode', () => {
     expect(shared.out).toEqual(['s1', 's2', 's3', 's4', 'none']);
     expect(fallbacks).toHaveLength(1);
     expect(fallbacks[0]).toBeInstanceOf(FallbackExhaustedError);
-    expect((fallbacks[0] as FallbackExhaustedError).attempts.some((a) => a.error instanceof BrokenCircuitError)).toBe(true);
+    expect(
+      (fallbacks[0] as FallbackExhaustedError).attempts.some((a) => a.error instanceof BrokenCircuitError),
+    ).toBe(true);
     expect(node.stats.servedBy).toEqual({ primary: 0, secondary: 4 });
 
     primaryHealthy = true;
@@ -292,6 +332,8 @@ describe('FallbackNode', () => {
   });
 
   it('validates targets given as an option at construction', () => {
-    expect(() => new FallbackNode({ targets: [] })).toThrow('targets must be a non-empty array of targets, got []');
+    expect(() => new FallbackNode({ targets: [] })).toThrow(
+      'targets must be a non-empty array of targets, got []',
+    );
   });
 });

@@ -138,7 +138,10 @@ describe('MemoryCache.getOrLoad (single flight)', () => {
     const { cache: c } = cache();
     const error = new Error('provider down');
     const failing = vi.fn(() => Promise.reject(error));
-    const results = await Promise.all([outcome(c.getOrLoad('k', failing)), outcome(c.getOrLoad('k', failing))]);
+    const results = await Promise.all([
+      outcome(c.getOrLoad('k', failing)),
+      outcome(c.getOrLoad('k', failing)),
+    ]);
     expect(results).toEqual([
       { ok: false, error },
       { ok: false, error },

@@ -13,14 +13,22 @@ describe('provider outage (acceptance)', () => {
     const clock = new FakeClock();
     const outageEndsAt = 6000;
     const transitions: CircuitState[] = [];
-    const breaker = new CircuitBreaker({ consecutiveFailures: 3, halfOpenAfterMs: 2000, clock, name: 'primary' });
+    const breaker = new CircuitBreaker({
+      consecutiveFailures: 3,
+      halfOpenAfterMs: 2000,
+      clock,
+      name: 'primary',
+    });
     breaker.on('stateChange', ({ to }) => transitions.push(to));
     const primaryCalls: number[] = [];
     const primaryLimiter = new Limiter({ clock, maxConcurrent: 4, name: 'primary' });
     const secondaryLimiter = new Limiter({ clock, maxConcurrent: 4, name: 'secondary' });
     const served: { at: number; by: string }[] = [];
 
-    interface Shared { batch: number[]; out?: string[] }
+    interface Shared {
+      batch: number[];
+      out?: string[];
+    }
     class Answer extends FallbackNode<Shared, number, string> {
       override targets: FallbackTarget<number, string>[] = [
         {
@@ -43,8 +51,13 @@ describe('provider outage (acceptance)', () => {
           },
         },
       ];
-      override async prep(shared: Shared) { return shared.batch; }
-      override async post(shared: Shared, _b: number[], out: string[]) { shared.out = out; return undefined; }
+      override async prep(shared: Shared) {
+        return shared.batch;
+      }
+      override async post(shared: Shared, _b: number[], out: string[]) {
+        shared.out = out;
+        return undefined;
+      }
     }
     const node = new Answer({ rateLimitBackoffMs: 200 });
     node.chain.on('served', ({ target }) => served.push({ at: clock.now(), by: target }));
@@ -73,6 +86,7 @@ describe('provider outage (acceptance)', () => {
     expect(stats.failed).toBe(0);
     // After recovery (and the next trial) the primary serves everything again.
     expect(served.filter((s) => s.at >= 9000).every((s) => s.by === 'primary')).toBe(true);
-    for (const limiter of [primaryLimiter, secondaryLimiter]) expect(limiter.stats()).toMatchObject({ active: 0, queued: 0 });
+    for (const limiter of [primaryLimiter, secondaryLimiter])
+      expect(limiter.stats()).toMatchObject({ active: 0, queued: 0 });
   });
 });

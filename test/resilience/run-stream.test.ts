@@ -73,8 +73,12 @@ describe('runStream', () => {
       { type: 'message_delta', delta: { stop_reason: 'end_turn' }, usage: { output_tokens: 35 } },
       { type: 'message_stop' },
     ];
-    const stream = await runStream(limiter, async () => fakeStream(clock, events, 10).iterable, { tokens: 500 });
-    const drained = (async () => { for await (const _ of stream); })();
+    const stream = await runStream(limiter, async () => fakeStream(clock, events, 10).iterable, {
+      tokens: 500,
+    });
+    const drained = (async () => {
+      for await (const _ of stream);
+    })();
     await clock.runAll();
     await drained;
     expect(stream.tokensUsed).toBe(55);
@@ -85,7 +89,9 @@ describe('runStream', () => {
     const clock = new FakeClock();
     const limiter = new Limiter({ clock, maxConcurrent: 1 });
     const stream = await runStream(limiter, () => fakeStream(clock, [1, 2, 3], 10, 2).iterable);
-    const consumed = (async () => { for await (const _ of stream); })();
+    const consumed = (async () => {
+      for await (const _ of stream);
+    })();
     const failed = expect(consumed).rejects.toThrow('connection reset');
     await clock.runAll();
     await failed;
@@ -126,10 +132,14 @@ describe('runStream', () => {
   it('releases the slot when fn throws or returns no stream, and can be iterated only once', async () => {
     const clock = new FakeClock();
     const limiter = new Limiter({ clock, maxConcurrent: 1 });
-    await expect(runStream(limiter, async () => { throw new Error('400'); })).rejects.toThrow('400');
-    await expect(runStream(limiter, () => ({ text: 'no' }) as unknown as AsyncIterable<string>)).rejects.toThrow(
-      'runStream: fn must return an async iterable (a streaming response), got Object',
-    );
+    await expect(
+      runStream(limiter, async () => {
+        throw new Error('400');
+      }),
+    ).rejects.toThrow('400');
+    await expect(
+      runStream(limiter, () => ({ text: 'no' }) as unknown as AsyncIterable<string>),
+    ).rejects.toThrow('runStream: fn must return an async iterable (a streaming response), got Object');
     expect(limiter.stats().active).toBe(0);
     const stream = await runStream(limiter, () => fakeStream(clock, ['a'], 0).iterable);
     stream[Symbol.asyncIterator]();
@@ -146,8 +156,12 @@ describe('runStream', () => {
     await clock.advance(50);
     await timedOut;
     busy.release();
-    const counted = await runStream(limiter, () => fakeStream(clock, [{ n: 3 }, { n: 7 }], 0).iterable, { usageOf: (c) => c.n * 10 });
-    const done = (async () => { for await (const _ of counted); })();
+    const counted = await runStream(limiter, () => fakeStream(clock, [{ n: 3 }, { n: 7 }], 0).iterable, {
+      usageOf: (c) => c.n * 10,
+    });
+    const done = (async () => {
+      for await (const _ of counted);
+    })();
     await clock.runAll();
     await done;
     expect(counted.tokensUsed).toBe(70);
@@ -164,10 +178,35 @@ describe('StreamUsage', () => {
     };
     expect(read([{ choices: [] }, 'text', null])).toBeUndefined();
     expect(read(openAiChunks(42))).toBe(42);
-    expect(read([{ type: 'response.output_text.delta', delta: 'x' }, { type: 'response.completed', response: { usage: { input_tokens: 5, output_tokens: 6, total_tokens: 11 } } }])).toBe(11);
-    expect(read([{ type: 'message_start', message: { usage: { input_tokens: 9, output_tokens: 1 } } }, { type: 'message_delta', usage: { output_tokens: 4, input_tokens: null } }])).toBe(13);
-    expect(read([{ usageMetadata: { promptTokenCount: 3 } }, { usageMetadata: { promptTokenCount: 3, totalTokenCount: 17 } }])).toBe(17);
-    expect(read([{ type: 'text-delta', text: 'x' }, { type: 'finish', totalUsage: { inputTokens: 2, outputTokens: 3, totalTokens: 5 } }])).toBe(5);
-    expect(read([{ type: 'finish', usage: { promptTokens: 2, completionTokens: 3, totalTokens: 5 } }])).toBe(5);
+    expect(
+      read([
+        { type: 'response.output_text.delta', delta: 'x' },
+        {
+          type: 'response.completed',
+          response: { usage: { input_tokens: 5, output_tokens: 6, total_tokens: 11 } },
+        },
+      ]),
+    ).toBe(11);
+    expect(
+      read([
+        { type: 'message_start', message: { usage: { input_tokens: 9, output_tokens: 1 } } },
+        { type: 'message_delta', usage: { output_tokens: 4, input_tokens: null } },
+      ]),
+    ).toBe(13);
+    expect(
+      read([
+        { usageMetadata: { promptTokenCount: 3 } },
+        { usageMetadata: { promptTokenCount: 3, totalTokenCount: 17 } },
+      ]),
+    ).toBe(17);
+    expect(
+      read([
+        { type: 'text-delta', text: 'x' },
+        { type: 'finish', totalUsage: { inputTokens: 2, outputTokens: 3, totalTokens: 5 } },
+      ]),
+    ).toBe(5);
+    expect(read([{ type: 'finish', usage: { promptTokens: 2, completionTokens: 3, totalTokens: 5 } }])).toBe(
+      5,
+    );
   });
 });

@@ -6,7 +6,13 @@ import { outcome } from './helpers';
 
 function samplingBreaker() {
   const clock = new FakeClock();
-  const breaker = new CircuitBreaker({ failureRate: 0.5, windowMs: 10_000, minimumCalls: 4, halfOpenAfterMs: 5000, clock });
+  const breaker = new CircuitBreaker({
+    failureRate: 0.5,
+    windowMs: 10_000,
+    minimumCalls: 4,
+    halfOpenAfterMs: 5000,
+    clock,
+  });
   const fail = () => outcome(breaker.run(() => Promise.reject(new Error('down'))));
   const succeed = () => outcome(breaker.run(() => 'ok'));
   return { clock, breaker, fail, succeed };
@@ -108,8 +114,12 @@ describe('SamplingPolicy', () => {
   });
 
   it('validates its options when built directly', () => {
-    expect(() => new SamplingPolicy({ failureRate: 0 })).toThrow('failureRate must be a number greater than 0 and at most 1, got 0');
-    expect(() => new SamplingPolicy({ failureRate: 0.5, windowMs: 0 })).toThrow('windowMs must be a positive number, got 0');
+    expect(() => new SamplingPolicy({ failureRate: 0 })).toThrow(
+      'failureRate must be a number greater than 0 and at most 1, got 0',
+    );
+    expect(() => new SamplingPolicy({ failureRate: 0.5, windowMs: 0 })).toThrow(
+      'windowMs must be a positive number, got 0',
+    );
     expect(() => new ConsecutivePolicy(-1)).toThrow('consecutiveFailures must be a positive integer, got -1');
     expect(new SamplingPolicy({ failureRate: 0.5 })).toMatchObject({ windowMs: 60_000, minimumCalls: 10 });
   });

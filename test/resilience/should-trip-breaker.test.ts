@@ -7,7 +7,12 @@ import { shouldTripBreaker, TimeoutError } from '../../src/resilience/index';
 import { httpError, rateLimitHit } from './helpers';
 
 const aiSdkError = (statusCode: number) =>
-  new APICallError({ message: `HTTP ${statusCode}`, url: 'https://api.example', requestBodyValues: {}, statusCode });
+  new APICallError({
+    message: `HTTP ${statusCode}`,
+    url: 'https://api.example',
+    requestBodyValues: {},
+    statusCode,
+  });
 
 describe('shouldTripBreaker', () => {
   describe('does not count rate limits', () => {
@@ -15,14 +20,20 @@ describe('shouldTripBreaker', () => {
       ['a status 429', httpError(429)],
       ['a status "429" string', Object.assign(new Error('x'), { status: '429' })],
       ['a RateLimitHit by name', rateLimitHit()],
-      ['a gRPC RESOURCE_EXHAUSTED status', Object.assign(new Error('quota'), { status: 'RESOURCE_EXHAUSTED' })],
+      [
+        'a gRPC RESOURCE_EXHAUSTED status',
+        Object.assign(new Error('quota'), { status: 'RESOURCE_EXHAUSTED' }),
+      ],
       ['openai RateLimitError', new OpenAI.RateLimitError(429, undefined, 'limit', new Headers())],
       ['anthropic 429', new Anthropic.APIError(429, undefined, 'limit', new Headers())],
       ['AI SDK APICallError 429', aiSdkError(429)],
       ['@google/genai ApiError 429', new GenaiApiError({ message: 'quota', status: 429 })],
       ['axios-style response.status 429', Object.assign(new Error('x'), { response: { status: 429 } })],
       ['a 429 wrapped as cause', new Error('call failed', { cause: httpError(429) })],
-      ['a 429 wrapped as lastError (AI SDK RetryError)', Object.assign(new Error('retries'), { name: 'AI_RetryError', lastError: aiSdkError(429) })],
+      [
+        'a 429 wrapped as lastError (AI SDK RetryError)',
+        Object.assign(new Error('retries'), { name: 'AI_RetryError', lastError: aiSdkError(429) }),
+      ],
     ])('%s', (_, error) => {
       expect(shouldTripBreaker(error)).toBe(false);
     });
@@ -47,7 +58,7 @@ describe('shouldTripBreaker', () => {
     });
   });
 
-  describe('does not count the request\'s own fault or a cancellation', () => {
+  describe("does not count the request's own fault or a cancellation", () => {
     it.each<[string, unknown]>([
       ['a 400', httpError(400)],
       ['a 401', httpError(401)],

@@ -178,7 +178,9 @@ describe('onShutdown', () => {
   });
 
   it('rejects bad options with a named error', () => {
-    expect(() => onShutdown(async () => {}, { timeoutMs: -1 })).toThrow('timeoutMs must be a positive number, got -1');
+    expect(() => onShutdown(async () => {}, { timeoutMs: -1 })).toThrow(
+      'timeoutMs must be a positive number, got -1',
+    );
     expect(() => onShutdown(async () => {}, { signals: [] })).toThrow('signals must be a non-empty array');
   });
 });

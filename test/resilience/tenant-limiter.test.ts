@@ -122,7 +122,11 @@ describe('TenantLimiter', () => {
     expect(global.stats().tokensInWindow).toBe(120);
     const wrapped = tenant.wrap(async (n: number) => n * 2);
     expect(await wrapped(21)).toBe(42);
-    await expect(tenant.run(() => { throw new Error('boom'); })).rejects.toThrow('boom');
+    await expect(
+      tenant.run(() => {
+        throw new Error('boom');
+      }),
+    ).rejects.toThrow('boom');
     expect(tenant.stats().active).toBe(0);
     expect(global.stats().active).toBe(0);
   });
@@ -150,8 +154,15 @@ describe('TenantLimiter', () => {
     registry.register('api', { clock, maxConcurrent: 4 });
     const log = new CallLog(clock);
     class N extends ThrottledParallelBatchNode<unknown, number, number> {
-      override async prep() { return Array.from({ length: 10 }, (_, i) => i); }
-      override async exec(i: number) { return log.track(async () => { await clock.sleep(100); return i; }); }
+      override async prep() {
+        return Array.from({ length: 10 }, (_, i) => i);
+      }
+      override async exec(i: number) {
+        return log.track(async () => {
+          await clock.sleep(100);
+          return i;
+        });
+      }
     }
     const node = new N({ limiter: registry.forTenant('api', 'acme', { maxConcurrent: 2 }) });
     await runOnFakeClock(clock, node.run({}));
@@ -177,7 +188,9 @@ describe('TenantLimiter', () => {
     expect(registry.forTenant('api', 'x', { maxConcurrent: 1 })).not.toBe(renewed);
     expect(() => registry.forTenant('nope', 'x')).toThrow(/No limiter named 'nope'/);
     expect(() => registry.forTenant('api', '')).toThrow('tenantId must be a non-empty string');
-    expect(() => registry.forTenant('api', 'z', { maxConcurrent: 0 })).toThrow('maxConcurrent must be a positive integer, got 0');
+    expect(() => registry.forTenant('api', 'z', { maxConcurrent: 0 })).toThrow(
+      'maxConcurrent must be a positive integer, got 0',
+    );
     LimiterRegistry.register('shared', {});
     expect(LimiterRegistry.forTenant('shared', 't')).toBe(LimiterRegistry.forTenant('shared', 't'));
   });
@@ -193,7 +206,13 @@ describe('TenantLimiter', () => {
           aConcurrent: fc.integer({ min: 1, max: 4 }),
           bLimit: fc.integer({ min: 1, max: 6 }),
           /** The greedy tenant sends everything at once. */
-          aCalls: fc.array(fc.record({ latencyMs: fc.integer({ min: 0, max: 800 }), timeoutMs: fc.option(fc.integer({ min: 0, max: 3000 }), { nil: undefined }) }), { maxLength: 25 }),
+          aCalls: fc.array(
+            fc.record({
+              latencyMs: fc.integer({ min: 0, max: 800 }),
+              timeoutMs: fc.option(fc.integer({ min: 0, max: 3000 }), { nil: undefined }),
+            }),
+            { maxLength: 25 },
+          ),
           bCalls: fc.array(
             fc.record({
               atMs: fc.integer({ min: 0, max: 4000 }),
@@ -207,22 +226,42 @@ describe('TenantLimiter', () => {
           const clock = new FakeClock();
           const registry = new LimiterRegistry();
           const global = registry.register('api', {
-            clock, maxConcurrent: s.globalConcurrent, maxPerWindow: s.globalLimit, windowMs: s.windowMs, windowMarginMs: 0,
+            clock,
+            maxConcurrent: s.globalConcurrent,
+            maxPerWindow: s.globalLimit,
+            windowMs: s.windowMs,
+            windowMarginMs: 0,
           });
-          const a = registry.forTenant('api', 'a', { maxConcurrent: s.aConcurrent, maxPerWindow: s.aLimit, windowMs: s.windowMs, windowMarginMs: 0 });
-          const b = registry.forTenant('api', 'b', { maxPerWindow: s.bLimit, windowMs: s.windowMs, windowMarginMs: 0 });
+          const a = registry.forTenant('api', 'a', {
+            maxConcurrent: s.aConcurrent,
+            maxPerWindow: s.aLimit,
+            windowMs: s.windowMs,
+            windowMarginMs: 0,
+          });
+          const b = registry.forTenant('api', 'b', {
+            maxPerWindow: s.bLimit,
+            windowMs: s.windowMs,
+            windowMarginMs: 0,
+          });
           const all = new CallLog(clock);
           const ofA = new CallLog(clock);
           // A's share is counted where its windows count it: when its tenant slot is granted.
           const aGrants = new CallLog(clock);
           a.on('acquire', () => aGrants.starts.push(clock.now()));
-          const call = (log: CallLog, latencyMs: number) => () => all.track(() => log.track(() => clock.sleep(latencyMs)));
+          const call = (log: CallLog, latencyMs: number) => () =>
+            all.track(() => log.track(() => clock.sleep(latencyMs)));
 
-          const work: Promise<unknown>[] = s.aCalls.map((c) => a.run(call(ofA, c.latencyMs), { timeoutMs: c.timeoutMs }));
+          const work: Promise<unknown>[] = s.aCalls.map((c) =>
+            a.run(call(ofA, c.latencyMs), { timeoutMs: c.timeoutMs }),
+          );
           for (const c of s.bCalls) {
             const controller = new AbortController();
             if (c.abortAtMs !== undefined) void clock.sleep(c.abortAtMs).then(() => controller.abort());
-            work.push(clock.sleep(c.atMs).then(() => b.run(call(new CallLog(clock), c.latencyMs), { signal: controller.signal })));
+            work.push(
+              clock
+                .sleep(c.atMs)
+                .then(() => b.run(call(new CallLog(clock), c.latencyMs), { signal: controller.signal })),
+            );
           }
           const results = await runOnFakeClock(clock, Promise.allSettled(work));
 
@@ -231,8 +270,11 @@ describe('TenantLimiter', () => {
           expect(ofA.maxInFlight).toBeLessThanOrEqual(s.aConcurrent);
           expect(aGrants.maxStartsInWindow(s.windowMs)).toBeLessThanOrEqual(s.aLimit);
           // Calls without a timeout or abort all ran.
-          s.aCalls.forEach((c, i) => c.timeoutMs === undefined && expect(results[i]!.status).toBe('fulfilled'));
-          for (const limiter of [global, a, b]) expect(limiter.stats()).toMatchObject({ active: 0, queued: 0 });
+          s.aCalls.forEach(
+            (c, i) => c.timeoutMs === undefined && expect(results[i]!.status).toBe('fulfilled'),
+          );
+          for (const limiter of [global, a, b])
+            expect(limiter.stats()).toMatchObject({ active: 0, queued: 0 });
         },
       ),
       { numRuns: 120 },

@@ -49,7 +49,7 @@ describe('withTimeout', () => {
     const call = (signal: AbortSignal) => clock.sleep(5000, signal).then(() => 'late');
     const result = outcome(withTimeout(call, { timeoutMs: 1000, clock }));
     await clock.advance(1000);
-    expect(isTimeoutError((await result as { error: unknown }).error)).toBe(true);
+    expect(isTimeoutError(((await result) as { error: unknown }).error)).toBe(true);
     expect(clock.pendingSleeps).toBe(0);
   });
 
@@ -114,7 +114,9 @@ describe('withTimeout', () => {
     const outer = new AbortController();
     outer.abort(new Error('too late'));
     const fn = vi.fn(async () => 'x');
-    await expect(withTimeout(fn, { timeoutMs: 1000, clock, signal: outer.signal })).rejects.toThrow('too late');
+    await expect(withTimeout(fn, { timeoutMs: 1000, clock, signal: outer.signal })).rejects.toThrow(
+      'too late',
+    );
     expect(fn).not.toHaveBeenCalled();
     expect(clock.pendingSleeps).toBe(0);
   });
@@ -155,9 +157,11 @@ describe('withTimeout', () => {
             const r = await result;
             // Ties: the sleep registered first wakes first (abort timer, then deadline, then call).
             const abortAt = abortAtMs ?? Infinity;
-            const expected = abortAt <= Math.min(timeoutMs, callMs) ? 'aborted' : timeoutMs <= callMs ? 'timeout' : 'value';
+            const expected =
+              abortAt <= Math.min(timeoutMs, callMs) ? 'aborted' : timeoutMs <= callMs ? 'timeout' : 'value';
             if (expected === 'value') expect(r).toEqual({ ok: true, value: 'value' });
-            else if (expected === 'timeout') expect(isTimeoutError((r as { error: unknown }).error)).toBe(true);
+            else if (expected === 'timeout')
+              expect(isTimeoutError((r as { error: unknown }).error)).toBe(true);
             else expect((r as { error: Error }).error.message).toBe('aborted');
           }
           expect(clock.pendingSleeps).toBe(0);

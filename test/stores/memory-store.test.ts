@@ -3,7 +3,12 @@ import { MemoryStore } from '../../src/stores/memory-store';
 import type { TryAcquireResult } from '../../src/stores/store';
 
 const requests = (limit: number, windowMs: number) => ({ resource: 'requests', limit, windowMs });
-const ask = (costs: number[], nowMs: number, maxConcurrent = Infinity) => ({ nowMs, leaseId: '', costs, maxConcurrent });
+const ask = (costs: number[], nowMs: number, maxConcurrent = Infinity) => ({
+  nowMs,
+  leaseId: '',
+  costs,
+  maxConcurrent,
+});
 const granted = (r: TryAcquireResult) => {
   if (!r.ok) throw new Error(`refused: ${r.reason}`);
   return r;
@@ -21,7 +26,11 @@ describe('MemoryStore', () => {
     const h = new MemoryStore().bind('x', [requests(1, 100)]);
     const first = granted(h.tryAcquire(ask([1], 10)));
     expect(first.entries).toEqual([0]);
-    expect(h.tryAcquire(ask([1], 109.999))).toEqual({ ok: false, reason: 'window', waitMs: expect.closeTo(0.001, 9) });
+    expect(h.tryAcquire(ask([1], 109.999))).toEqual({
+      ok: false,
+      reason: 'window',
+      waitMs: expect.closeTo(0.001, 9),
+    });
     expect(h.tryAcquire(ask([1], 110)).ok).toBe(true);
   });
 

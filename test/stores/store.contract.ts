@@ -10,7 +10,14 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Limiter } from '../../src/limits/limiter';
-import type { ReleaseRequest, Store, StoreHandle, TryAcquireRequest, TryAcquireResult, WindowSpec } from '../../src/stores/store';
+import type {
+  ReleaseRequest,
+  Store,
+  StoreHandle,
+  TryAcquireRequest,
+  TryAcquireResult,
+  WindowSpec,
+} from '../../src/stores/store';
 
 /** What a store file provides: a store to test, and how to tear it down. */
 export interface StoreContractSetup {
@@ -49,7 +56,11 @@ interface Attempt {
   result: TryAcquireResult;
 }
 
-async function attempt(handle: StoreHandle, costs: readonly number[], maxConcurrent = Infinity): Promise<Attempt> {
+async function attempt(
+  handle: StoreHandle,
+  costs: readonly number[],
+  maxConcurrent = Infinity,
+): Promise<Attempt> {
   const req = request(costs, maxConcurrent);
   const sentAt = now();
   const result = await handle.tryAcquire({ ...req, nowMs: sentAt });
@@ -62,7 +73,11 @@ function releaseOf(a: Attempt, deltas?: readonly number[]): ReleaseRequest {
 }
 
 /** Retries after each returned wait until granted (a timer may fire a hair early); returns the tries. */
-async function acquireAfterWaits(handle: StoreHandle, costs: readonly number[], maxTries = 3): Promise<{ tries: number; last: Attempt }> {
+async function acquireAfterWaits(
+  handle: StoreHandle,
+  costs: readonly number[],
+  maxTries = 3,
+): Promise<{ tries: number; last: Attempt }> {
   let last = await attempt(handle, costs);
   let tries = 1;
   while (!last.result.ok && tries < maxTries) {
@@ -78,7 +93,10 @@ async function acquireAfterWaits(handle: StoreHandle, costs: readonly number[], 
  * grants is certainly inside one window when its latest reply minus its earliest send is below
  * `windowMs` (each grant happened between its send and its reply). Returns the largest such sum.
  */
-export function maxCertainlyInOneWindow(grants: readonly { sentAt: number; repliedAt: number; cost: number }[], windowMs: number): number {
+export function maxCertainlyInOneWindow(
+  grants: readonly { sentAt: number; repliedAt: number; cost: number }[],
+  windowMs: number,
+): number {
   const sorted = [...grants].sort((a, b) => a.sentAt - b.sentAt);
   let best = 0;
   for (let i = 0; i < sorted.length; i++) {
@@ -156,7 +174,11 @@ class SpyStore implements Store {
 }
 
 /** Runs the store contract against the store `setup` makes. */
-export function describeStoreContract(label: string, setup: () => Promise<StoreContractSetup> | StoreContractSetup, options: StoreContractOptions = {}): void {
+export function describeStoreContract(
+  label: string,
+  setup: () => Promise<StoreContractSetup> | StoreContractSetup,
+  options: StoreContractOptions = {},
+): void {
   const describeFn = options.describe ?? describe;
   const numRuns = options.numRuns ?? 12;
 
@@ -339,7 +361,13 @@ export function describeStoreContract(label: string, setup: () => Promise<StoreC
 
     it('a Limiter waiting for a window asks the store a bounded number of times (no polling storm)', async () => {
       const spy = new SpyStore(ctx.store);
-      const limiter = new Limiter({ name: freshName('storm'), store: spy, maxPerWindow: 2, windowMs: 250, windowMarginMs: 0 });
+      const limiter = new Limiter({
+        name: freshName('storm'),
+        store: spy,
+        maxPerWindow: 2,
+        windowMs: 250,
+        windowMarginMs: 0,
+      });
       for (let i = 0; i < 3; i++) (await limiter.acquire()).release();
       // Two grants, then one refusal saying "in ~250 ms", then the grant: a few calls, not hundreds.
       expect(spy.calls).toBeGreaterThanOrEqual(3);
@@ -353,45 +381,66 @@ export function describeStoreContract(label: string, setup: () => Promise<StoreC
         { resource: 'tokens', limit: 100, windowMs: 200 },
       ];
       const op = fc.oneof(
-        { weight: 5, arbitrary: fc.record({ kind: fc.constant('acquire' as const), cost: fc.integer({ min: 0, max: 2 }), tokens: fc.integer({ min: 0, max: 60 }) }) },
+        {
+          weight: 5,
+          arbitrary: fc.record({
+            kind: fc.constant('acquire' as const),
+            cost: fc.integer({ min: 0, max: 2 }),
+            tokens: fc.integer({ min: 0, max: 60 }),
+          }),
+        },
         { weight: 3, arbitrary: fc.record({ kind: fc.constant('release' as const), pick: fc.nat() }) },
-        { weight: 3, arbitrary: fc.record({ kind: fc.constant('sleep' as const), ms: fc.integer({ min: 0, max: 25 }) }) },
-        { weight: 1, arbitrary: fc.record({ kind: fc.constant('pause' as const), ms: fc.integer({ min: 1, max: 30 }) }) },
+        {
+          weight: 3,
+          arbitrary: fc.record({ kind: fc.constant('sleep' as const), ms: fc.integer({ min: 0, max: 25 }) }),
+        },
+        {
+          weight: 1,
+          arbitrary: fc.record({ kind: fc.constant('pause' as const), ms: fc.integer({ min: 1, max: 30 }) }),
+        },
       );
       await fc.assert(
-        fc.asyncProperty(fc.array(op, { minLength: 5, maxLength: 30 }), fc.integer({ min: 1, max: 3 }), async (ops, maxConcurrent) => {
-          const h = bind(windows);
-          const held: Attempt[] = [];
-          const grants: Attempt[] = [];
-          for (const o of ops) {
-            if (o.kind === 'acquire') {
-              const a = await attempt(h, [o.cost, o.tokens], maxConcurrent);
-              if (a.result.ok) {
-                expect(held.length + 1).toBeLessThanOrEqual(maxConcurrent);
-                held.push(a);
-                grants.push(a);
-              } else {
-                expect(a.result.waitMs).toBeGreaterThan(0);
+        fc.asyncProperty(
+          fc.array(op, { minLength: 5, maxLength: 30 }),
+          fc.integer({ min: 1, max: 3 }),
+          async (ops, maxConcurrent) => {
+            const h = bind(windows);
+            const held: Attempt[] = [];
+            const grants: Attempt[] = [];
+            for (const o of ops) {
+              if (o.kind === 'acquire') {
+                const a = await attempt(h, [o.cost, o.tokens], maxConcurrent);
+                if (a.result.ok) {
+                  expect(held.length + 1).toBeLessThanOrEqual(maxConcurrent);
+                  held.push(a);
+                  grants.push(a);
+                } else {
+                  expect(a.result.waitMs).toBeGreaterThan(0);
+                }
+              } else if (o.kind === 'release' && held.length > 0) {
+                const [a] = held.splice(o.pick % held.length, 1);
+                await h.release(releaseOf(a!));
+              } else if (o.kind === 'sleep') {
+                await sleep(o.ms);
+              } else if (o.kind === 'pause') {
+                await h.pause(now(), o.ms);
               }
-            } else if (o.kind === 'release' && held.length > 0) {
-              const [a] = held.splice(o.pick % held.length, 1);
-              await h.release(releaseOf(a!));
-            } else if (o.kind === 'sleep') {
-              await sleep(o.ms);
-            } else if (o.kind === 'pause') {
-              await h.pause(now(), o.ms);
             }
-          }
-          windows.forEach((w, i) => {
-            const costs = grants.map((g) => ({ sentAt: g.sentAt, repliedAt: g.repliedAt, cost: g.request.costs[i]! }));
-            expect(maxCertainlyInOneWindow(costs, w.windowMs)).toBeLessThanOrEqual(w.limit);
-          });
-          const snap = await h.snapshot(now());
-          expect(snap.active).toBe(held.length);
-          snap.used.forEach((u, i) => expect(u).toBeLessThanOrEqual(windows[i]!.limit));
-          for (const a of held.splice(0)) await h.release(releaseOf(a));
-          expect((await h.snapshot(now())).active).toBe(0);
-        }),
+            windows.forEach((w, i) => {
+              const costs = grants.map((g) => ({
+                sentAt: g.sentAt,
+                repliedAt: g.repliedAt,
+                cost: g.request.costs[i]!,
+              }));
+              expect(maxCertainlyInOneWindow(costs, w.windowMs)).toBeLessThanOrEqual(w.limit);
+            });
+            const snap = await h.snapshot(now());
+            expect(snap.active).toBe(held.length);
+            snap.used.forEach((u, i) => expect(u).toBeLessThanOrEqual(windows[i]!.limit));
+            for (const a of held.splice(0)) await h.release(releaseOf(a));
+            expect((await h.snapshot(now())).active).toBe(0);
+          },
+        ),
         { numRuns },
       );
     });
@@ -446,7 +495,11 @@ export function describeStoreContract(label: string, setup: () => Promise<StoreC
             expect(maxInFlight).toBeLessThanOrEqual(maxConcurrent);
             const windows = limiter.windows;
             windows.forEach((w, i) => {
-              const costs = spy.grants.map((g) => ({ sentAt: g.sentAt, repliedAt: g.repliedAt, cost: g.costs[i]! }));
+              const costs = spy.grants.map((g) => ({
+                sentAt: g.sentAt,
+                repliedAt: g.repliedAt,
+                cost: g.costs[i]!,
+              }));
               expect(maxCertainlyInOneWindow(costs, w.windowMs)).toBeLessThanOrEqual(w.limit);
             });
             expect(limiter.stats()).toMatchObject({ queued: 0 });

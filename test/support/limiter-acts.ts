@@ -17,7 +17,8 @@ export interface AcquireAct {
 }
 
 /** One thing a limiter property test does at fake time `at`: an acquire, a `setMaxConcurrent(to)` or a `pause(ms)`. */
-export type LimiterAct<A extends AcquireAct = AcquireAct> = A | { kind: 'resize'; at: number; to: number } | { kind: 'pause'; at: number; ms: number };
+export type LimiterAct<A extends AcquireAct = AcquireAct> =
+  A | { kind: 'resize'; at: number; to: number } | { kind: 'pause'; at: number; ms: number };
 
 /** Upper bounds (all lower bounds are 0, or 1 for `resizeTo`/`pauseMs`) and how often an acquire comes against one resize or one pause. */
 export interface LimiterActsOptions {
@@ -36,9 +37,13 @@ export interface LimiterActsOptions {
  * Random limiter acts: acquires of 0–60 tokens at priority 0 or 1, with or without a timeout and an
  * abort, and now and then a resize or a pause.
  */
-export function limiterActs(options: LimiterActsOptions & { costMax: number }): fc.Arbitrary<LimiterAct<AcquireAct & { cost: number }>>;
+export function limiterActs(
+  options: LimiterActsOptions & { costMax: number },
+): fc.Arbitrary<LimiterAct<AcquireAct & { cost: number }>>;
 export function limiterActs(options: LimiterActsOptions): fc.Arbitrary<LimiterAct>;
-export function limiterActs(options: LimiterActsOptions): fc.Arbitrary<LimiterAct<AcquireAct & { cost?: number }>> {
+export function limiterActs(
+  options: LimiterActsOptions,
+): fc.Arbitrary<LimiterAct<AcquireAct & { cost?: number }>> {
   const at = fc.integer({ min: 0, max: options.atMax });
   const withCost = options.costMax !== undefined;
   const acquire = fc.record(
@@ -52,17 +57,47 @@ export function limiterActs(options: LimiterActsOptions): fc.Arbitrary<LimiterAc
       timeoutMs: fc.integer({ min: 0, max: options.timeoutMsMax }),
       abortAfterMs: fc.integer({ min: 0, max: options.abortAfterMsMax }),
     },
-    { requiredKeys: ['kind', 'at', ...(withCost ? (['cost'] as const) : []), 'tokens', 'priority', 'durationMs'] },
+    {
+      requiredKeys: [
+        'kind',
+        'at',
+        ...(withCost ? (['cost'] as const) : []),
+        'tokens',
+        'priority',
+        'durationMs',
+      ],
+    },
   );
   return fc.oneof(
     { weight: options.acquireWeight, arbitrary: acquire },
-    { weight: 1, arbitrary: fc.record({ kind: fc.constant('resize' as const), at, to: fc.integer({ min: 1, max: options.resizeToMax }) }) },
-    { weight: 1, arbitrary: fc.record({ kind: fc.constant('pause' as const), at, ms: fc.integer({ min: 1, max: options.pauseMsMax }) }) },
+    {
+      weight: 1,
+      arbitrary: fc.record({
+        kind: fc.constant('resize' as const),
+        at,
+        to: fc.integer({ min: 1, max: options.resizeToMax }),
+      }),
+    },
+    {
+      weight: 1,
+      arbitrary: fc.record({
+        kind: fc.constant('pause' as const),
+        at,
+        ms: fc.integer({ min: 1, max: options.pauseMsMax }),
+      }),
+    },
   );
 }
 
 /** The limiter these tests drive: `perWindow` requests and `tokenLimit` tokens per `windowMs`, no window margin. */
-export function actsLimiter(clock: FakeClock, store: Store, maxConcurrent: number, perWindow: number, windowMs: number, tokenLimit: number): Limiter {
+export function actsLimiter(
+  clock: FakeClock,
+  store: Store,
+  maxConcurrent: number,
+  perWindow: number,
+  windowMs: number,
+  tokenLimit: number,
+): Limiter {
   return new Limiter({
     clock,
     store,
@@ -109,7 +144,8 @@ export async function runLimiterActs<A extends AcquireAct>(
     }
     await clock.advance(0);
   }
-  for (let guard = 0; guard < 5000 && clock.nextDueAt !== undefined; guard++) await clock.advanceTo(clock.nextDueAt);
+  for (let guard = 0; guard < 5000 && clock.nextDueAt !== undefined; guard++)
+    await clock.advanceTo(clock.nextDueAt);
   await clock.advance(0);
 }
 
@@ -117,7 +153,12 @@ export async function runLimiterActs<A extends AcquireAct>(
  * Every half-open window [t, t + windowMs) that begins at a start, above `perWindow` requests (a
  * start's `cost`, 1 without one) or `tokenLimit` tokens: one line each, in the order of `starts`.
  */
-export function windowOverfills(starts: readonly { at: number; cost?: number; tokens: number }[], windowMs: number, perWindow: number, tokenLimit: number): string[] {
+export function windowOverfills(
+  starts: readonly { at: number; cost?: number; tokens: number }[],
+  windowMs: number,
+  perWindow: number,
+  tokenLimit: number,
+): string[] {
   const problems: string[] = [];
   for (const s of starts) {
     const inside = starts.filter((o) => o.at >= s.at && o.at < s.at + windowMs);

@@ -4,7 +4,10 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { detectRateLimit } from '../../src/providers/detect-rate-limit';
 import { parseDuration } from '../../src/providers/parse-duration';
 import { parseRateLimitHeaders } from '../../src/providers/parse-rate-limit-headers';
-import { startProviderSimulator, type StartProviderSimulatorOptions } from '../../src/testing/provider-simulator';
+import {
+  startProviderSimulator,
+  type StartProviderSimulatorOptions,
+} from '../../src/testing/provider-simulator';
 import type { ProviderSimulator } from '../../src/testing/provider-simulator-types';
 
 let sim: ProviderSimulator | undefined;
@@ -25,15 +28,27 @@ const chatBody = (content = 'hello', maxTokens = 16) => ({
 });
 
 function post(url: string, body: unknown): Promise<Response> {
-  return fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  return fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
 }
 
 describe('startProviderSimulator: OpenAI chat completions', () => {
   it('answers with choices, usage and real-looking rate-limit headers', async () => {
-    const { url } = await start({ requestsPerWindow: 60, tokensPerWindow: 10_000, windowMs: 60_000, completionTokens: 7 });
+    const { url } = await start({
+      requestsPerWindow: 60,
+      tokensPerWindow: 10_000,
+      windowMs: 60_000,
+      completionTokens: 7,
+    });
     const response = await post(`${url}/v1/chat/completions`, chatBody('x'.repeat(40), 50));
     expect(response.status).toBe(200);
-    const body = (await response.json()) as { choices: { message: { content: string } }[]; usage: Record<string, number> };
+    const body = (await response.json()) as {
+      choices: { message: { content: string } }[];
+      usage: Record<string, number>;
+    };
     expect(body.choices[0]!.message.content).toContain('xxxx');
     expect(body.usage).toEqual({ prompt_tokens: 10, completion_tokens: 7, total_tokens: 17 });
     expect(response.headers.get('x-request-id')).toMatch(/^req_/);
@@ -51,7 +66,9 @@ describe('startProviderSimulator: OpenAI chat completions', () => {
   it('limit + 5 requests at once: exactly 5 are refused, each with retry-after', async () => {
     const limit = 20;
     const { url } = await start({ requestsPerWindow: limit, windowMs: 30_000 });
-    const responses = await Promise.all(Array.from({ length: limit + 5 }, () => post(`${url}/v1/chat/completions`, chatBody())));
+    const responses = await Promise.all(
+      Array.from({ length: limit + 5 }, () => post(`${url}/v1/chat/completions`, chatBody())),
+    );
     const refused = responses.filter((r) => r.status === 429);
     expect(responses.filter((r) => r.status === 200)).toHaveLength(limit);
     expect(refused).toHaveLength(5);
@@ -61,14 +78,19 @@ describe('startProviderSimulator: OpenAI chat completions', () => {
       expect(retryAfterMs).toBeLessThanOrEqual(30_000);
       expect(Number(response.headers.get('retry-after'))).toBe(Math.ceil(retryAfterMs / 1000));
       expect(response.headers.get('x-ratelimit-remaining-requests')).toBe('0');
-      expect(await response.json()).toMatchObject({ error: { type: 'requests', code: 'rate_limit_exceeded' } });
+      expect(await response.json()).toMatchObject({
+        error: { type: 'requests', code: 'rate_limit_exceeded' },
+      });
     }
     expect(sim!.stats()).toMatchObject({ accepted: limit, rejected: 5, maxRequestsInAnyWindow: limit });
   });
 
   it('a refused request that waits its retry-after-ms gets in', async () => {
     const { url } = await start({ requestsPerWindow: 2, windowMs: 300 });
-    await Promise.all([post(`${url}/v1/chat/completions`, chatBody()), post(`${url}/v1/chat/completions`, chatBody())]);
+    await Promise.all([
+      post(`${url}/v1/chat/completions`, chatBody()),
+      post(`${url}/v1/chat/completions`, chatBody()),
+    ]);
     const refused = await post(`${url}/v1/chat/completions`, chatBody());
     expect(refused.status).toBe(429);
     await new Promise((resolve) => setTimeout(resolve, Number(refused.headers.get('retry-after-ms'))));
@@ -104,7 +126,9 @@ describe('startProviderSimulator: OpenAI chat completions', () => {
     // One token per second: the 11 requests must all land within a refill (with one per 100 ms,
     // a loaded machine spread them wider and the 11th found a fresh token).
     const { url } = await start({ requestsPerWindow: 10, windowMs: 10_000, mode: 'bucket' });
-    const responses = await Promise.all(Array.from({ length: 11 }, () => post(`${url}/v1/chat/completions`, chatBody())));
+    const responses = await Promise.all(
+      Array.from({ length: 11 }, () => post(`${url}/v1/chat/completions`, chatBody())),
+    );
     const refused = responses.filter((r) => r.status === 429);
     expect(refused).toHaveLength(1);
     const retryAfterMs = Number(refused[0]!.headers.get('retry-after-ms'));
@@ -132,7 +156,12 @@ describe('startProviderSimulator: OpenAI chat completions', () => {
 
 describe('startProviderSimulator: Anthropic messages', () => {
   it('answers like Anthropic, with anthropic-ratelimit headers', async () => {
-    const { url } = await start({ requestsPerWindow: 5, tokensPerWindow: 1000, windowMs: 60_000, completionTokens: 3 });
+    const { url } = await start({
+      requestsPerWindow: 5,
+      tokensPerWindow: 1000,
+      windowMs: 60_000,
+      completionTokens: 3,
+    });
     const response = await post(`${url}/v1/messages`, {
       model: 'claude-test',
       max_tokens: 20,
@@ -149,19 +178,35 @@ describe('startProviderSimulator: Anthropic messages', () => {
     });
     expect(response.headers.get('request-id')).toMatch(/^req_/);
     const info = parseRateLimitHeaders(response);
-    expect(info).toMatchObject({ provider: 'anthropic', requests: { limit: 5, remaining: 4 }, tokens: { limit: 1000, remaining: 977 } });
+    expect(info).toMatchObject({
+      provider: 'anthropic',
+      requests: { limit: 5, remaining: 4 },
+      tokens: { limit: 1000, remaining: 977 },
+    });
     expect(info.requests!.resetMs).toBeGreaterThan(55_000);
   });
 
   it('429 rate_limit_error and 529 overloaded_error bodies, read by the real SDK', async () => {
     const { url } = await start({ requestsPerWindow: 1, windowMs: 60_000 });
     const client = new Anthropic({ baseURL: url, apiKey: 'sim', maxRetries: 0 });
-    const ask = () => client.messages.create({ model: 'claude-test', max_tokens: 10, messages: [{ role: 'user', content: 'hi' }] });
+    const ask = () =>
+      client.messages.create({
+        model: 'claude-test',
+        max_tokens: 10,
+        messages: [{ role: 'user', content: 'hi' }],
+      });
     expect((await ask()).usage.output_tokens).toBe(10);
     const limited = await ask().catch((e: unknown) => e);
     expect(limited).toBeInstanceOf(Anthropic.RateLimitError);
-    expect((limited as InstanceType<typeof Anthropic.RateLimitError>).error).toMatchObject({ type: 'error', error: { type: 'rate_limit_error' } });
-    expect(detectRateLimit(limited)).toMatchObject({ kind: 'rate_limit', source: 'anthropic', scope: 'requests' });
+    expect((limited as InstanceType<typeof Anthropic.RateLimitError>).error).toMatchObject({
+      type: 'error',
+      error: { type: 'rate_limit_error' },
+    });
+    expect(detectRateLimit(limited)).toMatchObject({
+      kind: 'rate_limit',
+      source: 'anthropic',
+      scope: 'requests',
+    });
 
     sim!.setOptions({ p529: 1 });
     const overloaded = await ask().catch((e: unknown) => e);
@@ -185,7 +230,14 @@ describe('startProviderSimulator: faults, latency, control', () => {
   }
 
   it('injects seeded faults, repeatably; faults never spend capacity', async () => {
-    const { url } = await start({ p500: 0.2, p529: 0.1, pReset: 0.1, seed: 42, requestsPerWindow: 1000, windowMs: 60_000 });
+    const { url } = await start({
+      p500: 0.2,
+      p529: 0.1,
+      pReset: 0.1,
+      seed: 42,
+      requestsPerWindow: 1000,
+      windowMs: 60_000,
+    });
     const first = await run(url, 60);
     const stats = sim!.stats();
     const count = (what: string) => first.filter((o) => o === what).length;
@@ -200,7 +252,9 @@ describe('startProviderSimulator: faults, latency, control', () => {
 
   it('draws latency from latencyMs ± jitterMs (reported as openai-processing-ms)', async () => {
     const { url } = await start({ latencyMs: 60, jitterMs: 40, seed: 1 });
-    const responses = await Promise.all(Array.from({ length: 10 }, () => post(`${url}/v1/chat/completions`, chatBody())));
+    const responses = await Promise.all(
+      Array.from({ length: 10 }, () => post(`${url}/v1/chat/completions`, chatBody())),
+    );
     const latencies = responses.map((r) => Number(r.headers.get('openai-processing-ms')));
     for (const latency of latencies) {
       expect(latency).toBeGreaterThanOrEqual(20);
@@ -214,13 +268,18 @@ describe('startProviderSimulator: faults, latency, control', () => {
     const { url } = await start({ requestsPerWindow: 2, windowMs: 60_000 });
     await post(`${url}/v1/chat/completions`, chatBody());
     expect(await (await fetch(`${url}/stats`)).json()).toMatchObject({ accepted: 1, rejected: 0 });
-    expect(await (await fetch(`${url}/log`)).json()).toMatchObject({ acceptedAtMs: [expect.any(Number)], rejectedAtMs: [] });
+    expect(await (await fetch(`${url}/log`)).json()).toMatchObject({
+      acceptedAtMs: [expect.any(Number)],
+      rejectedAtMs: [],
+    });
     const updated = await post(`${url}/options`, { requestsPerWindow: 1, tokensPerWindow: null });
     expect(await updated.json()).toMatchObject({ requestsPerWindow: 1, windowMs: 60_000 });
     expect((await post(`${url}/v1/chat/completions`, chatBody())).status).toBe(429);
     const invalid = await post(`${url}/options`, { windowMs: -1 });
     expect(invalid.status).toBe(400);
-    expect(await invalid.json()).toMatchObject({ error: { message: expect.stringMatching(/windowMs must be a positive number/) } });
+    expect(await invalid.json()).toMatchObject({
+      error: { message: expect.stringMatching(/windowMs must be a positive number/) },
+    });
     expect((await post(`${url}/reset`, {})).status).toBe(200);
     expect(sim!.stats()).toMatchObject({ accepted: 0, rejected: 0 });
     expect(sim!.log()).toEqual({ acceptedAtMs: [], acceptedTokens: [], rejectedAtMs: [] });

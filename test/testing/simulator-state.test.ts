@@ -79,7 +79,12 @@ describe('SimulatorState: token bucket', () => {
   });
 
   it('countRejected drains the bucket below empty (at most one bucket deep)', () => {
-    const { clock, state } = stateAt({ requestsPerWindow: 2, windowMs: 1000, mode: 'bucket', countRejected: true });
+    const { clock, state } = stateAt({
+      requestsPerWindow: 2,
+      windowMs: 1000,
+      mode: 'bucket',
+      countRejected: true,
+    });
     state.admit(1);
     state.admit(1);
     expect(state.admit(1)).toMatchObject({ ok: false, retryAfterMs: 1000 });
@@ -93,7 +98,14 @@ describe('SimulatorState: token bucket', () => {
 describe('SimulatorState: stats, reset, options', () => {
   it('reports the exact busiest window of accepted requests and tokens', () => {
     const { clock, state } = stateAt({ windowMs: 1000 });
-    for (const [t, tokens] of [[0, 5], [500, 5], [999, 10], [1000, 1], [1499, 100], [1500, 1]] as const) {
+    for (const [t, tokens] of [
+      [0, 5],
+      [500, 5],
+      [999, 10],
+      [1000, 1],
+      [1499, 100],
+      [1500, 1],
+    ] as const) {
       clock.nowMs = t;
       state.admit(tokens);
     }
@@ -180,8 +192,14 @@ describe('SimulatorState: stats, reset, options', () => {
     expect(attempt({ requestsPerWindow: 0 })).toMatch(/requestsPerWindow must be a positive integer/);
     expect(attempt({ p500: 2 })).toMatch(/p500 must be a number between 0 and 1/);
     expect(attempt({ mode: 'fixed' })).toMatch(/mode must be one of/);
-    expect(attempt({ requestPerWindow: 5 })).toMatch(/unknown option 'requestPerWindow'.*did you mean 'requestsPerWindow'/);
-    expect(resolveSimulatorOptions({})).toMatchObject({ windowMs: 60_000, mode: 'sliding', countRejected: false });
+    expect(attempt({ requestPerWindow: 5 })).toMatch(
+      /unknown option 'requestPerWindow'.*did you mean 'requestsPerWindow'/,
+    );
+    expect(resolveSimulatorOptions({})).toMatchObject({
+      windowMs: 60_000,
+      mode: 'sliding',
+      countRejected: false,
+    });
   });
 
   it('setOptions refuses an update that is not an options object and ignores an absent one', () => {
@@ -198,7 +216,9 @@ describe('maxInAnyWindow', () => {
   it('matches a brute force over every half-open window', () => {
     fc.assert(
       fc.property(
-        fc.array(fc.tuple(fc.integer({ min: 0, max: 5000 }), fc.integer({ min: 1, max: 50 })), { maxLength: 60 }),
+        fc.array(fc.tuple(fc.integer({ min: 0, max: 5000 }), fc.integer({ min: 1, max: 50 })), {
+          maxLength: 60,
+        }),
         fc.integer({ min: 1, max: 2000 }),
         (events, windowMs) => {
           const sorted = [...events].sort((x, y) => x[0] - y[0]);
@@ -209,7 +229,10 @@ describe('maxInAnyWindow', () => {
           for (const start of times) {
             const inside = sorted.filter(([t]) => t >= start && t < start + windowMs);
             bruteCount = Math.max(bruteCount, inside.length);
-            bruteWeight = Math.max(bruteWeight, inside.reduce((sum, [, w]) => sum + w, 0));
+            bruteWeight = Math.max(
+              bruteWeight,
+              inside.reduce((sum, [, w]) => sum + w, 0),
+            );
           }
           expect(maxInAnyWindow(times, windowMs)).toBe(bruteCount);
           expect(maxInAnyWindow(times, windowMs, weights)).toBe(bruteWeight);

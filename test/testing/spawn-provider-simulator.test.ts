@@ -21,7 +21,12 @@ describe('spawnProviderSimulator', () => {
       expect(sim.pid).not.toBe(process.pid);
       expect(isAlive(sim.pid)).toBe(true);
       const statuses = await Promise.all(
-        Array.from({ length: 5 }, async () => (await post(`${sim.url}/v1/chat/completions`, { messages: [{ role: 'user', content: 'hi' }] })).status),
+        Array.from(
+          { length: 5 },
+          async () =>
+            (await post(`${sim.url}/v1/chat/completions`, { messages: [{ role: 'user', content: 'hi' }] }))
+              .status,
+        ),
       );
       expect(statuses.filter((s) => s === 429)).toHaveLength(2);
       expect(await sim.stats()).toMatchObject({ accepted: 3, rejected: 2, maxRequestsInAnyWindow: 3 });

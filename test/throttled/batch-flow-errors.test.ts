@@ -22,7 +22,10 @@ describe('throttled batch flow failures', () => {
   it('never hides a failed sub-flow: the others finish, then run rejects with every failure listed', async () => {
     const clock = new FakeClock();
     const ran: number[] = [];
-    const flow = new ThrottledBatchFlow<unknown, object, { id: number }>(worker(clock, new Set([2, 5]), ran), { clock, maxConcurrentFlows: 3 });
+    const flow = new ThrottledBatchFlow<unknown, object, { id: number }>(
+      worker(clock, new Set([2, 5]), ran),
+      { clock, maxConcurrentFlows: 3 },
+    );
     flow.prep = async () => ids(8);
     const error = await runOnFakeClock(clock, flow.run({})).catch((e: unknown) => e);
     expect(isBatchFlowError(error)).toBe(true);
@@ -40,7 +43,10 @@ describe('throttled batch flow failures', () => {
 
   it("onError: 'collect' records failures instead of rejecting", async () => {
     const clock = new FakeClock();
-    const flow = new ThrottledBatchFlow<unknown, object, { id: number }>(worker(clock, new Set([1]), []), { clock, onError: 'collect' });
+    const flow = new ThrottledBatchFlow<unknown, object, { id: number }>(worker(clock, new Set([1]), []), {
+      clock,
+      onError: 'collect',
+    });
     flow.prep = async () => ids(4);
     await runOnFakeClock(clock, flow.run({}));
     expect(flow.failures.map((f) => f.index)).toEqual([1]);
@@ -50,9 +56,15 @@ describe('throttled batch flow failures', () => {
   it('failFast stops starting sub-flows after the first failure and lists the unstarted ones as skipped', async () => {
     const clock = new FakeClock();
     const ran: number[] = [];
-    const flow = new ThrottledBatchFlow<unknown, object, { id: number }>(worker(clock, new Set([0]), ran), { clock, maxConcurrentFlows: 2, failFast: true });
+    const flow = new ThrottledBatchFlow<unknown, object, { id: number }>(worker(clock, new Set([0]), ran), {
+      clock,
+      maxConcurrentFlows: 2,
+      failFast: true,
+    });
     flow.prep = async () => ids(6);
-    const error = (await runOnFakeClock(clock, flow.run({})).catch((e: unknown) => e)) as BatchFlowError<{ id: number }>;
+    const error = (await runOnFakeClock(clock, flow.run({})).catch((e: unknown) => e)) as BatchFlowError<{
+      id: number;
+    }>;
     expect(error.failures.map((f) => f.index)).toEqual([0]);
     // 0 and 1 ran together; 0 failed, so nothing after them started.
     expect(ran.sort()).toEqual([0, 1]);
@@ -62,8 +74,14 @@ describe('throttled batch flow failures', () => {
 
   it('rejects bad options at construction, naming the option', () => {
     const start = new Node();
-    expect(() => new ThrottledBatchFlow(start, { maxConcurrentFlows: 0 })).toThrow('maxConcurrentFlows must be a positive integer, got 0');
-    expect(() => new ThrottledBatchFlow(start, { onError: 'ignore' as 'throw' })).toThrow(/onError must be one of 'throw', 'collect'/);
-    expect(() => new ThrottledBatchFlow(start, { maxFlowsPerMinut: 3 } as never)).toThrow(/did you mean 'maxFlowsPerMinute'/);
+    expect(() => new ThrottledBatchFlow(start, { maxConcurrentFlows: 0 })).toThrow(
+      'maxConcurrentFlows must be a positive integer, got 0',
+    );
+    expect(() => new ThrottledBatchFlow(start, { onError: 'ignore' as 'throw' })).toThrow(
+      /onError must be one of 'throw', 'collect'/,
+    );
+    expect(() => new ThrottledBatchFlow(start, { maxFlowsPerMinut: 3 } as never)).toThrow(
+      /did you mean 'maxFlowsPerMinute'/,
+    );
   });
 });

@@ -15,8 +15,12 @@ describe('throttled node events', () => {
     removers.push(addEventHook((e) => global.push(e)));
     let first = true;
     class N extends ThrottledParallelBatchNode<unknown, number, { usage: { total_tokens: number } }> {
-      override async prep() { return [1, 2]; }
-      override tokensFor() { return 10; }
+      override async prep() {
+        return [1, 2];
+      }
+      override tokensFor() {
+        return 10;
+      }
       override async exec(i: number) {
         await clock.sleep(100 * i);
         if (i === 2 && first) {
@@ -30,7 +34,14 @@ describe('throttled node events', () => {
     await runOnFakeClock(clock, node.run({}));
     const calls = own.filter((e) => e.type === 'call');
     expect(calls.map((e) => e.outcome)).toEqual(['ok', 'rate_limited', 'ok']);
-    expect(calls[0]).toMatchObject({ node: 'N', durationMs: 100, waitMs: 0, tokensEstimated: 10, tokensUsed: 12, attempt: 0 });
+    expect(calls[0]).toMatchObject({
+      node: 'N',
+      durationMs: 100,
+      waitMs: 0,
+      tokensEstimated: 10,
+      tokensUsed: 12,
+      attempt: 0,
+    });
     // The second item waited for the first (concurrency 1), then for the 50 ms pause after its 429.
     expect(calls[1]).toMatchObject({ waitMs: 100, durationMs: 200, tokensUsed: undefined });
     expect(calls[2]).toMatchObject({ waitMs: 50, attempt: 1 });
@@ -40,11 +51,22 @@ describe('throttled node events', () => {
 
   it('a throwing hook does not break the run', async () => {
     const clock = new FakeClock();
-    removers.push(addEventHook(() => { throw new Error('bad hook'); }));
+    removers.push(
+      addEventHook(() => {
+        throw new Error('bad hook');
+      }),
+    );
     class N extends ThrottledParallelBatchNode<unknown, number, number> {
-      override async prep() { return [1, 2, 3]; }
-      override async exec(i: number) { return i * 2; }
-      override async post(shared: { out?: number[] }, _i: number[], out: number[]) { shared.out = out; return undefined; }
+      override async prep() {
+        return [1, 2, 3];
+      }
+      override async exec(i: number) {
+        return i * 2;
+      }
+      override async post(shared: { out?: number[] }, _i: number[], out: number[]) {
+        shared.out = out;
+        return undefined;
+      }
     }
     const shared: { out?: number[] } = {};
     await runOnFakeClock(clock, new N({ clock }).run(shared));

@@ -54,7 +54,10 @@ describe('flow.stop()', () => {
   it('starts no more sub-flows, lets running ones finish, and reports the unstarted ones as skipped', async () => {
     const clock = new FakeClock();
     const log = { started: [] as number[], finished: [] as number[] };
-    const flow = new ThrottledBatchFlow<unknown, object, { id: number }>(step(clock, log), { clock, maxConcurrentFlows: 2 });
+    const flow = new ThrottledBatchFlow<unknown, object, { id: number }>(step(clock, log), {
+      clock,
+      maxConcurrentFlows: 2,
+    });
     flow.prep = async () => ids(6);
     const run = flow.run({}).catch((e: unknown) => e);
     await clock.advance(150);
@@ -73,14 +76,21 @@ describe('flow.stop()', () => {
     // Every sub-flow that started finished; none started after stop().
     expect(log.finished.sort()).toEqual([0, 1, 2, 3]);
     expect(clock.now()).toBe(200);
-    expect(flow.stats).toMatchObject({ completedFlows: 4, failedFlows: 0, currentConcurrentFlows: 0, queuedFlows: 0 });
+    expect(flow.stats).toMatchObject({
+      completedFlows: 4,
+      failedFlows: 0,
+      currentConcurrentFlows: 0,
+      queuedFlows: 0,
+    });
   });
 
   it('does not wait out a rate window for sub-flows that will never start, and stays stopped', async () => {
     const clock = new FakeClock();
     const log = { started: [] as number[], finished: [] as number[] };
     const flow = new ThrottledBatchFlow<unknown, object, { id: number }>(step(clock, log, 10), {
-      clock, maxFlowsPerMinute: 2, onError: 'collect',
+      clock,
+      maxFlowsPerMinute: 2,
+      onError: 'collect',
     });
     flow.prep = async () => ids(5);
     const run = flow.run({});
@@ -101,10 +111,15 @@ describe('flow.stop()', () => {
     const limited = new (class extends Node<unknown, { id: number }> {
       override async exec() {
         await clock.sleep(10);
-        if (this.params.id === 0) throw Object.assign(new Error('429'), { status: 429, headers: { 'retry-after': '10' } });
+        if (this.params.id === 0)
+          throw Object.assign(new Error('429'), { status: 429, headers: { 'retry-after': '10' } });
       }
     })();
-    const flow = new AdaptiveThrottledBatchFlow<unknown, object, { id: number }>(limited, { clock, initialConcurrentFlows: 1, maxConcurrentFlows: 2 });
+    const flow = new AdaptiveThrottledBatchFlow<unknown, object, { id: number }>(limited, {
+      clock,
+      initialConcurrentFlows: 1,
+      maxConcurrentFlows: 2,
+    });
     flow.prep = async () => ids(2);
     const run = flow.run({}).catch((e: unknown) => e);
     await clock.advance(100);
@@ -125,14 +140,19 @@ describe('drainOnShutdown', () => {
     const started: number[] = [];
     const finished: number[] = [];
     class N extends ThrottledParallelBatchNode<{ out?: number[] }, number, number> {
-      override async prep() { return [1, 2, 3, 4, 5]; }
+      override async prep() {
+        return [1, 2, 3, 4, 5];
+      }
       override async exec(i: number) {
         started.push(i);
         await clock.sleep(100);
         finished.push(i);
         return i * 10;
       }
-      override async post(shared: { out?: number[] }, _i: number[], out: number[]) { shared.out = out; return undefined; }
+      override async post(shared: { out?: number[] }, _i: number[], out: number[]) {
+        shared.out = out;
+        return undefined;
+      }
     }
     const shared: { out?: number[] } = {};
     const run = new N({ limiter }).run(shared);
@@ -184,7 +204,9 @@ describe('drainOnShutdown', () => {
     const finished: number[] = [];
     // Each sub-flow makes two calls in a row through the shared limiter: the second comes after SIGTERM.
     class Calls extends ThrottledParallelBatchNode<unknown, number, number> {
-      override async prep() { return [0, 1]; }
+      override async prep() {
+        return [0, 1];
+      }
       override async exec(i: number) {
         await clock.sleep(100);
         return i;
@@ -192,13 +214,21 @@ describe('drainOnShutdown', () => {
     }
     const calls = new Calls({ limiter: 'llm', registry });
     const first = new (class extends Node<unknown, { id: number }> {
-      override async exec() { started.push(this.params.id); await clock.sleep(100); }
+      override async exec() {
+        started.push(this.params.id);
+        await clock.sleep(100);
+      }
     })();
     const last = new (class extends Node<unknown, { id: number }> {
-      override async exec() { finished.push(this.params.id); }
+      override async exec() {
+        finished.push(this.params.id);
+      }
     })();
     first.next(calls).next(last);
-    const flow = new ThrottledBatchFlow<unknown, object, { id: number }>(first, { clock, maxConcurrentFlows: 2 });
+    const flow = new ThrottledBatchFlow<unknown, object, { id: number }>(first, {
+      clock,
+      maxConcurrentFlows: 2,
+    });
     flow.prep = async () => ids(5);
     uninstalls.push(drainOnShutdown(registry, { flows: [flow], process: proc, clock }));
     const run = flow.run({}).catch((e: unknown) => e);
@@ -215,9 +245,17 @@ describe('drainOnShutdown', () => {
   });
 
   it('validates its arguments', () => {
-    expect(() => drainOnShutdown([5 as unknown as Limiter])).toThrow('limiters.0 must be a Limiter or a registered name, got 5');
-    expect(() => drainOnShutdown([], { queued: 'later' as 'finish' })).toThrow(/queued must be one of 'serve', 'reject', 'finish'/);
-    expect(() => drainOnShutdown([], { flows: [{}] as never })).toThrow(/flows\.0 must be something with stop\(\)/);
-    expect(() => drainOnShutdown([], { timeoutMs: -1, process: new FakeProcess() })).toThrow(/timeoutMs must be a positive number/);
+    expect(() => drainOnShutdown([5 as unknown as Limiter])).toThrow(
+      'limiters.0 must be a Limiter or a registered name, got 5',
+    );
+    expect(() => drainOnShutdown([], { queued: 'later' as 'finish' })).toThrow(
+      /queued must be one of 'serve', 'reject', 'finish'/,
+    );
+    expect(() => drainOnShutdown([], { flows: [{}] as never })).toThrow(
+      /flows\.0 must be something with stop\(\)/,
+    );
+    expect(() => drainOnShutdown([], { timeoutMs: -1, process: new FakeProcess() })).toThrow(
+      /timeoutMs must be a positive number/,
+    );
   });
 });

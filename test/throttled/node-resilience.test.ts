@@ -16,20 +16,43 @@ afterEach(() => LimiterRegistry.clear());
 const httpError = (status: number) => Object.assign(new Error(`HTTP ${status}`), { status, headers: {} });
 
 /** A node over `items` whose exec is `fn`; results land in `shared.out`. */
-function nodeOf<I, R>(items: I[], fn: (item: I, signal: AbortSignal | undefined, node: ThrottledParallelBatchNode<Shared<R>, I, R>) => Promise<R>) {
+function nodeOf<I, R>(
+  items: I[],
+  fn: (
+    item: I,
+    signal: AbortSignal | undefined,
+    node: ThrottledParallelBatchNode<Shared<R>, I, R>,
+  ) => Promise<R>,
+) {
   return class extends ThrottledParallelBatchNode<Shared<R>, I, R> {
-    override async prep() { return items; }
-    override async exec(item: I, signal?: AbortSignal) { return fn(item, signal, this); }
-    override async execFallback(item: I, error: Error) { return `fallback ${String(item)}: ${error.name}` as R; }
-    override async post(shared: Shared<R>, _items: I[], out: R[]) { shared.out = out; return undefined; }
+    override async prep() {
+      return items;
+    }
+    override async exec(item: I, signal?: AbortSignal) {
+      return fn(item, signal, this);
+    }
+    override async execFallback(item: I, error: Error) {
+      return `fallback ${String(item)}: ${error.name}` as R;
+    }
+    override async post(shared: Shared<R>, _items: I[], out: R[]) {
+      shared.out = out;
+      return undefined;
+    }
   };
 }
-interface Shared<R> { out?: R[] }
+interface Shared<R> {
+  out?: R[];
+}
 
 describe('circuitBreaker option', () => {
   it('opens after consecutive failures; later items fail fast through execFallback without taking capacity', async () => {
     const clock = new FakeClock();
-    const breaker = new CircuitBreaker({ consecutiveFailures: 3, halfOpenAfterMs: 10_000, clock, name: 'llm' });
+    const breaker = new CircuitBreaker({
+      consecutiveFailures: 3,
+      halfOpenAfterMs: 10_000,
+      clock,
+      name: 'llm',
+    });
     let calls = 0;
     const N = nodeOf<number, string>([1, 2, 3, 4, 5, 6], async () => {
       calls++;
@@ -42,8 +65,12 @@ describe('circuitBreaker option', () => {
     expect(calls).toBe(3);
     expect(breaker.state).toBe('open');
     expect(shared.out).toEqual([
-      'fallback 1: Error', 'fallback 2: Error', 'fallback 3: Error',
-      'fallback 4: BrokenCircuitError', 'fallback 5: BrokenCircuitError', 'fallback 6: BrokenCircuitError',
+      'fallback 1: Error',
+      'fallback 2: Error',
+      'fallback 3: Error',
+      'fallback 4: BrokenCircuitError',
+      'fallback 5: BrokenCircuitError',
+      'fallback 6: BrokenCircuitError',
     ]);
     // Refused items never acquired the limiter.
     expect(node.stats).toMatchObject({ totalRequests: 3, totalFailures: 6, active: 0, queued: 0 });
@@ -55,9 +82,16 @@ describe('circuitBreaker option', () => {
     breaker.open();
     const errors: unknown[] = [];
     class N extends ThrottledParallelBatchNode<unknown, number, number> {
-      override async prep() { return [1]; }
-      override async exec(i: number) { return i; }
-      override async execFallback(_i: number, error: Error) { errors.push(error); return -1; }
+      override async prep() {
+        return [1];
+      }
+      override async exec(i: number) {
+        return i;
+      }
+      override async execFallback(_i: number, error: Error) {
+        errors.push(error);
+        return -1;
+      }
     }
     const node = new N({ clock, circuitBreaker: breaker, maxRetries: 5, waitMs: 1000 });
     await runOnFakeClock(clock, node.run({}));
@@ -110,7 +144,11 @@ describe('circuitBreaker option', () => {
     const out: Shared<string> = {};
     await runOnFakeClock(clock, outage.run(out));
     expect(breaker.state).toBe('open');
-    expect(out.out).toEqual(['fallback 1: BrokenCircuitError', 'fallback 2: BrokenCircuitError', 'fallback 3: BrokenCircuitError']);
+    expect(out.out).toEqual([
+      'fallback 1: BrokenCircuitError',
+      'fallback 2: BrokenCircuitError',
+      'fallback 3: BrokenCircuitError',
+    ]);
   });
 });
 
@@ -163,14 +201,23 @@ describe('timeoutMs option', () => {
   it('passes the run signal through when there is no timeout, and counts timeouts as breaker failures', async () => {
     const clock = new FakeClock();
     const seen: (AbortSignal | undefined)[] = [];
-    const N = nodeOf([1], async (i, signal) => { seen.push(signal); return i; });
+    const N = nodeOf([1], async (i, signal) => {
+      seen.push(signal);
+      return i;
+    });
     const controller = new AbortController();
     await runOnFakeClock(clock, new N({ clock }).run({}, { signal: controller.signal }));
     expect(seen[0]).toBe(controller.signal);
 
     const breaker = new CircuitBreaker({ consecutiveFailures: 2, clock });
-    const Slow = nodeOf([1, 2], async (_i, signal) => { await clock.sleep(10_000, signal); return 0; });
-    await runOnFakeClock(clock, new Slow({ clock, maxConcurrent: 1, timeoutMs: 100, circuitBreaker: breaker }).run({}));
+    const Slow = nodeOf([1, 2], async (_i, signal) => {
+      await clock.sleep(10_000, signal);
+      return 0;
+    });
+    await runOnFakeClock(
+      clock,
+      new Slow({ clock, maxConcurrent: 1, timeoutMs: 100, circuitBreaker: breaker }).run({}),
+    );
     expect(breaker.state).toBe('open');
   });
 });
@@ -230,11 +277,24 @@ describe('cache option', () => {
       override cache = new MemoryCache<string>({ clock });
       override clock = clock;
       override async prep() {
-        return [{ prompt: 'p', id: 1 }, { prompt: 'p', id: 2 }, { prompt: 'nocache', id: 3 }, { prompt: 'nocache', id: 4 }];
+        return [
+          { prompt: 'p', id: 1 },
+          { prompt: 'p', id: 2 },
+          { prompt: 'nocache', id: 3 },
+          { prompt: 'nocache', id: 4 },
+        ];
       }
-      override cacheKeyOf(item: { prompt: string }) { return item.prompt === 'nocache' ? undefined : item.prompt; }
-      override async exec(item: { prompt: string; id: number }) { calls.push(`${item.prompt}${item.id}`); return `r${item.id}`; }
-      override async post(shared: Shared<string>, _i: unknown, out: string[]) { shared.out = out; return undefined; }
+      override cacheKeyOf(item: { prompt: string }) {
+        return item.prompt === 'nocache' ? undefined : item.prompt;
+      }
+      override async exec(item: { prompt: string; id: number }) {
+        calls.push(`${item.prompt}${item.id}`);
+        return `r${item.id}`;
+      }
+      override async post(shared: Shared<string>, _i: unknown, out: string[]) {
+        shared.out = out;
+        return undefined;
+      }
     }
     const shared: Shared<string> = {};
     await runOnFakeClock(clock, new N().run(shared));
@@ -245,8 +305,12 @@ describe('cache option', () => {
   it('treats a failing cache as a miss', async () => {
     const clock = new FakeClock();
     const broken: Cache<string> = {
-      get: async () => { throw new Error('cache down'); },
-      set: async () => { throw new Error('cache down'); },
+      get: async () => {
+        throw new Error('cache down');
+      },
+      set: async () => {
+        throw new Error('cache down');
+      },
     };
     const N = nodeOf(['a'], async (item) => `ok ${item}`);
     const shared: Shared<string> = {};
@@ -285,13 +349,21 @@ describe('cache option', () => {
 
 describe('resilience option validation', () => {
   it('rejects bad options at construction and bad subclass fields at the first run', async () => {
-    expect(() => new ThrottledParallelBatchNode({ timeoutMs: 0 })).toThrow('timeoutMs must be a positive number, got 0');
-    expect(() => new ThrottledParallelBatchNode({ circuitBreaker: {} as CircuitBreaker })).toThrow(/circuitBreaker must be a CircuitBreaker/);
-    expect(() => new ThrottledParallelBatchNode({ cache: { get() {} } as unknown as Cache<unknown> })).toThrow(/cache must be a Cache with get\(\) and set\(\)/);
+    expect(() => new ThrottledParallelBatchNode({ timeoutMs: 0 })).toThrow(
+      'timeoutMs must be a positive number, got 0',
+    );
+    expect(() => new ThrottledParallelBatchNode({ circuitBreaker: {} as CircuitBreaker })).toThrow(
+      /circuitBreaker must be a CircuitBreaker/,
+    );
+    expect(
+      () => new ThrottledParallelBatchNode({ cache: { get() {} } as unknown as Cache<unknown> }),
+    ).toThrow(/cache must be a Cache with get\(\) and set\(\)/);
     expect(() => new AdaptiveThrottledNode({ timeoutMs: -1 })).toThrow(/timeoutMs must be a positive number/);
     class Bad extends ThrottledParallelBatchNode<unknown, number, number> {
       override timeoutMs = -5;
-      override async prep() { return [1]; }
+      override async prep() {
+        return [1];
+      }
     }
     await expect(new Bad().run({})).rejects.toThrow('timeoutMs must be a positive number, got -5');
   });

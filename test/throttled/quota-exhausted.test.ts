@@ -13,7 +13,12 @@ const dailyQuotaError = () =>
       error: {
         code: 429,
         status: 'RESOURCE_EXHAUSTED',
-        details: [{ '@type': 'type.googleapis.com/google.rpc.QuotaFailure', violations: [{ quotaId: DAILY, quotaValue: '50' }] }],
+        details: [
+          {
+            '@type': 'type.googleapis.com/google.rpc.QuotaFailure',
+            violations: [{ quotaId: DAILY, quotaValue: '50' }],
+          },
+        ],
       },
     }),
   });
@@ -24,9 +29,17 @@ describe('a daily quota exhausted inside a throttled node', () => {
     let calls = 0;
     const seen: unknown[] = [];
     class N extends ThrottledParallelBatchNode<unknown, number, string> {
-      override async prep() { return [1]; }
-      override async exec(): Promise<string> { calls++; throw dailyQuotaError(); }
-      override async execFallback(_i: number, error: Error) { seen.push(error); return 'gave up'; }
+      override async prep() {
+        return [1];
+      }
+      override async exec(): Promise<string> {
+        calls++;
+        throw dailyQuotaError();
+      }
+      override async execFallback(_i: number, error: Error) {
+        seen.push(error);
+        return 'gave up';
+      }
     }
     const node = new N({ clock, maxRetries: 3 });
     await runOnFakeClock(clock, node.run({}));

@@ -9,7 +9,10 @@ import { FlowPresets, Presets } from '../../src/index';
 import { LimiterRegistry } from '../../src/registry/limiter-registry';
 import { AdaptiveThrottledBatchFlow } from '../../src/throttled/adaptive-throttled-batch-flow';
 import { AdaptiveThrottledNode } from '../../src/throttled/adaptive-throttled-node';
-import { ThrottledAsyncParallelBatchFlow, ThrottledBatchFlow } from '../../src/throttled/throttled-batch-flow';
+import {
+  ThrottledAsyncParallelBatchFlow,
+  ThrottledBatchFlow,
+} from '../../src/throttled/throttled-batch-flow';
 import { ThrottledParallelBatchNode } from '../../src/throttled/throttled-parallel-batch-node';
 import { CallLog, runOnFakeClock } from './support';
 
@@ -22,12 +25,17 @@ describe('node-level throttling', () => {
   it('basic translation: subclass fields limit concurrency and starts per minute, results keep order', async () => {
     const clock = new FakeClock();
     const log = new CallLog(clock);
-    interface Shared { texts: string[]; translations?: string[] }
+    interface Shared {
+      texts: string[];
+      translations?: string[];
+    }
     class TranslateNode extends ThrottledParallelBatchNode<Shared, string, string> {
       override maxConcurrent = 5;
       override maxPerMinute = 60;
       override clock = clock;
-      override async prep(shared: Shared) { return shared.texts; }
+      override async prep(shared: Shared) {
+        return shared.texts;
+      }
       override async exec(text: string) {
         return log.track(async () => {
           await clock.sleep(300 + (text.length % 7) * 100);
@@ -62,8 +70,13 @@ describe('node-level throttling', () => {
       override recoveryThreshold = 10;
       override recoveryFactor = 1.2;
       override clock = clock;
-      override async prep() { return Array.from({ length: 40 }, (_, i) => `t${i}`); }
-      override async exec(text: string) { await clock.sleep(100); return text.toUpperCase(); }
+      override async prep() {
+        return Array.from({ length: 40 }, (_, i) => `t${i}`);
+      }
+      override async exec(text: string) {
+        await clock.sleep(100);
+        return text.toUpperCase();
+      }
     }
     const node = new SmartTranslateNode();
     await runOnFakeClock(clock, node.run({}));
@@ -82,7 +95,9 @@ describe('node-level throttling', () => {
     }
     const byFields = new MyNode();
     expect(byFields.stats.maxConcurrent).toBe(5);
-    expect(() => new ThrottledParallelBatchNode({ maxPerMinute: -3 })).toThrow('maxPerMinute must be a positive integer, got -3');
+    expect(() => new ThrottledParallelBatchNode({ maxPerMinute: -3 })).toThrow(
+      'maxPerMinute must be a positive integer, got -3',
+    );
   });
 });
 
@@ -90,7 +105,11 @@ describe('flow-level throttling', () => {
   it('flow throttle over 1000 user ids: 10 at a time, 60 starts per minute, every user done', async () => {
     const clock = new FakeClock();
     const log = new CallLog(clock);
-    interface Shared { userIds: number[]; users?: Record<number, string>; processed?: number[] }
+    interface Shared {
+      userIds: number[];
+      users?: Record<number, string>;
+      processed?: number[];
+    }
     class FetchUserNode extends Node<Shared, { userId: number }> {
       override async exec() {
         return log.track(async () => {
@@ -104,8 +123,13 @@ describe('flow-level throttling', () => {
       }
     }
     class ProcessUserNode extends Node<Shared, { userId: number }> {
-      override async exec() { await clock.sleep(300); }
-      override async post(shared: Shared) { (shared.processed ??= []).push(this.params.userId); return undefined; }
+      override async exec() {
+        await clock.sleep(300);
+      }
+      override async post(shared: Shared) {
+        (shared.processed ??= []).push(this.params.userId);
+        return undefined;
+      }
     }
     const fetch = new FetchUserNode();
     fetch.on('process', new ProcessUserNode());
@@ -113,7 +137,9 @@ describe('flow-level throttling', () => {
       override maxConcurrentFlows = 10;
       override maxFlowsPerMinute = 60;
       override clock = clock;
-      override async prep(shared: Shared) { return shared.userIds.map((userId) => ({ userId })); }
+      override async prep(shared: Shared) {
+        return shared.userIds.map((userId) => ({ userId }));
+      }
     }
     const flow = new UserProcessingFlow(fetch);
     const shared: Shared = { userIds: Array.from({ length: 1000 }, (_, i) => i) };
@@ -122,16 +148,27 @@ describe('flow-level throttling', () => {
     expect(new Set(shared.processed)).toEqual(new Set(shared.userIds));
     expect(log.maxInFlight).toBeLessThanOrEqual(10);
     expect(log.maxStartsInWindow(60_000)).toBeLessThanOrEqual(60);
-    expect(flow.stats).toMatchObject({ maxConcurrentFlows: 10, maxFlowsPerMinute: 60, completedFlows: 1000, failedFlows: 0, currentConcurrentFlows: 0 });
+    expect(flow.stats).toMatchObject({
+      maxConcurrentFlows: 10,
+      maxFlowsPerMinute: 60,
+      completedFlows: 1000,
+      failedFlows: 0,
+      currentConcurrentFlows: 0,
+    });
   });
 
   it('parameterized flows: each sub-flow sees the flow params merged with its own', async () => {
     const clock = new FakeClock();
     const seen: string[] = [];
     class Greet extends Node<unknown, { lang: string; userId: number }> {
-      override async exec() { seen.push(`${this.params.lang}:${this.params.userId}`); }
+      override async exec() {
+        seen.push(`${this.params.lang}:${this.params.userId}`);
+      }
     }
-    const flow = new ThrottledBatchFlow<unknown, { lang: string }, { userId: number }>(new Greet(), { ...FlowPresets.BATCH_PROCESSING, clock });
+    const flow = new ThrottledBatchFlow<unknown, { lang: string }, { userId: number }>(new Greet(), {
+      ...FlowPresets.BATCH_PROCESSING,
+      clock,
+    });
     flow.prep = async () => [{ userId: 1 }, { userId: 2 }, { userId: 3 }];
     flow.setParams({ lang: 'fr' });
     await runOnFakeClock(clock, flow.run({}));
@@ -148,7 +185,8 @@ describe('flow-level throttling', () => {
         const n = (attempts.get(id) ?? 0) + 1;
         attempts.set(id, n);
         await clock.sleep(100);
-        if (id % 10 === 0 && n === 1) throw new RateLimitHit('API rate limit exceeded', { retryAfterMs: 2000, source: 'my_api' });
+        if (id % 10 === 0 && n === 1)
+          throw new RateLimitHit('API rate limit exceeded', { retryAfterMs: 2000, source: 'my_api' });
         done.add(id);
       }
     }
@@ -160,7 +198,9 @@ describe('flow-level throttling', () => {
       override recoveryThreshold = 15;
       override recoveryFactor = 1.3;
       override clock = clock;
-      override async prep(shared: { userIds: number[] }) { return shared.userIds.map((userId) => ({ userId })); }
+      override async prep(shared: { userIds: number[] }) {
+        return shared.userIds.map((userId) => ({ userId }));
+      }
     }
     const flow = new SmartUserFlow(new APINode());
     await runOnFakeClock(clock, flow.run({ userIds: Array.from({ length: 500 }, (_, i) => i) }));
@@ -189,7 +229,10 @@ describe('flow-level throttling', () => {
         u.now++;
         u.max = Math.max(u.max, u.now);
         try {
-          return await log.track(async () => { await clock.sleep(250); return endpoint; });
+          return await log.track(async () => {
+            await clock.sleep(250);
+            return endpoint;
+          });
         } finally {
           u.now--;
         }
@@ -198,7 +241,9 @@ describe('flow-level throttling', () => {
     class UserBatchFlow extends ThrottledBatchFlow<{ userIds: number[] }> {
       override maxConcurrentFlows = 5;
       override clock = clock;
-      override async prep(shared: { userIds: number[] }) { return shared.userIds.map((userId) => ({ userId })); }
+      override async prep(shared: { userIds: number[] }) {
+        return shared.userIds.map((userId) => ({ userId }));
+      }
     }
     const flow = new UserBatchFlow(new FetchUserDataNode());
     await runOnFakeClock(clock, flow.run({ userIds: Array.from({ length: 100 }, (_, i) => i) }));
@@ -211,13 +256,29 @@ describe('flow-level throttling', () => {
   it('a throttled flow nested in a plain Flow returns an action the parent branches on', async () => {
     const clock = new FakeClock();
     const trail: string[] = [];
-    class Work extends Node { override async exec() { await clock.sleep(10); } }
+    class Work extends Node {
+      override async exec() {
+        await clock.sleep(10);
+      }
+    }
     class Batch extends ThrottledBatchFlow<{ n: number }> {
       override clock = clock;
-      override async prep(shared: { n: number }) { return Array.from({ length: shared.n }, (_, i) => ({ i })); }
-      override async post() { return 'batched'; }
+      override async prep(shared: { n: number }) {
+        return Array.from({ length: shared.n }, (_, i) => ({ i }));
+      }
+      override async post() {
+        return 'batched';
+      }
     }
-    class Mark extends Node { constructor(private readonly label: string) { super(); } override async post() { trail.push(this.label); return undefined; } }
+    class Mark extends Node {
+      constructor(private readonly label: string) {
+        super();
+      }
+      override async post() {
+        trail.push(this.label);
+        return undefined;
+      }
+    }
     const batch = new Batch(new Work());
     batch.on('batched', new Mark('after-batch'));
     batch.on('default', new Mark('wrong'));
@@ -234,8 +295,15 @@ describe('shared limiters', () => {
     const log = new CallLog(clock);
     class Caller extends ThrottledParallelBatchNode<unknown, number, number> {
       override limiter = 'openai';
-      override async prep() { return Array.from({ length: 50 }, (_, i) => i); }
-      override async exec(i: number) { return log.track(async () => { await clock.sleep(500 + (i % 5) * 100); return i; }); }
+      override async prep() {
+        return Array.from({ length: 50 }, (_, i) => i);
+      }
+      override async exec(i: number) {
+        return log.track(async () => {
+          await clock.sleep(500 + (i % 5) * 100);
+          return i;
+        });
+      }
     }
     const a = new Caller();
     const b = new Caller();
@@ -246,7 +314,7 @@ describe('shared limiters', () => {
     expect(LimiterRegistry.get('openai').stats().totalRequests).toBe(100);
   });
 
-  it('the reference cookbook\'s `async with` form: limiter.run around a call in a plain node', async () => {
+  it("the reference cookbook's `async with` form: limiter.run around a call in a plain node", async () => {
     const clock = new FakeClock();
     LimiterRegistry.register('openai', { maxConcurrent: 2, maxPerWindow: 60, clock });
     LimiterRegistry.register('anthropic', { maxConcurrent: 1, maxPerWindow: 50, clock });

@@ -7,7 +7,8 @@ import { MemoryCache } from '../../src/resilience/memory-cache';
 import { ThrottledParallelBatchNode } from '../../src/throttled/throttled-parallel-batch-node';
 import { runOnFakeClock } from './support';
 
-const tooManyRequests = () => Object.assign(new Error('429'), { status: 429, headers: { 'retry-after-ms': '30' } });
+const tooManyRequests = () =>
+  Object.assign(new Error('429'), { status: 429, headers: { 'retry-after-ms': '30' } });
 
 /** What one try of an item does. */
 const tryArb = fc.record({
@@ -33,9 +34,15 @@ describe('no slot leaks (property)', () => {
             fc.record({
               /** When this run is aborted (undefined: never). */
               abortAtMs: fc.option(fc.integer({ min: 0, max: 1500 }), { nil: undefined }),
-              items: fc.array(fc.record({ key: fc.integer({ min: 0, max: 5 }), tries: fc.array(tryArb, { minLength: 1, maxLength: 4 }) }), {
-                maxLength: 8,
-              }),
+              items: fc.array(
+                fc.record({
+                  key: fc.integer({ min: 0, max: 5 }),
+                  tries: fc.array(tryArb, { minLength: 1, maxLength: 4 }),
+                }),
+                {
+                  maxLength: 8,
+                },
+              ),
             }),
             { minLength: 1, maxLength: 3 },
           ),
@@ -45,18 +52,26 @@ describe('no slot leaks (property)', () => {
           const limiter = new Limiter({
             clock,
             maxConcurrent: scenario.maxConcurrent,
-            ...(scenario.maxPerWindow ? { maxPerWindow: scenario.maxPerWindow, windowMs: 1000, windowMarginMs: 0 } : {}),
+            ...(scenario.maxPerWindow
+              ? { maxPerWindow: scenario.maxPerWindow, windowMs: 1000, windowMarginMs: 0 }
+              : {}),
           });
           let maxActive = 0;
           limiter.on('acquire', ({ active }) => (maxActive = Math.max(maxActive, active)));
-          const breaker = scenario.withBreaker ? new CircuitBreaker({ consecutiveFailures: 3, halfOpenAfterMs: 200, clock }) : undefined;
+          const breaker = scenario.withBreaker
+            ? new CircuitBreaker({ consecutiveFailures: 3, halfOpenAfterMs: 200, clock })
+            : undefined;
           const cache = scenario.withCache ? new MemoryCache<string>({ clock, ttlMs: 300 }) : undefined;
           type Item = { run: number; index: number; key: number };
           const attempts = new Map<string, number>();
 
           class N extends ThrottledParallelBatchNode<unknown, Item, string> {
-            override cacheKeyOf(item: Item) { return String(item.key); }
-            override async prep(): Promise<Item[]> { return []; }
+            override cacheKeyOf(item: Item) {
+              return String(item.key);
+            }
+            override async prep(): Promise<Item[]> {
+              return [];
+            }
             override async exec(item: Item, signal?: AbortSignal): Promise<string> {
               const id = `${item.run}/${item.index}`;
               const n = attempts.get(id) ?? 0;
@@ -68,7 +83,9 @@ describe('no slot leaks (property)', () => {
               if (t.outcome === '429') throw tooManyRequests();
               return `ok ${item.key}`;
             }
-            override async execFallback(_item: Item, error: Error) { return `fallback: ${error.name}`; }
+            override async execFallback(_item: Item, error: Error) {
+              return `fallback: ${error.name}`;
+            }
           }
           const node = new N({
             limiter,

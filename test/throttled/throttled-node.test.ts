@@ -26,7 +26,9 @@ function concurrencyCappedProvider(clock: FakeClock, limit: () => number, latenc
   let inFlight = 0;
   let rejected = 0;
   return {
-    get rejected() { return rejected; },
+    get rejected() {
+      return rejected;
+    },
     async call<T>(value: T): Promise<T> {
       inFlight++;
       try {
@@ -48,7 +50,9 @@ describe('ThrottledParallelBatchNode', () => {
     const clock = new FakeClock();
     const tries = new Map<number, number>();
     class N extends ThrottledParallelBatchNode<unknown, number, number> {
-      override async prep() { return [1, 2, 3]; }
+      override async prep() {
+        return [1, 2, 3];
+      }
       override async exec(i: number) {
         const n = (tries.get(i) ?? 0) + 1;
         tries.set(i, n);
@@ -56,7 +60,10 @@ describe('ThrottledParallelBatchNode', () => {
         if (i === 2 && n <= 3) throw tooManyRequests(1);
         return i * 10;
       }
-      override async post(shared: { out?: number[] }, _i: number[], out: number[]) { shared.out = out; return undefined; }
+      override async post(shared: { out?: number[] }, _i: number[], out: number[]) {
+        shared.out = out;
+        return undefined;
+      }
     }
     const node = new N({ maxConcurrent: 3, clock, maxRetries: 1 });
     const shared: { out?: number[] } = {};
@@ -73,9 +80,17 @@ describe('ThrottledParallelBatchNode', () => {
     const clock = new FakeClock();
     const fallbacks: unknown[] = [];
     class N extends ThrottledParallelBatchNode<unknown, number, string> {
-      override async prep() { return [1]; }
-      override async exec(): Promise<string> { await clock.sleep(5); throw tooManyRequests(0); }
-      override async execFallback(_i: number, error: Error) { fallbacks.push(error); return 'fallback'; }
+      override async prep() {
+        return [1];
+      }
+      override async exec(): Promise<string> {
+        await clock.sleep(5);
+        throw tooManyRequests(0);
+      }
+      override async execFallback(_i: number, error: Error) {
+        fallbacks.push(error);
+        return 'fallback';
+      }
     }
     const node = new N({ clock, maxRateLimitRetries: 2 });
     await runOnFakeClock(clock, node.run({}));
@@ -89,8 +104,14 @@ describe('ThrottledParallelBatchNode', () => {
     const boom = new Error('boom');
     let calls = 0;
     class N extends ThrottledParallelBatchNode<unknown, number, number> {
-      override async prep() { return [1, 2]; }
-      override async exec(i: number) { calls++; if (i === 2) throw boom; return i; }
+      override async prep() {
+        return [1, 2];
+      }
+      override async exec(i: number) {
+        calls++;
+        if (i === 2) throw boom;
+        return i;
+      }
     }
     const node = new N({ clock, maxRetries: 3, waitMs: 1000 });
     await expect(runOnFakeClock(clock, node.run({}))).rejects.toBe(boom);
@@ -102,9 +123,15 @@ describe('ThrottledParallelBatchNode', () => {
   it('charges token estimates and reconciles with real usage', async () => {
     const clock = new FakeClock();
     class N extends ThrottledParallelBatchNode<unknown, string, { usage: { total_tokens: number } }> {
-      override async prep() { return ['a', 'b']; }
-      override tokensFor(text: string) { return text === 'a' ? 100 : 200; }
-      override async exec(text: string) { return { usage: { total_tokens: text === 'a' ? 150 : 50 } }; }
+      override async prep() {
+        return ['a', 'b'];
+      }
+      override tokensFor(text: string) {
+        return text === 'a' ? 100 : 200;
+      }
+      override async exec(text: string) {
+        return { usage: { total_tokens: text === 'a' ? 150 : 50 } };
+      }
     }
     const node = new N({ clock, maxTokensPerMinute: 10_000 });
     await runOnFakeClock(clock, node.run({}));
@@ -112,11 +139,16 @@ describe('ThrottledParallelBatchNode', () => {
     expect(node.stats.tokensInWindow).toBe(350);
   });
 
-  it('shares limiter and stats between the user\'s node and the copies a flow makes', async () => {
+  it("shares limiter and stats between the user's node and the copies a flow makes", async () => {
     const clock = new FakeClock();
     class N extends ThrottledParallelBatchNode<unknown, number, number> {
-      override async prep() { return [1, 2, 3, 4]; }
-      override async exec(i: number) { await clock.sleep(1); return i; }
+      override async prep() {
+        return [1, 2, 3, 4];
+      }
+      override async exec(i: number) {
+        await clock.sleep(1);
+        return i;
+      }
     }
     const node = new N({ clock, maxPerMinute: 100 });
     await runOnFakeClock(clock, new Flow(node).run({}));
@@ -136,10 +168,18 @@ describe('ThrottledParallelBatchNode', () => {
   });
 
   it('rejects bad options at construction, naming option and value', () => {
-    expect(() => new ThrottledParallelBatchNode({ maxConcurrent: 0 })).toThrow('maxConcurrent must be a positive integer, got 0');
-    expect(() => new ThrottledParallelBatchNode({ maxRateLimitRetries: -1 })).toThrow(/maxRateLimitRetries must be a non-negative integer, got -1/);
-    expect(() => new ThrottledParallelBatchNode({ maxRetries: 0 })).toThrow(/maxRetries must be a positive integer, got 0/);
-    expect(() => new AdaptiveThrottledNode({ backoffFactor: 1.5 })).toThrow(/backoffFactor must be a number between 0 and 1/);
+    expect(() => new ThrottledParallelBatchNode({ maxConcurrent: 0 })).toThrow(
+      'maxConcurrent must be a positive integer, got 0',
+    );
+    expect(() => new ThrottledParallelBatchNode({ maxRateLimitRetries: -1 })).toThrow(
+      /maxRateLimitRetries must be a non-negative integer, got -1/,
+    );
+    expect(() => new ThrottledParallelBatchNode({ maxRetries: 0 })).toThrow(
+      /maxRetries must be a positive integer, got 0/,
+    );
+    expect(() => new AdaptiveThrottledNode({ backoffFactor: 1.5 })).toThrow(
+      /backoffFactor must be a number between 0 and 1/,
+    );
   });
 
   it('property: never exceeds its limits and loses no item under random latencies, failures and 429s', async () => {
@@ -164,7 +204,9 @@ describe('ThrottledParallelBatchNode', () => {
           const log = new CallLog(clock);
           const attempt = new Map<number, number>();
           class N extends ThrottledParallelBatchNode<unknown, number, string> {
-            override async prep() { return items.map((_, i) => i); }
+            override async prep() {
+              return items.map((_, i) => i);
+            }
             override async exec(i: number) {
               return log.track(async () => {
                 const n = attempt.get(i) ?? 0;
@@ -177,14 +219,30 @@ describe('ThrottledParallelBatchNode', () => {
                 return `ok ${i}`;
               });
             }
-            override async execFallback(i: number, error: Error) { return `fallback ${i}: ${error.name}`; }
-            override async post(shared: { out?: string[] }, _i: number[], out: string[]) { shared.out = out; return undefined; }
+            override async execFallback(i: number, error: Error) {
+              return `fallback ${i}: ${error.name}`;
+            }
+            override async post(shared: { out?: string[] }, _i: number[], out: string[]) {
+              shared.out = out;
+              return undefined;
+            }
           }
-          const node = new N({ clock, maxConcurrent, maxPerWindow, windowMs, windowMarginMs: 0, maxRetries, maxRateLimitRetries: 3, rateLimitBackoffMs: 50 });
+          const node = new N({
+            clock,
+            maxConcurrent,
+            maxPerWindow,
+            windowMs,
+            windowMarginMs: 0,
+            maxRetries,
+            maxRateLimitRetries: 3,
+            rateLimitBackoffMs: 50,
+          });
           const shared: { out?: string[] } = {};
           await runOnFakeClock(clock, node.run(shared));
           expect(shared.out).toHaveLength(items.length);
-          shared.out!.forEach((o, i) => expect(o.endsWith(` ${i}`) || o.startsWith(`fallback ${i}:`)).toBe(true));
+          shared.out!.forEach((o, i) =>
+            expect(o.endsWith(` ${i}`) || o.startsWith(`fallback ${i}:`)).toBe(true),
+          );
           expect(log.maxInFlight).toBeLessThanOrEqual(maxConcurrent);
           expect(log.maxStartsInWindow(windowMs)).toBeLessThanOrEqual(maxPerWindow);
           expect(node.stats).toMatchObject({ active: 0, queued: 0 });
@@ -202,14 +260,24 @@ describe('AdaptiveThrottledNode', () => {
     const provider = concurrencyCappedProvider(clock, () => providerLimit);
     const levels: number[] = [];
     class N extends AdaptiveThrottledNode<unknown, number, number> {
-      override async prep(shared: { n: number }) { return Array.from({ length: shared.n }, (_, i) => i); }
+      override async prep(shared: { n: number }) {
+        return Array.from({ length: shared.n }, (_, i) => i);
+      }
       override async exec(i: number) {
         const r = await provider.call(i);
         levels.push(this.stats.currentConcurrent);
         return r;
       }
     }
-    const node = new N({ clock, initialConcurrent: 2, minConcurrent: 1, maxConcurrent: 40, recoveryThreshold: 5, rateLimitBackoffMs: 100, maxRateLimitBackoffMs: 400 });
+    const node = new N({
+      clock,
+      initialConcurrent: 2,
+      minConcurrent: 1,
+      maxConcurrent: 40,
+      recoveryThreshold: 5,
+      rateLimitBackoffMs: 100,
+      maxRateLimitBackoffMs: 400,
+    });
     await runOnFakeClock(clock, node.run({ n: 600 }));
     const tail = levels.slice(-200);
     const mean = tail.reduce((a, b) => a + b, 0) / tail.length;
@@ -226,14 +294,23 @@ describe('AdaptiveThrottledNode', () => {
   it('a burst of simultaneous 429s from one in-flight cohort cuts concurrency once', async () => {
     const clock = new FakeClock();
     class N extends AdaptiveThrottledNode<unknown, number, number> {
-      override async prep() { return Array.from({ length: 10 }, (_, i) => i); }
+      override async prep() {
+        return Array.from({ length: 10 }, (_, i) => i);
+      }
       override async exec(i: number) {
         await clock.sleep(100);
         if (this.stats.totalRateLimits < 10) throw tooManyRequests(1);
         return i;
       }
     }
-    const node = new N({ clock, initialConcurrent: 10, minConcurrent: 1, maxConcurrent: 20, backoffFactor: 0.5, recoveryThreshold: 100 });
+    const node = new N({
+      clock,
+      initialConcurrent: 10,
+      minConcurrent: 1,
+      maxConcurrent: 20,
+      backoffFactor: 0.5,
+      recoveryThreshold: 100,
+    });
     await runOnFakeClock(clock, node.run({}));
     expect(node.stats.totalRateLimits).toBe(10);
     expect(node.aimd.stats().currentConcurrent).toBe(5);
@@ -243,8 +320,14 @@ describe('AdaptiveThrottledNode', () => {
     const clock = new FakeClock();
     class N extends AdaptiveThrottledNode<unknown, number, number> {
       override propagateRateLimit = true;
-      override async prep() { return [1, 2, 3]; }
-      override async exec(i: number) { await clock.sleep(10); if (i === 2) throw tooManyRequests(2); return i; }
+      override async prep() {
+        return [1, 2, 3];
+      }
+      override async exec(i: number) {
+        await clock.sleep(10);
+        if (i === 2) throw tooManyRequests(2);
+        return i;
+      }
     }
     const node = new N({ clock, initialConcurrent: 4 });
     const error = await runOnFakeClock(clock, node.run({})).catch((e: unknown) => e);

@@ -79,7 +79,11 @@ describe('parseOptions', () => {
     [{ mode: 'slow' }, 'mode', "mode must be one of 'fast', 'safe', got 'slow'"],
     [{ name: 42 }, 'name', 'name must be a string, got 42'],
     [{ onEvent: 'x' }, 'onEvent', "onEvent must be a function, got 'x'"],
-    [{ windows: [{ limit: 1 }, { limit: -1 }] }, 'windows.1.limit', 'windows.1.limit must be a non-negative integer, got -1'],
+    [
+      { windows: [{ limit: 1 }, { limit: -1 }] },
+      'windows.1.limit',
+      'windows.1.limit must be a non-negative integer, got -1',
+    ],
   ])('%o → InvalidOptionError on %s', (input, option, message) => {
     const error = errorOf(input);
     expect(error.option).toBe(option);
@@ -87,7 +91,9 @@ describe('parseOptions', () => {
   });
 
   it('names an unknown key with the subject, and suggests the closest known option', () => {
-    expect(errorOf({ maxPerMinut: 5 }).message).toBe("Limiter: unknown option 'maxPerMinut' (did you mean 'maxPerMinute'?)");
+    expect(errorOf({ maxPerMinut: 5 }).message).toBe(
+      "Limiter: unknown option 'maxPerMinut' (did you mean 'maxPerMinute'?)",
+    );
     expect(errorOf({ maxPerMinut: 5 }).option).toBe('maxPerMinut');
     expect(errorOf({ banana: 1 }).message).toBe("Limiter: unknown option 'banana'");
   });

@@ -52,7 +52,11 @@ export type DenyReason = 'paused' | 'window' | 'concurrency' | 'never';
 
 /** The answer to one acquire attempt. */
 export type AttemptResult =
-  | { readonly granted: true; readonly leaseId: string; /** Start time, ms of Redis time. */ readonly startedAt: number }
+  | {
+      readonly granted: true;
+      readonly leaseId: string;
+      /** Start time, ms of Redis time. */ readonly startedAt: number;
+    }
   | {
       readonly granted: false;
       /** Whole ms until the request can fit; for `'concurrency'` an upper bound (a release wakes sooner); -1 for `'never'`. */

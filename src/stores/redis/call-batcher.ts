@@ -10,7 +10,11 @@ export type BatchReply = [number, ...(number | string)[]];
  * trip for many under load. Calls reach Redis in the order they were submitted (one connection).
  */
 export class CallBatcher {
-  private pending: { args: BatchArgs; resolve: (reply: BatchReply) => void; reject: (error: unknown) => void }[] = [];
+  private pending: {
+    args: BatchArgs;
+    resolve: (reply: BatchReply) => void;
+    reject: (error: unknown) => void;
+  }[] = [];
   private inFlight = 0;
   private drainWaiters: (() => void)[] = [];
 

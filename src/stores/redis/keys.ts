@@ -26,7 +26,10 @@ const FORBIDDEN_IN_PREFIX = /[{}*?[\]\\]/;
 /** Throws a clear error for a prefix that would break the key layout. */
 export function assertValidPrefix(prefix: string): void {
   if (FORBIDDEN_IN_PREFIX.test(prefix)) {
-    throw new InvalidOptionError('prefix', `RedisStore prefix must not contain { } * ? [ ] or \\, got ${JSON.stringify(prefix)}`);
+    throw new InvalidOptionError(
+      'prefix',
+      `RedisStore prefix must not contain { } * ? [ ] or \\, got ${JSON.stringify(prefix)}`,
+    );
   }
 }
 

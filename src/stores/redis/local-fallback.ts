@@ -45,7 +45,12 @@ export class LocalFallback {
     const unavailable = isStoreUnavailableError(error)
       ? error
       : new StoreUnavailableError({ address: this.store.address, operation: 'acquire', cause: error });
-    this.store.emit('fallback', { name: this.name, address: this.store.address, fraction, error: unavailable });
+    this.store.emit('fallback', {
+      name: this.name,
+      address: this.store.address,
+      fraction,
+      error: unavailable,
+    });
     return this.active;
   }
 
@@ -68,7 +73,10 @@ export class LocalFallback {
   /** An acquire on the active fallback handle, with the concurrency limit scaled down too. */
   async tryAcquire(request: TryAcquireRequest): Promise<TryAcquireResult> {
     const local = this.active!;
-    const scaled = request.maxConcurrent === Infinity ? Infinity : Math.max(1, Math.floor(request.maxConcurrent * local.fraction));
+    const scaled =
+      request.maxConcurrent === Infinity
+        ? Infinity
+        : Math.max(1, Math.floor(request.maxConcurrent * local.fraction));
     const result = await local.handle.tryAcquire({ ...request, maxConcurrent: scaled });
     if (result.ok) this.leases.set(request.leaseId, local.handle);
     // While on the fallback, re-check Redis at least every recheckMs even when waiting.

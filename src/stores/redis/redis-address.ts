@@ -5,7 +5,9 @@ import type { RedisClient } from './script-runner';
 /** `host:port` (or socket path, or cluster nodes) of an ioredis client, for error messages. */
 export function describeAddress(client: RedisClient): string {
   if (client.isCluster) {
-    let nodes = (client as Cluster).nodes('all').map((n) => `${n.options.host ?? '127.0.0.1'}:${n.options.port ?? 6379}`);
+    let nodes = (client as Cluster)
+      .nodes('all')
+      .map((n) => `${n.options.host ?? '127.0.0.1'}:${n.options.port ?? 6379}`);
     // Before its first connection a Cluster knows no nodes yet: name the ones it was given.
     if (nodes.length === 0) nodes = startupNodes(client as Cluster);
     return nodes.length > 0 ? `cluster ${nodes.join(',')}` : 'cluster';

@@ -134,10 +134,18 @@ export class RedisBackend extends EventEmitter<RedisBackendEvents> {
   acquirer(
     name: string,
     windows: readonly WindowKeyParts[],
-  ): (leaseId: string, maxConcurrent: number | undefined, limits: readonly number[], costs: readonly number[]) => Promise<AttemptResult> {
+  ): (
+    leaseId: string,
+    maxConcurrent: number | undefined,
+    limits: readonly number[],
+    costs: readonly number[],
+  ) => Promise<AttemptResult> {
     const batcher = this.batcher('acquire', name, windows);
     return async (leaseId, maxConcurrent, limits, costs) => {
-      const result = decodeAttempt(await batcher.submit(encodeAcquire(leaseId, maxConcurrent, limits, costs)), leaseId);
+      const result = decodeAttempt(
+        await batcher.submit(encodeAcquire(leaseId, maxConcurrent, limits, costs)),
+        leaseId,
+      );
       if (result.granted) this.leases.hold(name, leaseId);
       return result;
     };
@@ -154,9 +162,14 @@ export class RedisBackend extends EventEmitter<RedisBackendEvents> {
     timing?: ReleaseTiming,
   ): Promise<{ released: boolean }> {
     const lag = timing?.arrivalLagMs;
-    const adjusted = adjustments.filter((a) => a.delta !== 0 || (lag !== undefined && lag > 0 && a.charged > 0));
+    const adjusted = adjustments.filter(
+      (a) => a.delta !== 0 || (lag !== undefined && lag > 0 && a.charged > 0),
+    );
     if (adjusted.length > 0 && timing === undefined) {
-      throw new InvalidOptionError('timing', "RedisBackend.release: adjustments need the lease's startedAt, got no timing");
+      throw new InvalidOptionError(
+        'timing',
+        "RedisBackend.release: adjustments need the lease's startedAt, got no timing",
+      );
     }
     const release = this.releaser(name, adjusted);
     return release(
@@ -174,7 +187,12 @@ export class RedisBackend extends EventEmitter<RedisBackendEvents> {
   releaser(
     name: string,
     windows: readonly WindowKeyParts[],
-  ): (leaseId: string, startedAt: number, arrivalLagMs: number, adjustments?: readonly IndexedAdjustment[]) => Promise<{ released: boolean }> {
+  ): (
+    leaseId: string,
+    startedAt: number,
+    arrivalLagMs: number,
+    adjustments?: readonly IndexedAdjustment[],
+  ) => Promise<{ released: boolean }> {
     const batcher = this.batcher('release', name, windows);
     return async (leaseId, startedAt, arrivalLagMs, adjustments) => {
       this.leases.drop(name, leaseId);
@@ -189,7 +207,11 @@ export class RedisBackend extends EventEmitter<RedisBackendEvents> {
    * The batcher for `operation` on limiter `name` with these windows: concurrent calls made while
    * one is in flight go to Redis together, as one script call, when it returns.
    */
-  private batcher(operation: 'acquire' | 'release', name: string, windows: readonly WindowKeyParts[]): CallBatcher {
+  private batcher(
+    operation: 'acquire' | 'release',
+    name: string,
+    windows: readonly WindowKeyParts[],
+  ): CallBatcher {
     const id = `${operation}\u0000${name}\u0000${windows.map((w) => `${w.resource}\u0000${w.windowMs}`).join('\u0000')}`;
     let batcher = this.batchers.get(id);
     if (batcher) return batcher;
@@ -204,7 +226,10 @@ export class RedisBackend extends EventEmitter<RedisBackendEvents> {
   }
 
   /** Live leases, units held per window and the pause gate, all read at one instant. */
-  async snapshot(name: string, windows: readonly { resource: string; windowMs: number }[]): Promise<BackendSnapshot> {
+  async snapshot(
+    name: string,
+    windows: readonly { resource: string; windowMs: number }[],
+  ): Promise<BackendSnapshot> {
     const keys = this.keys(name);
     const scriptKeys = [keys.leases, keys.pause, keys.extend];
     for (const w of windows) scriptKeys.push(keys.windowLog(w), keys.windowSum(w));
@@ -222,18 +247,28 @@ export class RedisBackend extends EventEmitter<RedisBackendEvents> {
    */
   async extendWindows(name: string, extraMs: number, longestWindowMs: number): Promise<number> {
     const keys = this.keys(name);
-    return Number(await this.calls.script('extend', [keys.extend], [Math.max(0, extraMs), longestWindowMs + extraMs + 1000]));
+    return Number(
+      await this.calls.script(
+        'extend',
+        [keys.extend],
+        [Math.max(0, extraMs), longestWindowMs + extraMs + 1000],
+      ),
+    );
   }
 
   /** Reads the shared AIMD level (undefined until some process sets one). */
   async getLevel(name: string): Promise<number | undefined> {
-    const value = await this.calls.command('getLevel', () => this.options.client.hget(this.keys(name).aimd, 'level'));
+    const value = await this.calls.command('getLevel', () =>
+      this.options.client.hget(this.keys(name).aimd, 'level'),
+    );
     return value === null ? undefined : Number(value);
   }
 
   /** Writes the shared AIMD level. */
   async setLevel(name: string, level: number): Promise<void> {
-    await this.calls.command('setLevel', () => this.options.client.hset(this.keys(name).aimd, 'level', level));
+    await this.calls.command('setLevel', () =>
+      this.options.client.hset(this.keys(name).aimd, 'level', level),
+    );
   }
 
   /** Closes the shared pause gate for `ms` (never shortening a longer pause); resolves the ms it stays closed. */
@@ -298,7 +333,10 @@ export class RedisBackend extends EventEmitter<RedisBackendEvents> {
     const keys = this.keys(name);
     const presenceTtl = this.options.heartbeatMs * 3;
     const args = [this.options.leaseTtlMs, this.instanceId, presenceTtl, ...ids];
-    const reply = (await this.calls.script('renew', [keys.leases, keys.clients], args)) as [number, ...string[]];
+    const reply = (await this.calls.script('renew', [keys.leases, keys.clients], args)) as [
+      number,
+      ...string[],
+    ];
     return { peers: reply[0], expired: reply.slice(1) as string[] };
   }
 }

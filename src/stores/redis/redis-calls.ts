@@ -7,7 +7,8 @@ import { isStoreUnavailableError, StoreUnavailableError } from './store-unavaila
 export type ScriptName = keyof typeof luaScripts;
 
 /** Error names/replies that mean "Redis cannot serve us right now" rather than "our script is wrong". */
-const UNAVAILABLE_REPLY = /^(LOADING|BUSY|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|READONLY|NOREPLICAS|NOAUTH|WRONGPASS)\b/;
+const UNAVAILABLE_REPLY =
+  /^(LOADING|BUSY|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|READONLY|NOREPLICAS|NOAUTH|WRONGPASS)\b/;
 
 /** True when `error` comes from the connection (refused, closed, timed out, retries exhausted). */
 export function isUnavailableError(error: unknown): boolean {
@@ -92,7 +93,9 @@ export class RedisCalls {
         settle();
       };
       const timer = setTimeout(() => {
-        const why = sent ? `no reply within ${timeoutMs} ms` : `not connected within ${timeoutMs} ms (client status '${watch?.status}')`;
+        const why = sent
+          ? `no reply within ${timeoutMs} ms`
+          : `not connected within ${timeoutMs} ms (client status '${watch?.status}')`;
         finish(() => reject(new Error(why)));
       }, timeoutMs);
       // The pending call is what matters; its timeout alone must not keep a process alive.

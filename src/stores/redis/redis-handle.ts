@@ -71,7 +71,8 @@ export class RedisHandle implements StoreHandle {
       // Only a release (here or in another process) or a lease expiry frees a slot. The wait is the
       // earliest lease expiry (a crashed holder's slot returns then, with no release to announce it).
       // A subscribed limiter is woken sooner by the release notification.
-      if (this.capacityListeners.size > 0) return { ok: false, reason: 'concurrency', waitMs: Math.max(1, result.waitMs) };
+      if (this.capacityListeners.size > 0)
+        return { ok: false, reason: 'concurrency', waitMs: Math.max(1, result.waitMs) };
       // A limiter that does not subscribe: wait for the notification inside the store, and give
       // control back after a bounded time so its cancellations and resizes are seen.
       const left = deadline - Date.now();

@@ -84,7 +84,10 @@ export const redisStoreOptionsSchema = z.strictObject({
   leaseTtlMs: opt.positiveInt().optional(),
   heartbeatMs: opt.positiveInt().optional(),
   onStoreError: opt.oneOf(['fail', 'local'] as const).optional(),
-  localFraction: opt.fraction().refine((v) => v > 0, 'localFraction must be greater than 0').optional(),
+  localFraction: opt
+    .fraction()
+    .refine((v) => v > 0, 'localFraction must be greater than 0')
+    .optional(),
   operationTimeoutMs: opt.positiveInt().optional(),
   reconnectGraceMs: opt.nonNegativeNumber().optional(),
   wakeJitterMs: opt.nonNegativeNumber().optional(),

@@ -118,7 +118,11 @@ export class ReleaseNotifications {
       () => undefined,
       (error: unknown) => {
         this.subscribing.delete(channel);
-        throw new StoreUnavailableError({ address: this.options.address, operation: 'subscribe', cause: error });
+        throw new StoreUnavailableError({
+          address: this.options.address,
+          operation: 'subscribe',
+          cause: error,
+        });
       },
     );
     this.subscribing.set(channel, pending);

@@ -27,7 +27,10 @@ export function encodeAcquire(
   limits: readonly number[],
   costs: readonly number[],
 ): BatchArgs {
-  const args: ScriptArg[] = [leaseId, maxConcurrent === undefined || !Number.isFinite(maxConcurrent) ? -1 : maxConcurrent];
+  const args: ScriptArg[] = [
+    leaseId,
+    maxConcurrent === undefined || !Number.isFinite(maxConcurrent) ? -1 : maxConcurrent,
+  ];
   for (let i = 0; i < limits.length; i++) args.push(limits[i]!, costs[i] ?? 0);
   return args;
 }
@@ -37,7 +40,9 @@ export function decodeAttempt(reply: BatchReply, leaseId: string): AttemptResult
   const [startedAt, granted, waitMs, reason, window] = reply as [number, number, number, string, number];
   if (granted === 1) return { granted: true, leaseId, startedAt };
   const why = (reason === 'pause' ? 'paused' : reason) as DenyReason;
-  return window ? { granted: false, waitMs, reason: why, window: window - 1 } : { granted: false, waitMs, reason: why };
+  return window
+    ? { granted: false, waitMs, reason: why, window: window - 1 }
+    : { granted: false, waitMs, reason: why };
 }
 
 /** Sends acquire batches for one limiter's windows: header is TTL, window lengths, request count. */
@@ -91,7 +96,11 @@ export function encodeRelease(
 }
 
 /** Sends release batches for one limiter's windows: header is channel, window lengths, request count. */
-export function releaseSender(calls: RedisCalls, keys: LimiterKeys, windows: readonly WindowKeyParts[]): BatchSend {
+export function releaseSender(
+  calls: RedisCalls,
+  keys: LimiterKeys,
+  windows: readonly WindowKeyParts[],
+): BatchSend {
   const scriptKeys = [keys.leases, keys.waiting, keys.extend, ...windowKeysOf(keys, windows)];
   const lengths = windows.map((w) => w.windowMs);
   return async (requests) => {

@@ -57,7 +57,13 @@ describeRedis('processes sharing one limiter through Redis (real processes, real
     const MAX_CONCURRENT = 100;
     const ITEMS = [100, 100, 100];
     const JITTER_MS = 300;
-    const sim = await spawnProviderSimulator({ requestsPerWindow: LIMIT, windowMs: WINDOW_MS, latencyMs: LATENCY_MS, jitterMs: JITTER_MS, seed: 7 });
+    const sim = await spawnProviderSimulator({
+      requestsPerWindow: LIMIT,
+      windowMs: WINDOW_MS,
+      latencyMs: LATENCY_MS,
+      jitterMs: JITTER_MS,
+      seed: 7,
+    });
     sims.push(sim);
     const base: Omit<WorkerConfig, 'workerId' | 'items'> = {
       redisHost: REDIS_HOST,
@@ -72,7 +78,9 @@ describeRedis('processes sharing one limiter through Redis (real processes, real
       leaseTtlMs: 10_000,
       targetUrl: sim.url,
     };
-    const { workers, goAt } = await startWorkers(ITEMS.map((items, workerId) => ({ ...base, workerId, items })));
+    const { workers, goAt } = await startWorkers(
+      ITEMS.map((items, workerId) => ({ ...base, workerId, items })),
+    );
     const results = await Promise.all(workers.map((w) => w.result));
     const stats = await sim.stats();
 
@@ -151,7 +159,10 @@ describeRedis('processes sharing one limiter through Redis (real processes, real
     // All capacity is back: a fresh process takes every slot.
     const probe = store.bind(name, []);
     const grants = [];
-    for (let i = 0; i < MAX_CONCURRENT; i++) grants.push(await probe.tryAcquire({ nowMs: 0, leaseId: `probe-${i}`, costs: [], maxConcurrent: MAX_CONCURRENT }));
+    for (let i = 0; i < MAX_CONCURRENT; i++)
+      grants.push(
+        await probe.tryAcquire({ nowMs: 0, leaseId: `probe-${i}`, costs: [], maxConcurrent: MAX_CONCURRENT }),
+      );
     expect(grants.every((g) => g.ok)).toBe(true);
     for (const [i] of grants.entries()) await probe.release({ nowMs: 0, leaseId: `probe-${i}`, entries: [] });
     await store.close();
@@ -162,52 +173,60 @@ describeRedis('processes sharing one limiter through Redis (real processes, real
     expect(Number.isNaN(recoveredAfterMs)).toBe(false);
   }, 90_000);
 
-  it.runIf(redisServerAvailable())('SCRIPT FLUSH again and again and a Redis restart mid-run: no acquire fails, every item done', async () => {
-    const server = await startPrivateRedis();
-    const admin = new Redis({ host: '127.0.0.1', port: server.port });
-    admin.on('error', () => {});
-    const sim = await spawnProviderSimulator({ latencyMs: 40, jitterMs: 20, seed: 5 });
-    sims.push(sim);
-    try {
-      const base: Omit<WorkerConfig, 'workerId' | 'items'> = {
-        redisHost: '127.0.0.1',
-        redisPort: server.port,
-        prefix: 'tf-restart:',
-        name: 'restart',
-        maxConcurrent: 8,
-        maxPerWindow: 40,
-        windowMs: 1_000,
-        leaseTtlMs: 2_000,
-        targetUrl: sim.url,
-      };
-      const { workers } = await startWorkers([0, 1, 2].map((workerId) => ({ ...base, workerId, items: 60 })));
-      let flushes = 0;
-      let running = true;
-      const disrupt = (async () => {
-        await sleep(300);
-        for (let round = 0; running; round++) {
-          if (round === 6) {
-            await server.restart(150); // SIGKILL and start again: scripts and state are gone
-            await admin.ping().catch(() => undefined);
-          } else {
-            await admin.script('FLUSH').catch(() => undefined);
-            flushes++;
+  it.runIf(redisServerAvailable())(
+    'SCRIPT FLUSH again and again and a Redis restart mid-run: no acquire fails, every item done',
+    async () => {
+      const server = await startPrivateRedis();
+      const admin = new Redis({ host: '127.0.0.1', port: server.port });
+      admin.on('error', () => {});
+      const sim = await spawnProviderSimulator({ latencyMs: 40, jitterMs: 20, seed: 5 });
+      sims.push(sim);
+      try {
+        const base: Omit<WorkerConfig, 'workerId' | 'items'> = {
+          redisHost: '127.0.0.1',
+          redisPort: server.port,
+          prefix: 'tf-restart:',
+          name: 'restart',
+          maxConcurrent: 8,
+          maxPerWindow: 40,
+          windowMs: 1_000,
+          leaseTtlMs: 2_000,
+          targetUrl: sim.url,
+        };
+        const { workers } = await startWorkers(
+          [0, 1, 2].map((workerId) => ({ ...base, workerId, items: 60 })),
+        );
+        let flushes = 0;
+        let running = true;
+        const disrupt = (async () => {
+          await sleep(300);
+          for (let round = 0; running; round++) {
+            if (round === 6) {
+              await server.restart(150); // SIGKILL and start again: scripts and state are gone
+              await admin.ping().catch(() => undefined);
+            } else {
+              await admin.script('FLUSH').catch(() => undefined);
+              flushes++;
+            }
+            await sleep(150);
           }
-          await sleep(150);
-        }
-      })();
-      const results = await Promise.all(workers.map((w) => w.result));
-      running = false;
-      await disrupt;
-      expectCleanRun(results);
-      expect(results.map((r) => r.items.length)).toEqual([60, 60, 60]);
-      const reloads = results.reduce((n, r) => n + (r.done?.scriptReloads ?? 0), 0);
-      console.log(`[redis restart] ${flushes} × SCRIPT FLUSH and 1 restart mid-run: 180/180 items, 0 failed acquires, ${reloads} script reloads`);
-      expect(flushes).toBeGreaterThan(3);
-      expect(reloads).toBeGreaterThan(0);
-    } finally {
-      await admin.quit().catch(() => admin.disconnect());
-      await server.stop();
-    }
-  }, 90_000);
+        })();
+        const results = await Promise.all(workers.map((w) => w.result));
+        running = false;
+        await disrupt;
+        expectCleanRun(results);
+        expect(results.map((r) => r.items.length)).toEqual([60, 60, 60]);
+        const reloads = results.reduce((n, r) => n + (r.done?.scriptReloads ?? 0), 0);
+        console.log(
+          `[redis restart] ${flushes} × SCRIPT FLUSH and 1 restart mid-run: 180/180 items, 0 failed acquires, ${reloads} script reloads`,
+        );
+        expect(flushes).toBeGreaterThan(3);
+        expect(reloads).toBeGreaterThan(0);
+      } finally {
+        await admin.quit().catch(() => admin.disconnect());
+        await server.stop();
+      }
+    },
+    90_000,
+  );
 });

@@ -29,7 +29,14 @@ export async function freePort(): Promise<number> {
 async function waitForPing(port: number, password: string | undefined, timeoutMs = 5000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const probe = new Redis({ host: '127.0.0.1', port, password, lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
+    const probe = new Redis({
+      host: '127.0.0.1',
+      port,
+      password,
+      lazyConnect: true,
+      retryStrategy: () => null,
+      maxRetriesPerRequest: 0,
+    });
     probe.on('error', () => {});
     try {
       await probe.connect();
@@ -39,7 +46,8 @@ async function waitForPing(port: number, password: string | undefined, timeoutMs
     } finally {
       probe.disconnect();
     }
-    if (Date.now() > deadline) throw new Error(`private redis-server on port ${port} did not answer within ${timeoutMs} ms`);
+    if (Date.now() > deadline)
+      throw new Error(`private redis-server on port ${port} did not answer within ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 20));
   }
 }
@@ -58,9 +66,13 @@ export async function startPrivateRedis(options: { password?: string } = {}): Pr
   let child: ChildProcess | undefined;
   const auth = options.password === undefined ? [] : ['--requirepass', options.password];
   const launch = async () => {
-    child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...auth], {
-      stdio: 'ignore',
-    });
+    child = spawn(
+      'redis-server',
+      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...auth],
+      {
+        stdio: 'ignore',
+      },
+    );
     await waitForPing(port, options.password);
   };
   const kill = async () => {

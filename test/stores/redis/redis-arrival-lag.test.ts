@@ -30,7 +30,10 @@ describeRedis('RedisStore: release with arrivalLagMs', () => {
     return handle;
   };
   let lease = 0;
-  const acquire = async (h: StoreHandle, costs: number[]): Promise<{ leaseId: string; result: TryAcquireResult }> => {
+  const acquire = async (
+    h: StoreHandle,
+    costs: number[],
+  ): Promise<{ leaseId: string; result: TryAcquireResult }> => {
     const leaseId = `lag-lease-${++lease}`;
     return { leaseId, result: await h.tryAcquire({ nowMs: 0, leaseId, costs, maxConcurrent: Infinity }) };
   };
@@ -84,7 +87,13 @@ describeRedis('RedisStore: release with arrivalLagMs', () => {
       { resource: 'requests', limit: 10, windowMs: 300 },
     ]);
     const a = await acquire(h, [300, 1]);
-    const release = { nowMs: 0, leaseId: a.leaseId, entries: entriesOf(a.result), deltas: [-100, 0], arrivalLagMs: 1500 };
+    const release = {
+      nowMs: 0,
+      leaseId: a.leaseId,
+      entries: entriesOf(a.result),
+      deltas: [-100, 0],
+      arrivalLagMs: 1500,
+    };
     await h.release(release);
     await h.release(release);
     expect((await h.snapshot(0)).used).toEqual([200, 1]);
@@ -99,7 +108,13 @@ describeRedis('RedisStore: release with arrivalLagMs', () => {
   it('a lease charged nothing up front is charged its delta no earlier than start + lag', async () => {
     const h = bind([{ resource: 'tokens', limit: 1000, windowMs: 300 }]);
     const a = await acquire(h, [0]);
-    await h.release({ nowMs: 0, leaseId: a.leaseId, entries: entriesOf(a.result), deltas: [50], arrivalLagMs: 1500 });
+    await h.release({
+      nowMs: 0,
+      leaseId: a.leaseId,
+      entries: entriesOf(a.result),
+      deltas: [50],
+      arrivalLagMs: 1500,
+    });
     expect((await h.snapshot(0)).used).toEqual([50]);
     await sleep(400); // past release + window, inside start + lag + window
     expect((await h.snapshot(0)).used).toEqual([50]);

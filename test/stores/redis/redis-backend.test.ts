@@ -60,7 +60,9 @@ describeRedis('RedisBackend scripts (real Redis)', () => {
   it('charges weighted costs and waits for enough of them to slide out', async () => {
     const b = makeBackend();
     const name = uniqueName();
-    const tokens = (cost: number): WindowCharge[] => [{ resource: 'tokens', windowMs: 60_000, limit: 100, cost }];
+    const tokens = (cost: number): WindowCharge[] => [
+      { resource: 'tokens', windowMs: 60_000, limit: 100, cost },
+    ];
     expect((await b.tryAcquire(name, { windows: tokens(60) })).granted).toBe(true);
     expect((await b.tryAcquire(name, { windows: tokens(30) })).granted).toBe(true);
     const denied = await b.tryAcquire(name, { windows: tokens(20) });
@@ -68,12 +70,16 @@ describeRedis('RedisBackend scripts (real Redis)', () => {
     if (denied.granted) throw new Error('unreachable');
     expect(denied.waitMs).toBeGreaterThan(59_000); // the 60-token entry must leave first
     expect((await b.tryAcquire(name, { windows: tokens(10) })).granted).toBe(true); // 100 exactly
-    expect(await env.client.get(`${b.keys(name).windowSum({ resource: 'tokens', windowMs: 60_000 })}`)).toBe('100');
+    expect(await env.client.get(`${b.keys(name).windowSum({ resource: 'tokens', windowMs: 60_000 })}`)).toBe(
+      '100',
+    );
   });
 
   it('rejects a cost that can never fit at once', async () => {
     const b = makeBackend();
-    const r = await b.tryAcquire(uniqueName(), { windows: [{ resource: 'tokens', windowMs: 1000, limit: 10, cost: 11 }] });
+    const r = await b.tryAcquire(uniqueName(), {
+      windows: [{ resource: 'tokens', windowMs: 1000, limit: 10, cost: 11 }],
+    });
     expect(r).toEqual({ granted: false, waitMs: -1, reason: 'never', window: 0 });
   });
 
@@ -169,7 +175,9 @@ describeRedis('RedisBackend scripts (real Redis)', () => {
     if (!l3.granted) throw new Error('unreachable');
     await b.release(name, l3.leaseId, [{ ...w, charged: 0, delta: 50 }], l3);
     expect(await sum()).toBe(600);
-    expect(Number(await env.client.zscore(b.keys(name).windowLog(w), `${l3.leaseId}:50`))).toBeGreaterThan(l3.startedAt);
+    expect(Number(await env.client.zscore(b.keys(name).windowLog(w), `${l3.leaseId}:50`))).toBeGreaterThan(
+      l3.startedAt,
+    );
     expect(await b.snapshot(name, [w])).toEqual({ active: 0, used: [600], pausedForMs: 0 });
   });
 
@@ -179,7 +187,9 @@ describeRedis('RedisBackend scripts (real Redis)', () => {
     const name = uniqueName();
     expect(await a.pause(name, 5000)).toBeGreaterThan(4900);
     expect(await a.pause(name, 10)).toBeGreaterThan(4900); // never shortens
-    const r = await c.tryAcquire(name, { windows: [{ resource: 'requests', windowMs: 1000, limit: 5, cost: 1 }] });
+    const r = await c.tryAcquire(name, {
+      windows: [{ resource: 'requests', windowMs: 1000, limit: 5, cost: 1 }],
+    });
     expect(r).toMatchObject({ granted: false, reason: 'paused' });
     if (r.granted) throw new Error('unreachable');
     expect(r.waitMs).toBeGreaterThan(4900);
@@ -190,7 +200,9 @@ describeRedis('RedisBackend scripts (real Redis)', () => {
     const name = uniqueName();
     const windows: WindowCharge[] = [{ resource: 'requests', windowMs: 60_000, limit: 7, cost: 1 }];
     const before = b.scripts.stats().evalsha + b.scripts.stats().reloads;
-    const results = await Promise.all(Array.from({ length: 50 }, (_, i) => b.tryAcquire(name, { leaseId: `l${i}`, windows })));
+    const results = await Promise.all(
+      Array.from({ length: 50 }, (_, i) => b.tryAcquire(name, { leaseId: `l${i}`, windows })),
+    );
     const calls = b.scripts.stats().evalsha + b.scripts.stats().reloads - before;
     expect(calls).toBeLessThan(50);
     // The first 7 submitted are the 7 granted: a batch keeps submission order.
@@ -198,7 +210,9 @@ describeRedis('RedisBackend scripts (real Redis)', () => {
     const denied = results[7]!;
     if (denied.granted) throw new Error('unreachable');
     expect(denied.waitMs).toBeGreaterThan(59_000);
-    const released = await Promise.all(results.slice(0, 7).map(async (r) => (r.granted ? b.release(name, r.leaseId) : null)));
+    const released = await Promise.all(
+      results.slice(0, 7).map(async (r) => (r.granted ? b.release(name, r.leaseId) : null)),
+    );
     expect(released.every((r) => r?.released === true)).toBe(true);
   });
 
@@ -207,7 +221,18 @@ describeRedis('RedisBackend scripts (real Redis)', () => {
     const name = uniqueName();
     const k = b.keys(name);
     const w = { resource: 'r', windowMs: 1 };
-    const all = [k.leases, k.pause, k.waiting, k.extend, k.clients, k.aimd, k.stats, k.releasedChannel, k.windowLog(w), k.windowSum(w)];
+    const all = [
+      k.leases,
+      k.pause,
+      k.waiting,
+      k.extend,
+      k.clients,
+      k.aimd,
+      k.stats,
+      k.releasedChannel,
+      k.windowLog(w),
+      k.windowSum(w),
+    ];
     // Redis Cluster hashes only the part between the first '{' and the next '}' when it is non-empty.
     const hashTag = (key: string) => {
       const open = key.indexOf('{');
@@ -216,7 +241,9 @@ describeRedis('RedisBackend scripts (real Redis)', () => {
     };
     expect(new Set(all.map(hashTag))).toEqual(new Set([name]));
     // Where the server runs in cluster mode, ask it too.
-    const slots = await Promise.all(all.map((key) => env.client.call('CLUSTER', 'KEYSLOT', key).catch(() => null)));
+    const slots = await Promise.all(
+      all.map((key) => env.client.call('CLUSTER', 'KEYSLOT', key).catch(() => null)),
+    );
     if (slots.some((s) => s !== null)) expect(new Set(slots).size).toBe(1);
   });
 });

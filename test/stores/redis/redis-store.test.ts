@@ -3,7 +3,12 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { isLimiterTimeoutError } from '../../../src/errors/limiter-timeout-error';
 import { Limiter } from '../../../src/limits/limiter';
 import { isInvalidOptionError } from '../../../src/validation/options';
-import { isStoreUnavailableError, LimiterKeys, RedisStore, StoreUnavailableError } from '../../../src/stores/redis/index';
+import {
+  isStoreUnavailableError,
+  LimiterKeys,
+  RedisStore,
+  StoreUnavailableError,
+} from '../../../src/stores/redis/index';
 import { redisServerAvailable, startPrivateRedis, type PrivateRedis } from './private-redis';
 import { describeRedis, openRedisTestEnv, type RedisTestEnv } from './redis-test-env';
 
@@ -48,8 +53,20 @@ describeRedis('RedisStore', () => {
   it('shares one budget between limiters in two "processes" (two clients, two stores)', async () => {
     const a = new RedisStore({ client: env.client, prefix: env.prefix });
     const b = new RedisStore({ client: env.newClient(), prefix: env.prefix });
-    const la = new Limiter({ name: 'two-stores', store: a, maxConcurrent: 2, maxPerWindow: 3, windowMs: 60_000 });
-    const lb = new Limiter({ name: 'two-stores', store: b, maxConcurrent: 2, maxPerWindow: 3, windowMs: 60_000 });
+    const la = new Limiter({
+      name: 'two-stores',
+      store: a,
+      maxConcurrent: 2,
+      maxPerWindow: 3,
+      windowMs: 60_000,
+    });
+    const lb = new Limiter({
+      name: 'two-stores',
+      store: b,
+      maxConcurrent: 2,
+      maxPerWindow: 3,
+      windowMs: 60_000,
+    });
     const l1 = await la.acquire();
     const l2 = await lb.acquire();
     // Concurrency is shared: the third waits for one of the two to be released.
@@ -82,14 +99,21 @@ describeRedis('RedisStore', () => {
     const ha = a.bind('gate', []);
     const hb = b.bind('gate', []);
     await ha.pause(0, 2_000);
-    expect(await hb.tryAcquire({ nowMs: 0, leaseId: 'x', costs: [], maxConcurrent: Infinity })).toMatchObject({ ok: false, reason: 'paused' });
+    expect(await hb.tryAcquire({ nowMs: 0, leaseId: 'x', costs: [], maxConcurrent: Infinity })).toMatchObject(
+      { ok: false, reason: 'paused' },
+    );
     await ha.setLevel(12);
     expect(await hb.getLevel()).toBe(12);
     await Promise.all([a.close(), b.close()]);
   });
 
-  it("emits leaseExpired for a lease whose TTL ran out while its work ran, and does not free it twice", async () => {
-    const store = new RedisStore({ client: env.client, prefix: env.prefix, leaseTtlMs: 100, heartbeatMs: 60_000 });
+  it('emits leaseExpired for a lease whose TTL ran out while its work ran, and does not free it twice', async () => {
+    const store = new RedisStore({
+      client: env.client,
+      prefix: env.prefix,
+      leaseTtlMs: 100,
+      heartbeatMs: 60_000,
+    });
     const other = new RedisStore({ client: env.newClient(), prefix: env.prefix, leaseTtlMs: 100 });
     const expired: string[] = [];
     store.on('leaseExpired', (e) => expired.push(e.name));
@@ -113,7 +137,12 @@ describeRedis.runIf(redisServerAvailable())('RedisStore when Redis is unreachabl
   let client: Redis;
   beforeAll(async () => {
     server = await startPrivateRedis();
-    client = new Redis({ host: '127.0.0.1', port: server.port, maxRetriesPerRequest: 1, retryStrategy: (times) => Math.min(times * 20, 200) });
+    client = new Redis({
+      host: '127.0.0.1',
+      port: server.port,
+      maxRetriesPerRequest: 1,
+      retryStrategy: (times) => Math.min(times * 20, 200),
+    });
     client.on('error', () => {});
     await client.ping();
     await server.stop();
@@ -135,11 +164,23 @@ describeRedis.runIf(redisServerAvailable())('RedisStore when Redis is unreachabl
   });
 
   it("onStoreError 'local': falls back to memory with the stated fraction of every limit, says so, and goes back to Redis when it answers", async () => {
-    const store = new RedisStore({ client, onStoreError: 'local', localFraction: 0.5, operationTimeoutMs: 300, recheckMs: 100 });
+    const store = new RedisStore({
+      client,
+      onStoreError: 'local',
+      localFraction: 0.5,
+      operationTimeoutMs: 300,
+      recheckMs: 100,
+    });
     const events: string[] = [];
     store.on('fallback', (e) => events.push(`fallback ${e.name} ${e.fraction} ${e.address}`));
     store.on('recovered', (e) => events.push(`recovered ${e.name}`));
-    const limiter = new Limiter({ name: 'degraded', store, maxConcurrent: 4, maxPerWindow: 10, windowMs: 60_000 });
+    const limiter = new Limiter({
+      name: 'degraded',
+      store,
+      maxConcurrent: 4,
+      maxPerWindow: 10,
+      windowMs: 60_000,
+    });
     // Never unlimited: half of 4 in flight …
     const held = [await limiter.acquire({ timeoutMs: 2_000 }), await limiter.acquire({ timeoutMs: 2_000 })];
     await expect(limiter.acquire({ timeoutMs: 150 })).rejects.toSatisfy(isLimiterTimeoutError);

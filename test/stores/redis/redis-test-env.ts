@@ -44,7 +44,9 @@ export async function redisReachable(): Promise<boolean> {
 const available = await redisReachable();
 if (!available) {
   if (process.env.CI) {
-    throw new Error(`Redis not reachable on ${REDIS_ADDRESS} and CI is set: Redis tests must run in CI (.ci/run starts one)`);
+    throw new Error(
+      `Redis not reachable on ${REDIS_ADDRESS} and CI is set: Redis tests must run in CI (.ci/run starts one)`,
+    );
   }
   console.warn(SKIP_MESSAGE);
 }
@@ -57,7 +59,9 @@ export const describeRedis: typeof describe = available ? describe : (describe.s
 
 /** A unique prefix for one test file's keys: `tf-test:<file>:<pid>:<random>:`. */
 export function uniquePrefix(file: string): string {
-  const tag = basename(file).replace(/\.[cm]?[jt]s$/, '').replace(/[^A-Za-z0-9_-]/g, '_');
+  const tag = basename(file)
+    .replace(/\.[cm]?[jt]s$/, '')
+    .replace(/[^A-Za-z0-9_-]/g, '_');
   return `tf-test:${tag}:${process.pid}:${randomBytes(4).toString('hex')}:`;
 }
 

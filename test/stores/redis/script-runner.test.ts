@@ -72,16 +72,19 @@ describeRedis('ScriptRunner (real Redis)', () => {
     expect(runner.stats().reloads).toBeGreaterThan(0);
   });
 
-  it.runIf(redisServerAvailable())('survives a Redis restart between calls (ioredis reconnects, the runner reloads)', async () => {
-    const client = disruptable();
-    client.on('error', () => {});
-    const runner = new ScriptRunner(client, scripts);
-    const key = `${env.prefix}{runner}:r`;
-    expect(await runner.run('incr', [key], [1])).toBe(1);
-    await server!.restart();
-    expect(await runner.run('incr', [key], [1])).toBe(1); // fresh server: no data, no scripts
-    expect(runner.stats().reloads).toBeGreaterThanOrEqual(1);
-  });
+  it.runIf(redisServerAvailable())(
+    'survives a Redis restart between calls (ioredis reconnects, the runner reloads)',
+    async () => {
+      const client = disruptable();
+      client.on('error', () => {});
+      const runner = new ScriptRunner(client, scripts);
+      const key = `${env.prefix}{runner}:r`;
+      expect(await runner.run('incr', [key], [1])).toBe(1);
+      await server!.restart();
+      expect(await runner.run('incr', [key], [1])).toBe(1); // fresh server: no data, no scripts
+      expect(runner.stats().reloads).toBeGreaterThanOrEqual(1);
+    },
+  );
 
   it('passes other script errors through without retrying', async () => {
     const runner = new ScriptRunner(env.client, scripts);

@@ -9,7 +9,14 @@ describe('scripts.generated.ts', () => {
   });
 
   it('holds one script per operation, each byte-identical to its .lua file', () => {
-    expect(Object.keys(luaScripts).sort()).toEqual(['acquire', 'extend', 'pause', 'release', 'renew', 'snapshot']);
+    expect(Object.keys(luaScripts).sort()).toEqual([
+      'acquire',
+      'extend',
+      'pause',
+      'release',
+      'renew',
+      'snapshot',
+    ]);
     for (const [name, source] of Object.entries(luaScripts)) {
       const file = new URL(`../../../src/stores/redis/scripts/${name}.lua`, import.meta.url);
       expect(source).toBe(readFileSync(file, 'utf8'));
