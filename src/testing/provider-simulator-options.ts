@@ -1,3 +1,4 @@
+import { withoutUndefined } from '../util/without-undefined';
 import { z } from 'zod';
 import { isRecord } from '../util/is-record';
 import { formatValue, InvalidOptionError, opt, parseOptions } from '../validation/options';
@@ -110,7 +111,7 @@ export const SIMULATOR_DEFAULTS = {
 /** Validates options (throws `InvalidOptionError`) and fills in defaults. */
 export function resolveSimulatorOptions(input: unknown): ResolvedSimulatorOptions {
   const parsed = parseOptions(optionsSchema, input, 'ProviderSimulator');
-  return { ...SIMULATOR_DEFAULTS, ...dropUndefined(parsed) };
+  return { ...SIMULATOR_DEFAULTS, ...withoutUndefined(parsed) };
 }
 
 /**
@@ -135,14 +136,10 @@ export function mergeSimulatorOptions(
     else present[key] = value;
   }
   const parsed = parseOptions(optionsSchema, present, 'ProviderSimulator');
-  const next: Record<string, unknown> = { ...current, ...dropUndefined(parsed) };
+  const next: Record<string, unknown> = { ...current, ...withoutUndefined(parsed) };
   for (const key of cleared) {
     if (!(key in optionShape)) parseOptions(optionsSchema, { [key]: 0 }, 'ProviderSimulator'); // names the unknown key
     next[key] = (SIMULATOR_DEFAULTS as Record<string, unknown>)[key];
   }
   return next as ResolvedSimulatorOptions;
-}
-
-function dropUndefined<T extends object>(value: T): Partial<T> {
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
 }

@@ -1,3 +1,4 @@
+import { withoutUndefined } from '../util/without-undefined';
 import { Aimd, type AimdOptions } from '../limits/aimd';
 import type { Limiter, LimiterOptions } from '../limits/limiter';
 import type { Params } from '../core/types';
@@ -108,7 +109,7 @@ export class AdaptiveThrottledNode<
       recoveryFactor,
       propagateRateLimit,
     };
-    parseOptions(aimdNodeSchema, stripUndefined(adaptive), new.target.name || 'AdaptiveThrottledNode');
+    parseOptions(aimdNodeSchema, withoutUndefined(adaptive), new.target.name || 'AdaptiveThrottledNode');
     this.adaptiveOptions = adaptive;
     this.aimdHolder = { aimd: undefined };
     this.noteFrameworkFields();
@@ -123,7 +124,7 @@ export class AdaptiveThrottledNode<
     if (!this.aimdHolder.aimd) {
       const read = (key: keyof AdaptiveThrottledNodeOptions) =>
         this.adaptiveOptions[key] ?? (this as unknown as Record<string, unknown>)[key];
-      const options: AimdOptions = stripUndefined({
+      const options: AimdOptions = withoutUndefined({
         initial: read('initialConcurrent') as number | undefined,
         min: read('minConcurrent') as number | undefined,
         max: read('maxConcurrent') as number | undefined,
@@ -178,7 +179,3 @@ export class AdaptiveThrottledNode<
 const ADAPTIVE_OPTION_KEYS: readonly string[] = [
   ...new Set([...NODE_OPTION_KEYS, ...Object.keys(aimdNodeSchema.shape)]),
 ];
-
-function stripUndefined<T extends object>(value: T): T {
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
-}
