@@ -7,7 +7,7 @@
  * Environment, for development (a run that uses any of them prints its tables but writes neither
  * bench/results.json nor the charts, so a partial run never replaces a full one):
  *
- *   BENCH_SECTIONS=limiter,goodput,redis   run only these sections (comma-separated)
+ *   BENCH_SECTIONS=limiter,goodput,redis   run only these sections (comma-separated; see sections.ts for the rest)
  *   BENCH_SCENARIOS=countRejected          goodput: only scenarios whose name contains this
  *   BENCH_STRATEGIES=p-limit,Bottleneck    goodput: only strategies whose name contains one of these
  *   BENCH_GOODPUT=phased|alone|together    goodput: how strategies share the machine (see goodput.ts)
@@ -20,12 +20,13 @@ import { rejectionsChart, windowChart } from './charts';
 import { LOCKOUT_MS, benchGoodput, parseSchedule, type GoodputRow } from './goodput';
 import { benchLimiter, type LimiterBenchResult } from './limiter';
 import { benchRedis, type RedisBenchResult } from './redis';
+import { EXTRA_SECTIONS } from './sections';
 
 /** Event-loop stall in a goodput client above which the summary warns (quiet runs stay under ~250 ms). */
 const STALL_WARN_MS = 500;
 
-const SECTIONS = ['limiter', 'goodput', 'redis'] as const;
-type Section = (typeof SECTIONS)[number];
+const SECTIONS = ['limiter', 'goodput', 'redis', ...EXTRA_SECTIONS.map((s) => s.name)];
+type Section = string;
 
 const wanted = (process.env.BENCH_SECTIONS ?? '')
   .split(',')
@@ -52,7 +53,7 @@ const partial =
   Boolean(process.env.BENCH_ONLY_OURS);
 
 const started = Date.now();
-const sectionS: Partial<Record<Section, number>> = {};
+const sectionS: Record<Section, number> = {};
 async function timed<T>(section: Section, run: () => Promise<T>): Promise<T> {
   const t0 = Date.now();
   try {
@@ -109,6 +110,24 @@ if (runs('redis')) {
   });
 }
 
+const extras: Record<string, unknown> = {};
+for (const section of EXTRA_SECTIONS) {
+  if (!runs(section.name)) continue;
+  console.log(`\n## ${section.title}`);
+  extras[section.name] = await timed(section.name, async () => {
+    try {
+      return await section.run({ quick });
+    } catch (error) {
+      // The other sections still stand; say plainly why this one is missing.
+      const failed = {
+        failed: `${section.name} section failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,
+      };
+      console.log(failed.failed);
+      return failed;
+    }
+  });
+}
+
 const durationS = (Date.now() - started) / 1000;
 if (!partial) {
   await mkdir('docs/bench', { recursive: true });
@@ -130,6 +149,7 @@ if (!partial) {
         limiter,
         goodput: strip,
         redis,
+        ...extras,
       },
       null,
       2,
