@@ -12,6 +12,7 @@ export default defineConfig({
     testing: 'src/testing/index.ts',
     redis: 'src/stores/redis/index.ts',
     otel: 'src/observability/otel.ts',
+    bullmq: 'src/bullmq/index.ts',
     // spawnProviderSimulator starts this file in a child process, from the same folder.
     'simulator-process': 'src/testing/simulator-process.ts',
   },
@@ -26,5 +27,5 @@ export default defineConfig({
   target: 'es2022',
   treeshake: true,
   loader: { '.lua': 'text' },
-  external: ['ioredis', '@opentelemetry/api'],
+  external: ['ioredis', '@opentelemetry/api', 'bullmq'],
 });

@@ -34,8 +34,10 @@ const LAYER: Record<string, number> = {
   testing: 7,
   'stores/redis': 7,
   'observability/otel': 7,
+  // An adapter over the Redis adapter: BullMQ jobs whose errors are the Redis store's.
+  bullmq: 8,
   // The root entry re-exports.
-  index: 8,
+  index: 9,
 };
 
 /** Units allowed to import `node:` built-ins (the core stays runtime-agnostic). */

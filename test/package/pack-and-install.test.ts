@@ -26,6 +26,7 @@ const ENTRY_POINTS: Record<string, string> = {
   'throttleflow/testing': 'FakeClock',
   'throttleflow/redis': 'RedisStore',
   'throttleflow/otel': 'instrument',
+  'throttleflow/bullmq': 'QueueBatchFlow',
 };
 
 /** The root keeps to what a pipeline is built from; building blocks live at subpaths. */
@@ -67,8 +68,8 @@ beforeAll(() => {
     join(project, 'package.json'),
     JSON.stringify({ name: 'consumer', private: true, version: '0.0.0' }),
   );
-  // The optional peers of throttleflow/redis and throttleflow/otel, as a user of those subpaths installs them.
-  const peers = ['typescript', 'ioredis', '@opentelemetry/api', '@types/node'].map(
+  // The optional peers of throttleflow/redis, /otel and /bullmq, as a user of those subpaths installs them.
+  const peers = ['typescript', 'ioredis', '@opentelemetry/api', 'bullmq', '@types/node'].map(
     (name) => `${name}@${installedVersion(name)}`,
   );
   run(npm, ['install', '--no-audit', '--no-fund', join(project, packed[0]!.filename), ...peers], project);
@@ -206,6 +207,7 @@ import { MemoryStore, type Store } from 'throttleflow/stores';
 import { FakeClock } from 'throttleflow/testing';
 import { RedisStore, type RedisStoreOptions } from 'throttleflow/redis';
 import { instrument, type InstrumentOptions } from 'throttleflow/otel';
+import { FlowWorker, QueueBatchFlow, type QueueBatchFlowOptions } from 'throttleflow/bullmq';
 
 interface Shared { texts: string[]; out?: string[] }
 class Upper extends ThrottledParallelBatchNode<Shared, string, string> {
@@ -224,8 +226,9 @@ const chain = withFallback([target]);
 const snapshot: LatencySnapshot = new LatencyHistogram().snapshot();
 const redisOptions: RedisStoreOptions | undefined = undefined;
 const otelOptions: InstrumentOptions = { tracer: null, meter: null };
+const queueOptions: QueueBatchFlowOptions = { queue: 'q', connection: { host: '127.0.0.1' }, runId: 'r' };
 void new Upper({ maxConcurrent: 2 }); void new Node(2, 1);
-void [n, signal, tokens, tokenizer, state, chain, snapshot, redisOptions, otelOptions, RedisStore, instrument];
+void [n, signal, tokens, tokenizer, state, chain, snapshot, redisOptions, otelOptions, RedisStore, instrument, queueOptions, FlowWorker, QueueBatchFlow];
 // @ts-expect-error maxConcurrent is a number
 new Limiter({ maxConcurrent: 'ten' });
 `;
