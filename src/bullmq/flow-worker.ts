@@ -1,6 +1,7 @@
 import { UnrecoverableError, Worker, type ConnectionOptions, type Job, type WorkerOptions } from 'bullmq';
 import { z } from 'zod';
 import { assertNode, type AnyNode } from '../core/base-node';
+import { Limiter } from '../limits/limiter';
 import { addEventHook } from '../observability/throttle-event';
 import { isRecord } from '../util/is-record';
 import { formatValue, InvalidOptionError, opt, parseOptions } from '../validation/options';
@@ -18,6 +19,12 @@ export interface FlowWorkerOptions extends Omit<WorkerOptions, 'connection' | 'a
    * @default 1_000
    */
   rateLimitDelayMs?: number;
+  /**
+   * Limiters whose 429s (`ratelimit` events) count in the producer's progress. Without them, the
+   * 429s that throttled nodes report (their `call` events) count.
+   * @default undefined
+   */
+  limiters?: readonly Limiter[];
 }
 
 /** Params every sub-flow run gets besides its own: for idempotency keys and logs. */
@@ -31,6 +38,9 @@ export interface FlowJobParams {
 const ownOptionsSchema = z.object({
   connection: z.custom<ConnectionOptions>(isRecord, { error: 'an ioredis client or connection options' }),
   rateLimitDelayMs: opt.nonNegativeNumber().optional(),
+  limiters: z
+    .array(z.instanceof(Limiter, { error: 'a Limiter' }), { error: 'an array of Limiters' })
+    .optional(),
 });
 
 /** A BullMQ limiter so loose it never limits: `rateLimit(ms)` only pauses a queue whose worker has one. */
@@ -61,12 +71,20 @@ export class FlowWorker {
     }
     assertNode(flow, 'FlowWorker: flow');
     const own = parseOptions(ownOptionsSchema, options, 'FlowWorker');
-    const { rateLimitDelayMs: _ownOnly, ...workerOptions } = options;
+    const { rateLimitDelayMs: _delay, limiters: _limiters, ...workerOptions } = options;
     this.rateLimitDelayMs = own.rateLimitDelayMs ?? 1_000;
-    // 429s the flow's throttled nodes absorbed, reported with the next job's progress.
-    this.removeHook = addEventHook((event) => {
-      if (event.type === 'call' && event.outcome === 'rate_limited') this.unreportedRateLimits++;
-    });
+    // 429s seen in this process, reported with the next job's progress.
+    const count = () => this.unreportedRateLimits++;
+    if (own.limiters) {
+      for (const limiter of own.limiters) limiter.on('ratelimit', count);
+      this.removeHook = () => {
+        for (const limiter of own.limiters ?? []) limiter.off('ratelimit', count);
+      };
+    } else {
+      this.removeHook = addEventHook((event) => {
+        if (event.type === 'call' && event.outcome === 'rate_limited') count();
+      });
+    }
     this.worker = new Worker<FlowJobData, Record<string, unknown>>(queue, (job) => this.process(flow, job), {
       limiter: NEVER_LIMITING,
       ...workerOptions,
