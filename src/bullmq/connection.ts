@@ -15,7 +15,15 @@ export function connectionAddress(connection: ConnectionOptions): string {
   const value = connection as unknown;
   if (!isRecord(value)) return 'unknown address';
   if (typeof value.duplicate === 'function') return describeAddress(value as unknown as RedisClient);
-  // ioredis options, with BullMQ's defaults.
+  // ioredis options, with BullMQ's defaults (BullMQ also takes a `url`).
+  if (typeof value.url === 'string') {
+    try {
+      const url = new URL(value.url);
+      return `${url.hostname}:${url.port || 6379}`;
+    } catch {
+      return 'an invalid url';
+    }
+  }
   if (typeof value.path === 'string') return value.path;
   const host = typeof value.host === 'string' ? value.host : '127.0.0.1';
   const port = typeof value.port === 'number' ? value.port : 6379;
