@@ -9,19 +9,21 @@
  *
  * The optimum is computed under what the provider enforces (its window; latency of the last group).
  * Efficiency = (done ÷ items) × optimum ÷ makespan; the bullmq row should be within 0.05 of the
- * redis-store row. The kill's cost: how long after the kill its jobs started again elsewhere
- * (≈ lockDuration + up to stalledInterval), and the makespan added; duplicated provider calls counted.
+ * redis-store row. The kill's cost: how long after the kill BullMQ moved its jobs back to wait
+ * (≈ lockDuration + up to stalledInterval, from QueueEvents' `stalled`), when they ran again, and the
+ * makespan added; duplicated provider calls counted.
  *
  *   BENCH_SECTIONS=distributed npx tsx bench/main.ts      (needs Redis on 127.0.0.1:6379)
  */
 import { randomBytes } from 'node:crypto';
-import { Queue } from 'bullmq';
+import { Queue, QueueEvents } from 'bullmq';
 import { Redis } from 'ioredis';
 import { QueueBatchFlow } from '../src/bullmq/index';
 import { spawnProviderSimulator, type SpawnedProviderSimulator } from '../src/testing/index';
 import {
   duplicateCalls,
   onJobStart,
+  openCalls,
   spawnFlowWorker,
   type FlowWorkerProcess,
 } from '../test/bullmq/fixtures/flow-worker-harness';
@@ -30,6 +32,8 @@ import { optimumMakespanMs } from '../test/stores/redis/fixtures/worker-harness'
 import type { BenchContext, BenchSection } from './sections';
 
 const WORKERS = 3;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const seconds = (ms: number | undefined) => (ms === undefined ? 'n/a' : `${(ms / 1000).toFixed(1)} s`);
 
 /** One scenario's settings (full or quick). */
 interface Scenario {
@@ -81,7 +85,11 @@ export interface DistributedRow {
   duplicates: number;
   /** Kill row: jobs the dead worker had started and not finished. */
   inFlightAtKill?: number;
-  /** Kill row: ms from the kill until the first of its jobs started on another worker. */
+  /** Kill row: the dead worker's calls at the provider (sent, not answered) when it died. */
+  openCallsAtKill?: number;
+  /** Kill row: ms from the kill until BullMQ moved the first of its jobs back to wait (lock expiry + stalled check). */
+  stalledAfterMs?: number;
+  /** Kill row: ms from the kill until the first of its jobs started on another worker (also waits for a free worker slot). */
   redeliveredAfterMs?: number;
 }
 
@@ -93,6 +101,8 @@ export interface DistributedBenchResult {
   efficiencyGap: number;
   /** Seconds the kill added to the makespan (bullmq + kill − bullmq). */
   killCostS: number;
+  /** Seconds from the kill until BullMQ moved its jobs back to wait (≈ lock expiry). */
+  killToRequeueS: number | undefined;
 }
 
 interface RunContext {
@@ -147,6 +157,8 @@ async function measure(mode: DistributedRow['mode'], ctx: RunContext): Promise<D
   let makespanMs = Number.NaN;
   let inFlightAtKill: number | undefined;
   let redeliveredAfterMs: number | undefined;
+  let stalledAfterMs: number | undefined;
+  let openAtKill: number | undefined;
   {
     await Promise.all(workers.map((w) => w.ready));
     // The provider's history starts now (the workers' warm-up requests are not part of the run).
@@ -177,22 +189,39 @@ async function measure(mode: DistributedRow['mode'], ctx: RunContext): Promise<D
           return undefined;
         }
       }
-      await new Items({
+      const connection = { host: ctx.redisHost, port: ctx.redisPort };
+      // BullMQ's own word for when the dead worker's jobs went back to wait (its stalled check).
+      const events = new QueueEvents('bench', { connection, prefix: bullPrefix });
+      events.on('stalled', ({ jobId }) => {
+        if (stalledAfterMs === undefined && victimJobs.has(jobId))
+          stalledAfterMs = performance.now() - killedAt;
+      });
+      await events.waitUntilReady();
+      let completed = 0;
+      let finished = false;
+      const running = new Items({
         queue: 'bench',
-        connection: { host: ctx.redisHost, port: ctx.redisPort },
+        connection,
         prefix: bullPrefix,
         runId: 'bench',
         onError: 'collect',
-        onProgress: (p) => {
-          if (mode === 'bullmq + kill' && inFlightAtKill === undefined && p.completed >= scenario.items / 3) {
-            victimJobs = new Set(victim.inFlight);
-            inFlightAtKill = victimJobs.size;
-            killedAt = performance.now();
-            victim.child.kill('SIGKILL');
-          }
-        },
-      }).run({});
+        onProgress: (p) => (completed = p.completed),
+      })
+        .run({})
+        .finally(() => (finished = true));
+      if (mode === 'bullmq + kill') {
+        // A third of the way through, at a moment the victim has calls at the provider (so the
+        // duplicates its death causes are counted, not only jobs that waited for the limiter).
+        while (!finished && (completed < scenario.items / 3 || openCalls(victim) === 0)) await sleep(2);
+        victimJobs = new Set(victim.inFlight);
+        inFlightAtKill = victimJobs.size;
+        openAtKill = openCalls(victim);
+        killedAt = performance.now();
+        victim.child.kill('SIGKILL');
+      }
+      await running;
       makespanMs = performance.now() - startedAt;
+      await events.close();
       done = results.filter((r) => r !== undefined).length;
       const queue = new Queue('bench', {
         connection: { host: ctx.redisHost, port: ctx.redisPort },
@@ -221,6 +250,8 @@ async function measure(mode: DistributedRow['mode'], ctx: RunContext): Promise<D
       maxRequestsInAnyWindow: stats.maxRequestsInAnyWindow,
       duplicates: duplicateCalls(workers),
       ...(inFlightAtKill === undefined ? {} : { inFlightAtKill }),
+      ...(openAtKill === undefined ? {} : { openCallsAtKill: openAtKill }),
+      ...(stalledAfterMs === undefined ? {} : { stalledAfterMs: Math.round(stalledAfterMs) }),
       ...(redeliveredAfterMs === undefined ? {} : { redeliveredAfterMs: Math.round(redeliveredAfterMs) }),
     };
   }
@@ -281,9 +312,10 @@ export async function benchDistributed(context: BenchContext): Promise<Distribut
       '429s': `${r.rejected}/${r.requests}`,
       'max in window': `${r.maxRequestsInAnyWindow}/${scenario.limit}`,
       duplicates: r.duplicates,
-      'killed in flight': r.inFlightAtKill ?? '',
-      'redelivered after s':
-        r.redeliveredAfterMs === undefined ? '' : (r.redeliveredAfterMs / 1000).toFixed(1),
+      'killed: jobs / calls':
+        r.inFlightAtKill === undefined ? '' : `${r.inFlightAtKill} / ${r.openCallsAtKill ?? 0}`,
+      'back in wait': r.stalledAfterMs === undefined ? '' : seconds(r.stalledAfterMs),
+      'running again': r.redeliveredAfterMs === undefined ? '' : seconds(r.redeliveredAfterMs),
     })),
   );
   const [store, queue, killed] = rows as [DistributedRow, DistributedRow, DistributedRow];
@@ -292,11 +324,14 @@ export async function benchDistributed(context: BenchContext): Promise<Distribut
   console.log(
     `BullMQ vs Redis store alone: efficiency ${queue.efficiency.toFixed(3)} vs ${store.efficiency.toFixed(3)} ` +
       `(gap ${efficiencyGap >= 0 ? '+' : ''}${efficiencyGap.toFixed(3)}, target ≥ −0.05). ` +
-      `The kill: its jobs ran again ${((killed.redeliveredAfterMs ?? Number.NaN) / 1000).toFixed(1)} s later ` +
-      `(lock ${scenario.lockDurationMs / 1000} s + stalled check ≤ ${scenario.stalledIntervalMs / 1000} s), ` +
-      `makespan +${killCostS} s, ${killed.duplicates} provider calls made twice (${killed.inFlightAtKill ?? 0} jobs in flight).`,
+      `The kill: its jobs were back in wait ${seconds(killed.stalledAfterMs)} later ` +
+      `(lock ${scenario.lockDurationMs / 1000} s + stalled check ≤ ${scenario.stalledIntervalMs / 1000} s) and running again ` +
+      `${seconds(killed.redeliveredAfterMs)} later (once a worker slot was free), makespan ${killCostS >= 0 ? '+' : ''}${killCostS} s; ` +
+      `${killed.duplicates} provider calls made twice (it had ${killed.inFlightAtKill ?? 0} jobs, ${killed.openCallsAtKill ?? 0} calls in flight).`,
   );
-  return { scenario, rows, efficiencyGap, killCostS };
+  const killToRequeueS =
+    killed.stalledAfterMs === undefined ? undefined : Number((killed.stalledAfterMs / 1000).toFixed(1));
+  return { scenario, rows, efficiencyGap, killCostS, killToRequeueS };
 }
 
 export const distributedSection: BenchSection = {
