@@ -52,6 +52,8 @@ const NEVER_LIMITING = { max: 2 ** 31, duration: 1_000 };
  * the final shared state as the job's result. A rate limit the flow could not absorb moves the job
  * back to wait (not an attempt) and pauses the queue for the provider's retry-after. BullMQ's own
  * options (`lockDuration`, `stalledInterval`, `maxStalledCount`, `concurrency` …) pass through.
+ * Without a `limiter` option the worker gets one that never limits (`max` 2³¹ per second), because
+ * BullMQ pauses a queue after `rateLimit(ms)` only for workers that have one.
  */
 export class FlowWorker {
   /** The BullMQ worker, for its events (`completed`, `failed`, `stalled`, `error` …). */
@@ -103,7 +105,8 @@ export class FlowWorker {
   }
 
   private async process(flow: AnyNode, job: Job<FlowJobData, Record<string, unknown>>) {
-    const shared = job.data.shared;
+    // A job added by other code may lack either; the flow then starts from empty ones.
+    const shared = job.data.shared ?? {};
     const params: Record<string, unknown> & FlowJobParams = {
       ...job.data.params,
       jobId: job.id ?? '',

@@ -5,5 +5,11 @@
  * @module throttleflow/bullmq
  */
 export { QueueBatchFlow } from './queue-batch-flow';
-export type { QueueBatchFlowOptions, QueueJobOptions, QueueRunProgress } from './queue-batch-options';
+export type {
+  FlowJobData,
+  FlowJobProgress,
+  QueueBatchFlowOptions,
+  QueueJobOptions,
+  QueueRunProgress,
+} from './queue-batch-options';
 export { FlowWorker, type FlowJobParams, type FlowWorkerOptions } from './flow-worker';

@@ -34,7 +34,9 @@ export class QueueBatchFlow<
   BatchParams extends object = Params,
   SubShared extends object = Record<string, unknown>,
 > extends BaseNode<S, Params> {
+  /** The BullMQ queue this flow's jobs go to. */
   readonly queueName: string;
+  /** The run's name: job ids are `<runId>-<index>`. */
   readonly runId: string;
   /** Failed sub-flows of the last run with `onError: 'collect'`. */
   failures: BatchFlowFailure<BatchParams>[] = [];

@@ -88,15 +88,19 @@ export const DEFAULT_JOB_OPTIONS: QueueJobOptions = {
   backoff: { type: 'exponential', delay: 1_000 },
 };
 
-/** What one job carries to the worker. */
+/** What one job carries to the worker (BullMQ's `job.data`). */
 export interface FlowJobData {
+  /** The producer's `runId`. */
   runId: string;
+  /** Position of the param set in what `prep` returned. */
   index: number;
+  /** The param set, merged over the producer flow's own params. */
   params: Record<string, unknown>;
+  /** What the sub-flow starts from: the producer's `jobShared(shared, params)`. */
   shared: Record<string, unknown>;
 }
 
-/** What a worker reports as a job's progress (summed by the producer). */
+/** What a worker reports as a job's progress (`job.updateProgress`; summed by the producer). */
 export interface FlowJobProgress {
   /** Rate limits seen since the worker's last report. */
   rateLimited: number;
