@@ -201,6 +201,40 @@ describeRedis('QueueBatchFlow + FlowWorker (one process, real Redis)', () => {
     expect(jobs.map((j) => j?.attemptsMade)).toEqual([1, 1, 1, 1, 1]);
   }, 30_000);
 
+  it('close() drains: the running jobs finish and their results are stored; nothing new starts', async () => {
+    let started = 0;
+    let release: () => void = () => {};
+    const gate = new Promise<void>((r) => (release = r));
+    class Slow extends Node<Record<string, unknown>> {
+      override async exec() {
+        started++;
+        await gate;
+        return 'done';
+      }
+      override async post(shared: Record<string, unknown>, _p: unknown, r: unknown) {
+        shared.result = r;
+        return undefined;
+      }
+    }
+    const w = new FlowWorker('drain', new Slow(), { connection, prefix, concurrency: 2 });
+    const producer = new Squares({ queue: 'drain', connection, prefix, runId: 'drain' });
+    const shared: { items: number[]; out?: unknown[] } = { items: [1, 2, 3, 4] };
+    const running = producer.run(shared);
+    while (started < 2) await new Promise((r) => setTimeout(r, 10));
+    const closing = w.close();
+    release();
+    await closing;
+    expect(started).toBe(2);
+    const queue = new Queue('drain', { connection, prefix });
+    closers.push(() => queue.close());
+    expect(await queue.getCompletedCount()).toBe(2);
+    expect(await queue.getWaitingCount()).toBe(2);
+    // Another worker picks up the rest; the producer gets all four.
+    worker('drain', new Slow());
+    await running;
+    expect(shared.out).toEqual([1, 2, 3, 4].map((n) => ({ base: n, result: 'done' })));
+  }, 30_000);
+
   it('Redis unreachable: run rejects with StoreUnavailableError naming the address, within operationTimeoutMs', async () => {
     const port = await freePort();
     const flow = new Squares({
