@@ -11,6 +11,7 @@
 import { Queue } from 'bullmq';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { QueueBatchFlow } from '../../src/bullmq/index';
+import { LimiterKeys } from '../../src/stores/redis/keys';
 import { spawnProviderSimulator } from '../../src/testing/spawn-provider-simulator';
 import type { SpawnedProviderSimulator } from '../../src/testing/provider-simulator-types';
 import {
@@ -123,6 +124,7 @@ describeRedis('distributed runs on BullMQ (real processes, real Redis, SIGKILL m
     const openAtKill = openCalls(victim);
     const completedAtKill = completed;
     victim.child.kill('SIGKILL');
+    const killedAt = Date.now();
     await running;
     const stats = await sim.stats();
 
@@ -145,6 +147,17 @@ describeRedis('distributed runs on BullMQ (real processes, real Redis, SIGKILL m
     expect(stats.accepted - ITEMS).toBeLessThanOrEqual(inFlightAtKill);
     expect(stats.maxRequestsInAnyWindow).toBeLessThanOrEqual(LIMIT);
     expect(stats.rejected).toBeLessThanOrEqual(requests * 0.01);
+    // The dead worker's leases were never released; by now (more than leaseTtlMs after the kill)
+    // none is live any more, and the survivors released all of theirs.
+    await sleep(Math.max(0, killedAt + LOCK_MS + 100 - Date.now()));
+    const [secondsNow, microsNow] = await env.client.time();
+    const redisNowMs = Number(secondsNow) * 1000 + Number(microsNow) / 1000;
+    const liveLeases = await env.client.zrangebyscore(
+      new LimiterKeys(env.prefix, 'provider').leases,
+      `(${redisNowMs}`,
+      '+inf',
+    );
+    expect(liveLeases).toEqual([]);
     const queue = new Queue('items', { connection, prefix: bullPrefix });
     expect(await queue.getFailedCount()).toBe(0);
     expect(await queue.getCompletedCount()).toBe(ITEMS);
