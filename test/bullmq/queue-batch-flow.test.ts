@@ -3,6 +3,8 @@
  * second run of the same runId served from the stored results, bad input, a 429 the sub-flow
  * cannot absorb (moved back, never failed), a non-JSON final state, an unreachable Redis.
  */
+import { once } from 'node:events';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { Queue } from 'bullmq';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { FlowWorker, QueueBatchFlow } from '../../src/bullmq/index';
@@ -246,6 +248,30 @@ describeRedis('QueueBatchFlow + FlowWorker (one process, real Redis)', () => {
     const error = await flow.run({ items: [1] }).catch((e: unknown) => e);
     expect(isStoreUnavailableError(error)).toBe(true);
     expect((error as Error).message).toContain(`127.0.0.1:${port}`);
+  }, 10_000);
+
+  it('a Redis that accepts the connection and never answers: rejected after operationTimeoutMs, naming the address', async () => {
+    const sockets: Socket[] = [];
+    const silent = createServer((socket) => sockets.push(socket));
+    silent.listen(0, '127.0.0.1');
+    await once(silent, 'listening');
+    const { port } = silent.address() as AddressInfo;
+    try {
+      const flow = new Squares({
+        queue: 'silent',
+        connection: { host: '127.0.0.1', port, connectTimeout: 60_000 },
+        runId: 'x',
+        operationTimeoutMs: 500,
+      });
+      const error = await flow.run({ items: [1] }).catch((e: unknown) => e);
+      expect(isStoreUnavailableError(error)).toBe(true);
+      expect((error as Error).message).toMatch(
+        new RegExp(`127\\.0\\.0\\.1:${port} unavailable during connect: no reply within 500 ms`),
+      );
+    } finally {
+      for (const s of sockets) s.destroy();
+      silent.close();
+    }
   }, 10_000);
 });
 
