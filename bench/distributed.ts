@@ -78,6 +78,10 @@ export interface DistributedRow {
   makespanMs: number;
   optimumMs: number;
   efficiency: number;
+  /** ms from the start until the provider saw the first request (the queue's start-up shows here). */
+  firstRequestMs: number;
+  /** ms from the start until the provider had seen the first window's worth of requests. */
+  firstWindowFullMs: number;
   requests: number;
   rejected: number;
   maxRequestsInAnyWindow: number;
@@ -231,6 +235,7 @@ async function measure(mode: DistributedRow['mode'], ctx: RunContext): Promise<D
       await queue.close();
     }
     const stats = await sim.stats();
+    const firstBurst = (await sim.log()).acceptedAtMs.slice(0, scenario.limit);
     const optimumMs = optimumMakespanMs(
       scenario.items,
       scenario.limit,
@@ -245,6 +250,8 @@ async function measure(mode: DistributedRow['mode'], ctx: RunContext): Promise<D
       makespanMs: Math.round(makespanMs),
       optimumMs: Math.round(optimumMs),
       efficiency: Number(((done / scenario.items) * (optimumMs / makespanMs)).toFixed(3)),
+      firstRequestMs: Math.round(firstBurst[0] ?? Number.NaN),
+      firstWindowFullMs: Math.round(firstBurst.at(-1) ?? Number.NaN),
       requests: stats.accepted + stats.rejected,
       rejected: stats.rejected,
       maxRequestsInAnyWindow: stats.maxRequestsInAnyWindow,
@@ -309,6 +316,7 @@ export async function benchDistributed(context: BenchContext): Promise<Distribut
       'makespan s': (r.makespanMs / 1000).toFixed(1),
       'optimum s': (r.optimumMs / 1000).toFixed(1),
       efficiency: r.efficiency.toFixed(3),
+      'first / window full s': `${seconds(r.firstRequestMs)} / ${seconds(r.firstWindowFullMs)}`,
       '429s': `${r.rejected}/${r.requests}`,
       'max in window': `${r.maxRequestsInAnyWindow}/${scenario.limit}`,
       duplicates: r.duplicates,
