@@ -46,9 +46,9 @@ export class ProgressReporter {
     if (this.enabled) this.maybeSend();
   }
 
-  /** The run ended: the final event. `skipped` items never started and count as failed. */
-  finish(skipped = 0): void {
-    this.failed += skipped;
+  /** The run ended: the final event. `unstarted` items (a stop, an abort, failFast) count as failed. */
+  finish(unstarted = 0): void {
+    this.failed += unstarted;
     if (this.enabled) this.send(this.clock.now(), true);
   }
 

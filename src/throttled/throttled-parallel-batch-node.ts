@@ -4,7 +4,8 @@ import { Limiter, type LimiterOptions } from '../limits/limiter';
 import type { Lease } from '../limits/lease';
 import { LimiterRegistry } from '../registry/limiter-registry';
 import { parseOptions, rejectMisspeltFields, rejectUnknownOptions } from '../validation/options';
-import { emitEvent, hasEventHooks, nextRunId, type EventHook } from '../observability/throttle-event';
+import { nextRunId, type EventHook } from '../observability/throttle-event';
+import { emitNodeRun, emitNodeStart } from './node-run-events';
 import { usageTokensOf } from '../cost/usage-tokens';
 import type { Cache } from '../resilience/cache';
 import { cacheKeyOf } from '../resilience/cache-key';
@@ -18,6 +19,7 @@ import { NodeMetrics } from '../observability/node-metrics';
 import { NodeAccounting } from '../observability/node-accounting';
 import { execItemCalls, type NodeCallHost } from './item-calls';
 import { AbortFanOut } from '../core/abort-fan-out';
+import { abortReason } from '../util/clock';
 import { LazyDispatch, lookAheadFor } from './lazy-dispatch';
 import { ProgressReporter } from './progress-reporter';
 import {
@@ -182,19 +184,20 @@ export class ThrottledParallelBatchNode<
     const started = limiter.clock.now();
     const runId = nextRunId();
     const hook = this.eventHook();
-    if (hasEventHooks(hook))
-      emitEvent(
-        { type: 'node_start', node: this.constructor.name, limiter: limiter.name, items: list.length, runId },
-        hook,
-      );
+    const info = { hook, node: this.constructor.name, limiter, items: list.length, runId };
+    emitNodeStart(info);
     const results: Result[] = new Array<Result>(list.length);
     // The first failure in input order is what the run rejects with, as with Promise.all.
     let failedAt = Infinity;
     let failure: unknown;
     // One listener on the run's signal; each item waiting or running gets a child of it.
     const fanOut = new AbortFanOut([this.signal]);
-    const dispatch = new LazyDispatch(list.length, lookAheadFor(limiter.maxConcurrent), (index) =>
-      runItem(index),
+    // After an abort no item starts: the run rejects with the abort anyway.
+    const dispatch = new LazyDispatch(
+      list.length,
+      lookAheadFor(limiter.maxConcurrent),
+      (index) => runItem(index),
+      () => fanOut.aborted,
     );
     const host = this.callHost(dispatch);
     const progress = new ProgressReporter(
@@ -227,19 +230,11 @@ export class ThrottledParallelBatchNode<
     } finally {
       fanOut.dispose();
     }
-    progress.finish();
-    const failed = failedAt !== Infinity;
-    if (hasEventHooks(hook)) {
-      const event = {
-        type: 'node_run' as const,
-        node: this.constructor.name,
-        limiter: limiter.name,
-        items: list.length,
-        durationMs: limiter.clock.now() - started,
-        runId,
-      };
-      emitEvent(failed ? { ...event, error: failure } : event, hook);
-    }
+    let failed = failedAt !== Infinity;
+    const unstarted = list.length - dispatch.started;
+    if (unstarted > 0 && !failed) [failed, failure] = [true, abortReason(this.signal!)];
+    progress.finish(unstarted);
+    emitNodeRun(info, started, failed ? { error: failure } : undefined);
     if (failed) throw failure;
     return results;
   }
