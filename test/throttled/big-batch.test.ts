@@ -9,6 +9,7 @@ import { FakeClock } from '../../src/testing/fake-clock';
 import { ThrottledBatchFlow } from '../../src/throttled/throttled-batch-flow';
 import { ThrottledParallelBatchNode } from '../../src/throttled/throttled-parallel-batch-node';
 import { lookAheadFor } from '../../src/throttled/lazy-dispatch';
+import { FallbackNode } from '../../src/routing/fallback-node';
 import { runOnFakeClock } from './support';
 
 /** A node over `items` whose exec is `exec`; its results land in `out`. */
@@ -255,6 +256,47 @@ describe('no process warning at any size', () => {
     await settleWarnings();
     expect(warnings.map((w) => `${w.name}: ${w.message}`)).toEqual([]);
     expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
+  });
+
+  it('a FallbackNode of 5k items with a run signal (one listener on it, removed at the end)', async () => {
+    const limiter = new Limiter({ maxConcurrent: 100, warnings: false });
+    let out: number[] = [];
+    class Route extends FallbackNode<unknown, number, number> {
+      override async prep() {
+        return Array.from({ length: 5_000 }, (_, i) => i);
+      }
+      override async post(_s: unknown, _p: unknown, results: number[]) {
+        out = results;
+        return undefined;
+      }
+    }
+    const node = new Route({ targets: [{ name: 'only', limiter, call: async (i: number) => i * 3 }] });
+    const controller = new AbortController();
+    await node.run({}, { signal: controller.signal });
+    await settleWarnings();
+    expect(out).toEqual(Array.from({ length: 5_000 }, (_, i) => i * 3));
+    expect(warnings.map((w) => `${w.name}: ${w.message}`)).toEqual([]);
+    expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
+  });
+
+  it('a FallbackNode run still aborts its items', async () => {
+    const limiter = new Limiter({ maxConcurrent: 2, warnings: false });
+    const controller = new AbortController();
+    let calls = 0;
+    class Route extends FallbackNode<unknown, number, number> {
+      override async prep() {
+        return Array.from({ length: 1_000 }, (_, i) => i);
+      }
+    }
+    const call = async (i: number) => {
+      if (++calls === 10) controller.abort(new Error('cancelled'));
+      await Promise.resolve();
+      return i;
+    };
+    const node = new Route({ targets: [{ name: 'only', limiter, call }] });
+    await expect(node.run({}, { signal: controller.signal })).rejects.toThrow('cancelled');
+    expect(calls).toBeLessThan(1_000);
+    expect(limiter.stats()).toMatchObject({ active: 0, queued: 0 });
   });
 });
 
