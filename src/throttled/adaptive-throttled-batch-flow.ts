@@ -86,6 +86,7 @@ export class AdaptiveThrottledBatchFlow<
     return this.aimd.current;
   }
 
+  /** @internal retries a sub-flow that rejected with a rate limit. */
   protected override async runSubFlow(shared: S, params: P, limiter: Limiter, run: FlowRun): Promise<void> {
     const maxFlowRetries = (this.setting('maxFlowRetries') as number | undefined) ?? 3;
     const backoffMs = (this.setting('rateLimitBackoffMs') as number | undefined) ?? 1000;

@@ -341,6 +341,7 @@ export class ThrottledBatchFlow<
   /**
    * Runs one sub-flow inside a slot. Each run gets its own throttle scope, so throttled nodes
    * inside apply their limits per sub-flow. Adaptive flows override this to retry on rate limits.
+   * @internal `run` is the run's own state (its signals, its lazy dispatch)
    */
   protected async runSubFlow(shared: S, params: P, limiter: Limiter, run: FlowRun): Promise<void> {
     const lease = await this.acquireSlot(limiter, run);
