@@ -5,6 +5,7 @@
  */
 
 import { distributedSection } from './distributed';
+import { bigBatchSection } from './big-batch';
 
 /** What a section is given by main.ts. */
 export interface BenchContext {
@@ -23,4 +24,4 @@ export interface BenchSection {
 }
 
 /** The sections main.ts runs after redis, in this order. */
-export const EXTRA_SECTIONS: BenchSection[] = [distributedSection];
+export const EXTRA_SECTIONS: BenchSection[] = [bigBatchSection, distributedSection];

@@ -11,6 +11,7 @@
 import { Flow, LimiterRegistry, Node, ParallelBatchNode, ThrottledParallelBatchNode } from '../src/index';
 import { costOf } from '../src/cost/index';
 import { detectRateLimit } from '../src/providers/index';
+import type { ThrottleEvent } from '../src/observability/index';
 import { chatCompletion, spawnProviderSimulator, type ChatCompletion } from '../src/testing/index';
 import { sampleDocuments } from '../cookbook/data/sample-texts';
 import { windowText } from './format';
@@ -189,7 +190,11 @@ function throttledFlow(call: Call, metrics: RunMetrics, limiter: string) {
         return routeOf(stage, out);
       }
     }
-    return new Stage({ maxRetries: TRIES, waitMs: RETRY_WAIT_MS });
+    // The live bars follow the node's own progress events (a few per second, and a final one).
+    const onEvent = (event: ThrottleEvent) => {
+      if (event.type === 'progress') metrics.progress[stage] = event;
+    };
+    return new Stage({ maxRetries: TRIES, waitMs: RETRY_WAIT_MS, onEvent });
   });
 }
 

@@ -1,4 +1,4 @@
-import { LatencyHistogram } from '../src/observability/index';
+import { LatencyHistogram, type ProgressEvent } from '../src/observability/index';
 
 export const STAGES = ['summarise', 'translate', 'classify'] as const;
 export type Stage = (typeof STAGES)[number];
@@ -14,6 +14,8 @@ export interface RunMetrics {
   tokens: number;
   costUsd: number;
   latency: LatencyHistogram;
+  /** The last `progress` event of each stage's node (throttled nodes send them): the bars follow it. */
+  progress: Partial<Record<Stage, ProgressEvent>>;
 }
 
 export const newMetrics = (): RunMetrics => ({
@@ -23,10 +25,18 @@ export const newMetrics = (): RunMetrics => ({
   tokens: 0,
   costUsd: 0,
   latency: new LatencyHistogram(),
+  progress: {},
 });
 
-/** Items finished either way: a failed item is finished too, or the bars of a lossy run would never fill. */
-export const settled = (m: RunMetrics, stage: Stage) => m.done[stage] + m.failed[stage];
+/**
+ * Items finished either way: a failed item is finished too, or the bars of a lossy run would never
+ * fill. A throttled stage reports it in its `progress` events (an item that went through
+ * `execFallback` is `done` there); a plain pocketflow stage has none, so its calls are counted.
+ */
+export const settled = (m: RunMetrics, stage: Stage) => {
+  const progress = m.progress[stage];
+  return progress ? progress.done + progress.failed : m.done[stage] + m.failed[stage];
+};
 
 export const totalSettled = (m: RunMetrics) => STAGES.reduce((n, s) => n + settled(m, s), 0);
 

@@ -16,5 +16,6 @@ export {
   type EventHook,
   type NodeRunEvent,
   type NodeStartEvent,
+  type ProgressEvent,
   type ThrottleEvent,
 } from './throttle-event';

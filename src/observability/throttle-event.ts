@@ -50,8 +50,43 @@ export interface NodeRunEvent {
   runId?: number;
 }
 
+/**
+ * How far a run of a throttled node (over its items) or of a throttled batch flow (over its param
+ * sets) has got: emitted at most every 250 ms while items end, and once more
+ * when the run ends (`final: true`). For a progress bar or a dashboard; `done + failed + inFlight +
+ * queued = total` in every event.
+ */
+export interface ProgressEvent {
+  type: 'progress';
+  /** The node's or flow's class name. */
+  node: string;
+  /** Whether a node's items or a flow's param sets are counted. */
+  kind: 'node' | 'flow';
+  /** The run (a node's `runId` matches its `node_start` and `node_run` events). */
+  runId: number;
+  /** Items (param sets) in the run. */
+  total: number;
+  /** Items that ended with a result (for a node, `execFallback`'s too). */
+  done: number;
+  /** Items that ended with an error (for a flow: failed sub-flows and, at the end, skipped ones). */
+  failed: number;
+  /** Items holding a slot of the limiter now. */
+  inFlight: number;
+  /** Items not ended and holding no slot: waiting in the limiter, between tries, or not started yet. */
+  queued: number;
+  /** Items ended per second since the previous event (over the whole run in the final one). */
+  ratePerSec: number;
+  /** Milliseconds since the run started, on the limiter's clock. */
+  elapsedMs: number;
+  /** True in the last event of the run. */
+  final: boolean;
+}
+
+/** Least time between two `progress` events of one run (the final one is always sent). */
+export const PROGRESS_INTERVAL_MS = 250;
+
 /** What throttleflow reports to `onEvent` hooks (for logs, Langfuse, OpenTelemetry). */
-export type ThrottleEvent = CallEvent | NodeStartEvent | NodeRunEvent;
+export type ThrottleEvent = CallEvent | NodeStartEvent | NodeRunEvent | ProgressEvent;
 
 /** A function that receives events. It must not throw (a throwing hook is ignored). */
 export type EventHook = (event: ThrottleEvent) => void;

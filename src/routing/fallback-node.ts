@@ -1,3 +1,4 @@
+import { AbortFanOut } from '../core/abort-fan-out';
 import { ParallelBatchNode } from '../core/batch-node';
 import type { NodeOptions } from '../core/node';
 import type { Params } from '../core/types';
@@ -10,6 +11,9 @@ import {
   type FallbackStats,
   type FallbackTarget,
 } from './fallback-chain';
+
+/** The runs in progress per run signal, each with the one listener its items share. */
+const runsBySignal = new WeakMap<AbortSignal, { fanOut: AbortFanOut; runs: number }>();
 
 /** The chain options a fallback node reads from its constructor options, else from subclass fields. */
 const CHAIN_KEYS = Object.keys(fallbackOptionsSchema.shape) as (keyof FallbackOptions)[];
@@ -97,12 +101,33 @@ export class FallbackNode<
 
   override async _exec(items: unknown): Promise<unknown> {
     this.checkFields();
-    return await super._exec(items);
+    const signal = this.signal;
+    if (!signal) return await super._exec(items);
+    // One listener on the run's signal for all its items (each waiting item would add one, and
+    // Node checks every new listener against those already there: quadratic, and a warning past 10).
+    let run = runsBySignal.get(signal);
+    if (!run) runsBySignal.set(signal, (run = { fanOut: new AbortFanOut([signal]), runs: 0 }));
+    run.runs++;
+    try {
+      return await super._exec(items);
+    } finally {
+      if (--run.runs === 0) {
+        run.fanOut.dispose();
+        runsBySignal.delete(signal);
+      }
+    }
   }
 
   /** Serves one item through the chain, cancelled with the run. */
   override async exec(item: Item): Promise<Result> {
-    return await this.chain.call(item, { signal: this.signal });
+    const run = this.signal && runsBySignal.get(this.signal);
+    if (!run) return await this.chain.call(item, { signal: this.signal });
+    const child = run.fanOut.child();
+    try {
+      return await this.chain.call(item, { signal: child?.signal });
+    } finally {
+      run.fanOut.release(child);
+    }
   }
 
   /** At the first run (or use of the chain): a subclass field that looks like a misspelt option fails, as the option would. */

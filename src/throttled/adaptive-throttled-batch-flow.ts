@@ -3,6 +3,7 @@ import type { Params } from '../core/types';
 import { Aimd } from '../limits/aimd';
 import type { Limiter } from '../limits/limiter';
 import { handleRateLimit } from '../calls/rate-limit-handling';
+import type { FlowRun } from './flow-run';
 import { SKIPPED, ThrottledBatchFlow, type ThrottledFlowOptions } from './throttled-batch-flow';
 
 /** Options of an {@link AdaptiveThrottledBatchFlow}. @category Throttled nodes and flows */
@@ -85,25 +86,21 @@ export class AdaptiveThrottledBatchFlow<
     return this.aimd.current;
   }
 
-  protected override async runSubFlow(
-    shared: S,
-    params: P,
-    limiter: Limiter,
-    isStopped: () => boolean,
-  ): Promise<void> {
+  /** @internal retries a sub-flow that rejected with a rate limit. */
+  protected override async runSubFlow(shared: S, params: P, limiter: Limiter, run: FlowRun): Promise<void> {
     const maxFlowRetries = (this.setting('maxFlowRetries') as number | undefined) ?? 3;
     const backoffMs = (this.setting('rateLimitBackoffMs') as number | undefined) ?? 1000;
     // A sub-flow stopped before a retry did run once: it failed with its rate limit, it was not skipped.
     let lastRateLimit: unknown = SKIPPED;
     for (let attempt = 0; ; attempt++) {
       this.alignConcurrency(limiter);
-      const lease = await this.acquireSlot(limiter).catch((error: unknown) => {
+      const lease = await this.acquireSlot(limiter, run).catch((error: unknown) => {
         throw error === SKIPPED ? lastRateLimit : error;
       });
       const epoch = this.aimd.epoch;
       try {
-        if (isStopped()) throw SKIPPED;
-        await this.orchestrateScoped(shared, params);
+        if (run.isStopped()) throw SKIPPED;
+        await this.orchestrateScoped(shared, params, run);
         if (this.aimd.onSuccess()) this.alignConcurrency(limiter);
         return;
       } catch (error) {
@@ -121,7 +118,7 @@ export class AdaptiveThrottledBatchFlow<
         if (outcome.kind === 'fatal' || attempt >= maxFlowRetries) throw outcome.error;
         lastRateLimit = outcome.error;
       } finally {
-        this.releaseSlot(lease);
+        this.releaseSlot(lease, run);
       }
     }
   }

@@ -38,6 +38,8 @@ export interface NodeCallHost<Item, Result> {
   readonly counters: ThrottledNodeCounters;
   readonly metrics: NodeMetrics;
   readonly eventHook: EventHook | undefined;
+  /** Told when an item takes a slot (its `exec` is about to run) and gives it back (the try ended). */
+  readonly slots: { hold(): void; unhold(): void };
   tokensFor(item: Item): number | undefined;
   usageOf(result: Result): number | undefined;
   execCall(item: Item, signal: AbortSignal | undefined): Promise<Result>;
@@ -63,8 +65,11 @@ export async function execItemCalls<Item, Result>(
   limiter: Limiter,
   item: Item,
   runId: number,
+  signal: AbortSignal | undefined = host.signal,
 ): Promise<Result> {
-  const { signal, accounting, counters, policy } = host;
+  const { accounting, counters, policy } = host;
+  // Whether this item holds a slot now (between its exec starting and its try's outcome).
+  let holding = false;
   // Per attempt: set when it asks for capacity, read when it ends (attempts never overlap).
   let tokens: number | undefined;
   let reservation: BudgetReservation | undefined;
@@ -98,6 +103,10 @@ export async function execItemCalls<Item, Result>(
   };
 
   const onAttempt = (outcome: AttemptOutcome<Result>, attempt: number) => {
+    if (holding) {
+      holding = false;
+      host.slots.unhold();
+    }
     if (outcome.kind === 'ok') {
       const spend = accounting.settle(item, outcome.value, outcome.tokensUsed, reservation);
       report(outcome.timing, attempt, 'ok', outcome.tokensUsed, undefined, spend);
@@ -130,13 +139,16 @@ export async function execItemCalls<Item, Result>(
     (attempt) => {
       epoch = host.congestionEpoch();
       host.setCurrentRetry(attempt.failures);
-      return host.execCall(item, attempt.signal);
+      holding = true;
+      host.slots.hold();
+      // The item's own signal only spares the run's signal a listener per waiter: exec sees the run's.
+      return host.execCall(item, attempt.signal === signal ? host.signal : attempt.signal);
     },
     {
       signal,
       acquire: async () => {
         tokens = host.tokensFor(item);
-        reservation = await reserve(host, item, tokens);
+        reservation = await reserve(host, item, tokens, signal);
         // After the budget, which may have made this call wait.
         host.beforeAcquire(limiter);
         return { tokens, priority: policy.priority };
@@ -156,7 +168,7 @@ export async function execItemCalls<Item, Result>(
       onAttempt: (o, attempt) => onAttempt(o, attempt.index),
     },
   );
-  return settleItem(host, outcome);
+  return settleItem(host, outcome, signal);
 }
 
 /** Reserves an attempt's estimate; a budget that refuses fails the item (no retry). */
@@ -164,19 +176,24 @@ async function reserve<Item, Result>(
   host: NodeCallHost<Item, Result>,
   item: Item,
   tokens: number | undefined,
+  signal: AbortSignal | undefined,
 ): Promise<BudgetReservation | undefined> {
   try {
-    return await host.accounting.reserve(item, tokens, host.signal);
+    return await host.accounting.reserve(item, tokens, signal);
   } catch (error) {
     // Over budget (or unpriceable under a dollar cap): fail the item, do not retry it.
-    if (host.signal?.aborted) throw error;
+    if (signal?.aborted) throw error;
     host.counters.totalFailures++;
-    throw new ItemFailure(error as Error, host.signal);
+    throw new ItemFailure(error as Error, signal);
   }
 }
 
 /** The item's result, or how it fails: {@link ItemFailure} (to `execFallback`) or the error itself (the run fails). */
-function settleItem<Item, Result>(host: NodeCallHost<Item, Result>, outcome: CallOutcome<Result>): Result {
+function settleItem<Item, Result>(
+  host: NodeCallHost<Item, Result>,
+  outcome: CallOutcome<Result>,
+  signal: AbortSignal | undefined,
+): Result {
   switch (outcome.kind) {
     case 'ok':
       return outcome.value;
@@ -188,11 +205,11 @@ function settleItem<Item, Result>(host: NodeCallHost<Item, Result>, outcome: Cal
       // As in core Node, a try cancelled while running counts against maxRetries and the last one
       // goes to execFallback; a cancelled wait (in the queue, between tries) just rethrows.
       if (outcome.timing === undefined || outcome.failures + 1 < host.maxRetries) {
-        throwIfAborted(host.signal);
+        throwIfAborted(signal);
         throw outcome.error;
       }
       break;
   }
   host.counters.totalFailures++;
-  throw new ItemFailure(outcome.error as Error, host.signal);
+  throw new ItemFailure(outcome.error as Error, signal);
 }

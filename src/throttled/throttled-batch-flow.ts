@@ -9,7 +9,11 @@ import { LimiterRegistry } from '../registry/limiter-registry';
 import { isClock } from '../util/is-clock';
 import { isRecord } from '../util/is-record';
 import { opt, parseOptions, rejectMisspeltFields } from '../validation/options';
+import { nextRunId, type EventHook } from '../observability/throttle-event';
 import { backoffFactorSchema, recoveryFactorSchema } from './adaptive-options';
+import { FlowRun } from './flow-run';
+import { LazyDispatch, lookAheadFor } from './lazy-dispatch';
+import { ProgressReporter } from './progress-reporter';
 
 /** Options of a {@link ThrottledBatchFlow}. @category Throttled nodes and flows */
 export interface ThrottledFlowOptions {
@@ -50,6 +54,12 @@ export interface ThrottledFlowOptions {
   clock?: LimiterOptions['clock'];
   /** Store for the flow's own limiter. @default in-memory */
   store?: LimiterOptions['store'];
+  /**
+   * Receives the flow's `progress` events (param sets done, failed, running, queued, rate),
+   * a few per second and a final one; the hooks of `addEventHook` receive them too.
+   * @default undefined
+   */
+  onEvent?: EventHook;
 }
 
 const flowOptionsSchema = z.strictObject({
@@ -63,6 +73,7 @@ const flowOptionsSchema = z.strictObject({
   failFast: opt.boolean().optional(),
   clock: opt.instance(isClock, 'a Clock').optional(),
   store: z.custom<NonNullable<LimiterOptions['store']>>(isRecord, { error: 'a Store' }).optional(),
+  onEvent: opt.func().optional(),
   // Adaptive flows add these; accepted here so a preset spreads into either kind.
   initialConcurrentFlows: opt.positiveInt().optional(),
   minConcurrentFlows: opt.positiveInt().optional(),
@@ -147,6 +158,7 @@ export class ThrottledBatchFlow<
   failFast?: boolean;
   clock?: LimiterOptions['clock'];
   store?: LimiterOptions['store'];
+  onEvent?: EventHook;
 
   /** @internal */
   protected readonly flowState: FlowState;
@@ -270,32 +282,55 @@ export class ThrottledBatchFlow<
     const failures: BatchFlowFailure<BatchParams>[] = [];
     const skipped: { index: number; params: BatchParams }[] = [];
     const failFast = this.setting('failFast') === true;
-    let stopped = false;
-
-    await Promise.all(
-      batch.map(async (bp, index) => {
-        const params = { ...this._params, ...bp } as P;
-        try {
-          await this.runSubFlow(shared, params, limiter, () => stopped || state.stopped);
-          state.completedFlows++;
-        } catch (error) {
-          if (error === SKIPPED) {
-            skipped.push({ index, params: bp });
-            return;
-          }
-          state.failedFlows++;
-          failures.push({ index, params: bp, error });
-          if (failFast) stopped = true;
-        }
-      }),
+    const run = new FlowRun(this.signal, state.stopSignal.signal, () => state.stopped);
+    const progress = new ProgressReporter(
+      this.constructor.name,
+      'flow',
+      nextRunId(),
+      batch.length,
+      limiter.clock,
+      this.setting('onEvent') as EventHook | undefined,
+      () => run.holding,
     );
+    const runOne = async (index: number): Promise<void> => {
+      const bp = batch[index]!;
+      try {
+        await this.runSubFlow(shared, { ...this._params, ...bp }, limiter, run);
+        state.completedFlows++;
+        progress.succeeded();
+      } catch (error) {
+        progress.itemFailed();
+        if (error === SKIPPED) {
+          skipped.push({ index, params: bp });
+          return;
+        }
+        state.failedFlows++;
+        failures.push({ index, params: bp, error });
+        if (failFast) run.failed = true;
+      }
+    };
+    // Param sets start as slots come free, not all at once: after stop() or a failFast failure the rest never start.
+    const dispatch = (run.dispatch = new LazyDispatch(
+      batch.length,
+      lookAheadFor(limiter.maxConcurrent),
+      runOne,
+      () => run.isStopped(),
+    ));
+    try {
+      await dispatch.run();
+    } finally {
+      run.dispose();
+    }
+    for (let index = dispatch.started; index < batch.length; index++)
+      skipped.push({ index, params: batch[index]! });
+    progress.finish(batch.length - dispatch.started);
 
     if (failures.length > 0 || skipped.length > 0) {
       failures.sort((a, b) => a.index - b.index);
       skipped.sort((a, b) => a.index - b.index);
       if (this.setting('onError') === 'collect') {
-        state.failures.push(...failures);
-        state.skipped.push(...skipped);
+        for (const failure of failures) state.failures.push(failure);
+        for (const skip of skipped) state.skipped.push(skip);
       } else {
         throw new BatchFlowError(this.constructor.name, batch.length, failures, skipped);
       }
@@ -306,53 +341,59 @@ export class ThrottledBatchFlow<
   /**
    * Runs one sub-flow inside a slot. Each run gets its own throttle scope, so throttled nodes
    * inside apply their limits per sub-flow. Adaptive flows override this to retry on rate limits.
+   * @internal `run` is the run's own state (its signals, its lazy dispatch)
    */
-  protected async runSubFlow(
-    shared: S,
-    params: P,
-    limiter: Limiter,
-    isStopped: () => boolean,
-  ): Promise<void> {
-    const lease = await this.acquireSlot(limiter);
+  protected async runSubFlow(shared: S, params: P, limiter: Limiter, run: FlowRun): Promise<void> {
+    const lease = await this.acquireSlot(limiter, run);
     try {
-      if (isStopped()) throw SKIPPED;
-      await this.orchestrateScoped(shared, params);
+      if (run.isStopped()) throw SKIPPED;
+      await this.orchestrateScoped(shared, params, run);
     } finally {
-      this.releaseSlot(lease);
+      this.releaseSlot(lease, run);
     }
   }
 
   /** @internal */
-  protected async acquireSlot(limiter: Limiter): Promise<Lease> {
+  protected async acquireSlot(limiter: Limiter, run: FlowRun): Promise<Lease> {
     const state = this.flowState;
     if (state.stopped) throw SKIPPED;
     state.queued++;
+    // Its own signal: thousands of waits on the run's signal would each cost a listener there.
+    const wait = run.waits.child();
     let lease: Lease;
     try {
-      const stop = state.stopSignal.signal;
-      lease = await limiter.acquire({ signal: this.signal ? AbortSignal.any([this.signal, stop]) : stop });
+      lease = await limiter.acquire(wait && { signal: wait.signal });
     } catch (error) {
       // Stopped while waiting for a slot: it never started.
       if (state.stopped && !this.signal?.aborted) throw SKIPPED;
       throw error;
     } finally {
       state.queued--;
+      run.waits.release(wait);
     }
     state.running++;
+    run.dispatch?.hold();
     return lease;
   }
 
   /** @internal */
-  protected releaseSlot(lease: Lease): void {
+  protected releaseSlot(lease: Lease, run: FlowRun): void {
     this.flowState.running--;
+    run.dispatch?.unhold();
     lease.release();
   }
 
   /** @internal runs the sub-flow on a copy of this flow carrying a fresh throttle scope. */
-  protected orchestrateScoped(shared: S, params: P): Promise<Action | undefined> {
+  protected async orchestrateScoped(shared: S, params: P, run: FlowRun): Promise<Action | undefined> {
     const runner = this.clone();
     runner.throttleScope = {};
-    return runner._orchestrate(shared, params);
+    const signal = run.runs.child();
+    if (signal) runner.signal = signal.signal;
+    try {
+      return await runner._orchestrate(shared, params);
+    } finally {
+      run.runs.release(signal);
+    }
   }
 
   /** A setting from the constructor options, else the subclass field. @internal */

@@ -4,7 +4,8 @@ import { Limiter, type LimiterOptions } from '../limits/limiter';
 import type { Lease } from '../limits/lease';
 import { LimiterRegistry } from '../registry/limiter-registry';
 import { parseOptions, rejectMisspeltFields, rejectUnknownOptions } from '../validation/options';
-import { emitEvent, hasEventHooks, nextRunId, type EventHook } from '../observability/throttle-event';
+import { nextRunId, type EventHook } from '../observability/throttle-event';
+import { emitNodeRun, emitNodeStart } from './node-run-events';
 import { usageTokensOf } from '../cost/usage-tokens';
 import type { Cache } from '../resilience/cache';
 import { cacheKeyOf } from '../resilience/cache-key';
@@ -17,6 +18,10 @@ import { LimiterMetrics } from '../limits/limiter-metrics';
 import { NodeMetrics } from '../observability/node-metrics';
 import { NodeAccounting } from '../observability/node-accounting';
 import { execItemCalls, type NodeCallHost } from './item-calls';
+import { AbortFanOut } from '../core/abort-fan-out';
+import { abortReason } from '../util/clock';
+import { LazyDispatch, lookAheadFor } from './lazy-dispatch';
+import { ProgressReporter } from './progress-reporter';
 import {
   LIMIT_KEYS,
   NODE_OPTION_KEYS,
@@ -174,51 +179,84 @@ export class ThrottledParallelBatchNode<
   override async _exec(items: unknown): Promise<unknown> {
     this.checkFields();
     if (!Array.isArray(items)) return [];
+    const list = items as readonly Item[];
     const limiter = this.resolveLimiter(this.throttleScope);
     const started = limiter.clock.now();
     const runId = nextRunId();
-    const startHook = this.eventHook();
-    if (hasEventHooks(startHook))
-      emitEvent(
-        {
-          type: 'node_start',
-          node: this.constructor.name,
-          limiter: limiter.name,
-          items: items.length,
-          runId,
-        },
-        startHook,
-      );
-    const settled = await Promise.allSettled(items.map((item: Item) => this.execItem(limiter, item, runId)));
-    // Wait for every item before failing, so no call is left running unobserved.
-    const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     const hook = this.eventHook();
-    if (hasEventHooks(hook)) {
-      const event = {
-        type: 'node_run' as const,
-        node: this.constructor.name,
-        limiter: limiter.name,
-        items: items.length,
-        durationMs: limiter.clock.now() - started,
-        runId,
-      };
-      emitEvent(failed ? { ...event, error: failed.reason } : event, hook);
+    const info = { hook, node: this.constructor.name, limiter, items: list.length, runId };
+    emitNodeStart(info);
+    const results: Result[] = new Array<Result>(list.length);
+    // The first failure in input order is what the run rejects with, as with Promise.all.
+    let failedAt = Infinity;
+    let failure: unknown;
+    // One listener on the run's signal; each item waiting or running gets a child of it.
+    const fanOut = new AbortFanOut([this.signal]);
+    // After an abort no item starts: the run rejects with the abort anyway.
+    const dispatch = new LazyDispatch(
+      list.length,
+      lookAheadFor(limiter.maxConcurrent),
+      (index) => runItem(index),
+      () => fanOut.aborted,
+    );
+    const host = this.callHost(dispatch);
+    const progress = new ProgressReporter(
+      this.constructor.name,
+      'node',
+      runId,
+      list.length,
+      limiter.clock,
+      hook,
+      () => dispatch.holding,
+    );
+    const runItem = async (index: number): Promise<void> => {
+      const child = fanOut.child();
+      try {
+        results[index] = await this.execItem(host, limiter, list[index] as Item, runId, child?.signal);
+        progress.succeeded();
+      } catch (error) {
+        progress.itemFailed();
+        if (index < failedAt) {
+          failedAt = index;
+          failure = error;
+        }
+      } finally {
+        fanOut.release(child);
+      }
+    };
+    try {
+      // Wait for every item before failing, so no call is left running unobserved.
+      await dispatch.run();
+    } finally {
+      fanOut.dispose();
     }
-    if (failed) throw failed.reason;
-    return settled.map((r) => (r as PromiseFulfilledResult<Result>).value);
+    let failed = failedAt !== Infinity;
+    const unstarted = list.length - dispatch.started;
+    if (unstarted > 0 && !failed) [failed, failure] = [true, abortReason(this.signal!)];
+    progress.finish(unstarted);
+    emitNodeRun(info, started, failed ? { error: failure } : undefined);
+    if (failed) throw failure;
+    return results;
   }
 
   /** One item: from the cache when there is one, else through its calls; `execFallback` when they all failed. */
-  private async execItem(limiter: Limiter, item: Item, runId: number): Promise<Result> {
+  private async execItem(
+    host: NodeCallHost<Item, Result>,
+    limiter: Limiter,
+    item: Item,
+    runId: number,
+    signal: AbortSignal | undefined,
+  ): Promise<Result> {
     const cache = this.resilience().cache as Cache<Result> | undefined;
-    const key = cache ? this.cacheKeyOf(item) : undefined;
     try {
-      if (!cache || key === undefined) return await this.execCalls(limiter, item, runId);
+      if (!cache) return await execItemCalls(host, limiter, item, runId, signal);
+      const key = this.cacheKeyOf(item);
+      if (key === undefined) return await execItemCalls(host, limiter, item, runId, signal);
       const { value, loaded } = await loadThroughCache(
         cache,
         key,
-        () => this.execCalls(limiter, item, runId),
-        this.signal,
+        () => execItemCalls(host, limiter, item, runId, signal),
+        signal,
       );
       if (!loaded) this.throttle.counters.totalCacheHits++;
       return value;
@@ -228,16 +266,8 @@ export class ThrottledParallelBatchNode<
     }
   }
 
-  /**
-   * The calls of one item through the shared call loop (see `execItemCalls`). Throws
-   * {@link ItemFailure} when the item failed for good.
-   */
-  private execCalls(limiter: Limiter, item: Item, runId: number): Promise<Result> {
-    return execItemCalls(this.callHost(), limiter, item, runId);
-  }
-
-  /** The node's settings and hooks for the calls of one item (hooks bound to this copy). */
-  private callHost(): NodeCallHost<Item, Result> {
+  /** The node's settings and hooks for the calls of one run's items (hooks bound to this copy). */
+  private callHost(slots: NodeCallHost<Item, Result>['slots']): NodeCallHost<Item, Result> {
     const guards = this.resilience();
     return {
       subject: this.constructor.name,
@@ -250,6 +280,7 @@ export class ThrottledParallelBatchNode<
       counters: this.throttle.counters,
       metrics: this.throttle.metrics,
       eventHook: this.eventHook(),
+      slots,
       tokensFor: (item) => this.tokensFor(item),
       usageOf: (result) => this.usageOf(result),
       execCall: (item, signal) => this.execCall(item, signal),

@@ -420,7 +420,7 @@ describe('tokens and cost in node stats and events', () => {
       response(1, 1),
     );
     await runOnFakeClock(clock, node.run({}));
-    expect(seen.map((e) => e.type)).toEqual(['node_start', 'call', 'call', 'node_run']);
+    expect(seen.map((e) => e.type)).toEqual(['node_start', 'call', 'call', 'progress', 'node_run']);
     const ids = new Set(seen.map((e) => e.runId));
     expect(ids.size).toBe(1);
     expect(seen[0]).toMatchObject({ type: 'node_start', node: 'Summarise', items: 2 });

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { count, percent, seconds, timeLeft, usd, windowText } from '../../demo/format';
 import { pipelineOptimumMs } from '../../demo/optimum';
-import { newMetrics } from '../../demo/metrics';
+import { newMetrics, settled } from '../../demo/metrics';
 import { RecentRate, etaMs, statusText } from '../../demo/progress';
 import { summarySentences, wrap, type RunResult } from '../../demo/summary';
 
@@ -101,6 +101,29 @@ describe.runIf(scriptAvailable)('npm run demo on a terminal (short configuration
 });
 
 describe('demo formatting', () => {
+  it('the bars of a throttled stage follow its progress events; a plain stage counts its calls', () => {
+    const metrics = newMetrics();
+    metrics.done.summarise = 3;
+    metrics.failed.summarise = 1;
+    expect(settled(metrics, 'summarise')).toBe(4);
+    metrics.progress.summarise = {
+      type: 'progress',
+      node: 'Stage',
+      kind: 'node',
+      runId: 1,
+      total: 20,
+      done: 7,
+      failed: 2,
+      inFlight: 5,
+      queued: 6,
+      ratePerSec: 10,
+      elapsedMs: 900,
+      final: false,
+    };
+    expect(settled(metrics, 'summarise')).toBe(9);
+    expect(settled(metrics, 'translate')).toBe(0);
+  });
+
   it('rounds for people and never prints NaN or Infinity', () => {
     expect(seconds(16_461.29)).toBe('16.5 s');
     expect(seconds(Number.NaN)).toBe('…');
