@@ -3,13 +3,10 @@ import type { NodeOptions } from '../core/node';
 import type { Params } from '../core/types';
 import type { LimiterRegistry } from '../registry/limiter-registry';
 import { parseOptions, rejectMisspeltFields, rejectUnknownOptions } from '../validation/options';
-import {
-  FallbackChain,
-  fallbackOptionsSchema,
-  type FallbackOptions,
-  type FallbackStats,
-  type FallbackTarget,
-} from './fallback-chain';
+import type { CallEstimate } from '../cost/call-spend';
+import type { PriceTable } from '../cost/price-table';
+import { FallbackChain, type FallbackStats, type FallbackTarget } from './fallback-chain';
+import { fallbackOptionsSchema, type FallbackOptions, type RoutingStrategy } from './fallback-options';
 
 /** The chain options a fallback node reads from its constructor options, else from subclass fields. */
 const CHAIN_KEYS = Object.keys(fallbackOptionsSchema.shape) as (keyof FallbackOptions)[];
@@ -57,6 +54,10 @@ export class FallbackNode<
   targets?: FallbackTarget<Item, Result>[];
   // The chain's options may be subclass fields too (the constructor's win), read at the first run.
   registry?: LimiterRegistry;
+  strategy?: RoutingStrategy;
+  maxWaitMs?: number;
+  prices?: PriceTable;
+  estimateCall?: (item: never) => CallEstimate | undefined;
   maxRateLimitRetries?: number;
   rateLimitBackoffMs?: number;
   maxRateLimitBackoffMs?: number;
