@@ -1,5 +1,4 @@
 import type { CostTable } from './acquire-costs';
-import { isPromise, noop } from './maybe-promise';
 import type { ResolvedWindow } from './limiter-options';
 import type { AcquireOptions } from './limiter-types';
 import type { WaitingRoom } from './waiting-room';
@@ -13,12 +12,12 @@ export type EstimateOptions = Pick<AcquireOptions, 'tokens' | 'cost' | 'units'>;
  * limiters without taking capacity from those it does not choose. Infinity when it can never start
  * (draining, or a cost above a window's limit).
  *
- * What it knows: a pause exactly; with waiters queued, when the head fits (the store's last answer)
- * plus the demand queued behind it and this acquire's own cost, spread at each window's average
- * rate (limit / window); with nobody queued, a store that answers at once (memory) says how full
- * each window is now, while one that answers later (Redis) is taken to have room until a refusal
- * says otherwise. Concurrency only counts when no slot is free: then one average hold time
- * (when metrics are attached) per round of `maxConcurrent` ahead of it.
+ * What it knows: a pause exactly. A store that can say when costs would fit (`StoreHandle.waitMs`,
+ * the memory store) is asked about everything queued here plus this acquire, window by window:
+ * exact for one window's worth, and each further window's worth waits one window more. A store that
+ * cannot (Redis) is taken to have room until a refusal says otherwise: then the head's room time
+ * plus the demand behind it spread at that rate. Concurrency only counts when no slot is free:
+ * one median hold time (when metrics are attached) per round of `maxConcurrent` ahead of it.
  */
 export function estimateAdmissionWaitMs(
   room: WaitingRoom,
@@ -38,33 +37,37 @@ export function estimateAdmissionWaitMs(
   }
   const now = room.clock.now();
   const pauseMs = room.gate.isClosed(now) ? room.gate.untilMs - now : 0;
-  const queued = room.queue.size;
-  let wait = pauseMs;
-  if (queued === 0) {
-    const snapshot = room.handle.snapshot(now);
-    if (isPromise(snapshot)) snapshot.catch(noop);
-    else
-      windows.forEach((w, i) => {
-        const excess = snapshot.used[i]! + costs[i]! - w.limit;
-        if (excess > 0) wait = Math.max(wait, pauseMs + (excess * w.windowMs) / w.limit);
-      });
+  // What must start before this acquire can: every waiter (first-in first-out), then itself.
+  const demand = [...costs];
+  for (const waiter of room.queue) waiter.costs.forEach((c, i) => (demand[i]! += c));
+  const handle = room.handle;
+  let wait: number;
+  if (handle.waitMs) {
+    // Per window: demand beyond one window's worth starts a window after the demand it repeats
+    // (each unit admitted holds its place for a window), so D units wait as D − L did, plus W.
+    wait = pauseMs;
+    windows.forEach((w, i) => {
+      const rounds = demand[i]! > w.limit ? Math.ceil(demand[i]! / w.limit) - 1 : 0;
+      const only = demand.map((_, j) => (j === i ? demand[i]! - rounds * w.limit : 0));
+      wait = Math.max(wait, handle.waitMs!(now, only) + rounds * w.windowMs);
+    });
   } else {
-    const head = room.queue.peek()!;
+    // A store that cannot say: the head's room time (its last refusal) and the rest at each window's rate.
+    const head = room.queue.peek();
     const headWaitMs =
-      (room.blocked === 'window' || room.blocked === 'paused') && Number.isFinite(room.roomAtMs)
+      head !== undefined &&
+      (room.blocked === 'window' || room.blocked === 'paused') &&
+      Number.isFinite(room.roomAtMs)
         ? Math.max(0, room.roomAtMs - now)
         : 0;
-    const behindHead = costs.map((c) => c);
-    for (const waiter of room.queue) {
-      if (waiter === head) continue;
-      waiter.costs.forEach((c, i) => (behindHead[i]! += c));
-    }
     let spreadMs = 0;
     windows.forEach((w, i) => {
-      spreadMs = Math.max(spreadMs, (behindHead[i]! * w.windowMs) / w.limit);
+      const behindHead = demand[i]! - (head?.costs[i] ?? 0);
+      spreadMs = Math.max(spreadMs, head === undefined ? 0 : (behindHead * w.windowMs) / w.limit);
     });
-    wait = Math.max(wait, headWaitMs) + spreadMs;
+    wait = Math.max(pauseMs, headWaitMs) + spreadMs;
   }
+  const queued = room.queue.size;
   const free = room.maxConcurrent - room.active - queued;
   if (free <= 0 && holdMs !== undefined && holdMs > 0)
     wait += Math.ceil((1 - free) / room.maxConcurrent) * holdMs;
