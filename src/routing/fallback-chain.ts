@@ -23,7 +23,8 @@ import {
 } from './fallback-stats';
 import type { FallbackTarget } from './fallback-target';
 import { RecentLatency } from './recent-latency';
-import type { ResolvedTarget } from './resolved-target';
+import { rebalanceWaitingCalls } from './rebalance';
+import type { ResolvedTarget, WaitingCall } from './resolved-target';
 import { chooseTarget, type Candidate } from './route-choice';
 import { callTarget, type TargetCallContext } from './target-call';
 import { targetHealth, unavailableReason } from './target-health';
@@ -172,8 +173,9 @@ export class FallbackChain<Item, Result> extends EventEmitter<FallbackEvents> {
   }
 
   private resolve(): Resolved<Item, Result>[] {
+    if (this.resolved) return this.resolved;
     const { registry, prices } = this.options;
-    return (this.resolved ??= this.targets.map((target, index) => ({
+    const resolved = this.targets.map((target, index) => ({
       target,
       index,
       limiter: typeof target.limiter === 'string' ? registry.get(target.limiter) : target.limiter,
@@ -181,7 +183,18 @@ export class FallbackChain<Item, Result> extends EventEmitter<FallbackEvents> {
       latency: this.latencies[index]!,
       inFlight: 0,
       contextWindowTokens: contextWindowOfTarget(target, prices),
-    })));
+      waiting: new Set<WaitingCall<Item, Result>>(),
+    }));
+    this.resolved = resolved;
+    if (this.strategy === 'soonest') {
+      // A pause (a 429's retry-after) or its end changes who is soonest for calls already queued.
+      const rebalance = () => rebalanceWaitingCalls(this.callContext, resolved);
+      for (const r of resolved) {
+        r.limiter.on('pause', rebalance);
+        r.limiter.on('resume', rebalance);
+      }
+    }
+    return resolved;
   }
 
   /** The targets in the order given: the first that serves the call wins. */
@@ -200,8 +213,8 @@ export class FallbackChain<Item, Result> extends EventEmitter<FallbackEvents> {
         if (reason.reason === 'paused') paused.push({ resolved, until: reason.pausedUntil });
         continue;
       }
-      const value = await callTarget(this.callContext, resolved, item, signal, attempts);
-      if (value) return this.served(resolved, value.ok, attempts, resolved.index > 0);
+      const result = await callTarget(this.callContext, resolved, item, signal, attempts);
+      if (result.ok) return this.served(result.by, result.value!, attempts, resolved.index > 0);
     }
     return await this.waitForPaused(paused, item, signal, attempts);
   }
@@ -246,16 +259,24 @@ export class FallbackChain<Item, Result> extends EventEmitter<FallbackEvents> {
       const resolved = chosen.resolved;
       if (this.listenerCount('route'))
         this.emit('route', { target: resolved.target.name, strategy, estimatedWaitMs: chosen.waitMs });
-      remaining.splice(remaining.indexOf(resolved), 1);
-      const value = await callTarget(this.callContext, resolved, item, signal, attempts);
-      if (value) return this.served(resolved, value.ok, attempts, attempts.length > 0);
+      const result = await callTarget(this.callContext, resolved, item, signal, attempts, {
+        estimate,
+        allows: (t) => remaining.includes(t),
+      });
+      if (result.ok) return this.served(result.by, result.value!, attempts, attempts.length > 0);
+      // The target that failed it is out for this call (the one chosen, or the one it was moved to).
+      const failedAt = remaining.indexOf(result.by);
+      if (failedAt >= 0) remaining.splice(failedAt, 1);
+      else break; // moved to a target already out of `remaining`: nothing new left to try
     }
     // Open circuits refuse at once without taking capacity; trying them puts the reason in `attempts`.
-    for (const resolved of openCircuits) {
-      const value = await callTarget(this.callContext, resolved, item, signal, attempts);
-      if (value) return this.served(resolved, value.ok, attempts, true);
+    // Targets tried meanwhile (their pause ended or their circuit closed) are not tried twice.
+    for (const resolved of openCircuits.filter((r) => remaining.includes(r))) {
+      const result = await callTarget(this.callContext, resolved, item, signal, attempts);
+      if (result.ok) return this.served(result.by, result.value!, attempts, true);
     }
-    return await this.waitForPaused(paused, item, signal, attempts);
+    const stillPaused = paused.filter((p) => remaining.includes(p.resolved));
+    return await this.waitForPaused(stillPaused, item, signal, attempts);
   }
 
   /** Everyone not paused failed: wait for the paused targets rather than fail, earliest first. */
@@ -267,8 +288,8 @@ export class FallbackChain<Item, Result> extends EventEmitter<FallbackEvents> {
   ): Promise<FallbackReport<Result> | undefined> {
     paused.sort((a, b) => a.until - b.until);
     for (const { resolved } of paused) {
-      const value = await callTarget(this.callContext, resolved, item, signal, attempts);
-      if (value) return this.served(resolved, value.ok, attempts, true);
+      const result = await callTarget(this.callContext, resolved, item, signal, attempts);
+      if (result.ok) return this.served(result.by, result.value!, attempts, true);
     }
     return undefined;
   }

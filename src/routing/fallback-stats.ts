@@ -39,6 +39,8 @@ export interface FallbackTargetStats {
   failures: number;
   /** Calls refused before they reached it: open circuit, or its limiter refused (timeout, drain, …). */
   refused: number;
+  /** Calls moved away from it while they waited for its limiter (`'soonest'` rebalancing after a pause). */
+  rerouted: number;
   /** Calls that passed it by while its limiter was paused (the same as `skips.paused`). */
   skipped: number;
   /** Calls that passed it by without trying it, by reason. */
@@ -110,6 +112,7 @@ export function emptyTargetStats(): FallbackTargetStats {
   return {
     served: 0,
     routed: 0,
+    rerouted: 0,
     rateLimits: 0,
     failures: 0,
     refused: 0,

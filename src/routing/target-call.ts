@@ -2,7 +2,7 @@ import { callThroughLimiter, isRateLimitOutcome, type AttemptOutcome } from '../
 import { emitEvent, hasEventHooks } from '../observability/throttle-event';
 import type { FallbackAttempt } from './fallback-exhausted-error';
 import type { ResolvedFallbackOptions } from './fallback-options';
-import type { ResolvedTarget } from './resolved-target';
+import type { ResolvedTarget, TargetResult, WaitingCall } from './resolved-target';
 
 /** What trying one target needs from its chain. @internal */
 export interface TargetCallContext {
@@ -11,10 +11,15 @@ export interface TargetCallContext {
   failed(target: string, error: unknown, attempts: FallbackAttempt[]): void;
 }
 
+/** Why a moved call's wait was aborted; never seen by the caller. */
+const MOVED = Symbol('moved');
+
 /**
  * Tries one target through the shared call loop (its rate limits retried on its limiter within
- * budget); `undefined` when the call should move on. Each attempt that held a lease is reported
- * to event hooks as a `call` event naming the target (so OpenTelemetry spans carry it). @internal
+ * budget). With `movable`, the call is registered as waiting at the target until it starts, so
+ * rebalancing may move it to another target ({@link moveWaitingCall}); the result then is that
+ * target's. Each attempt that held a lease is reported to event hooks as a `call` event naming
+ * the target (so OpenTelemetry spans carry it). @internal
  */
 export async function callTarget<Item, Result>(
   chain: TargetCallContext,
@@ -22,9 +27,14 @@ export async function callTarget<Item, Result>(
   item: Item,
   signal: AbortSignal | undefined,
   attempts: FallbackAttempt[],
-): Promise<{ ok: Result } | undefined> {
+  movable?: Pick<WaitingCall<Item, Result>, 'estimate' | 'allows'>,
+): Promise<TargetResult<Item, Result>> {
   const { target, limiter, stats } = resolved;
   const options = chain.options;
+  const moveOn = (error: unknown): TargetResult<Item, Result> => {
+    chain.failed(target.name, error, attempts);
+    return { ok: false, by: resolved };
+  };
   let tokens: number | undefined;
   try {
     tokens = target.tokensFor?.(item);
@@ -32,36 +42,62 @@ export async function callTarget<Item, Result>(
     if (signal?.aborted) throw error;
     // A target that cannot even estimate the call is passed by, as one that refuses it.
     stats.refused++;
-    chain.failed(target.name, error, attempts);
-    return undefined;
+    return moveOn(error);
+  }
+  let waiting: WaitingCall<Item, Result> | undefined;
+  let callSignal = signal;
+  if (movable) {
+    const controller = new AbortController();
+    waiting = { item, signal, attempts, ...movable, controller, moved: undefined };
+    callSignal = signal ? AbortSignal.any([signal, controller.signal]) : controller.signal;
+    resolved.waiting.add(waiting);
   }
   stats.routed++;
   resolved.inFlight++;
   let outcome;
   try {
-    outcome = await callThroughLimiter<Result>(limiter, (attempt) => target.call(item, attempt.signal), {
-      signal,
-      acquire: { tokens, priority: target.priority, timeoutMs: target.acquireTimeoutMs },
-      guards: { circuitBreaker: target.circuitBreaker, timeoutMs: target.timeoutMs },
-      usageOf: target.usageOf ? (value) => target.usageOf!(value) : undefined,
-      source: `${options.name}/${target.name}`,
-      retry: {
-        maxRateLimitRetries: target.maxRateLimitRetries ?? options.maxRateLimitRetries,
-        rateLimitBackoffMs: options.rateLimitBackoffMs,
-        maxRateLimitBackoffMs: options.maxRateLimitBackoffMs,
+    outcome = await callThroughLimiter<Result>(
+      limiter,
+      (attempt) => {
+        if (waiting) {
+          resolved.waiting.delete(waiting);
+          // Moved between its grant and now: the lease is released unused, the call runs elsewhere.
+          if (waiting.moved) throw MOVED;
+        }
+        return target.call(item, attempt.signal);
       },
-      onAttempt: (attemptOutcome, counts) => {
-        if (isRateLimitOutcome(attemptOutcome)) stats.rateLimits++;
-        if (attemptOutcome.kind === 'ok') resolved.latency.record(attemptOutcome.timing.durationMs);
-        reportAttempt(options.name, resolved, attemptOutcome, counts.index, tokens);
+      {
+        signal: callSignal,
+        acquire: { tokens, priority: target.priority, timeoutMs: target.acquireTimeoutMs },
+        guards: { circuitBreaker: target.circuitBreaker, timeoutMs: target.timeoutMs },
+        usageOf: target.usageOf ? (value) => target.usageOf!(value) : undefined,
+        source: `${options.name}/${target.name}`,
+        retry: {
+          maxRateLimitRetries: target.maxRateLimitRetries ?? options.maxRateLimitRetries,
+          rateLimitBackoffMs: options.rateLimitBackoffMs,
+          maxRateLimitBackoffMs: options.maxRateLimitBackoffMs,
+        },
+        onAttempt: (attemptOutcome, counts) => {
+          if (isRateLimitOutcome(attemptOutcome)) stats.rateLimits++;
+          if (attemptOutcome.kind === 'ok') resolved.latency.record(attemptOutcome.timing.durationMs);
+          // A rate-limited attempt may be retried here: it waits again, and may be moved again.
+          if (waiting && !waiting.moved && attemptOutcome.kind === 'rateLimited')
+            resolved.waiting.add(waiting);
+          reportAttempt(options.name, resolved, attemptOutcome, counts.index, tokens);
+        },
       },
-    });
+    );
   } finally {
     resolved.inFlight--;
+    if (waiting) resolved.waiting.delete(waiting);
+  }
+  if (waiting?.moved) {
+    stats.rerouted++;
+    return await waiting.moved;
   }
   switch (outcome.kind) {
     case 'ok':
-      return { ok: outcome.value };
+      return { ok: true, value: outcome.value, by: resolved };
     case 'aborted':
       // The caller's cancellation never moves the call on.
       throw outcome.error;
@@ -77,8 +113,22 @@ export async function callTarget<Item, Result>(
       // Past the retry budget, or a quota retrying cannot help: the next target.
       break;
   }
-  chain.failed(target.name, outcome.error, attempts);
-  return undefined;
+  return moveOn(outcome.error);
+}
+
+/**
+ * Moves a call waiting at `from` to `to`: it queues at `to` at once (so estimates asked next see
+ * it there) and its wait at `from` is aborted; its original try resolves with the new one. @internal
+ */
+export function moveWaitingCall<Item, Result>(
+  chain: TargetCallContext,
+  waiting: WaitingCall<Item, Result>,
+  from: ResolvedTarget<Item, Result>,
+  to: ResolvedTarget<Item, Result>,
+): void {
+  from.waiting.delete(waiting);
+  waiting.moved = callTarget(chain, to, waiting.item, waiting.signal, waiting.attempts, waiting);
+  waiting.controller.abort(MOVED);
 }
 
 /** A `call` event for one attempt that held a lease, naming the chain as the node and the target. */

@@ -91,10 +91,19 @@ describe("strategy 'soonest'", () => {
     const chain = withFallback([a.target, b.target], { strategy: 'soonest' });
     const skips: string[] = [];
     chain.on('skip', (e) => skips.push(`${e.target}:${e.reason}`));
-    // The first call is routed to a (a tie goes to the first), meets the 429 and moves on to b.
-    expect(await runOnFakeClock(clock, chain.call(0))).toBe('b:0');
-    down = false;
-    expect(await runOnFakeClock(clock, chain.call(1))).toBe('b:1');
+    // The first call is routed to a (a tie goes to the first), meets the 429 and moves on to b;
+    // a call made while a is paused goes straight to b.
+    const [first, second] = await runOnFakeClock(
+      clock,
+      Promise.all([
+        chain.call(0),
+        clock.sleep(150).then(() => {
+          down = false;
+          return chain.call(1);
+        }),
+      ]),
+    );
+    expect([first, second]).toEqual(['b:0', 'b:1']);
     expect(skips).toEqual(['a:paused']);
     expect(a.starts).toHaveLength(1);
     await clock.advanceTo(2100);
@@ -102,6 +111,35 @@ describe("strategy 'soonest'", () => {
     const stats = chain.stats();
     expect(stats.targets.a).toMatchObject({ served: 1, rateLimits: 1, skipped: 1, skips: { paused: 1 } });
     expect(stats).toMatchObject({ strategy: 'soonest', calls: 3, served: 3, fellBack: 1 });
+  });
+});
+
+describe("'soonest' rebalancing after a pause", () => {
+  it('moves the calls queued at a target that a 429 paused to the others, and takes work back after the pause', async () => {
+    const clock = new FakeClock();
+    // A answers 429 (retry-after 3 s) to calls that end between 1 s and 4 s.
+    const a = target(clock, 'a', windowLimiter(clock, 'a', 10, 1000), {
+      fail: () =>
+        clock.now() > 1000 && clock.now() < 4000 ? status(429, { 'retry-after': '3' }) : undefined,
+    });
+    const b = target(clock, 'b', windowLimiter(clock, 'b', 10, 1000));
+    const c = target(clock, 'c', windowLimiter(clock, 'c', 10, 1000));
+    const chain = withFallback([a.target, b.target, c.target], { strategy: 'soonest' });
+    const results = await runOnFakeClock(
+      clock,
+      Promise.all(Array.from({ length: 150 }, (_, i) => chain.call(i))),
+    );
+    expect(results).toHaveLength(150);
+    const stats = chain.stats();
+    // A lost its rounds at 1, 2 and 3 s; the 10 calls it refused and those queued behind went to B and C.
+    expect(stats.targets.a).toMatchObject({ rateLimits: 10 });
+    expect(stats.targets.a!.rerouted).toBeGreaterThan(0);
+    // 150 calls, 15 rounds of 10 in all: B and C serve rounds 0–5 s, A rounds 0 s and two after its
+    // pause (4.1 s, and 5.2 s: the 429 widened its window by 100 ms), so the last ends at 5.3 s. Left
+    // queued at A for its whole pause (no rebalancing), the last ends at 6.4 s.
+    expect(clock.now()).toBeLessThanOrEqual(5300);
+    expect(stats.servedBy.a! + stats.servedBy.b! + stats.servedBy.c!).toBe(150);
+    for (const t of [a, b, c]) expect(t.limiter.stats().totalRequests).toBe(t.starts.length);
   });
 });
 
