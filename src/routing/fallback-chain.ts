@@ -188,7 +188,20 @@ export class FallbackChain<Item, Result> extends EventEmitter<FallbackEvents> {
     this.resolved = resolved;
     if (this.strategy === 'soonest') {
       // A pause (a 429's retry-after) or its end changes who is soonest for calls already queued.
-      const rebalance = () => rebalanceWaitingCalls(this.callContext, resolved);
+      // Rebalanced a tick later, once calls granted meanwhile have started (they are not movable).
+      const clock = resolved[0]!.limiter.clock;
+      let scheduled = false;
+      const rebalance = () => {
+        if (scheduled) return;
+        scheduled = true;
+        clock.sleep(0).then(
+          () => {
+            scheduled = false;
+            if (rebalanceWaitingCalls(this.callContext, resolved).unfinished) rebalance();
+          },
+          () => (scheduled = false),
+        );
+      };
       for (const r of resolved) {
         r.limiter.on('pause', rebalance);
         r.limiter.on('resume', rebalance);

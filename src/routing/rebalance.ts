@@ -1,5 +1,5 @@
 import { fitsContext } from './context-fit';
-import type { ResolvedTarget } from './resolved-target';
+import type { ResolvedTarget, WaitingCall } from './resolved-target';
 import { moveWaitingCall, type TargetCallContext } from './target-call';
 import { unavailableReason } from './target-health';
 
@@ -18,26 +18,42 @@ import { unavailableReason } from './target-health';
 export function rebalanceWaitingCalls<Item, Result>(
   chain: TargetCallContext,
   targets: readonly ResolvedTarget<Item, Result>[],
-): number {
+): { moves: number; unfinished: boolean } {
+  // A call granted during this pass has not started yet but is still listed as waiting: moving it
+  // would waste its lease. So a target that grants anything meanwhile is left alone for the rest of
+  // the pass (a later pass, after those calls started, finishes), and moved calls stay put.
+  const granted = new Set<ResolvedTarget<Item, Result>>();
+  const listeners = targets.map((t) => {
+    const onAcquire = () => granted.add(t);
+    t.limiter.on('acquire', onAcquire);
+    return () => t.limiter.off('acquire', onAcquire);
+  });
+  const moved = new Set<WaitingCall<Item, Result>>();
   let waitingTotal = 0;
   for (const t of targets) waitingTotal += t.waiting.size;
-  let moves = 0;
-  while (moves < waitingTotal && moveOne(chain, targets)) moves++;
-  return moves;
+  try {
+    while (moved.size < waitingTotal && moveOne(chain, targets, granted, moved));
+  } finally {
+    for (const off of listeners) off();
+  }
+  return { moves: moved.size, unfinished: granted.size > 0 && moved.size > 0 };
 }
 
 /** Moves the latest movable call of the most delayed target that has one; false when none should move. */
 function moveOne<Item, Result>(
   chain: TargetCallContext,
   targets: readonly ResolvedTarget<Item, Result>[],
+  granted: ReadonlySet<ResolvedTarget<Item, Result>>,
+  moved: Set<WaitingCall<Item, Result>>,
 ): boolean {
   const delayed = targets
-    .filter((t) => t.waiting.size > 0)
+    .filter((t) => t.waiting.size > 0 && !granted.has(t))
     .map((t) => ({ t, waitMs: t.limiter.estimateWaitMs(NOTHING_MORE) }))
     .sort((a, b) => b.waitMs - a.waitMs);
   for (const { t: from, waitMs: fromWaitMs } of delayed) {
     // Latest first: a call that may not go anywhere better (it failed there, or does not fit) stays.
     for (const waiting of [...from.waiting].reverse()) {
+      if (moved.has(waiting)) continue;
       let to: ResolvedTarget<Item, Result> | undefined;
       let toWaitMs = fromWaitMs;
       for (const t of targets) {
@@ -47,7 +63,7 @@ function moveOne<Item, Result>(
         if (wait < toWaitMs) [to, toWaitMs] = [t, wait];
       }
       if (to === undefined) continue;
-      moveWaitingCall(chain, waiting, from, to);
+      moved.add(moveWaitingCall(chain, waiting, from, to));
       return true;
     }
   }

@@ -118,17 +118,23 @@ export async function callTarget<Item, Result>(
 
 /**
  * Moves a call waiting at `from` to `to`: it queues at `to` at once (so estimates asked next see
- * it there) and its wait at `from` is aborted; its original try resolves with the new one. @internal
+ * it there) and its wait at `from` is aborted; its original try resolves with the new one. Returns
+ * the call's new waiting entry at `to`. Only for a call not granted yet (see rebalance.ts). @internal
  */
 export function moveWaitingCall<Item, Result>(
   chain: TargetCallContext,
   waiting: WaitingCall<Item, Result>,
   from: ResolvedTarget<Item, Result>,
   to: ResolvedTarget<Item, Result>,
-): void {
+): WaitingCall<Item, Result> {
   from.waiting.delete(waiting);
+  const before = new Set(to.waiting);
   waiting.moved = callTarget(chain, to, waiting.item, waiting.signal, waiting.attempts, waiting);
   waiting.controller.abort(MOVED);
+  // The new try registered itself synchronously: it is the entry of `to` that was not there before.
+  let fresh: WaitingCall<Item, Result> | undefined;
+  for (const w of to.waiting) if (!before.has(w)) fresh = w;
+  return fresh ?? waiting;
 }
 
 /** A `call` event for one attempt that held a lease, naming the chain as the node and the target. */
