@@ -1,3 +1,5 @@
+import { routingSection } from './routing';
+
 /**
  * The bench's sections after limiter, goodput and redis (which main.ts runs itself, for their
  * charts and summary). Each one is a module of its own that prints its tables and returns what goes
@@ -21,4 +23,4 @@ export interface BenchSection {
 }
 
 /** The sections main.ts runs after redis, in this order. */
-export const EXTRA_SECTIONS: BenchSection[] = [];
+export const EXTRA_SECTIONS: BenchSection[] = [routingSection];
