@@ -5,7 +5,7 @@ import { MemoryStore } from '../stores/memory-store';
 import { systemClock, type Clock } from '../util/clock';
 import { InvalidOptionError } from '../validation/options';
 import { CostTable } from './acquire-costs';
-import { estimateAdmissionWaitMs, type EstimateOptions } from './admission-estimate';
+import { estimateAdmissionWaitMs } from './admission-estimate';
 import { InlineAdmission } from './inline-admission';
 import { Lease, type LeaseOwner, type LeaseUsage } from './lease';
 import type { LimiterEvents } from './limiter-events';
@@ -268,7 +268,7 @@ export class Limiter extends EventEmitter<LimiterEvents> implements LeaseOwner {
    * charged or queued), for routers choosing between limiters. Infinity when it could never start.
    * See `admission-estimate.ts` for what it knows.
    */
-  estimateWaitMs(options?: EstimateOptions): number {
+  estimateWaitMs(options?: Pick<AcquireOptions, 'tokens' | 'cost' | 'units'>): number {
     const holdMs = LimiterMetrics.of(this)?.latency.percentile(50);
     return estimateAdmissionWaitMs(this.room, this.windows, this.costs, options, this.draining, holdMs);
   }

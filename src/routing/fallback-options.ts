@@ -12,9 +12,6 @@ import {
 } from '../validation/options';
 import { TARGET_KEYS, targetSchema, type FallbackTarget } from './fallback-target';
 
-/** The ways a chain picks a target for each call. */
-export const ROUTING_STRATEGIES = ['ordered', 'soonest', 'cheapest', 'latency'] as const;
-
 /**
  * How a chain picks the target of each call (see {@link FallbackOptions.strategy}).
  * - `'ordered'`: the first target that can serve it, in the order given.
@@ -22,7 +19,15 @@ export const ROUTING_STRATEGIES = ['ordered', 'soonest', 'cheapest', 'latency'] 
  * - `'cheapest'`: the lowest estimated price among targets that can start it within `maxWaitMs`.
  * - `'latency'`: the lowest recent median latency among targets that can start it now.
  */
-export type RoutingStrategy = (typeof ROUTING_STRATEGIES)[number];
+export type RoutingStrategy = 'ordered' | 'soonest' | 'cheapest' | 'latency';
+
+/** Every strategy, for validation. @internal */
+export const ROUTING_STRATEGIES = [
+  'ordered',
+  'soonest',
+  'cheapest',
+  'latency',
+] as const satisfies readonly RoutingStrategy[];
 
 /** Options of {@link withFallback} / {@link FallbackChain}. */
 export interface FallbackOptions {
