@@ -3,6 +3,7 @@ import { PriceTable } from '../../src/cost/price-table';
 import { Limiter } from '../../src/limits/limiter';
 import { LimiterRegistry } from '../../src/registry/limiter-registry';
 import { withFallback, type FallbackTarget } from '../../src/routing/fallback-chain';
+import { FallbackNode } from '../../src/routing/fallback-node';
 import { FakeClock } from '../../src/testing/fake-clock';
 import { runOnFakeClock } from '../throttled/support';
 
@@ -52,6 +53,28 @@ describe("strategy 'soonest'", () => {
     // 30 start at once, 30 at the window's end: the last ends at 1000 + 100 ms.
     expect(clock.now()).toBe(1100);
     for (const t of ts) expect(Math.max(...t.starts)).toBeLessThanOrEqual(1000);
+  });
+
+  it('works in a FallbackNode, as an option or a subclass field', async () => {
+    const clock = new FakeClock();
+    const ts = ['a', 'b'].map((n) => target(clock, n, windowLimiter(clock, n, 5, 1000)));
+    class Spread extends FallbackNode<{ out?: string[] }, number, string> {
+      override strategy = 'soonest' as const;
+      override targets = ts.map((t) => t.target);
+      override async prep() {
+        return Array.from({ length: 10 }, (_, i) => i);
+      }
+      override async post(shared: { out?: string[] }, _items: unknown, results: string[]) {
+        shared.out = results;
+        return undefined;
+      }
+    }
+    const node = new Spread();
+    const shared: { out?: string[] } = {};
+    await runOnFakeClock(clock, node.run(shared));
+    expect(shared.out).toHaveLength(10);
+    expect(node.stats).toMatchObject({ strategy: 'soonest', servedBy: { a: 5, b: 5 } });
+    expect(clock.now()).toBe(100); // both windows at once, nobody waited
   });
 
   it("'ordered' (the default) queues every call on the first target", async () => {
