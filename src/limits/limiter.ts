@@ -263,6 +263,12 @@ export class Limiter extends EventEmitter<LimiterEvents> implements LeaseOwner {
     if (maxConcurrent > from && this.room.queue.size > 0) this.room.pump();
   }
 
+  /** Clock reading until which nobody starts (0 = not paused): `stats().pausedUntil` without reading the store. */
+  get pausedUntil(): number {
+    const gate = this.room.gate;
+    return gate.isClosed(this.clock.now()) ? gate.untilMs : 0;
+  }
+
   /**
    * Milliseconds an acquire of this cost would probably wait if made now; read-only (nothing is
    * charged or queued), for routers choosing between limiters. Infinity when it could never start.

@@ -9,8 +9,9 @@ export function unavailableReason<Item, Result>(
   if (target.circuitBreaker?.state === 'open') return { reason: 'circuitOpen', pausedUntil: 0 };
   if (target.budget !== undefined && isSpent(target.budget.stats()))
     return { reason: 'budget', pausedUntil: 0 };
-  const until = limiter.stats().pausedUntil;
-  if (until > limiter.clock.now()) return { reason: 'paused', pausedUntil: until };
+  // Not stats(): that reads a shared store's snapshot, once per target per call.
+  const until = limiter.pausedUntil;
+  if (until > 0) return { reason: 'paused', pausedUntil: until };
   return undefined;
 }
 
