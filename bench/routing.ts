@@ -258,8 +258,8 @@ async function runRouting({ quick }: BenchContext) {
     console.log(
       `Outage: A answers every request 429 from ${OUTAGE.fromMs / 1000} s to ${OUTAGE.toMs / 1000} s (retry-after: ` +
         `the time left; rejections count). It cost ${(costMs / 1000).toFixed(2)} s of makespan; A's share of those 3 s ` +
-        `is ${(boundMs / 1000).toFixed(2)} s (ratio ${(costMs / boundMs).toFixed(2)}; the limiters' 1 % window margin ` +
-        "makes each of A's lost windows 1.01 s).",
+        `is ${(boundMs / 1000).toFixed(2)} s (ratio ${(costMs / boundMs).toFixed(2)}; the limiters' ${outageShape.marginMs} ms window margin ` +
+        `makes each of A's rounds ${((outageShape.windowMs + outageShape.marginMs!) / 1000).toFixed(2)} s, and a 429 widens its window a little more).`,
     );
     return { rows, outage: { costMs, boundMs, ratio: costMs / boundMs, ...OUTAGE } };
   } finally {
