@@ -6,6 +6,7 @@
 
 import { distributedSection } from './distributed';
 import { bigBatchSection } from './big-batch';
+import { routingSection } from './routing';
 
 /** What a section is given by main.ts. */
 export interface BenchContext {
@@ -24,4 +25,4 @@ export interface BenchSection {
 }
 
 /** The sections main.ts runs after redis, in this order. */
-export const EXTRA_SECTIONS: BenchSection[] = [bigBatchSection, distributedSection];
+export const EXTRA_SECTIONS: BenchSection[] = [bigBatchSection, routingSection, distributedSection];

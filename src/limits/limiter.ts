@@ -5,6 +5,7 @@ import { MemoryStore } from '../stores/memory-store';
 import { systemClock, type Clock } from '../util/clock';
 import { InvalidOptionError } from '../validation/options';
 import { CostTable } from './acquire-costs';
+import { estimateAdmissionWaitMs } from './admission-estimate';
 import { InlineAdmission } from './inline-admission';
 import { Lease, type LeaseOwner, type LeaseUsage } from './lease';
 import type { LimiterEvents } from './limiter-events';
@@ -26,6 +27,7 @@ import type {
 } from './limiter-types';
 import { isPromise, noop } from './maybe-promise';
 import { LimiterWarnings } from './limiter-warnings';
+import { LimiterMetrics } from './limiter-metrics';
 import { ProviderFeedback, type ObserveOptions } from './provider-feedback';
 import { WaitingRoom } from './waiting-room';
 
@@ -259,6 +261,22 @@ export class Limiter extends EventEmitter<LimiterEvents> implements LeaseOwner {
     this.room.maxConcurrent = maxConcurrent;
     if (this.listenerCount('resize')) this.emit('resize', { from, to: maxConcurrent });
     if (maxConcurrent > from && this.room.queue.size > 0) this.room.pump();
+  }
+
+  /** Clock reading until which nobody starts (0 = not paused): `stats().pausedUntil` without reading the store. */
+  get pausedUntil(): number {
+    const gate = this.room.gate;
+    return gate.isClosed(this.clock.now()) ? gate.untilMs : 0;
+  }
+
+  /**
+   * Milliseconds an acquire of this cost would probably wait if made now; read-only (nothing is
+   * charged or queued), for routers choosing between limiters. Infinity when it could never start.
+   * See `admission-estimate.ts` for what it knows.
+   */
+  estimateWaitMs(options?: Pick<AcquireOptions, 'tokens' | 'cost' | 'units'>): number {
+    const holdMs = LimiterMetrics.of(this)?.latency.percentile(50);
+    return estimateAdmissionWaitMs(this.room, this.windows, this.costs, options, this.draining, holdMs);
   }
 
   /**

@@ -75,6 +75,7 @@ export const ATTR = {
   rateLimits: 'throttleflow.rate_limits',
   calls: 'throttleflow.calls',
   model: 'gen_ai.request.model',
+  target: 'throttleflow.target',
 } as const;
 
 const MINUTE_MS = 60_000;
@@ -130,7 +131,8 @@ interface OpenRun {
  * Span attributes: `throttleflow.node`, `throttleflow.limiter`, `throttleflow.run_id`; on calls
  * `throttleflow.outcome`, `.attempt`, `.wait_ms`, `.duration_ms`, `.tokens.estimated`,
  * `.tokens.used`, `.cost_usd` (when the model could be priced), `.rate_limited` (a 429/529) and
- * `gen_ai.request.model`; on runs `throttleflow.items`, `.duration_ms`, `.calls`, `.rate_limits`,
+ * `gen_ai.request.model`, and `throttleflow.target` on the calls of a fallback chain (the target
+ * that made it); on runs `throttleflow.items`, `.duration_ms`, `.calls`, `.rate_limits`,
  * `.tokens.used`, `.cost_usd`, `.wait_ms` (total). Failed calls and runs have an error status.
  *
  * Metrics: counters `throttleflow.calls` (by outcome), `throttleflow.rate_limits` (429s, 529s and exhausted quotas),
@@ -287,6 +289,7 @@ export function instrument(options: InstrumentOptions = {}): Instrumentation {
     if (event.tokensEstimated !== undefined) attributes[ATTR.tokensEstimated] = event.tokensEstimated;
     if (event.tokensUsed !== undefined) attributes[ATTR.tokensUsed] = event.tokensUsed;
     if (event.costUsd !== undefined) attributes[ATTR.costUsd] = event.costUsd;
+    if (event.target !== undefined) attributes[ATTR.target] = event.target;
     const acquiredAt = end - event.durationMs;
     const parent = run?.span ? trace.setSpan(context.active(), run.span) : context.active();
     const span = tracer.startSpan(

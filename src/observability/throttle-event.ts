@@ -25,6 +25,8 @@ export interface CallEvent {
   model?: string;
   /** What the call cost in US dollars, when its model and usage could be priced (successful calls only). */
   costUsd?: number;
+  /** The fallback target that made the call, for calls of a `FallbackChain` (then `node` is the chain's name). */
+  target?: string;
 }
 
 /** A throttled node starts a run over its items (emitted before its first call). */

@@ -4,13 +4,10 @@ import type { NodeOptions } from '../core/node';
 import type { Params } from '../core/types';
 import type { LimiterRegistry } from '../registry/limiter-registry';
 import { parseOptions, rejectMisspeltFields, rejectUnknownOptions } from '../validation/options';
-import {
-  FallbackChain,
-  fallbackOptionsSchema,
-  type FallbackOptions,
-  type FallbackStats,
-  type FallbackTarget,
-} from './fallback-chain';
+import type { CallEstimate } from '../cost/call-spend';
+import type { PriceTable } from '../cost/price-table';
+import { FallbackChain, type FallbackStats, type FallbackTarget } from './fallback-chain';
+import { fallbackOptionsSchema, type FallbackOptions, type RoutingStrategy } from './fallback-options';
 
 /** The runs in progress per run signal, each with the one listener its items share. */
 const runsBySignal = new WeakMap<AbortSignal, { fanOut: AbortFanOut; runs: number }>();
@@ -61,6 +58,10 @@ export class FallbackNode<
   targets?: FallbackTarget<Item, Result>[];
   // The chain's options may be subclass fields too (the constructor's win), read at the first run.
   registry?: LimiterRegistry;
+  strategy?: RoutingStrategy;
+  maxWaitMs?: number;
+  prices?: PriceTable;
+  estimateCall?: (item: never) => CallEstimate | undefined;
   maxRateLimitRetries?: number;
   rateLimitBackoffMs?: number;
   maxRateLimitBackoffMs?: number;

@@ -8,11 +8,15 @@ export {
   withFallback,
   type FallbackCallOptions,
   type FallbackEvents,
+  type FallbackHealth,
   type FallbackOptions,
   type FallbackReport,
   type FallbackStats,
   type FallbackTarget,
   type FallbackTargetStats,
+  type RoutingStrategy,
+  type SkipReason,
+  type TargetHealth,
 } from './fallback-chain';
 export { FallbackNode, type FallbackNodeOptions } from './fallback-node';
 export {

@@ -74,6 +74,13 @@ export class MemoryStoreHandle implements StoreHandle {
     return { ok: true, entries };
   }
 
+  waitMs(nowMs: number, costs: readonly number[]): number {
+    let waitMs = Math.max(0, this.state.pausedUntil - nowMs);
+    for (let i = 0; i < this.logs.length; i++)
+      waitMs = Math.max(waitMs, this.logs[i]!.waitMs(nowMs, costs[i] ?? 0, this.limits[i]!));
+    return waitMs;
+  }
+
   release(request: ReleaseRequest): void {
     const state = this.state;
     state.active--;

@@ -112,6 +112,13 @@ export interface StoreHandle {
    * (the Redis store does); both are safe. Optional; without it only the static margin applies.
    */
   extendWindows?(extraMs: number): MaybePromise<void>;
+  /**
+   * Milliseconds until `costs` (index for index with the windows) could start, charging nothing:
+   * the pause gate and every window, not concurrency; Infinity when a cost never fits. Optional,
+   * read-only: routers ask it to compare limiters without taking capacity from those they do not
+   * choose. Without it a limiter estimates from its queue and its last refusal.
+   */
+  waitMs?(nowMs: number, costs: readonly number[]): number;
   /** Changes window `index`'s limit (learned from the provider). Optional. */
   setLimit?(index: number, limit: number): MaybePromise<void>;
   /** Whether this store needs lease ids (remote stores reap leases of dead processes by id). */

@@ -5,7 +5,11 @@
 export { FakeClock } from './fake-clock';
 export { startProviderSimulator, type StartProviderSimulatorOptions } from './provider-simulator';
 export { spawnProviderSimulator } from './spawn-provider-simulator';
-export type { ProviderSimulatorOptions, ResolvedSimulatorOptions } from './provider-simulator-options';
+export type {
+  ProviderSimulatorOptions,
+  ResolvedSimulatorOptions,
+  SimulatedOutage,
+} from './provider-simulator-options';
 export type {
   ProviderSimulator,
   SpawnedProviderSimulator,

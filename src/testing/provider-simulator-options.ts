@@ -71,13 +71,39 @@ export interface ProviderSimulatorOptions {
    * @default min(max_tokens, 100)
    */
   completionTokens?: number;
+  /**
+   * An outage of the key: from `fromMs` until `toMs` after the simulator started (or was last
+   * reset) every request is answered 429, with a retry-after of `retryAfterMs` (by default the
+   * time left until the outage ends). With `countRejected` each still spends request capacity.
+   * @default undefined (no outage)
+   */
+  outage?: SimulatedOutage;
+}
+
+/** See {@link ProviderSimulatorOptions.outage}. */
+export interface SimulatedOutage {
+  /** When it starts, in ms after the simulator started or was reset. */
+  fromMs: number;
+  /** When it ends (exclusive), in ms after the simulator started or was reset. */
+  toMs: number;
+  /**
+   * The retry-after of its 429s, in milliseconds.
+   * @default the time left until `toMs`
+   */
+  retryAfterMs?: number;
 }
 
 /** {@link ProviderSimulatorOptions} with defaults filled in. */
 export type ResolvedSimulatorOptions = Required<
-  Omit<ProviderSimulatorOptions, 'requestsPerWindow' | 'tokensPerWindow' | 'seed' | 'completionTokens'>
+  Omit<
+    ProviderSimulatorOptions,
+    'requestsPerWindow' | 'tokensPerWindow' | 'seed' | 'completionTokens' | 'outage'
+  >
 > &
-  Pick<ProviderSimulatorOptions, 'requestsPerWindow' | 'tokensPerWindow' | 'seed' | 'completionTokens'>;
+  Pick<
+    ProviderSimulatorOptions,
+    'requestsPerWindow' | 'tokensPerWindow' | 'seed' | 'completionTokens' | 'outage'
+  >;
 
 const optionShape = {
   requestsPerWindow: opt.positiveInt().optional(),
@@ -92,6 +118,13 @@ const optionShape = {
   pReset: opt.fraction().optional(),
   seed: opt.nonNegativeInt().optional(),
   completionTokens: opt.nonNegativeInt().optional(),
+  outage: z
+    .strictObject({
+      fromMs: opt.nonNegativeNumber(),
+      toMs: opt.nonNegativeNumber(),
+      retryAfterMs: opt.positiveNumber().optional(),
+    })
+    .optional(),
 };
 
 const optionsSchema = z.strictObject(optionShape);

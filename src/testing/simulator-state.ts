@@ -88,6 +88,14 @@ export class SimulatorState {
   /** Decides one request costing `tokens`, and records it. */
   admit(tokens: number): Admission {
     const now = this.nowMs();
+    const outage = this.opts.outage;
+    const sinceStartMs = now - this.startMs;
+    if (outage !== undefined && sinceStartMs >= outage.fromMs && sinceStartMs < outage.toMs) {
+      if (this.opts.countRejected) this.requestLimit?.take(now, 1);
+      this.rejected.push(sinceStartMs);
+      const retryAfterMs = outage.retryAfterMs ?? outage.toMs - sinceStartMs;
+      return { ok: false, retryAfterMs, scope: 'requests', budgets: this.budgets(now) };
+    }
     const requestWaitMs = this.requestLimit?.waitMs(now, 1) ?? 0;
     const tokenWaitMs = this.tokenLimit?.waitMs(now, tokens) ?? 0;
     if (requestWaitMs <= 0 && tokenWaitMs <= 0) {

@@ -18,6 +18,8 @@ import { LimiterRegistry } from '../../src/index';
 import { run as adaptiveNode } from '../../cookbook/adaptive-node/main';
 import { run as basicTranslation } from '../../cookbook/basic-translation/main';
 import { run as flowThrottling } from '../../cookbook/flow-throttling/main';
+import { run as modelFallback } from '../../cookbook/model-fallback/main';
+import { run as multiRegion } from '../../cookbook/multi-region/main';
 import { run as nestedThrottling } from '../../cookbook/nested-throttling/main';
 import { run as parameterizedFlow } from '../../cookbook/parameterized-flow/main';
 import { run as presets } from '../../cookbook/presets/main';
@@ -291,6 +293,27 @@ describe('cookbook examples (short runs against the provider simulator)', () => 
       tokens: { limit: 3_000 },
     });
     expect(s.budgets.anthropic).toMatchObject({ provider: 'anthropic', requests: { limit: 10 } });
+  });
+
+  it("multi-region: 'soonest' over three deployments serves a third each, sooner than one deployment", async () => {
+    const s = await multiRegion({ ...quiet, items: 45 });
+    expectComplete(s, 45);
+    const [one, three] = s.runs;
+    expect(one.servedBy).toMatchObject({ single: 45 });
+    // Capacity adds up: each deployment served its third (speed is the bench's to measure).
+    for (const region of ['us-east', 'eu-west', 'ap-south']) expect(three.servedBy[region]).toBe(15);
+    expect(s.stats.threeDeployments).toMatchObject({ strategy: 'soonest', calls: 45, served: 45, failed: 0 });
+  });
+
+  it("model-fallback: 'cheapest' keeps long prompts off the small-context model and sends it what it can take", async () => {
+    const s = await modelFallback({ ...quiet, items: 20 });
+    expectComplete(s, 20);
+    expect(s.longPrompts).toBe(4);
+    // Every long prompt passed the cheap model by for its context window, and went to the large one.
+    expect(s.cheapSkips.contextWindow).toBe(4);
+    expect(s.servedBy['gpt-4o-mini']! + s.servedBy['gpt-4.1']!).toBe(20);
+    // The 16 short prompts fit the cheap deployment's 20 requests within maxWaitMs: all go there.
+    expect(s.servedBy['gpt-4o-mini']).toBe(16);
   });
 
   it('provider-outage: withFallback + CircuitBreaker — the breaker opens on 529s, the secondary serves meanwhile, the primary takes over again', async () => {
