@@ -37,6 +37,14 @@ export interface ThrottledFetchOptions {
    * @default 60000
    */
   maxRateLimitBackoffMs?: number;
+  /**
+   * On a 429 or 529 that carries no `retry-after`, add one (the pause the limiter took, in whole
+   * seconds) to the response handed back, so a client that gives up on a header-less 429 (LangChain's
+   * `AsyncCaller` since @langchain/core 1.2.1) waits and retries through the limiter instead. Every
+   * other response, and every response that has the header, goes back unchanged.
+   * @default false
+   */
+  retryAfterWhenMissing?: boolean;
 }
 
 /** The options with defaults filled in, and the charge function. @internal */
@@ -47,6 +55,7 @@ export interface ThrottledFetchSettings {
   priority: number;
   rateLimitBackoffMs: number;
   maxRateLimitBackoffMs: number;
+  retryAfterWhenMissing: boolean;
 }
 
 const schema = z.strictObject({
@@ -58,6 +67,7 @@ const schema = z.strictObject({
   priority: z.number({ error: 'a number' }).optional(),
   rateLimitBackoffMs: opt.nonNegativeNumber().optional(),
   maxRateLimitBackoffMs: opt.nonNegativeNumber().optional(),
+  retryAfterWhenMissing: opt.boolean().optional(),
 });
 
 /** Checks the options (`InvalidOptionError` naming the option and value) and fills in defaults. */
@@ -76,5 +86,6 @@ export function validateThrottledFetchOptions(options: unknown): ThrottledFetchS
     priority: o.priority ?? 0,
     rateLimitBackoffMs: o.rateLimitBackoffMs ?? 1000,
     maxRateLimitBackoffMs: o.maxRateLimitBackoffMs ?? 60_000,
+    retryAfterWhenMissing: o.retryAfterWhenMissing ?? false,
   };
 }

@@ -103,10 +103,11 @@ export function throttledFetch(
       // Learning only: a response the limiter cannot read still goes back to the client.
     }
     if (RATE_LIMIT_STATUSES.has(response.status)) {
+      let outcome: ReturnType<typeof handleRateLimit>;
       try {
         const body = await readJson(response);
         // The body tells a quota (never retried) from a rate limit; detection reads status and headers too.
-        handleRateLimit(
+        outcome = handleRateLimit(
           { status: response.status, headers: response.headers, error: body },
           {
             limiter: target,
@@ -119,7 +120,9 @@ export function throttledFetch(
       } finally {
         lease.release();
       }
-      return response;
+      return settings.retryAfterWhenMissing && outcome.kind === 'retry'
+        ? withRetryAfter(response, outcome.pauseMs)
+        : response;
     }
     if (response.ok && isEventStream(response)) return holdLeaseUntilBodyEnds(response, lease, signal);
     if (response.ok && isJson(response)) {
@@ -135,6 +138,20 @@ export function throttledFetch(
     lease.release();
     return response;
   }
+}
+
+/** The response with a `retry-after` of `pauseMs` (whole seconds, at least 1) when it has none. */
+function withRetryAfter(response: Response, pauseMs: number): Response {
+  if (response.headers.has('retry-after') || response.headers.has('retry-after-ms')) return response;
+  const headers = new Headers(response.headers);
+  headers.set('retry-after', String(Math.max(1, Math.ceil(pauseMs / 1000))));
+  const copy = new Response(response.body, {
+    status: response.status,
+    statusText: response.statusText,
+    headers,
+  });
+  Object.defineProperty(copy, 'url', { value: response.url });
+  return copy;
 }
 
 function isJson(response: Response): boolean {
