@@ -35,7 +35,8 @@ const attempts = (s: ProviderSimulator) => s.stats().accepted + s.stats().reject
 describe('throttledFetch with the official clients at their default settings', () => {
   it('openai-node (maxRetries 2), limits known: every attempt admitted, none refused', async () => {
     const s = await start({ requestsPerWindow: 4, windowMs: 500, countRejected: true });
-    const limiter = new Limiter({ maxPerWindow: 4, windowMs: 500, warnings: false });
+    // A margin wide enough for a loaded test machine, where a request may reach the simulator late.
+    const limiter = new Limiter({ maxPerWindow: 4, windowMs: 500, windowMarginMs: 150, warnings: false });
     const client = new OpenAI({ baseURL: `${s.url}/v1`, apiKey: 'sim', fetch: throttledFetch(limiter) });
     const answers = await Promise.all(Array.from({ length: 10 }, (_, i) => ask(client, `q${i}`)));
     expect(answers.map((a) => a.choices[0]!.message.content)).toEqual(
@@ -134,7 +135,7 @@ describe('throttledFetch with the official clients at their default settings', (
 describe('throttledFetch with LangChain.js', () => {
   it('ChatOpenAI at its default settings through configuration.fetch', async () => {
     const s = await start({ requestsPerWindow: 2, windowMs: 400, completionTokens: 3 });
-    const limiter = new Limiter({ maxPerWindow: 2, windowMs: 400, warnings: false });
+    const limiter = new Limiter({ maxPerWindow: 2, windowMs: 400, windowMarginMs: 150, warnings: false });
     const model = new ChatOpenAI({
       model: 'gpt-4o-mini',
       apiKey: 'sim',
