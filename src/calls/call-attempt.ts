@@ -49,8 +49,8 @@ export async function attemptThroughLimiter<T>(
     durationMs: limiter.clock.now() - lease.startedAtMs,
   });
 
-  // A throttledFetch on this limiter inside the call takes the lease for its first HTTP attempt
-  // (and releases it when that attempt ends), so the attempt is counted once.
+  // A throttledFetch on this limiter inside the call takes the lease for its first HTTP attempt,
+  // so the attempt is counted once (see LeaseOffer for who releases it).
   const offer = new LeaseOffer(limiter, lease);
   let value: T;
   try {
@@ -63,12 +63,12 @@ export async function attemptThroughLimiter<T>(
   } catch (error) {
     // Observed before the release: the response tells when the request reached the provider.
     observeQuietly(setup, error, lease);
-    if (!offer.isTaken) lease.release();
+    if (offer.settle()) lease.release();
     return classifyFailure(error, limiter, counts, setup, timing());
   }
   const tokensUsed = readUsage(setup, value);
   observeQuietly(setup, value, lease);
-  if (!offer.isTaken) lease.release(tokensUsed === undefined ? undefined : { tokens: tokensUsed });
+  if (offer.settle()) lease.release(tokensUsed === undefined ? undefined : { tokens: tokensUsed });
   return { kind: 'ok', value, tokensUsed, timing: timing() };
 }
 

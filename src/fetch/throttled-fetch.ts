@@ -1,6 +1,6 @@
 import { handleRateLimit } from '../calls/rate-limit-handling';
 import { usageTokensOf } from '../cost/usage-tokens';
-import { takeOfferedLease } from '../limits/lease-hand-off';
+import { takeOfferedLease, type LeaseOffer } from '../limits/lease-hand-off';
 import type { Lease } from '../limits/lease';
 import { Limiter } from '../limits/limiter';
 import { LimiterRegistry } from '../registry/limiter-registry';
@@ -17,6 +17,8 @@ export type FetchFunction = (input: string | URL | Request, init?: RequestInit) 
 
 /** Statuses after which the provider's rate limit (or overload) pauses the limiter. */
 const RATE_LIMIT_STATUSES = new Set([429, 503, 529]);
+/** Statuses below 500 the SDKs retry (besides every status from 500 up). */
+const CLIENT_RETRIED_STATUSES = new Set([408, 409, 429]);
 
 /**
  * A `fetch` that sends every HTTP attempt through `limiter`, for any client that takes a `fetch`:
@@ -37,7 +39,9 @@ const RATE_LIMIT_STATUSES = new Set([429, 503, 529]);
  * the call rejects with the signal's reason and holds nothing.
  *
  * Inside a throttled node's `exec` (or `limiter.run`) on the same limiter, the first attempt uses
- * the lease the node already holds, so it is counted once (see `useAsyncLocalStorage`).
+ * the lease the node already holds, so it is counted once; an attempt that failed (the client may
+ * retry) releases it at once, so a retry never waits for a slot its own node holds (see
+ * `useAsyncLocalStorage`).
  *
  * `limiter` may be a registry name. It must be registered when `throttledFetch` is called: an
  * error thrown inside an SDK's fetch becomes a retried "connection error" that hides its message,
@@ -73,8 +77,9 @@ export function throttledFetch(
     const send = settings.fetch ?? globalThis.fetch;
     const signal = init?.signal ?? (input instanceof Request ? input.signal : undefined) ?? undefined;
     const charge: RequestCharge = settings.chargeOf(await requestBodyOf(input, init));
+    const offer = takeOfferedLease(target);
     const lease =
-      takeOfferedLease(target) ??
+      offer?.lease ??
       (await target.acquire({
         tokens: charge.tokens,
         priority: settings.priority,
@@ -87,12 +92,13 @@ export function throttledFetch(
       lease.release();
       throw error;
     }
-    return settle(target, lease, response, signal, headerOf(input, init, 'x-stainless-retry-count'));
+    return settle(target, lease, offer, response, signal, headerOf(input, init, 'x-stainless-retry-count'));
   };
 
   async function settle(
     target: Limiter,
     lease: Lease,
+    offer: LeaseOffer | undefined,
     response: Response,
     signal: AbortSignal | undefined,
     retryCount: string | null,
@@ -125,6 +131,10 @@ export function throttledFetch(
         : response;
     }
     if (response.ok && isEventStream(response)) return holdLeaseUntilBodyEnds(response, lease, signal);
+    // A final answer to the node's own lease: the node keeps it until its exec ends, as without us.
+    if (offer && !CLIENT_RETRIED_STATUSES.has(response.status) && response.status < 500 && offer.giveBack()) {
+      return response;
+    }
     if (response.ok && isJson(response)) {
       void readJson(response).then(
         (body) => {

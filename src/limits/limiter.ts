@@ -341,11 +341,11 @@ export class Limiter extends EventEmitter<LimiterEvents> implements LeaseOwner {
     try {
       result = await withLeaseOffered(offer, () => fn(lease));
     } catch (error) {
-      if (!offer.isTaken) lease.release();
+      if (offer.settle()) lease.release();
       throw error;
     }
     const usageOf = options?.usageOf;
-    if (offer.isTaken) return result;
+    if (!offer.settle()) return result;
     if (!usageOf) {
       lease.release();
       return result;

@@ -230,22 +230,27 @@ describe('throttledFetch: nested in a throttled call on the same limiter', () =>
     for (let i = 4; i < sorted.length; i++) expect(sorted[i]! - sorted[i - 4]!).toBeGreaterThanOrEqual(1000);
   });
 
-  it('limiter.run hands its lease down too; a fetch on another limiter acquires its own', async () => {
+  it('limiter.run hands its lease down too: a success gives it back to run, a second request acquires its own, another limiter is apart', async () => {
     const clock = new FakeClock();
-    const limiter = new Limiter({ clock, maxConcurrent: 1 });
+    const limiter = new Limiter({ clock, maxConcurrent: 2 });
     const other = new Limiter({ clock, maxConcurrent: 1 });
     const provider = new ScriptedProvider(clock, script({ kind: 'ok' }), 0);
     const same = throttledFetch(limiter, { fetch: provider.fetch });
     const elsewhere = throttledFetch(other, { fetch: provider.fetch });
+    const activeBetween: number[] = [];
     await runOnFakeClock(
       clock,
       limiter.run(async () => {
         await (await same('https://api.example/a', { method: 'POST', body: '{}' })).json();
-        await (await elsewhere('https://api.example/b', { method: 'POST', body: '{}' })).json();
+        // The first attempt succeeded: run holds its lease again until it returns.
+        activeBetween.push(limiter.stats().active);
+        await (await same('https://api.example/b', { method: 'POST', body: '{}' })).json();
+        await (await elsewhere('https://api.example/c', { method: 'POST', body: '{}' })).json();
       }),
     );
     await runOnFakeClock(clock, Promise.resolve());
-    expect(limiter.stats()).toMatchObject({ totalRequests: 1, active: 0 });
+    expect(activeBetween).toEqual([1]);
+    expect(limiter.stats()).toMatchObject({ totalRequests: 2, active: 0 });
     expect(other.stats()).toMatchObject({ totalRequests: 1, active: 0 });
   });
 });
