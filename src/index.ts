@@ -78,11 +78,8 @@ export { handleRateLimit, type RateLimitOutcome, type RateLimitContext } from '.
 export { runStream, type HeldStream, type RunStreamOptions } from './calls/run-stream';
 export type { StreamUsage } from './calls/stream-usage';
 export { throttledFetch, type FetchFunction, type ThrottledFetchOptions } from './fetch/throttled-fetch';
-export {
-  useAsyncLocalStorage,
-  type AsyncLocalStorageClass,
-  type AsyncContextStorage,
-} from './util/async-context';
+export { useAsyncLocalStorage } from './limits/lease-hand-off';
+export type { AsyncLocalStorageClass, AsyncContextStorage } from './util/async-context';
 
 // Errors and their guards.
 export {

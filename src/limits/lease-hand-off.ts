@@ -1,4 +1,10 @@
-import { asyncLocalStorageClass, type AsyncContextStorage } from '../util/async-context';
+import {
+  asyncLocalStorageClass,
+  provideAsyncLocalStorage,
+  type AsyncContextStorage,
+  type AsyncLocalStorageClass,
+} from '../util/async-context';
+import { InvalidOptionError } from '../validation/options';
 import type { Lease } from './lease';
 
 /**
@@ -48,6 +54,28 @@ export class LeaseOffer {
     this.holderDone = true;
     return this.state !== 'taken';
   }
+}
+
+/**
+ * Tells throttleflow which `AsyncLocalStorage` to use for the nested-lease hand-off (a throttled
+ * node's lease covering the first HTTP attempt of a `throttledFetch` client inside its `exec`).
+ * Needed only where throttleflow cannot find one by itself: it looks for a global
+ * `AsyncLocalStorage`, then asks `process.getBuiltinModule('async_hooks')` (Node ≥ 20.16, Deno,
+ * Bun). Call it once at start-up, before any limiter is used.
+ *
+ * @example
+ * // Node 20.0–20.15, with AsyncLocalStorage imported from the built-in async_hooks module:
+ * useAsyncLocalStorage(AsyncLocalStorage);
+ * @category Calls
+ */
+export function useAsyncLocalStorage(storageClass: AsyncLocalStorageClass): void {
+  if (typeof storageClass !== 'function') {
+    throw new InvalidOptionError(
+      'storageClass',
+      `useAsyncLocalStorage expects the AsyncLocalStorage class, got ${storageClass === null ? 'null' : typeof storageClass}`,
+    );
+  }
+  provideAsyncLocalStorage(storageClass);
 }
 
 let storage: AsyncContextStorage<unknown> | undefined;
