@@ -78,10 +78,10 @@ describe('secrets stay secret', () => {
 
     const limiter = new Limiter({ name: 'openai', maxConcurrent: 4, maxTokensPerMinute: 1_000_000 });
     const realEmit = limiter.emit.bind(limiter);
-    limiter.emit = ((event: string, ...args: unknown[]) => {
+    limiter.emit = (event: string, ...args: unknown[]) => {
       emitted.push({ event, args });
       return (realEmit as (name: string, ...rest: unknown[]) => boolean)(event, ...args);
-    });
+    };
     const fetch = throttledFetch(limiter);
     const openai = new OpenAI({ baseURL: `${url}/v1`, apiKey: KEY, fetch });
     const impatient = new OpenAI({ baseURL: `${url}/v1`, apiKey: KEY, fetch, maxRetries: 0 });
