@@ -264,8 +264,10 @@ describe('cookbook examples (short runs against the provider simulator)', () => 
     expectComplete(s, 40);
     const openai = provider(s, 'openai');
     const anthropic = provider(s, 'anthropic');
-    expect(openai.maxInFlight).toBeLessThanOrEqual(8);
-    expect(anthropic.maxInFlight).toBeLessThanOrEqual(5);
+    // In flight at the provider: an exec whose SDK sleeps before a retry holds no slot (its
+    // attempt ended), so the client-side count of running execs may be higher, and is not checked.
+    expect(openai.providerMaxInFlight).toBeLessThanOrEqual(8);
+    expect(anthropic.providerMaxInFlight).toBeLessThanOrEqual(5);
     expect(anthropic.maxRequestsInAnyWindow).toBe(10);
     // ~183 tokens per call against 3000 per second: the token window binds before the
     // 20-request window, so 20 calls never share one window.
