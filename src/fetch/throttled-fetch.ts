@@ -1,6 +1,6 @@
 import { handleRateLimit } from '../calls/rate-limit-handling';
 import { usageTokensOf } from '../cost/usage-tokens';
-import { takeOfferedLease, type LeaseOffer } from '../limits/lease-hand-off';
+import { enableLeaseOffers, takeOfferedLease, type LeaseOffer } from '../limits/lease-hand-off';
 import type { Lease } from '../limits/lease';
 import { Limiter } from '../limits/limiter';
 import { LimiterRegistry } from '../registry/limiter-registry';
@@ -72,6 +72,7 @@ export function throttledFetch(
     );
   }
 
+  enableLeaseOffers();
   return async (input, init) => {
     const target = resolve();
     const send = settings.fetch ?? globalThis.fetch;

@@ -90,9 +90,21 @@ function currentStorage(): AsyncContextStorage<unknown> | undefined {
   return storage;
 }
 
+/**
+ * Whether any taker exists: until the first `throttledFetch` is made nothing can take a lease,
+ * so no call pays for entering an async context (on Node 20 that turns on promise hooks, which
+ * slow every promise of the process).
+ */
+let takersExist = false;
+
+/** Called when a taker (a `throttledFetch`) is made: from then on leases are offered. */
+export function enableLeaseOffers(): void {
+  takersExist = true;
+}
+
 /** Runs `fn` with `offer` visible to every call it makes (when the runtime has an async context). */
 export function withLeaseOffered<R>(offer: LeaseOffer, fn: () => R): R {
-  const context = currentStorage();
+  const context = takersExist ? currentStorage() : undefined;
   return context ? context.run(offer, fn) : fn();
 }
 
