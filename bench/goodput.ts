@@ -264,7 +264,8 @@ const bottleneckStrategy = (windowMs: number, limit: number): Strategy => ({
 
 // ---- scenarios -------------------------------------------------------------------------------
 
-function shortPrompts(n: number): ChatCompletionRequest[] {
+/** `n` short chat requests (`max_tokens` 50), as the goodput request scenarios send. */
+export function shortPrompts(n: number): ChatCompletionRequest[] {
   return Array.from({ length: n }, (_, i) => ({
     model: MODEL,
     messages: [{ role: 'user', content: `Summarise item ${i}` }],
@@ -292,7 +293,7 @@ function variedPrompts(n: number, seed = 7): ChatCompletionRequest[] {
  * (greedy, in order, ignoring concurrency), and the last group to start finishes with the
  * expected slowest of its latencies (uniform in latency ± jitter: a + (b − a)·n/(n + 1)).
  */
-function optimumMakespanMs(
+export function optimumMakespanMs(
   costs: number[],
   limit: number,
   windowMs: number,

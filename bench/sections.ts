@@ -7,6 +7,7 @@
 import { distributedSection } from './distributed';
 import { bigBatchSection } from './big-batch';
 import { routingSection } from './routing';
+import { clientsSection } from './clients';
 
 /** What a section is given by main.ts. */
 export interface BenchContext {
@@ -25,4 +26,9 @@ export interface BenchSection {
 }
 
 /** The sections main.ts runs after redis, in this order. */
-export const EXTRA_SECTIONS: BenchSection[] = [bigBatchSection, routingSection, distributedSection];
+export const EXTRA_SECTIONS: BenchSection[] = [
+  bigBatchSection,
+  routingSection,
+  clientsSection,
+  distributedSection,
+];

@@ -77,6 +77,9 @@ export type { PresetLookup, DeepReadonly } from './presets/preset-table';
 export { handleRateLimit, type RateLimitOutcome, type RateLimitContext } from './calls/rate-limit-handling';
 export { runStream, type HeldStream, type RunStreamOptions } from './calls/run-stream';
 export type { StreamUsage } from './calls/stream-usage';
+export { throttledFetch, type FetchFunction, type ThrottledFetchOptions } from './fetch/throttled-fetch';
+export { useAsyncLocalStorage } from './limits/lease-hand-off';
+export type { AsyncLocalStorageClass, AsyncContextStorage } from './util/async-context';
 
 // Errors and their guards.
 export {

@@ -52,6 +52,8 @@ export interface ProviderReport {
   windowMs?: number;
   maxRequestsInAnyWindow?: number;
   maxTokensInAnyWindow?: number;
+  /** Simulator only: the most admitted requests in flight at once, as the provider saw them. */
+  providerMaxInFlight?: number;
 }
 
 /** Starts a simulator for `options.simulator` (unless a real key is set and `simulate` is not) and makes a client for it. */
@@ -87,6 +89,7 @@ export function providerReport(provider: Provider): ProviderReport {
     report.windowMs = options.windowMs;
     report.maxRequestsInAnyWindow = stats.maxRequestsInAnyWindow;
     report.maxTokensInAnyWindow = stats.maxTokensInAnyWindow;
+    report.providerMaxInFlight = stats.maxInFlight;
     if (options.requestsPerWindow !== undefined) report.requestsPerWindow = options.requestsPerWindow;
     if (options.tokensPerWindow !== undefined) report.tokensPerWindow = options.tokensPerWindow;
   }

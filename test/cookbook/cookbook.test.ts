@@ -261,13 +261,15 @@ describe('cookbook examples (short runs against the provider simulator)', () => 
     expect(s.lazyInstances).toBe(1);
   });
 
-  it('sdk-clients: the openai and anthropic SDKs with retries off, request and token windows respected', async () => {
+  it('sdk-clients: the openai and anthropic SDKs at default settings on throttledFetch, each attempt counted once, windows respected', async () => {
     const s = await sdkClients({ ...quiet, items: 20 });
     expectComplete(s, 40);
     const openai = provider(s, 'openai');
     const anthropic = provider(s, 'anthropic');
-    expect(openai.maxInFlight).toBeLessThanOrEqual(8);
-    expect(anthropic.maxInFlight).toBeLessThanOrEqual(5);
+    // In flight at the provider: an exec whose SDK sleeps before a retry holds no slot (its
+    // attempt ended), so the client-side count of running execs may be higher, and is not checked.
+    expect(openai.providerMaxInFlight).toBeLessThanOrEqual(8);
+    expect(anthropic.providerMaxInFlight).toBeLessThanOrEqual(5);
     expect(anthropic.maxRequestsInAnyWindow).toBe(10);
     // ~183 tokens per call against 3000 per second: the token window binds before the
     // 20-request window, so 20 calls never share one window.
@@ -275,24 +277,14 @@ describe('cookbook examples (short runs against the provider simulator)', () => 
     expect(openai.maxRequestsInAnyWindow).toBeLessThan(20);
     expect(openai.rateLimited).toBeLessThanOrEqual(8);
     expect(anthropic.rateLimited).toBeLessThanOrEqual(5);
-    for (const [node, p] of [
-      ['openaiNode', openai],
-      ['anthropicNode', anthropic],
-    ] as const) {
+    for (const node of ['openaiNode', 'anthropicNode'] as const) {
       expectKeys(s.stats[node], NODE_STATS_KEYS);
-      expect(s.stats[node]).toMatchObject({
-        totalSuccesses: 20,
-        totalFailures: 0,
-        totalRateLimits: p.rateLimited,
-      });
+      expect(s.stats[node]).toMatchObject({ totalSuccesses: 20, totalFailures: 0 });
     }
+    // One lease per HTTP attempt: the 20 calls plus one per SDK retry after a 429.
+    expect(s.limiters.openai).toMatchObject({ totalRequests: 20 + openai.rateLimited, active: 0 });
+    expect(s.limiters.anthropic).toMatchObject({ totalRequests: 20 + anthropic.rateLimited, active: 0 });
     s.summaries.forEach((t, i) => expect(t).toContain(`#${i} `));
-    expect(s.budgets.openai).toMatchObject({
-      provider: 'openai',
-      requests: { limit: 20 },
-      tokens: { limit: 3_000 },
-    });
-    expect(s.budgets.anthropic).toMatchObject({ provider: 'anthropic', requests: { limit: 10 } });
   });
 
   it("multi-region: 'soonest' over three deployments serves a third each, sooner than one deployment", async () => {
