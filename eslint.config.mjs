@@ -15,7 +15,15 @@ const tsFiles = [
 ];
 
 export default defineConfig(
-  globalIgnores(['dist/', 'docs/', 'node_modules/', 'coverage/', 'scratch/', '**/*.generated.ts']),
+  globalIgnores([
+    'dist/',
+    'bench/.cache/',
+    'docs/',
+    'node_modules/',
+    'coverage/',
+    'scratch/',
+    '**/*.generated.ts',
+  ]),
 
   {
     linterOptions: {

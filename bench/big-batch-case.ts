@@ -5,7 +5,12 @@
  * has one); the work is a no-op, so only the library's own cost shows.
  */
 import pLimit from 'p-limit';
-import { Node, ThrottledBatchFlow, ThrottledParallelBatchNode } from '../src/index';
+import type * as Library from '../src/index';
+
+// The built package when the section gives one (see big-batch.ts), else the source.
+const { Node, ThrottledBatchFlow, ThrottledParallelBatchNode } = (await import(
+  process.env.BIG_BATCH_LIBRARY ?? '../src/index'
+)) as typeof Library;
 
 /** Concurrency of every case: items (or sub-flows) at once. */
 export const BIG_BATCH_CONCURRENCY = 1_000;

@@ -2,6 +2,7 @@ import { usageTokensOf } from '../cost/usage-tokens';
 import type { Lease } from '../limits/lease';
 import type { AcquireOptions, Limiter } from '../limits/limiter';
 import { abortReason } from '../util/clock';
+import { isPromiseLike } from '../limits/maybe-promise';
 import { attemptThroughLimiter, type AttemptSetup } from './call-attempt';
 import type { Attempt, AttemptCounts, AttemptOutcome, CallOutcome } from './call-outcome';
 import type { CallGuards } from './guarded-call';
@@ -129,7 +130,7 @@ export async function callThroughLimiter<T>(
   const maxRateLimitRetries = retry.maxRateLimitRetries ?? 10;
   const maxFailureRetries = retry.maxFailureRetries ?? 0;
   const failureRetryDelayMs = retry.failureRetryDelayMs ?? 0;
-  const setup: Omit<AttemptSetup<T>, 'acquire'> = {
+  const setup: AttemptSetup<T> = {
     guards: options.guards ?? {},
     observe: options.observe ?? ((response, lease) => limiter.observe(response, { lease })),
     usageOf: options.usageOf ?? usageTokensOf,
@@ -141,11 +142,10 @@ export async function callThroughLimiter<T>(
   let rateLimits = 0;
   for (let index = 0; ; index++) {
     const counts: AttemptCounts = { index, failures, rateLimits };
-    const fields = typeof options.acquire === 'function' ? await options.acquire(counts) : options.acquire;
-    const outcome = await attemptThroughLimiter(limiter, call, counts, {
-      ...setup,
-      acquire: { ...fields, signal },
-    });
+    const made = typeof options.acquire === 'function' ? options.acquire(counts) : options.acquire;
+    // Awaited only when it is a promise: a microtask less per attempt when nothing waits (big batches).
+    const fields = isPromiseLike(made) ? await made : made;
+    const outcome = await attemptThroughLimiter(limiter, call, counts, setup, { ...fields, signal });
     if (outcome.kind === 'failed') failures++;
     if (outcome.kind === 'rateLimited' || outcome.kind === 'quotaExhausted') rateLimits++;
     onAttempt?.(outcome, counts);

@@ -5,3 +5,8 @@ export function isPromise<T>(value: T | Promise<T>): value is Promise<T> {
 
 /** Ignores a value or a rejection (a background store call whose failure changes nothing here). */
 export function noop(): void {}
+
+/** Whether a value a caller may give either way (at once or later) is a thenable. */
+export function isPromiseLike<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
+  return typeof (value as { then?: unknown } | null | undefined)?.then === 'function';
+}
