@@ -12,6 +12,7 @@ export default defineConfig({
     testing: 'src/testing/index.ts',
     redis: 'src/stores/redis/index.ts',
     otel: 'src/observability/otel.ts',
+    'ai-sdk': 'src/ai-sdk/index.ts',
     // spawnProviderSimulator starts this file in a child process, from the same folder.
     'simulator-process': 'src/testing/simulator-process.ts',
   },

@@ -34,6 +34,7 @@ const LAYER: Record<string, number> = {
   testing: 7,
   'stores/redis': 7,
   'observability/otel': 7,
+  'ai-sdk': 7,
   // The root entry re-exports.
   index: 8,
 };

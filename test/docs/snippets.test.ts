@@ -37,6 +37,7 @@ const ENTRY_POINTS: Record<string, string> = {
   'throttleflow/testing': join(root, 'src/testing/index.ts'),
   'throttleflow/redis': join(root, 'src/stores/redis/index.ts'),
   'throttleflow/otel': join(root, 'src/observability/otel.ts'),
+  'throttleflow/ai-sdk': join(root, 'src/ai-sdk/index.ts'),
 };
 
 /** Placeholders the guides may use without declaring them. */

@@ -26,6 +26,7 @@ const ENTRY_POINTS: Record<string, string> = {
   'throttleflow/testing': 'FakeClock',
   'throttleflow/redis': 'RedisStore',
   'throttleflow/otel': 'instrument',
+  'throttleflow/ai-sdk': 'throttleMiddleware',
 };
 
 /** The root keeps to what a pipeline is built from; building blocks live at subpaths. */
@@ -206,6 +207,7 @@ import { MemoryStore, type Store } from 'throttleflow/stores';
 import { FakeClock } from 'throttleflow/testing';
 import { RedisStore, type RedisStoreOptions } from 'throttleflow/redis';
 import { instrument, type InstrumentOptions } from 'throttleflow/otel';
+import { throttleMiddleware, type ThrottleMiddleware } from 'throttleflow/ai-sdk';
 
 interface Shared { texts: string[]; out?: string[] }
 class Upper extends ThrottledParallelBatchNode<Shared, string, string> {
@@ -224,8 +226,9 @@ const chain = withFallback([target]);
 const snapshot: LatencySnapshot = new LatencyHistogram().snapshot();
 const redisOptions: RedisStoreOptions | undefined = undefined;
 const otelOptions: InstrumentOptions = { tracer: null, meter: null };
+const middleware: ThrottleMiddleware = throttleMiddleware({ limiter: 'openai' });
 void new Upper({ maxConcurrent: 2 }); void new Node(2, 1);
-void [n, signal, tokens, tokenizer, state, chain, snapshot, redisOptions, otelOptions, RedisStore, instrument];
+void [n, signal, tokens, tokenizer, state, chain, snapshot, redisOptions, otelOptions, RedisStore, instrument, middleware];
 // @ts-expect-error maxConcurrent is a number
 new Limiter({ maxConcurrent: 'ten' });
 `;
