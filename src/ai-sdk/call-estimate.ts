@@ -4,21 +4,33 @@ import { isRecord } from '../util/is-record';
 import type { AiSdkCallOptions, AiSdkPromptPart } from './ai-sdk-shapes';
 
 /**
- * The tokens a provider charges a call at admission, estimated from the AI SDK's call options:
- * the prompt (`params.prompt`, with tool definitions, tool calls and tool results as the JSON the
- * provider is sent) plus `maxOutputTokens`, as OpenAI charges prompt + `max_tokens` up front.
- * Counted with the tokenizer registered for the model (`setModelTokenizer`), else the default one.
+ * The prompt tokens of a call, estimated from the AI SDK's call options: the messages of
+ * `params.prompt`, with tool definitions, tool calls and tool results as the JSON the provider is
+ * sent. Counted with the tokenizer registered for the model (`setModelTokenizer`), else the
+ * default one.
  */
-export function estimateCallTokens(params: AiSdkCallOptions, modelId?: string): number {
+export function estimatePromptTokens(params: AiSdkCallOptions, modelId?: string): number {
   const options = modelId === undefined ? {} : { model: modelId };
   const messages = Array.isArray(params.prompt) ? params.prompt.map(toChatMessage) : [];
   let tokens = messages.length > 0 ? estimateTokens(messages, options) : 0;
   if (Array.isArray(params.tools) && params.tools.length > 0) {
     tokens += estimateTokens(JSON.stringify(params.tools), options);
   }
-  const maxOutput = params.maxOutputTokens;
-  if (typeof maxOutput === 'number' && Number.isFinite(maxOutput) && maxOutput > 0) tokens += maxOutput;
   return tokens;
+}
+
+/** The output bound a call sets (`maxOutputTokens`), 0 when it sets none. */
+export function outputBoundOf(params: AiSdkCallOptions): number {
+  const maxOutput = params.maxOutputTokens;
+  return typeof maxOutput === 'number' && Number.isFinite(maxOutput) && maxOutput > 0 ? maxOutput : 0;
+}
+
+/**
+ * The tokens a provider charges a call at admission: the prompt plus `maxOutputTokens`, as
+ * OpenAI charges prompt + `max_tokens` up front (before any calibration to the provider's count).
+ */
+export function estimateCallTokens(params: AiSdkCallOptions, modelId?: string): number {
+  return estimatePromptTokens(params, modelId) + outputBoundOf(params);
 }
 
 function toChatMessage(message: unknown): ChatMessage {

@@ -1,9 +1,9 @@
 import { isRecord } from '../util/is-record';
-import { aiSdkUsageTotal } from './usage-total';
 
-/** How a held stream ended: the tokens its `finish` part reported, and the error it ended with. */
+/** How a held stream ended: the usage its `finish` part reported, and the error it ended with. */
 export interface StreamEnd {
-  tokens: number | undefined;
+  /** The `usage` of the finish part (`undefined` without one). */
+  usage: unknown;
   /** The stream's `error` part or read failure; `undefined` when it finished or was cancelled. */
   error: unknown;
 }
@@ -20,10 +20,10 @@ export function holdUntilStreamEnds(
 ): ReadableStream<unknown> {
   const reader = source.getReader();
   let ended = false;
-  const end = (tokens: number | undefined, error: unknown): void => {
+  const end = (usage: unknown, error: unknown): void => {
     if (ended) return;
     ended = true;
-    onEnd({ tokens, error });
+    onEnd({ usage, error });
   };
   return new ReadableStream<unknown>({
     async pull(controller) {
@@ -40,7 +40,7 @@ export function holdUntilStreamEnds(
         return;
       }
       const part = step.value;
-      if (isRecord(part) && part.type === 'finish') end(aiSdkUsageTotal(part.usage), undefined);
+      if (isRecord(part) && part.type === 'finish') end(part.usage, undefined);
       else if (isRecord(part) && part.type === 'error') end(undefined, part.error);
       controller.enqueue(part);
     },

@@ -17,9 +17,10 @@ import type {
   AiSdkStreamResult,
   AiSdkStreamWrapOptions,
 } from './ai-sdk-shapes';
-import { estimateCallTokens } from './call-estimate';
+import { estimatePromptTokens, outputBoundOf } from './call-estimate';
+import { PromptCalibration } from './prompt-calibration';
 import { holdUntilStreamEnds } from './slot-holding-stream';
-import { aiSdkUsageTotal } from './usage-total';
+import { aiSdkInputTokens, aiSdkUsageTotal } from './usage-total';
 
 /** Options of {@link throttleMiddleware}. */
 export interface ThrottleMiddlewareOptions {
@@ -32,7 +33,8 @@ export interface ThrottleMiddlewareOptions {
   /**
    * Tokens one call is charged at admission (reconciled with the usage the provider reports).
    * @default the prompt (messages, tool definitions, tool calls and results) estimated with the
-   * tokenizer registered for the model, plus `maxOutputTokens`
+   * tokenizer registered for the model and scaled to the count the provider reports for it (see
+   * {@link throttleMiddleware}), plus `maxOutputTokens`
    */
   tokensFor?: (params: AiSdkCallOptions, model: AiSdkModel) => number;
   /**
@@ -70,6 +72,11 @@ const MAX_RATE_LIMIT_BACKOFF_MS = 60_000;
  * limiter the provider's limits; a 429 pauses it for the provider's retry-after, and the error
  * goes back to the SDK unchanged, so the SDK's retry decides what happens next.
  *
+ * The default estimate learns, per model, how the provider's count of a prompt (the input tokens
+ * it reports) compares with the local tokenizer's: it takes a higher ratio at once and a lower
+ * one slowly. Until a model's first call has reported usage, that call goes alone and the
+ * model's other calls wait for it (one round trip, once), so no burst is admitted on a guess.
+ *
  * @example
  * import { generateText, wrapLanguageModel } from 'ai';
  * import { openai } from '@ai-sdk/openai';
@@ -98,18 +105,39 @@ export function throttleMiddleware(options: ThrottleMiddlewareOptions): Throttle
     }
   };
 
-  const acquire = async (params: AiSdkCallOptions, model: AiSdkModel): Promise<[Limiter, Lease]> => {
+  const calibration = new PromptCalibration();
+
+  /** Waits for room and takes a slot, charged the call's estimate. */
+  const acquire = async (params: AiSdkCallOptions, model: AiSdkModel): Promise<Attempt> => {
     const target = resolveLimiter();
-    const tokens = tokensFor ? tokensFor(params, model) : estimateCallTokens(params, model.modelId);
     const signal = params.abortSignal;
-    const lease = await target.acquire(signal ? { tokens, signal } : { tokens });
-    return [target, lease];
+    if (tokensFor) {
+      const tokens = tokensFor(params, model);
+      const lease = await target.acquire(signal ? { tokens, signal } : { tokens });
+      return { target, lease, learn: () => {} };
+    }
+    const ticket = await calibration.enter(model.modelId, signal);
+    let promptTokens = 0;
+    try {
+      promptTokens = estimatePromptTokens(params, model.modelId);
+      const tokens = Math.ceil(promptTokens * ticket.factor) + outputBoundOf(params);
+      const lease = await target.acquire(signal ? { tokens, signal } : { tokens });
+      return { target, lease, learn: (usage) => ticket.done(promptTokens, inputQuietly(usage)) };
+    } catch (error) {
+      ticket.done(promptTokens, undefined);
+      throw error;
+    }
   };
 
   /** The attempt failed: learn from its headers, free the slot, and let a 429 pause the limiter. */
-  const failed = (target: Limiter, lease: Lease, error: unknown, signal: AbortSignal | undefined): void => {
+  const failed = (
+    { target, lease, learn }: Attempt,
+    error: unknown,
+    signal: AbortSignal | undefined,
+  ): void => {
     observeQuietly(target, error, lease);
     lease.release();
+    learn(undefined);
     if (signal?.aborted) return;
     try {
       const outcome = handleRateLimit(error, {
@@ -125,10 +153,11 @@ export function throttleMiddleware(options: ThrottleMiddlewareOptions): Throttle
     }
   };
 
-  const succeeded = (target: Limiter, lease: Lease, result: unknown, tokens: number | undefined): void => {
-    rateLimitsInARow = 0;
-    observeQuietly(target, result, lease);
+  /** The call is over at the provider: free the slot with the usage it reported. */
+  const ended = ({ lease, learn }: Attempt, usage: unknown): void => {
+    const tokens = totalQuietly(usage);
     lease.release(tokens === undefined ? undefined : { tokens });
+    learn(usage);
   };
 
   return {
@@ -139,15 +168,17 @@ export function throttleMiddleware(options: ThrottleMiddlewareOptions): Throttle
       params,
       model,
     }: AiSdkGenerateWrapOptions<R>): Promise<R> {
-      const [target, lease] = await acquire(params, model);
+      const attempt = await acquire(params, model);
       let result: R;
       try {
         result = await doGenerate();
       } catch (error) {
-        failed(target, lease, error, params.abortSignal);
+        failed(attempt, error, params.abortSignal);
         throw error;
       }
-      succeeded(target, lease, result, usageQuietly(result));
+      rateLimitsInARow = 0;
+      observeQuietly(attempt.target, result, attempt.lease);
+      ended(attempt, result.usage);
       return result;
     },
 
@@ -156,20 +187,20 @@ export function throttleMiddleware(options: ThrottleMiddlewareOptions): Throttle
       params,
       model,
     }: AiSdkStreamWrapOptions<R>): Promise<R> {
-      const [target, lease] = await acquire(params, model);
+      const attempt = await acquire(params, model);
       let result: R;
       try {
         result = await doStream();
       } catch (error) {
-        failed(target, lease, error, params.abortSignal);
+        failed(attempt, error, params.abortSignal);
         throw error;
       }
       // The headers came with the start of the stream; the usage comes with its finish part.
-      observeQuietly(target, result, lease);
-      const stream = holdUntilStreamEnds(result.stream, ({ tokens, error }) => {
-        if (error !== undefined) observeQuietly(target, error, lease);
+      observeQuietly(attempt.target, result, attempt.lease);
+      const stream = holdUntilStreamEnds(result.stream, ({ usage, error }) => {
+        if (error !== undefined) observeQuietly(attempt.target, error, attempt.lease);
         else rateLimitsInARow = 0;
-        lease.release(tokens === undefined ? undefined : { tokens });
+        ended(attempt, usage);
       });
       return { ...result, stream };
     },
@@ -220,9 +251,25 @@ function observeQuietly(limiter: Limiter, response: unknown, lease: Lease): void
   }
 }
 
-function usageQuietly(result: AiSdkGenerateResult): number | undefined {
+/** One attempt's slot, its limiter, and what the estimate learns when it ends. */
+interface Attempt {
+  target: Limiter;
+  lease: Lease;
+  learn: (usage: unknown) => void;
+}
+
+// Accounting only: a hostile usage object must not lose a served result.
+function totalQuietly(usage: unknown): number | undefined {
   try {
-    return aiSdkUsageTotal(result.usage);
+    return aiSdkUsageTotal(usage);
+  } catch {
+    return undefined;
+  }
+}
+
+function inputQuietly(usage: unknown): number | undefined {
+  try {
+    return aiSdkInputTokens(usage);
   } catch {
     return undefined;
   }

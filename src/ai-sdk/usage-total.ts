@@ -19,3 +19,8 @@ function count(value: unknown): number | undefined {
   const n = isRecord(value) ? value.total : value;
   return typeof n === 'number' && Number.isFinite(n) && n >= 0 ? n : undefined;
 }
+
+/** Input (prompt) tokens of an AI SDK usage object, flat or nested; `undefined` when not reported. */
+export function aiSdkInputTokens(usage: unknown): number | undefined {
+  return isRecord(usage) ? count(usage.inputTokens) : undefined;
+}

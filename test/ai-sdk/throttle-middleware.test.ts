@@ -279,6 +279,101 @@ describe('throttleMiddleware: generate', () => {
   });
 });
 
+describe('throttleMiddleware: the estimate learns the provider’s count', () => {
+  const prose = 'The quick brown fox jumps over the lazy dog while the cat watches from the warm windowsill.';
+
+  it("a model's first call goes alone; the rest wait for its usage, then go together", async () => {
+    const limiter = new Limiter({ clock: new FakeClock(), warnings: false });
+    const middleware = throttleMiddleware({ limiter });
+    const answers: (() => void)[] = [];
+    const doGenerate = () =>
+      new Promise<ReturnType<typeof generated>>((resolve) =>
+        answers.push(() => resolve(generated(v2Usage(30, 5)))),
+      );
+    const calls = [1, 2, 3].map(() =>
+      middleware.wrapGenerate({ doGenerate, doStream: never, params: params(prose), model }),
+    );
+    await settle();
+    expect(answers).toHaveLength(1);
+    answers[0]!();
+    await settle();
+    expect(answers).toHaveLength(3);
+    answers[1]!();
+    answers[2]!();
+    await Promise.all(calls);
+    // Another model is calibrated on its own.
+    const other = middleware.wrapGenerate({
+      doGenerate,
+      doStream: never,
+      params: params(prose),
+      model: { ...model, modelId: 'other' },
+    });
+    await settle();
+    expect(answers).toHaveLength(4);
+    answers[3]!();
+    await other;
+  });
+
+  it('scales the prompt estimate by the ratio the provider reported: up at once, down slowly', async () => {
+    const limiter = new Limiter({ clock: new FakeClock(), warnings: false });
+    const charged: number[] = [];
+    const acquire = limiter.acquire.bind(limiter);
+    limiter.acquire = (options) => (charged.push(options?.tokens ?? 0), acquire(options));
+    const middleware = throttleMiddleware({ limiter });
+    const prompt = estimateCallTokens(params(prose));
+    expect(prompt).toBeGreaterThanOrEqual(16);
+    const call = (reportedInput: number) =>
+      middleware.wrapGenerate({
+        doGenerate: async () => generated(v2Usage(reportedInput, 1)),
+        doStream: never,
+        params: params(prose, { maxOutputTokens: 100 }),
+        model,
+      });
+    await call(2 * prompt); // the provider counts twice what we thought
+    await call(prompt); // now as we thought: the factor falls only a little
+    await call(prompt);
+    expect(charged[0]).toBe(prompt + 100);
+    expect(charged[1]).toBe(2 * prompt + 100);
+    expect(charged[2]).toBeLessThan(charged[1]!);
+    expect(charged[2]).toBeGreaterThan(1.9 * prompt + 100);
+  });
+
+  it('a first call that fails lets the next one learn; an abort while waiting for it holds nothing', async () => {
+    const limiter = new Limiter({ clock: new FakeClock(), warnings: false });
+    const middleware = throttleMiddleware({ limiter });
+    let failFirst!: (error: unknown) => void;
+    const first = middleware.wrapGenerate({
+      doGenerate: () => new Promise<never>((_, reject) => (failFirst = reject)),
+      doStream: never,
+      params: params(prose),
+      model,
+    });
+    const controller = new AbortController();
+    const waiting = middleware.wrapGenerate({
+      doGenerate: async () => generated(v2Usage(1, 1)),
+      doStream: never,
+      params: params(prose, { abortSignal: controller.signal }),
+      model,
+    });
+    let secondSent = false;
+    const second = middleware.wrapGenerate({
+      doGenerate: async () => ((secondSent = true), generated(v2Usage(1, 1))),
+      doStream: never,
+      params: params(prose),
+      model,
+    });
+    await settle();
+    controller.abort(new Error('gone'));
+    await expect(waiting).rejects.toThrow('gone');
+    expect(secondSent).toBe(false);
+    failFirst(new Error('connection reset'));
+    await expect(first).rejects.toThrow('connection reset');
+    await second;
+    expect(secondSent).toBe(true);
+    expect(limiter.stats()).toMatchObject({ active: 0, queued: 0, totalRequests: 2 });
+  });
+});
+
 function captureThrow(fn: () => unknown): unknown {
   try {
     fn();
