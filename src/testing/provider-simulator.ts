@@ -14,6 +14,7 @@ import {
   successReply,
 } from './simulator-responses';
 import { SimulatorState } from './simulator-state';
+import { formatStreamEvent, streamEvents, wantsStream, wantsStreamUsage } from './simulator-stream';
 import { simulatorTokenCost } from './simulator-token-cost';
 
 /** Options of {@link startProviderSimulator}: the simulator's options plus where to listen. */
@@ -31,7 +32,8 @@ const DEFAULT_COMPLETION_TOKENS = 100;
 /**
  * Starts a simulated LLM provider: a real HTTP server on 127.0.0.1 that answers
  * `POST /v1/chat/completions` like OpenAI and `POST /v1/messages` like Anthropic — with `usage`
- * and the real rate-limit headers — while enforcing requests and tokens per window, with
+ * and the real rate-limit headers, streamed as server-sent events when the body says
+ * `"stream": true` (OpenAI's final usage chunk with `stream_options.include_usage`) — while enforcing requests and tokens per window, with
  * latency, jitter and injected faults. `GET /stats`, `GET /log`, `POST /reset` and `POST /options`
  * (JSON) are its control endpoints.
  *
@@ -119,9 +121,35 @@ export async function startProviderSimulator(
       );
     }
     const request = describeRequest(body, dialect, number, cost, state.options.completionTokens);
-    const reply = successReply(request, limitHeaders, latencyMs);
     res.on('close', () => state.finish());
+    if (wantsStream(body)) return stream(res, request, limitHeaders, latencyMs, wantsStreamUsage(body));
+    const reply = successReply(request, limitHeaders, latencyMs);
     later(latencyMs, () => send(res, reply));
+  }
+
+  /**
+   * A streamed 200: headers (with the same rate-limit headers) at once, the events spread evenly
+   * over the latency, the last one at `latencyMs`; the request stays in flight until the body ends.
+   */
+  function stream(
+    res: ServerResponse,
+    request: Parameters<typeof successReply>[0],
+    limitHeaders: Record<string, string>,
+    latencyMs: number,
+    includeUsage: boolean,
+  ): void {
+    // Headers leave before any output is produced, so the provider reports no processing time yet.
+    const { headers } = successReply(request, limitHeaders, 0);
+    res.writeHead(200, { ...headers, 'content-type': 'text/event-stream; charset=utf-8' });
+    const events = streamEvents(request, includeUsage);
+    events.forEach((event, index) => {
+      const atMs = events.length > 1 ? (latencyMs * index) / (events.length - 1) : latencyMs;
+      later(atMs, () => {
+        if (res.destroyed) return;
+        res.write(formatStreamEvent(event));
+        if (index === events.length - 1) res.end();
+      });
+    });
   }
 
   function later(delayMs: number, fn: () => void): void {
