@@ -23,6 +23,8 @@ export interface SdkCall {
   abortSignal?: AbortSignal;
   /** Wrap the provider (`wrapProvider`) instead of the model (`wrapLanguageModel`). */
   viaProvider?: boolean;
+  /** Streams only: called with each text delta as it arrives. */
+  onText?: (text: string) => void;
 }
 
 export interface SdkAnswer {
@@ -50,7 +52,10 @@ const sdk5: SdkMajor = {
   },
   async stream(call) {
     const result = ai5.streamText({ model: model5(call), ...callSettings(call) });
-    return { text: await collect(result.textStream), totalTokens: (await result.usage).totalTokens };
+    return {
+      text: await collect(result.textStream, call.onText),
+      totalTokens: (await result.usage).totalTokens,
+    };
   },
 };
 
@@ -69,7 +74,10 @@ const sdk6: SdkMajor = {
   },
   async stream(call) {
     const result = ai6.streamText({ model: model6(call), ...callSettings(call) });
-    return { text: await collect(result.textStream), totalTokens: (await result.usage).totalTokens };
+    return {
+      text: await collect(result.textStream, call.onText),
+      totalTokens: (await result.usage).totalTokens,
+    };
   },
 };
 
@@ -88,7 +96,10 @@ const sdk7: SdkMajor = {
   },
   async stream(call) {
     const result = ai7.streamText({ model: model7(call), ...callSettings(call) });
-    return { text: await collect(result.textStream), totalTokens: (await result.usage).totalTokens };
+    return {
+      text: await collect(result.textStream, call.onText),
+      totalTokens: (await result.usage).totalTokens,
+    };
   },
 };
 
@@ -108,9 +119,12 @@ function callSettings(call: SdkCall) {
   };
 }
 
-async function collect(parts: AsyncIterable<string>): Promise<string> {
+async function collect(parts: AsyncIterable<string>, onText?: (text: string) => void): Promise<string> {
   let text = '';
-  for await (const part of parts) text += part;
+  for await (const part of parts) {
+    onText?.(part);
+    text += part;
+  }
   return text;
 }
 

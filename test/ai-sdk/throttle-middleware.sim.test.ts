@@ -1,9 +1,10 @@
 /**
- * The real `generateText` of AI SDK 5, 6 and 7 through `throttleMiddleware`, against the provider
- * simulator (OpenAI chat completions through `@ai-sdk/openai`).
+ * The real `generateText` and `streamText` of AI SDK 5, 6 and 7 through `throttleMiddleware`,
+ * against the provider simulator (OpenAI chat completions through `@ai-sdk/openai`; streams as
+ * server-sent events).
  */
 import { APICallError } from '@ai-sdk/provider';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { throttleMiddleware } from '../../src/ai-sdk/index';
 import { Limiter } from '../../src/index';
 import { startProviderSimulator } from '../../src/testing/index';
@@ -91,5 +92,65 @@ describe.each(SDK_MAJORS)('AI SDK $major: generateText through throttleMiddlewar
     expect(limiter.stats().totalRateLimits).toBe(1);
     expect(limiter.stats().pausedUntil).toBeGreaterThan(0);
     expect(limiter.stats().active).toBe(0);
+  });
+});
+
+describe.each(SDK_MAJORS)('AI SDK $major: streamText through throttleMiddleware', (sdk) => {
+  it('holds the slot while the answer streams and reconciles from the usage of its finish part', async () => {
+    // Events spread over the latency: the stream is still open when its first text arrives.
+    sim = await startProviderSimulator({ completionTokens: 10, latencyMs: 200 });
+    const limiter = new Limiter({ windows: tokenWindow(1_000_000), reconcile: 'both', warnings: false });
+    const middleware = throttleMiddleware({ limiter });
+    const activeAtFirstText: number[] = [];
+    const answer = await sdk.stream({
+      url: sim.url,
+      middleware,
+      prompt: 'stream me a sentence, please',
+      maxOutputTokens: 60,
+      onText: () => activeAtFirstText.push(limiter.stats().active),
+    });
+    expect(answer.text).toBe('sim: stream me a sentence, please');
+    expect(activeAtFirstText[0]).toBe(1);
+    const stats = limiter.stats();
+    expect(stats).toMatchObject({ active: 0, totalRequests: 1 });
+    expect(answer.totalTokens).toBeLessThan(60);
+    expect(stats.tokensInWindow).toBe(answer.totalTokens);
+    expect(sim.stats().accepted).toBe(1);
+  });
+
+  it('a stream the caller aborts midway releases its slot', async () => {
+    sim = await startProviderSimulator({ latencyMs: 400 });
+    const limiter = new Limiter({ maxConcurrent: 1, warnings: false });
+    const middleware = throttleMiddleware({ limiter });
+    const controller = new AbortController();
+    const outcome = await sdk
+      .stream({
+        url: sim.url,
+        middleware,
+        prompt: 'a long answer that the caller stops reading',
+        abortSignal: controller.signal,
+        onText: () => controller.abort(new Error('stop')),
+      })
+      .then(
+        (answer) => answer.text,
+        (error: unknown) => error,
+      );
+    // However the major reports it (a rejection, or a cut-short text), the slot is free again.
+    expect(outcome).not.toBe('sim: a long answer that the caller stops reading');
+    await vi.waitFor(() => expect(limiter.stats().active).toBe(0));
+    expect(limiter.stats().totalRequests).toBe(1);
+  });
+
+  it('streams through a wrapped provider, one slot per stream', async () => {
+    sim = await startProviderSimulator({ latencyMs: 50 });
+    const limiter = new Limiter({ maxConcurrent: 1, warnings: false });
+    const middleware = throttleMiddleware({ limiter });
+    const answers = await Promise.all(
+      ['x', 'y', 'z'].map((prompt) => sdk.stream({ url: sim!.url, middleware, prompt, viaProvider: true })),
+    );
+    expect(answers.map((a) => a.text)).toEqual(['sim: x', 'sim: y', 'sim: z']);
+    // The slot of a stream is held until its end: never two streams at the provider at once.
+    expect(sim.stats().maxInFlight).toBe(1);
+    expect(limiter.stats()).toMatchObject({ active: 0, totalRequests: 3 });
   });
 });
