@@ -272,7 +272,7 @@ function shortPrompts(n: number): ChatCompletionRequest[] {
   }));
 }
 
-function variedPrompts(n: number, seed = 7): ChatCompletionRequest[] {
+export function variedPrompts(n: number, seed = 7): ChatCompletionRequest[] {
   let x = seed;
   const rand = () => (x = (x * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
   return Array.from({ length: n }, (_, i) => {
@@ -292,7 +292,7 @@ function variedPrompts(n: number, seed = 7): ChatCompletionRequest[] {
  * (greedy, in order, ignoring concurrency), and the last group to start finishes with the
  * expected slowest of its latencies (uniform in latency ± jitter: a + (b − a)·n/(n + 1)).
  */
-function optimumMakespanMs(
+export function optimumMakespanMs(
   costs: number[],
   limit: number,
   windowMs: number,
