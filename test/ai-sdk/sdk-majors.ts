@@ -10,6 +10,9 @@ import * as ai7 from 'ai-v7';
 import { createOpenAI as createOpenAI5 } from 'ai-sdk-openai-v5';
 import { createOpenAI as createOpenAI6 } from 'ai-sdk-openai-v6';
 import { createOpenAI as createOpenAI7 } from 'ai-sdk-openai-v7';
+import { createAnthropic as createAnthropic5 } from 'ai-sdk-anthropic-v5';
+import { createAnthropic as createAnthropic6 } from 'ai-sdk-anthropic-v6';
+import { createAnthropic as createAnthropic7 } from 'ai-sdk-anthropic-v7';
 import type { ThrottleMiddleware } from '../../src/ai-sdk/index';
 
 /** One call of `generateText` or `streamText` against an OpenAI-compatible server. */
@@ -23,6 +26,8 @@ export interface SdkCall {
   abortSignal?: AbortSignal;
   /** Wrap the provider (`wrapProvider`) instead of the model (`wrapLanguageModel`). */
   viaProvider?: boolean;
+  /** Call Anthropic's messages API through `@ai-sdk/anthropic` (its provider wrapped) instead of OpenAI's. */
+  anthropic?: boolean;
   /** Streams only: called with each text delta as it arrives. */
   onText?: (text: string) => void;
 }
@@ -41,6 +46,7 @@ export interface SdkMajor {
 }
 
 const MODEL_ID = 'gpt-4o-mini';
+const ANTHROPIC_MODEL_ID = 'claude-3-5-haiku-latest';
 
 // The provider's default model is OpenAI's Responses API; the simulator serves chat completions,
 // so wrapProvider wraps a custom provider whose model is the chat one.
@@ -60,6 +66,11 @@ const sdk5: SdkMajor = {
 };
 
 function model5(call: SdkCall): ai5.LanguageModel {
+  if (call.anthropic) {
+    const anthropic = createAnthropic5({ baseURL: `${call.url}/v1`, apiKey: 'sim' });
+    const wrapped = ai5.wrapProvider({ provider: anthropic, languageModelMiddleware: call.middleware });
+    return wrapped.languageModel(ANTHROPIC_MODEL_ID);
+  }
   const chat = createOpenAI5({ baseURL: `${call.url}/v1`, apiKey: 'sim' }).chat(MODEL_ID);
   if (!call.viaProvider) return ai5.wrapLanguageModel({ model: chat, middleware: call.middleware });
   const provider = ai5.customProvider({ languageModels: { chat } });
@@ -82,6 +93,11 @@ const sdk6: SdkMajor = {
 };
 
 function model6(call: SdkCall): ai6.LanguageModel {
+  if (call.anthropic) {
+    const anthropic = createAnthropic6({ baseURL: `${call.url}/v1`, apiKey: 'sim' });
+    const wrapped = ai6.wrapProvider({ provider: anthropic, languageModelMiddleware: call.middleware });
+    return wrapped.languageModel(ANTHROPIC_MODEL_ID);
+  }
   const chat = createOpenAI6({ baseURL: `${call.url}/v1`, apiKey: 'sim' }).chat(MODEL_ID);
   if (!call.viaProvider) return ai6.wrapLanguageModel({ model: chat, middleware: call.middleware });
   const provider = ai6.customProvider({ languageModels: { chat } });
@@ -104,6 +120,11 @@ const sdk7: SdkMajor = {
 };
 
 function model7(call: SdkCall): ai7.LanguageModel {
+  if (call.anthropic) {
+    const anthropic = createAnthropic7({ baseURL: `${call.url}/v1`, apiKey: 'sim' });
+    const wrapped = ai7.wrapProvider({ provider: anthropic, languageModelMiddleware: call.middleware });
+    return wrapped.languageModel(ANTHROPIC_MODEL_ID);
+  }
   const chat = createOpenAI7({ baseURL: `${call.url}/v1`, apiKey: 'sim' }).chat(MODEL_ID);
   if (!call.viaProvider) return ai7.wrapLanguageModel({ model: chat, middleware: call.middleware });
   const provider = ai7.customProvider({ languageModels: { chat } });

@@ -154,3 +154,22 @@ describe.each(SDK_MAJORS)('AI SDK $major: streamText through throttleMiddleware'
     expect(limiter.stats()).toMatchObject({ active: 0, totalRequests: 3 });
   });
 });
+
+describe.each(SDK_MAJORS)('AI SDK $major: @ai-sdk/anthropic through throttleMiddleware', (sdk) => {
+  it('generateText and streamText on the messages API, reconciled from its usage', async () => {
+    sim = await startProviderSimulator({ completionTokens: 10, latencyMs: 50 });
+    const limiter = new Limiter({ windows: tokenWindow(1_000_000), reconcile: 'both', warnings: false });
+    const middleware = throttleMiddleware({ limiter });
+    const call = { url: sim.url, middleware, anthropic: true, maxOutputTokens: 60 };
+    const generated = await sdk.generate({ ...call, prompt: 'hello from generateText' });
+    const streamed = await sdk.stream({ ...call, prompt: 'hello from streamText' });
+    expect(generated.text).toBe('sim: hello from generateText');
+    expect(streamed.text).toBe('sim: hello from streamText');
+    expect(sim.stats().accepted).toBe(2);
+    const stats = limiter.stats();
+    expect(stats).toMatchObject({ active: 0, totalRequests: 2 });
+    expect(stats.tokensInWindow).toBe(
+      (generated.totalTokens ?? Number.NaN) + (streamed.totalTokens ?? Number.NaN),
+    );
+  });
+});
