@@ -74,8 +74,9 @@ const MAX_RATE_LIMIT_BACKOFF_MS = 60_000;
  *
  * The default estimate learns, per model, how the provider's count of a prompt (the input tokens
  * it reports) compares with the local tokenizer's: it takes a higher ratio at once and a lower
- * one slowly. Until a model's first call has reported usage, that call goes alone and the
- * model's other calls wait for it (one round trip, once), so no burst is admitted on a guess.
+ * one slowly. Until a model's first generate call has reported usage, that call goes alone and
+ * the model's other calls wait for it (one round trip, once, at most 15 s), so no burst is
+ * admitted on a guess. Streams never go alone (they would hold the others up for their length).
  *
  * @example
  * import { generateText, wrapLanguageModel } from 'ai';
@@ -108,7 +109,11 @@ export function throttleMiddleware(options: ThrottleMiddlewareOptions): Throttle
   const calibration = new PromptCalibration();
 
   /** Waits for room and takes a slot, charged the call's estimate. */
-  const acquire = async (params: AiSdkCallOptions, model: AiSdkModel): Promise<Attempt> => {
+  const acquire = async (
+    params: AiSdkCallOptions,
+    model: AiSdkModel,
+    kind: 'generate' | 'stream',
+  ): Promise<Attempt> => {
     const target = resolveLimiter();
     const signal = params.abortSignal;
     if (tokensFor) {
@@ -116,7 +121,11 @@ export function throttleMiddleware(options: ThrottleMiddlewareOptions): Throttle
       const lease = await target.acquire(signal ? { tokens, signal } : { tokens });
       return { target, lease, learn: () => {} };
     }
-    const ticket = await calibration.enter(model.modelId, signal);
+    const ticket = await calibration.enter(model.modelId, {
+      signal,
+      clock: target.clock,
+      canProbe: kind === 'generate',
+    });
     let promptTokens = 0;
     try {
       promptTokens = estimatePromptTokens(params, model.modelId);
@@ -168,7 +177,7 @@ export function throttleMiddleware(options: ThrottleMiddlewareOptions): Throttle
       params,
       model,
     }: AiSdkGenerateWrapOptions<R>): Promise<R> {
-      const attempt = await acquire(params, model);
+      const attempt = await acquire(params, model, 'generate');
       let result: R;
       try {
         result = await doGenerate();
@@ -187,7 +196,7 @@ export function throttleMiddleware(options: ThrottleMiddlewareOptions): Throttle
       params,
       model,
     }: AiSdkStreamWrapOptions<R>): Promise<R> {
-      const attempt = await acquire(params, model);
+      const attempt = await acquire(params, model, 'stream');
       let result: R;
       try {
         result = await doStream();

@@ -314,6 +314,47 @@ describe('throttleMiddleware: the estimate learns the provider’s count', () =>
     await other;
   });
 
+  it('waits for a first call at most 15 s; a stream never goes alone', async () => {
+    const clock = new FakeClock();
+    const limiter = new Limiter({ clock, warnings: false });
+    const middleware = throttleMiddleware({ limiter });
+    // A first call that never answers.
+    const hanging = middleware.wrapGenerate({
+      doGenerate: () => new Promise<never>(() => {}),
+      doStream: never,
+      params: params(prose),
+      model,
+    });
+    void hanging;
+    let sent = false;
+    const second = middleware.wrapGenerate({
+      doGenerate: async () => ((sent = true), generated(v2Usage(30, 5))),
+      doStream: never,
+      params: params(prose),
+      model,
+    });
+    await clock.advance(14_999);
+    expect(sent).toBe(false);
+    await clock.advance(1);
+    await second;
+    expect(sent).toBe(true);
+    // Streams of a model nobody has measured yet go at once, side by side.
+    const streamModel = { ...model, modelId: 'stream-only' };
+    const sources: ReadableStreamDefaultController<unknown>[] = [];
+    const openStream = () =>
+      middleware.wrapStream({
+        doGenerate: never,
+        doStream: async () => ({
+          stream: new ReadableStream<unknown>({ start: (c) => void sources.push(c) }),
+        }),
+        params: params(prose),
+        model: streamModel,
+      });
+    await Promise.all([openStream(), openStream()]);
+    expect(sources).toHaveLength(2);
+    expect(limiter.stats().active).toBe(3); // the hanging call and both streams
+  });
+
   it('scales the prompt estimate by the ratio the provider reported: up at once, down slowly', async () => {
     const limiter = new Limiter({ clock: new FakeClock(), warnings: false });
     const charged: number[] = [];
