@@ -264,7 +264,8 @@ const bottleneckStrategy = (windowMs: number, limit: number): Strategy => ({
 
 // ---- scenarios -------------------------------------------------------------------------------
 
-function shortPrompts(n: number): ChatCompletionRequest[] {
+/** `n` short chat requests (`max_tokens` 50), as the goodput request scenarios send. */
+export function shortPrompts(n: number): ChatCompletionRequest[] {
   return Array.from({ length: n }, (_, i) => ({
     model: MODEL,
     messages: [{ role: 'user', content: `Summarise item ${i}` }],

@@ -4,6 +4,7 @@
  * into bench/results.json under its `name`. Add a section by appending it to {@link EXTRA_SECTIONS}.
  */
 
+import { clientsSection } from './clients';
 import { clientsAiSdkSection } from './clients-ai-sdk';
 
 /** What a section is given by main.ts. */
@@ -23,4 +24,4 @@ export interface BenchSection {
 }
 
 /** The sections main.ts runs after redis, in this order. */
-export const EXTRA_SECTIONS: BenchSection[] = [clientsAiSdkSection];
+export const EXTRA_SECTIONS: BenchSection[] = [clientsSection, clientsAiSdkSection];

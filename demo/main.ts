@@ -8,10 +8,18 @@
  *   npm run demo -- --raw          # also print the raw stats objects (or DEMO_RAW=1)
  *   DEMO_DOCS=40 DEMO_LIMIT=20 DEMO_WINDOW_MS=1500 npm run demo   # a short run (~15 s)
  */
-import { Flow, LimiterRegistry, Node, ParallelBatchNode, ThrottledParallelBatchNode } from '../src/index';
+import OpenAI, { type ClientOptions } from 'openai';
+import {
+  Flow,
+  LimiterRegistry,
+  Node,
+  ParallelBatchNode,
+  ThrottledParallelBatchNode,
+  throttledFetch,
+} from '../src/index';
 import { costOf } from '../src/cost/index';
 import { detectRateLimit } from '../src/providers/index';
-import { chatCompletion, spawnProviderSimulator, type ChatCompletion } from '../src/testing/index';
+import { spawnProviderSimulator } from '../src/testing/index';
 import { sampleDocuments } from '../cookbook/data/sample-texts';
 import { windowText } from './format';
 import { STAGES, newMetrics, type RunMetrics, type Stage } from './metrics';
@@ -51,18 +59,17 @@ interface Shared {
   report?: string;
 }
 
-/** A reply: its text, and the response headers (returned from `exec`, they let the limiter see when each request reached the provider). */
+/** A reply: its text. */
 interface Reply {
   text: string;
-  headers?: Headers;
 }
 
-/** One call to the simulated provider, recording latency, tokens, cost and 429s. */
-function makeCall(baseUrl: string, metrics: RunMetrics) {
+/** One call to the simulated provider with the official `openai` client, recording latency, tokens, cost and 429s. */
+function makeCall(client: OpenAI, metrics: RunMetrics) {
   return async (stage: Stage, prompt: string): Promise<Reply> => {
     const started = performance.now();
     try {
-      const { data, headers } = await chatCompletion(baseUrl, {
+      const data = await client.chat.completions.create({
         model: MODEL,
         messages: [{ role: 'user', content: prompt }],
         max_tokens: 60,
@@ -70,7 +77,7 @@ function makeCall(baseUrl: string, metrics: RunMetrics) {
       metrics.latency.record(performance.now() - started);
       record(metrics, data);
       metrics.done[stage]++;
-      return { text: data.choices[0]?.message.content ?? '', headers };
+      return { text: data.choices[0]?.message.content ?? '' };
     } catch (error) {
       if (detectRateLimit(error)) metrics.rateLimited++;
       throw error;
@@ -78,7 +85,8 @@ function makeCall(baseUrl: string, metrics: RunMetrics) {
   };
 }
 
-function record(metrics: RunMetrics, data: ChatCompletion): void {
+function record(metrics: RunMetrics, data: OpenAI.ChatCompletion): void {
+  if (!data.usage) return;
   metrics.tokens += data.usage.total_tokens;
   metrics.costUsd += costOf(MODEL, data.usage);
 }
@@ -174,10 +182,10 @@ function throttledFlow(call: Call, metrics: RunMetrics, limiter: string) {
       override async prep(shared: Shared) {
         return input(shared);
       }
-      // Returning the headers with the answer lets the limiter learn from the provider's response.
+      // The client's fetch is throttledFetch on this limiter: it sees every response's headers.
       override async exec(text: string): Promise<Reply> {
         const reply = await call(stage, promptFor(stage, text));
-        return { text: answer(stage, text, reply.text), headers: reply.headers };
+        return { text: answer(stage, text, reply.text) };
       }
       override async execFallback(): Promise<Reply> {
         metrics.failed[stage]++;
@@ -196,7 +204,7 @@ function throttledFlow(call: Call, metrics: RunMetrics, limiter: string) {
 type FlowFactory = (call: Call, metrics: RunMetrics) => Flow<Shared>;
 
 /** Runs the pipeline once against a fresh simulator, with live progress; the simulator's stats are read before it closes. */
-async function runOnce(label: string, flow: FlowFactory): Promise<RunResult> {
+async function runOnce(label: string, flow: FlowFactory, clientOptions: ClientOptions): Promise<RunResult> {
   const sim = await spawnProviderSimulator({
     requestsPerWindow: REQUESTS_PER_WINDOW,
     windowMs: WINDOW_MS,
@@ -209,7 +217,8 @@ async function runOnce(label: string, flow: FlowFactory): Promise<RunResult> {
     const shared: Shared = { docs: sampleDocuments(DOCS) };
     const stop = showProgress(label, metrics, DOCS, WINDOW_MS);
     const started = performance.now();
-    await flow(makeCall(sim.url, metrics), metrics).run(shared);
+    const client = new OpenAI({ baseURL: `${sim.url}/v1`, apiKey: 'simulator', ...clientOptions });
+    await flow(makeCall(client, metrics), metrics).run(shared);
     const makespanMs = performance.now() - started;
     stop(makespanMs);
     // A failed summary is still translated and classified (as a plain pipeline would), so a document is lost if any stage failed.
@@ -237,14 +246,18 @@ async function main() {
       `${LATENCY_MS} ± ${JITTER_MS} ms latency\n`,
   );
 
-  const plain = await runOnce('unthrottled', unthrottledFlow);
+  // The plain run's tries are its nodes' (3 per item, 1 s apart): the client's own retries are off.
+  const plain = await runOnce('unthrottled', unthrottledFlow, { maxRetries: 0 });
   console.log('');
   LimiterRegistry.register('provider', {
     maxConcurrent: 50,
     maxPerWindow: REQUESTS_PER_WINDOW,
     windowMs: WINDOW_MS,
   });
-  const throttled = await runOnce('throttled', (call, metrics) => throttledFlow(call, metrics, 'provider'));
+  // The client at its default settings (2 retries), every attempt through the stages' limiter.
+  const throttled = await runOnce('throttled', (call, metrics) => throttledFlow(call, metrics, 'provider'), {
+    fetch: throttledFetch('provider'),
+  });
 
   const optimumMs = pipelineOptimumMs({
     stages: STAGES.length,

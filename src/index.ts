@@ -77,6 +77,12 @@ export type { PresetLookup, DeepReadonly } from './presets/preset-table';
 export { handleRateLimit, type RateLimitOutcome, type RateLimitContext } from './calls/rate-limit-handling';
 export { runStream, type HeldStream, type RunStreamOptions } from './calls/run-stream';
 export type { StreamUsage } from './calls/stream-usage';
+export { throttledFetch, type FetchFunction, type ThrottledFetchOptions } from './fetch/throttled-fetch';
+export {
+  useAsyncLocalStorage,
+  type AsyncLocalStorageClass,
+  type AsyncContextStorage,
+} from './util/async-context';
 
 // Errors and their guards.
 export {

@@ -1,22 +1,22 @@
 /**
- * Real SDK clients: the official `openai` and `@anthropic-ai/sdk` clients inside throttled nodes.
+ * Real SDK clients: the official `openai` and `@anthropic-ai/sdk` clients, at their default
+ * settings, inside throttled nodes.
  *
  * - Against the simulator, each client's `baseURL` points at it; with `OPENAI_API_KEY` /
  *   `ANTHROPIC_API_KEY` set, that client talks to the real API instead.
- * - `maxRetries: 0` turns the SDK's own retries off: a 429 reaches throttleflow, which pauses the
- *   node's limiter for the provider's retry-after (every call waits, not just the one that hit
- *   it) and retries the item — instead of each call retrying blindly on its own.
- * - The OpenAI node limits tokens as well as requests: `tokensFor` charges each call's estimate
- *   when it starts, and the `usage` in the response reconciles it.
- * - `exec` returns the SDK's `withResponse()` shape (`{ data, response }`): the usage is read
- *   from `data`, and the response headers say what budget the provider has left.
+ * - Each client's `fetch` is `throttledFetch(limiter)` on its node's limiter: every HTTP attempt,
+ *   the SDK's own retries (2 by default) included, goes through the limiter. Inside `exec` the
+ *   node's lease covers the first attempt, so each attempt is counted once; a 429 pauses the
+ *   limiter for the provider's retry-after, for every call.
+ * - The OpenAI limiter limits tokens as well as requests: `tokensFor` charges each call's
+ *   estimate when it starts, and the response's `usage` reconciles it (throttledFetch reads it
+ *   from a copy of the body; `exec` just returns what the SDK returns).
  *
  *   npx tsx cookbook/sdk-clients/main.ts
  */
 import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
-import { ThrottledParallelBatchNode } from '../../src/index';
-import { parseRateLimitHeaders, type ProviderRateLimitInfo } from '../../src/providers/index';
+import { Limiter, ThrottledParallelBatchNode, throttledFetch, type LimiterStats } from '../../src/index';
 import { sampleDocuments } from '../data/sample-texts';
 import { runIfMain } from '../shared/main';
 import { openProvider, providerReport, type Provider } from '../shared/provider';
@@ -29,27 +29,38 @@ interface Shared {
 }
 
 const MAX_TOKENS = 150;
-type WithResponse<T> = { data: T; response: Response };
 
-/** Summaries with the OpenAI SDK: 8 at once, 20 requests and 3000 tokens per second. */
-class OpenAiSummariseNode extends ThrottledParallelBatchNode<
-  Shared,
-  string,
-  WithResponse<OpenAI.ChatCompletion>
-> {
-  override maxConcurrent = 8;
-  override maxPerWindow = 20;
-  override windowMs = 1_000;
-  override windows = [{ resource: 'tokens', limit: 3_000, windowMs: 1_000 }];
-  override windowMarginMs = 200; // room for localhost jitter on a 1 s window
-  /** What the provider's headers said after the last call. */
-  lastBudget: ProviderRateLimitInfo | undefined;
+/** The OpenAI budget: 8 at once, 20 requests and 3000 tokens per second. */
+function openaiLimiter(): Limiter {
+  return new Limiter({
+    name: 'openai',
+    maxConcurrent: 8,
+    maxPerWindow: 20,
+    windowMs: 1_000,
+    windows: [{ resource: 'tokens', limit: 3_000, windowMs: 1_000 }],
+    windowMarginMs: 200, // room for localhost jitter on a 1 s window
+  });
+}
 
+/** The Anthropic budget: 5 at once, 10 requests per second. */
+function anthropicLimiter(): Limiter {
+  return new Limiter({
+    name: 'anthropic',
+    maxConcurrent: 5,
+    maxPerWindow: 10,
+    windowMs: 1_000,
+    windowMarginMs: 200,
+  });
+}
+
+/** Summaries with the OpenAI SDK. */
+class OpenAiSummariseNode extends ThrottledParallelBatchNode<Shared, string, OpenAI.ChatCompletion> {
   constructor(
+    limiter: Limiter,
     private readonly client: OpenAI,
     private readonly provider: Provider,
   ) {
-    super();
+    super({ limiter });
   }
 
   override async prep(shared: Shared) {
@@ -62,38 +73,29 @@ class OpenAiSummariseNode extends ThrottledParallelBatchNode<
   }
 
   override async exec(text: string) {
-    const result = await this.provider.llm.track(() =>
-      this.client.chat.completions
-        .create({
-          model: this.provider.llm.model,
-          max_tokens: MAX_TOKENS,
-          messages: [{ role: 'user', content: prompt(text) }],
-        })
-        .withResponse(),
+    return this.provider.llm.track(() =>
+      this.client.chat.completions.create({
+        model: this.provider.llm.model,
+        max_tokens: MAX_TOKENS,
+        messages: [{ role: 'user', content: prompt(text) }],
+      }),
     );
-    this.lastBudget = parseRateLimitHeaders(result.response.headers);
-    return result;
   }
 
-  override async post(shared: Shared, _texts: string[], results: WithResponse<OpenAI.ChatCompletion>[]) {
-    shared.summaries = results.map((r) => r.data.choices[0]?.message.content ?? '');
+  override async post(shared: Shared, _texts: string[], results: OpenAI.ChatCompletion[]) {
+    shared.summaries = results.map((r) => r.choices[0]?.message.content ?? '');
     return undefined;
   }
 }
 
-/** Titles with the Anthropic SDK: 5 at once, 10 requests per second. */
-class AnthropicTitleNode extends ThrottledParallelBatchNode<Shared, string, WithResponse<Anthropic.Message>> {
-  override maxConcurrent = 5;
-  override maxPerWindow = 10;
-  override windowMs = 1_000;
-  override windowMarginMs = 200;
-  lastBudget: ProviderRateLimitInfo | undefined;
-
+/** Titles with the Anthropic SDK. */
+class AnthropicTitleNode extends ThrottledParallelBatchNode<Shared, string, Anthropic.Message> {
   constructor(
+    limiter: Limiter,
     private readonly client: Anthropic,
     private readonly provider: Provider,
   ) {
-    super();
+    super({ limiter });
   }
 
   override async prep(shared: Shared) {
@@ -101,22 +103,18 @@ class AnthropicTitleNode extends ThrottledParallelBatchNode<Shared, string, With
   }
 
   override async exec(text: string) {
-    const result = await this.provider.llm.track(() =>
-      this.client.messages
-        .create({
-          model: this.provider.llm.model,
-          max_tokens: 30,
-          messages: [{ role: 'user', content: `A title for: ${text}` }],
-        })
-        .withResponse(),
+    return this.provider.llm.track(() =>
+      this.client.messages.create({
+        model: this.provider.llm.model,
+        max_tokens: 30,
+        messages: [{ role: 'user', content: `A title for: ${text}` }],
+      }),
     );
-    this.lastBudget = parseRateLimitHeaders(result.response.headers);
-    return result;
   }
 
-  override async post(shared: Shared, _texts: string[], results: WithResponse<Anthropic.Message>[]) {
+  override async post(shared: Shared, _texts: string[], results: Anthropic.Message[]) {
     shared.titles = results.map((r) =>
-      r.data.content.map((block) => (block.type === 'text' ? block.text : '')).join(''),
+      r.content.map((block) => (block.type === 'text' ? block.text : '')).join(''),
     );
     return undefined;
   }
@@ -136,8 +134,8 @@ export interface SdkClientsOptions extends Output {
 export interface SdkClientsSummary extends Summary {
   summaries: string[];
   titles: string[];
-  /** The providers' remaining budgets after the last call, from the response headers. */
-  budgets: { openai: ProviderRateLimitInfo | undefined; anthropic: ProviderRateLimitInfo | undefined };
+  /** Each limiter after the run: `totalRequests` counts every HTTP attempt once, retries included. */
+  limiters: { openai: LimiterStats; anthropic: LimiterStats };
 }
 
 export async function run(options: SdkClientsOptions = {}): Promise<SdkClientsSummary> {
@@ -165,23 +163,32 @@ export async function run(options: SdkClientsOptions = {}): Promise<SdkClientsSu
     });
     providers.push(anthropicProvider);
 
-    // The SDKs' own retries off: throttleflow sees every 429 and handles it for the whole limiter.
+    // Default settings (maxRetries 2): every attempt, retries included, goes through the limiter.
+    const limiters = { openai: openaiLimiter(), anthropic: anthropicLimiter() };
     const openaiSim = openaiProvider.simulator;
     const openai = openaiSim
-      ? new OpenAI({ baseURL: `${openaiSim.url}/v1`, apiKey: 'simulator', maxRetries: 0 })
-      : new OpenAI({ maxRetries: 0 }); // OPENAI_API_KEY from the environment
+      ? new OpenAI({
+          baseURL: `${openaiSim.url}/v1`,
+          apiKey: 'simulator',
+          fetch: throttledFetch(limiters.openai),
+        })
+      : new OpenAI({ fetch: throttledFetch(limiters.openai) }); // OPENAI_API_KEY from the environment
     const anthropicSim = anthropicProvider.simulator;
     const anthropic = anthropicSim
-      ? new Anthropic({ baseURL: anthropicSim.url, apiKey: 'simulator', maxRetries: 0 })
-      : new Anthropic({ maxRetries: 0 }); // ANTHROPIC_API_KEY from the environment
+      ? new Anthropic({
+          baseURL: anthropicSim.url,
+          apiKey: 'simulator',
+          fetch: throttledFetch(limiters.anthropic),
+        })
+      : new Anthropic({ fetch: throttledFetch(limiters.anthropic) }); // ANTHROPIC_API_KEY from the environment
 
     out.title(
       `sdk-clients: ${items} texts through the openai SDK and ${items} through @anthropic-ai/sdk, concurrently`,
     );
     const started = performance.now();
     const shared: Shared = { texts: sampleDocuments(items) };
-    const summarise = new OpenAiSummariseNode(openai, openaiProvider);
-    const title = new AnthropicTitleNode(anthropic, anthropicProvider);
+    const summarise = new OpenAiSummariseNode(limiters.openai, openai, openaiProvider);
+    const title = new AnthropicTitleNode(limiters.anthropic, anthropic, anthropicProvider);
     await Promise.all([summarise.run(shared), title.run(shared)]);
     const elapsedMs = performance.now() - started;
 
@@ -191,8 +198,8 @@ export async function run(options: SdkClientsOptions = {}): Promise<SdkClientsSu
     out.results('anthropic titles', titles, 2);
     out.stats('openai node', summarise.stats);
     out.stats('anthropic node', title.stats);
-    out.stats('openai headers after the last call', summarise.lastBudget ?? {});
-    out.stats('anthropic headers after the last call', title.lastBudget ?? {});
+    out.stats('openai limiter', limiters.openai.stats());
+    out.stats('anthropic limiter', limiters.anthropic.stats());
     const done = summaries.filter((s) => s.length > 0).length + titles.filter((t) => t.length > 0).length;
     const summary: SdkClientsSummary = {
       example: 'sdk-clients',
@@ -204,7 +211,7 @@ export async function run(options: SdkClientsOptions = {}): Promise<SdkClientsSu
       stats: { openaiNode: summarise.stats, anthropicNode: title.stats },
       summaries,
       titles,
-      budgets: { openai: summarise.lastBudget, anthropic: title.lastBudget },
+      limiters: { openai: limiters.openai.stats(), anthropic: limiters.anthropic.stats() },
     };
     out.summary(summary);
     return summary;

@@ -1,4 +1,5 @@
 import type { Lease } from '../limits/lease';
+import { LeaseOffer, withLeaseOffered } from '../limits/lease-hand-off';
 import type { AcquireOptions, Limiter } from '../limits/limiter';
 import { isBrokenCircuitError } from '../resilience/broken-circuit-error';
 import type { Attempt, AttemptCounts, AttemptOutcome, AttemptTiming } from './call-outcome';
@@ -48,10 +49,13 @@ export async function attemptThroughLimiter<T>(
     durationMs: limiter.clock.now() - lease.startedAtMs,
   });
 
+  // A throttledFetch on this limiter inside the call takes the lease for its first HTTP attempt,
+  // so the attempt is counted once (see LeaseOffer for who releases it).
+  const offer = new LeaseOffer(limiter, lease);
   let value: T;
   try {
     value = await guardedCall(
-      (s) => call({ ...counts, lease, signal: s }),
+      (s) => withLeaseOffered(offer, () => call({ ...counts, lease, signal: s })),
       setup.guards,
       signal,
       limiter.clock,
@@ -59,12 +63,12 @@ export async function attemptThroughLimiter<T>(
   } catch (error) {
     // Observed before the release: the response tells when the request reached the provider.
     observeQuietly(setup, error, lease);
-    lease.release();
+    if (offer.settle()) lease.release();
     return classifyFailure(error, limiter, counts, setup, timing());
   }
   const tokensUsed = readUsage(setup, value);
   observeQuietly(setup, value, lease);
-  lease.release(tokensUsed === undefined ? undefined : { tokens: tokensUsed });
+  if (offer.settle()) lease.release(tokensUsed === undefined ? undefined : { tokens: tokensUsed });
   return { kind: 'ok', value, tokensUsed, timing: timing() };
 }
 

@@ -58,10 +58,12 @@ export function noTokensCharged(name: string, windows: readonly ResolvedWindow[]
 export function noProviderHeaders(name: string, calls: number): string {
   return (
     `Limiter '${name}' has served ${calls} calls without seeing the headers of any response or error, so it cannot ` +
-    "tell when its requests reached the provider, nor the provider's own limits and remaining budget. Return the " +
-    "whole response from the call (an SDK's withResponse() result, a fetch Response, or { data, headers }) so a " +
-    'throttled node or fallback chain observes it, or call limiter.observe(response, { lease }) yourself before the ' +
-    `release. If this API sends no headers, set warnings: false. See ${docsOf('NO_PROVIDER_HEADERS')}`
+    "tell when its requests reached the provider, nor the provider's own limits and remaining budget. Give the " +
+    'SDK client throttledFetch(limiter) as its fetch (new OpenAI({ fetch: throttledFetch(limiter) })): it sees every ' +
+    "attempt's headers, retries included. Or return the whole response from the call (an SDK's withResponse() " +
+    'result, a fetch Response, or { data, headers }) so a throttled node or fallback chain observes it, or call ' +
+    'limiter.observe(response, { lease }) yourself before the release. If this API sends no headers, set ' +
+    `warnings: false. See ${docsOf('NO_PROVIDER_HEADERS')}`
   );
 }
 

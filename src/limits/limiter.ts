@@ -7,6 +7,7 @@ import { InvalidOptionError } from '../validation/options';
 import { CostTable } from './acquire-costs';
 import { InlineAdmission } from './inline-admission';
 import { Lease, type LeaseOwner, type LeaseUsage } from './lease';
+import { LeaseOffer, withLeaseOffered } from './lease-hand-off';
 import type { LimiterEvents } from './limiter-events';
 import { LimiterFeedbackTarget } from './limiter-feedback';
 import {
@@ -334,14 +335,17 @@ export class Limiter extends EventEmitter<LimiterEvents> implements LeaseOwner {
     fn: (lease: Lease) => T | PromiseLike<T>,
     options: RunOptions<T> | undefined,
   ): Promise<T> {
+    // A throttledFetch on this limiter inside fn takes the lease for its first HTTP attempt.
+    const offer = new LeaseOffer(this, lease);
     let result: T;
     try {
-      result = await fn(lease);
+      result = await withLeaseOffered(offer, () => fn(lease));
     } catch (error) {
-      lease.release();
+      if (offer.settle()) lease.release();
       throw error;
     }
     const usageOf = options?.usageOf;
+    if (!offer.settle()) return result;
     if (!usageOf) {
       lease.release();
       return result;

@@ -30,6 +30,7 @@ const LAYER: Record<string, number> = {
   calls: 5,
   routing: 6,
   throttled: 6,
+  fetch: 6,
   // Adapters: published at their own subpaths, free to use anything below them.
   testing: 7,
   'stores/redis': 7,
