@@ -13,6 +13,7 @@ export default defineConfig({
     redis: 'src/stores/redis/index.ts',
     otel: 'src/observability/otel.ts',
     bullmq: 'src/bullmq/index.ts',
+    'ai-sdk': 'src/ai-sdk/index.ts',
     // spawnProviderSimulator starts this file in a child process, from the same folder.
     'simulator-process': 'src/testing/simulator-process.ts',
   },

@@ -273,7 +273,7 @@ export function shortPrompts(n: number): ChatCompletionRequest[] {
   }));
 }
 
-function variedPrompts(n: number, seed = 7): ChatCompletionRequest[] {
+export function variedPrompts(n: number, seed = 7): ChatCompletionRequest[] {
   let x = seed;
   const rand = () => (x = (x * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
   return Array.from({ length: n }, (_, i) => {

@@ -8,6 +8,7 @@ import { distributedSection } from './distributed';
 import { bigBatchSection } from './big-batch';
 import { routingSection } from './routing';
 import { clientsSection } from './clients';
+import { clientsAiSdkSection } from './clients-ai-sdk';
 
 /** What a section is given by main.ts. */
 export interface BenchContext {
@@ -30,5 +31,6 @@ export const EXTRA_SECTIONS: BenchSection[] = [
   bigBatchSection,
   routingSection,
   clientsSection,
+  clientsAiSdkSection,
   distributedSection,
 ];

@@ -37,6 +37,7 @@ const LAYER: Record<string, number> = {
   'observability/otel': 7,
   // An adapter over the Redis adapter: BullMQ jobs whose errors are the Redis store's.
   bullmq: 8,
+  'ai-sdk': 7,
   // The root entry re-exports.
   index: 9,
 };

@@ -16,6 +16,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { LimiterRegistry } from '../../src/index';
 import { run as adaptiveNode } from '../../cookbook/adaptive-node/main';
+import { run as aiSdk } from '../../cookbook/ai-sdk/main';
 import { run as basicTranslation } from '../../cookbook/basic-translation/main';
 import { run as flowThrottling } from '../../cookbook/flow-throttling/main';
 import { run as modelFallback } from '../../cookbook/model-fallback/main';
@@ -259,6 +260,18 @@ describe('cookbook examples (short runs against the provider simulator)', () => 
     expect(s.limiters.internal_api).toMatchObject({ maxConcurrent: 20, totalRequests: 6 });
     expect(s.limiters.my_api).toMatchObject({ maxConcurrent: 10, totalRequests: 12 });
     expect(s.lazyInstances).toBe(1);
+  });
+
+  it('ai-sdk: generateText and streamText through throttleMiddleware, every attempt through the limiter', async () => {
+    const s = await aiSdk({ ...quiet, items: 20, streams: 3 });
+    expectComplete(s, 23);
+    const openai = provider(s, 'openai');
+    // Limits known: 0 × 429 expected, at most one burst of a window's requests allowed (see the top).
+    expect(openai.rateLimited).toBeLessThanOrEqual(20);
+    // Every HTTP attempt the SDK made, its retries included, took a slot.
+    expect(s.stats.limiter).toMatchObject({ active: 0, totalRequests: openai.calls });
+    s.summaries.forEach((t, i) => expect(t).toContain(`#${i} `));
+    s.streamed.forEach((t, i) => expect(t).toContain(`#${20 + i} `));
   });
 
   it('sdk-clients: the openai and anthropic SDKs at default settings on throttledFetch, each attempt counted once, windows respected', async () => {

@@ -38,6 +38,7 @@ const ENTRY_POINTS: Record<string, string> = {
   'throttleflow/redis': join(root, 'src/stores/redis/index.ts'),
   'throttleflow/otel': join(root, 'src/observability/otel.ts'),
   'throttleflow/bullmq': join(root, 'src/bullmq/index.ts'),
+  'throttleflow/ai-sdk': join(root, 'src/ai-sdk/index.ts'),
 };
 
 /** Placeholders the guides may use without declaring them. */

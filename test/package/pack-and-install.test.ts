@@ -27,6 +27,7 @@ const ENTRY_POINTS: Record<string, string> = {
   'throttleflow/redis': 'RedisStore',
   'throttleflow/otel': 'instrument',
   'throttleflow/bullmq': 'QueueBatchFlow',
+  'throttleflow/ai-sdk': 'throttleMiddleware',
 };
 
 /** The root keeps to what a pipeline is built from; building blocks live at subpaths. */
@@ -208,6 +209,7 @@ import { FakeClock } from 'throttleflow/testing';
 import { RedisStore, type RedisStoreOptions } from 'throttleflow/redis';
 import { instrument, type InstrumentOptions } from 'throttleflow/otel';
 import { FlowWorker, QueueBatchFlow, type QueueBatchFlowOptions } from 'throttleflow/bullmq';
+import { throttleMiddleware, type ThrottleMiddleware } from 'throttleflow/ai-sdk';
 
 interface Shared { texts: string[]; out?: string[] }
 class Upper extends ThrottledParallelBatchNode<Shared, string, string> {
@@ -227,8 +229,9 @@ const snapshot: LatencySnapshot = new LatencyHistogram().snapshot();
 const redisOptions: RedisStoreOptions | undefined = undefined;
 const otelOptions: InstrumentOptions = { tracer: null, meter: null };
 const queueOptions: QueueBatchFlowOptions = { queue: 'q', connection: { host: '127.0.0.1' }, runId: 'r' };
+const middleware: ThrottleMiddleware = throttleMiddleware({ limiter: 'openai' });
 void new Upper({ maxConcurrent: 2 }); void new Node(2, 1);
-void [n, signal, tokens, tokenizer, state, chain, snapshot, redisOptions, otelOptions, RedisStore, instrument, queueOptions, FlowWorker, QueueBatchFlow];
+void [n, signal, tokens, tokenizer, state, chain, snapshot, redisOptions, otelOptions, RedisStore, instrument, queueOptions, FlowWorker, QueueBatchFlow, middleware];
 // @ts-expect-error maxConcurrent is a number
 new Limiter({ maxConcurrent: 'ten' });
 `;
