@@ -1,0 +1,57 @@
+/**
+ * A limiter on a store shared across processes counts the requests it started before any
+ * response came back from their responses' arrival (no headers needed); later ones from their start.
+ */
+import { describe, expect, it } from 'vitest';
+import { Limiter } from '../../src/limits/limiter';
+import { MemoryStore } from '../../src/stores/memory-store';
+import type { Store, StoreHandle, WindowSpec } from '../../src/stores/store';
+import { FakeClock } from '../../src/testing/fake-clock';
+
+/** A memory store that says it is shared across processes, as RedisStore does. */
+class SharedMemoryStore implements Store {
+  private readonly inner = new MemoryStore();
+  constructor(private readonly shared: boolean) {}
+  bind(name: string, windows: readonly WindowSpec[]): StoreHandle {
+    const handle = this.inner.bind(name, windows);
+    return Object.assign(Object.create(handle) as StoreHandle, { sharedAcrossProcesses: this.shared });
+  }
+}
+
+async function starts(shared: boolean): Promise<number[]> {
+  const clock = new FakeClock();
+  const limiter = new Limiter({
+    clock,
+    store: new SharedMemoryStore(shared),
+    maxPerWindow: 2,
+    windowMs: 1000,
+    windowMarginMs: 0,
+  });
+  const started: number[] = [];
+  // Two calls of a cold burst (300 and 500 ms round trips), then three more.
+  const durations = [300, 500, 400, 100, 100];
+  const all = Promise.all(
+    durations.map((ms) =>
+      limiter.run(async () => {
+        started.push(clock.now());
+        await clock.sleep(ms);
+      }),
+    ),
+  );
+  await clock.runAll();
+  await all;
+  return started;
+}
+
+describe('cold-start arrival bound', () => {
+  it('shared store: the first burst counts from its responses, later requests from their start', async () => {
+    // 0, 0 cold (released at 300 and 500: counted from then) → the third starts at 1300, the
+    // fourth at 1500; the third started after a response came back, so it counts from 1300 even
+    // though it ends at 1700: the fifth starts at 2300.
+    expect(await starts(true)).toEqual([0, 0, 1300, 1500, 2300]);
+  });
+
+  it('memory store (one process): every entry counts from its start, exactly as before', async () => {
+    expect(await starts(false)).toEqual([0, 0, 1000, 1000, 2000]);
+  });
+});
