@@ -51,6 +51,34 @@ describe('cold-start arrival bound', () => {
     expect(await starts(true)).toEqual([0, 0, 1300, 1500, 2300]);
   });
 
+  it('shared store: a burst after connections went idle (> 4 s without a response) is cold again', async () => {
+    const clock = new FakeClock();
+    const limiter = new Limiter({
+      clock,
+      store: new SharedMemoryStore(true),
+      maxPerWindow: 1,
+      windowMs: 1000,
+      windowMarginMs: 0,
+    });
+    const started: number[] = [];
+    const call = (ms: number) =>
+      limiter.run(async () => {
+        started.push(clock.now());
+        await clock.sleep(ms);
+      });
+    const first = Promise.all([call(300), call(100)]);
+    await clock.runAll();
+    await first;
+    // 0 (cold, counts from 300) → 1300 (warm: released at 1400, counts from 1300).
+    expect(started).toEqual([0, 1300]);
+    await clock.advance(10_000 - clock.now());
+    const second = Promise.all([call(600), call(100)]);
+    await clock.runAll();
+    await second;
+    // 10 000 is 8.6 s after the last response: cold again, counted from 10 600.
+    expect(started).toEqual([0, 1300, 10_000, 11_600]);
+  });
+
   it('memory store (one process): every entry counts from its start, exactly as before', async () => {
     expect(await starts(false)).toEqual([0, 0, 1000, 1000, 2000]);
   });
