@@ -79,12 +79,10 @@ export async function startPrivateCluster(basePort = 7100): Promise<PrivateClust
     throw new Error(`private cluster not ok (seen from ${port}) within ${timeoutMs} ms`);
   };
   await waitOk(ports[0]!);
-  // Replicas attached: a failover needs them.
-  for (let i = 0; i < 200; i++) {
-    const slaves = cli(ports[0]!, 'cluster', 'nodes')
-      .split('\n')
-      .filter((l) => l.includes('slave')).length;
-    if (slaves >= 3) break;
+  // Replicas attached and synced (a replica that never synced cannot be promoted).
+  for (let i = 0; i < 300; i++) {
+    const synced = ports.filter((p) => cli(p, 'info', 'replication').includes('master_link_status:up'));
+    if (synced.length >= 3) break;
     await sleep(100);
   }
   const kill = async (port: number) => {
