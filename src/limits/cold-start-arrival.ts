@@ -6,15 +6,16 @@ import type { Lease } from './lease';
  */
 const CONNECTIONS_CLOSED_AFTER_IDLE_MS = 4_000;
 
-/** Idle spans remembered (leases that span more of them are minutes long: their start no longer matters). */
-const MAX_COLD_SPANS = 8;
+/** Idle connections remembered (more than any pool keeps open). */
+const MAX_IDLE_CONNECTIONS = 10_000;
 
 /**
  * Bounds when a cold request reached the provider when no response says so (a call that returns
  * only its parsed body, an SDK that hides the headers).
  *
- * A request started before any response came back, or after a pause long enough for idle
- * connections to close, travels on a connection opened for it: a burst of them reaches the
+ * A request started when no connection is idle — before any response came back, more at once
+ * than responses have freed, or after a pause long enough for idle connections to close —
+ * travels on a connection opened for it: a burst of them reaches the
  * provider up to a second or two after its leases were granted (TCP set-up on a busy event loop;
  * measured 0.3–2 s on a loaded 2-core machine), far beyond the window's safety margin, while the
  * provider's window counts them from their arrival. One window later our log frees their slots
@@ -23,35 +24,37 @@ const MAX_COLD_SPANS = 8;
  * bound, and its window entries count from then (the lease's `arrivalLagMs`), in every process
  * sharing the store. It costs at most one round trip per burst after idle.
  *
- * Requests started while responses keep coming back reuse warm connections and keep the static
+ * Requests that find a connection freed by a response (within the idle timeout) keep the static
  * margin; a response that carries the provider's processing time (see `observe`) gives a tighter
  * bound and is preferred.
  */
 export class ColdStartArrival {
-  /** Clock reading of the latest release (undefined: none yet, every lease in flight is cold). */
-  private lastReleaseAtMs: number | undefined = undefined;
   /**
-   * Closed spans of time in which a start was cold (from when connections had closed until the
-   * next release), newest last; the open one after the latest release is implied.
+   * When each connection a response freed became idle, oldest first: a start reuses one (warm)
+   * while any is left that has not been idle long enough to be closed; otherwise it opens one (cold).
    */
-  private readonly coldSpans: { fromMs: number; toMs: number }[] = [];
+  private readonly idleSinceMs: number[] = [];
+  private readonly coldLeases = new WeakSet<Lease>();
+
+  /** Called when `lease` is granted: does its request find an idle connection? */
+  onStart(lease: Lease): void {
+    const idle = this.idleSinceMs;
+    const closedBeforeMs = lease.startedAtMs - CONNECTIONS_CLOSED_AFTER_IDLE_MS;
+    let closed = 0;
+    while (closed < idle.length && idle[closed]! < closedBeforeMs) closed++;
+    if (closed > 0) idle.splice(0, closed);
+    if (idle.length > 0) idle.pop();
+    else this.coldLeases.add(lease);
+  }
 
   /**
    * The arrival lag to assume for `lease`, released now without an arrival bound of its own;
-   * undefined when it needs none (it started while responses were coming back).
+   * undefined when it needs none (its request went out on a connection already open).
    */
   arrivalLagFor(lease: Lease, nowMs: number): number | undefined {
-    const last = this.lastReleaseAtMs;
-    const coldFromMs =
-      last === undefined ? Number.NEGATIVE_INFINITY : last + CONNECTIONS_CLOSED_AFTER_IDLE_MS;
-    if (nowMs > coldFromMs) {
-      this.coldSpans.push({ fromMs: coldFromMs, toMs: nowMs });
-      // A lease outlives a few idle spans only when it runs for many seconds: its lag is then moot.
-      if (this.coldSpans.length > MAX_COLD_SPANS) this.coldSpans.shift();
-    }
-    this.lastReleaseAtMs = nowMs;
-    const started = lease.startedAtMs;
-    if (!this.coldSpans.some((span) => started >= span.fromMs && started < span.toMs)) return undefined;
+    if (this.idleSinceMs.length < MAX_IDLE_CONNECTIONS) this.idleSinceMs.push(nowMs);
+    if (!this.coldLeases.has(lease)) return undefined;
+    this.coldLeases.delete(lease);
     const roundTripMs = nowMs - lease.chargedAtMs;
     return roundTripMs > 0 ? roundTripMs : undefined;
   }

@@ -365,6 +365,12 @@ export class Limiter extends EventEmitter<LimiterEvents> implements LeaseOwner {
   private start(options: AcquireOptions | undefined): Lease | Promise<Lease> {
     if (this.draining) throw new ShutdownError(this.name);
     const costs = options === undefined ? this.costs.defaultCosts : this.costs.of(options);
-    return this.room.admission.start(costs, options);
+    const started = this.room.admission.start(costs, options);
+    const coldStart = this.coldStart;
+    if (coldStart) {
+      if (started instanceof Lease) coldStart.onStart(started);
+      else started.then((lease) => coldStart.onStart(lease), noop);
+    }
+    return started;
   }
 }

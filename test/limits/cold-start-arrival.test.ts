@@ -79,6 +79,30 @@ describe('cold-start arrival bound', () => {
     expect(started).toEqual([0, 1300, 10_000, 11_600]);
   });
 
+  it('shared store: only as many starts are warm as responses freed connections', async () => {
+    const clock = new FakeClock();
+    const limiter = new Limiter({
+      clock,
+      store: new SharedMemoryStore(true),
+      maxPerWindow: 3,
+      windowMs: 1000,
+      windowMarginMs: 0,
+    });
+    const started: number[] = [];
+    const call = (ms: number) =>
+      limiter.run(async () => {
+        started.push(clock.now());
+        await clock.sleep(ms);
+      });
+    const a = call(100); // cold: counted from 100
+    await clock.advance(200);
+    // B reuses A's connection (counted from 200), C opens one (counted from its response at 700).
+    const rest = Promise.all([call(500), call(500), call(10), call(10), call(10)]);
+    await clock.runAll();
+    await Promise.all([a, rest]);
+    expect(started).toEqual([0, 200, 200, 1100, 1200, 1700]);
+  });
+
   it('memory store (one process): every entry counts from its start, exactly as before', async () => {
     expect(await starts(false)).toEqual([0, 0, 1000, 1000, 2000]);
   });
