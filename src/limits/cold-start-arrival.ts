@@ -6,6 +6,12 @@ import type { Lease } from './lease';
  */
 const CONNECTIONS_CLOSED_AFTER_IDLE_MS = 4_000;
 
+/**
+ * Largest arrival lag assumed, as a fraction of the shortest window (as for a lag read from the
+ * headers): a long call (a stream, a slow model) must not hold its slot for most of a window.
+ */
+const MAX_LAG_FRACTION = 0.1;
+
 /** Idle connections remembered (more than any pool keeps open). */
 const MAX_IDLE_CONNECTIONS = 10_000;
 
@@ -22,7 +28,8 @@ const MAX_IDLE_CONNECTIONS = 10_000;
  * while the provider's still holds them, and the next burst meets 429s, each costing its retry a
  * whole window. Such a request arrived no later than its response came back: that is its arrival
  * bound, and its window entries count from then (the lease's `arrivalLagMs`), in every process
- * sharing the store. It costs at most one round trip per burst after idle.
+ * sharing the store (at most a tenth of the shortest window, as for a lag read from headers). It
+ * costs at most one round trip per burst after idle.
  *
  * Requests that find a connection freed by a response (within the idle timeout) keep the static
  * margin; a response that carries the provider's processing time (see `observe`) gives a tighter
@@ -35,6 +42,12 @@ export class ColdStartArrival {
    */
   private readonly idleSinceMs: number[] = [];
   private readonly coldLeases = new WeakSet<Lease>();
+  private readonly maxLagMs: number;
+
+  /** `shortestWindowMs`: the shortest configured window of the limiter (bounds the lag assumed). */
+  constructor(shortestWindowMs: number) {
+    this.maxLagMs = MAX_LAG_FRACTION * shortestWindowMs;
+  }
 
   /** Called when `lease` is granted: does its request find an idle connection? */
   onStart(lease: Lease): void {
@@ -56,6 +69,6 @@ export class ColdStartArrival {
     if (!this.coldLeases.has(lease)) return undefined;
     this.coldLeases.delete(lease);
     const roundTripMs = nowMs - lease.chargedAtMs;
-    return roundTripMs > 0 ? roundTripMs : undefined;
+    return roundTripMs > 0 ? Math.min(roundTripMs, this.maxLagMs) : undefined;
   }
 }

@@ -94,7 +94,10 @@ export class Limiter extends EventEmitter<LimiterEvents> implements LeaseOwner {
     this.minMarginMs = Math.min(...this.windows.map((w) => w.windowMs - w.configuredWindowMs));
     this.costs = new CostTable(this.name, this.windows);
     const handle: StoreHandle = (o.store ?? new MemoryStore()).bind(this.name, this.windows);
-    this.coldStart = handle.sharedAcrossProcesses === true ? new ColdStartArrival() : undefined;
+    this.coldStart =
+      handle.sharedAcrossProcesses === true && this.windows.length > 0
+        ? new ColdStartArrival(Math.min(...this.windows.map((w) => w.configuredWindowMs)))
+        : undefined;
     this.room = new WaitingRoom(
       this,
       this.name,

@@ -24,12 +24,12 @@ async function starts(shared: boolean): Promise<number[]> {
     clock,
     store: new SharedMemoryStore(shared),
     maxPerWindow: 2,
-    windowMs: 1000,
+    windowMs: 3000,
     windowMarginMs: 0,
   });
   const started: number[] = [];
-  // Two calls of a cold burst (300 and 500 ms round trips), then three more.
-  const durations = [300, 500, 400, 100, 100];
+  // Two calls of a cold burst (200 and 300 ms round trips), then three more.
+  const durations = [200, 300, 400, 100, 100];
   const all = Promise.all(
     durations.map((ms) =>
       limiter.run(async () => {
@@ -45,10 +45,10 @@ async function starts(shared: boolean): Promise<number[]> {
 
 describe('cold-start arrival bound', () => {
   it('shared store: the first burst counts from its responses, later requests from their start', async () => {
-    // 0, 0 cold (released at 300 and 500: counted from then) → the third starts at 1300, the
-    // fourth at 1500; the third started after a response came back, so it counts from 1300 even
-    // though it ends at 1700: the fifth starts at 2300.
-    expect(await starts(true)).toEqual([0, 0, 1300, 1500, 2300]);
+    // 0, 0 cold (released at 200 and 300: counted from then) → the third starts at 3200, the
+    // fourth at 3300; both find a connection freed by a response, so the third counts from 3200
+    // although it ends at 3600: the fifth starts at 6200.
+    expect(await starts(true)).toEqual([0, 0, 3200, 3300, 6200]);
   });
 
   it('shared store: a burst after connections went idle (> 4 s without a response) is cold again', async () => {
@@ -57,7 +57,7 @@ describe('cold-start arrival bound', () => {
       clock,
       store: new SharedMemoryStore(true),
       maxPerWindow: 1,
-      windowMs: 1000,
+      windowMs: 3000,
       windowMarginMs: 0,
     });
     const started: number[] = [];
@@ -69,14 +69,15 @@ describe('cold-start arrival bound', () => {
     const first = Promise.all([call(300), call(100)]);
     await clock.runAll();
     await first;
-    // 0 (cold, counts from 300) → 1300 (warm: released at 1400, counts from 1300).
-    expect(started).toEqual([0, 1300]);
+    // 0 (cold, counts from 300) → 3300 (warm: released at 3400, counts from 3300).
+    expect(started).toEqual([0, 3300]);
     await clock.advance(10_000 - clock.now());
     const second = Promise.all([call(600), call(100)]);
     await clock.runAll();
     await second;
-    // 10 000 is 8.6 s after the last response: cold again, counted from 10 600.
-    expect(started).toEqual([0, 1300, 10_000, 11_600]);
+    // 10 000 is 6.6 s after the last response: cold again, counted from its response at 10 600
+    // but at most a tenth of the window (300 ms) late: from 10 300.
+    expect(started).toEqual([0, 3300, 10_000, 13_300]);
   });
 
   it('shared store: only as many starts are warm as responses freed connections', async () => {
@@ -85,7 +86,7 @@ describe('cold-start arrival bound', () => {
       clock,
       store: new SharedMemoryStore(true),
       maxPerWindow: 3,
-      windowMs: 1000,
+      windowMs: 10_000,
       windowMarginMs: 0,
     });
     const started: number[] = [];
@@ -100,10 +101,10 @@ describe('cold-start arrival bound', () => {
     const rest = Promise.all([call(500), call(500), call(10), call(10), call(10)]);
     await clock.runAll();
     await Promise.all([a, rest]);
-    expect(started).toEqual([0, 200, 200, 1100, 1200, 1700]);
+    expect(started).toEqual([0, 200, 200, 10_100, 10_200, 10_700]);
   });
 
   it('memory store (one process): every entry counts from its start, exactly as before', async () => {
-    expect(await starts(false)).toEqual([0, 0, 1000, 1000, 2000]);
+    expect(await starts(false)).toEqual([0, 0, 3000, 3000, 6000]);
   });
 });
