@@ -8,7 +8,7 @@
  */
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import { RateLimiterRedis } from 'rate-limiter-flexible';
 import { Limiter } from '../src/limits/limiter';
 import { RedisStore } from '../src/stores/redis/index';
@@ -23,6 +23,8 @@ export type RedisContender = 'throttleflow' | 'throttleflow-store' | 'rate-limit
 /** One measurement: `ops` acquires in `ms` from `processes` processes. */
 export interface RedisBenchRow {
   contender: RedisContender;
+  /** Where: the single Redis, or the Redis Cluster. */
+  on: 'redis' | 'cluster';
   processes: number;
   ops: number;
   ms: number;
@@ -36,6 +38,10 @@ export interface RedisBenchResult {
   ratio: Record<string, number>;
   /** The RedisStore handle called concurrently ÷ rate-limiter-flexible, by process count. */
   storeRatio: Record<string, number>;
+  /** On the cluster: throttleflow (Limiter) ÷ rate-limiter-flexible, by process count. */
+  clusterRatio?: Record<string, number>;
+  /** throttleflow (Limiter) on the cluster ÷ on the single Redis, by process count (target ≥ 0.8). */
+  clusterVsSingle?: Record<string, number>;
 }
 
 /** Options of {@link benchRedis}. */
@@ -50,6 +56,11 @@ export interface RedisBenchOptions {
   concurrency?: number;
   /** Process counts to measure. @default [1, 3] */
   processes?: number[];
+  /**
+   * Cluster nodes: also measure the Limiter and rate-limiter-flexible on this Redis Cluster.
+   * @default undefined (process.env.REDIS_CLUSTER_NODES, e.g. `127.0.0.1:7000,127.0.0.1:7001`)
+   */
+  clusterNodes?: { host: string; port: number }[];
 }
 
 const THIS_FILE = fileURLToPath(import.meta.url);
@@ -63,6 +74,8 @@ const LABELS: Record<RedisContender, string> = {
 interface ChildSpec {
   contender: RedisContender;
   url: string;
+  /** Cluster nodes: a `Cluster` client instead of `url`. */
+  cluster?: { host: string; port: number }[];
   prefix: string;
   durationMs: number;
   warmupMs: number;
@@ -78,7 +91,7 @@ async function measure(
   go: Promise<void> = Promise.resolve(),
   onReady: () => void = () => {},
 ): Promise<{ ops: number; ms: number }> {
-  const client = new Redis(spec.url);
+  const client = spec.cluster ? new Cluster(spec.cluster) : new Redis(spec.url);
   let op: () => Promise<void>;
   let close = async () => {};
   if (spec.contender === 'throttleflow') {
@@ -185,27 +198,61 @@ export async function benchRedis(options: RedisBenchOptions = {}): Promise<Redis
   const concurrency = options.concurrency ?? 64;
   const prefix = `tf-bench:${process.pid}:${Date.now().toString(36)}:`;
   const rows: RedisBenchRow[] = [];
-  for (const processes of options.processes ?? [1, 3]) {
-    for (const contender of ['throttleflow', 'throttleflow-store', 'rate-limiter-flexible'] as const) {
-      const spec: ChildSpec = {
-        contender,
-        url,
-        prefix: `${prefix}${processes}p:`,
-        durationMs,
-        warmupMs,
-        concurrency,
-      };
-      const { ops, ms } = processes === 1 ? await measure(spec) : await measureInProcesses(spec, processes);
-      rows.push({ contender, processes, ops, ms, opsPerSec: (ops / ms) * 1000 });
+  const cluster = options.clusterNodes ?? clusterNodesFromEnv() ?? (await localClusterNodes());
+  if (!cluster)
+    console.log('No Redis Cluster on 127.0.0.1:7000 (or REDIS_CLUSTER_NODES): cluster rows skipped');
+  const targets = [
+    { on: 'redis' as const, cluster: undefined },
+    ...(cluster ? [{ on: 'cluster' as const, cluster }] : []),
+  ];
+  for (const target of targets) {
+    for (const processes of options.processes ?? [1, 3]) {
+      // On the cluster: the Limiter and rate-limiter-flexible (the handle row is the single Redis's story).
+      const contenders =
+        target.on === 'redis'
+          ? (['throttleflow', 'throttleflow-store', 'rate-limiter-flexible'] as const)
+          : (['throttleflow', 'rate-limiter-flexible'] as const);
+      for (const contender of contenders) {
+        const spec: ChildSpec = {
+          contender,
+          url,
+          ...(target.cluster ? { cluster: target.cluster } : {}),
+          prefix: `${prefix}${target.on}:${processes}p:`,
+          durationMs,
+          warmupMs,
+          concurrency,
+        };
+        const { ops, ms } = processes === 1 ? await measure(spec) : await measureInProcesses(spec, processes);
+        rows.push({ contender, on: target.on, processes, ops, ms, opsPerSec: (ops / ms) * 1000 });
+      }
     }
   }
   const ratio: Record<string, number> = {};
   const storeRatio: Record<string, number> = {};
+  const clusterRatio: Record<string, number> = {};
+  const clusterVsSingle: Record<string, number> = {};
   for (const processes of new Set(rows.map((r) => r.processes))) {
-    const find = (c: RedisContender) =>
-      rows.find((r) => r.processes === processes && r.contender === c)!.opsPerSec;
+    const find = (c: RedisContender, on: 'redis' | 'cluster' = 'redis') =>
+      rows.find((r) => r.processes === processes && r.contender === c && r.on === on)?.opsPerSec ?? NaN;
     ratio[`${processes}p`] = find('throttleflow') / find('rate-limiter-flexible');
     storeRatio[`${processes}p`] = find('throttleflow-store') / find('rate-limiter-flexible');
+    if (cluster) {
+      clusterRatio[`${processes}p`] =
+        find('throttleflow', 'cluster') / find('rate-limiter-flexible', 'cluster');
+      clusterVsSingle[`${processes}p`] = find('throttleflow', 'cluster') / find('throttleflow');
+    }
+  }
+  if (cluster) {
+    const cleanerCluster = new Cluster(cluster);
+    for (const node of cleanerCluster.nodes('master')) {
+      let at = '0';
+      do {
+        const [next, keys] = await node.scan(at, 'MATCH', `${prefix}*`, 'COUNT', 500);
+        at = next;
+        for (const key of keys) await cleanerCluster.unlink(key);
+      } while (at !== '0');
+    }
+    await cleanerCluster.quit();
   }
   // Leave nothing behind.
   const cleaner = new Redis(url);
@@ -223,6 +270,7 @@ export async function benchRedis(options: RedisBenchOptions = {}): Promise<Redis
   console.table(
     rows.map((r) => ({
       contender: LABELS[r.contender],
+      on: r.on === 'cluster' ? 'Redis Cluster (3 masters)' : 'single Redis',
       processes: r.processes,
       'acquires/s': Math.round(r.opsPerSec),
     })),
@@ -233,7 +281,38 @@ export async function benchRedis(options: RedisBenchOptions = {}): Promise<Redis
         `store handle with concurrent calls ${storeRatio[processes]!.toFixed(2)}×`,
     );
   }
-  return { rows, ratio, storeRatio };
+  for (const [processes, value] of Object.entries(clusterVsSingle)) {
+    console.log(
+      `Redis Cluster, ${processes}: Limiter ${value.toFixed(2)}× the single Redis's (target ≥ 0.80), ` +
+        `${clusterRatio[processes]!.toFixed(2)}× rate-limiter-flexible on the same cluster`,
+    );
+  }
+  return { rows, ratio, storeRatio, ...(cluster ? { clusterRatio, clusterVsSingle } : {}) };
+}
+
+/** The local development/CI cluster (127.0.0.1:7000–7005) when it answers with cluster_state:ok. */
+export async function localClusterNodes(): Promise<{ host: string; port: number }[] | undefined> {
+  const nodes = [7000, 7001, 7002, 7003, 7004, 7005].map((port) => ({ host: '127.0.0.1', port }));
+  const probe = new Cluster(nodes, { lazyConnect: true, clusterRetryStrategy: () => null });
+  probe.on('error', () => {});
+  try {
+    await probe.connect();
+    return String(await probe.cluster('INFO')).includes('cluster_state:ok') ? nodes : undefined;
+  } catch {
+    return undefined;
+  } finally {
+    probe.disconnect();
+  }
+}
+
+/** `REDIS_CLUSTER_NODES=127.0.0.1:7000,127.0.0.1:7001` → nodes; undefined when unset. */
+function clusterNodesFromEnv(): { host: string; port: number }[] | undefined {
+  const raw = process.env.REDIS_CLUSTER_NODES;
+  if (!raw) return undefined;
+  return raw.split(',').map((hostPort) => {
+    const [host, port] = hostPort.trim().split(':');
+    return { host: host || '127.0.0.1', port: Number(port) };
+  });
 }
 
 if (process.argv[2] === '--child') {

@@ -9,6 +9,7 @@ import { bigBatchSection } from './big-batch';
 import { routingSection } from './routing';
 import { clientsSection } from './clients';
 import { clientsAiSdkSection } from './clients-ai-sdk';
+import { redisGoodputSection } from './redis-goodput';
 
 /** What a section is given by main.ts. */
 export interface BenchContext {
@@ -28,6 +29,7 @@ export interface BenchSection {
 
 /** The sections main.ts runs after redis, in this order. */
 export const EXTRA_SECTIONS: BenchSection[] = [
+  redisGoodputSection,
   bigBatchSection,
   routingSection,
   clientsSection,

@@ -2,10 +2,12 @@ import { EventEmitter } from 'eventemitter3';
 import { ShutdownError } from '../errors/shutdown-error';
 import type { ProviderRateLimitInfo } from '../providers/provider-rate-limit-info';
 import { MemoryStore } from '../stores/memory-store';
+import type { StoreHandle } from '../stores/store';
 import { systemClock, type Clock } from '../util/clock';
 import { InvalidOptionError } from '../validation/options';
 import { CostTable } from './acquire-costs';
 import { estimateAdmissionWaitMs } from './admission-estimate';
+import { ColdStartArrival } from './cold-start-arrival';
 import { InlineAdmission } from './inline-admission';
 import { Lease, type LeaseOwner, type LeaseUsage } from './lease';
 import { LeaseOffer, withLeaseOffered } from './lease-hand-off';
@@ -77,6 +79,8 @@ export class Limiter extends EventEmitter<LimiterEvents> implements LeaseOwner {
   /** The smallest window margin: the arrival lag every entry already allows for. */
   private readonly minMarginMs: number;
   private readonly feedback: ProviderFeedback;
+  /** Shared stores only: processes whose bursts land together need it; a memory store keeps its exact windows. */
+  private readonly coldStart: ColdStartArrival | undefined;
   /** @internal the run-time misconfiguration checks behind the `warning` event (limiter-warnings.ts). */
   readonly warningChecks: LimiterWarnings;
   private totalRateLimits = 0;
@@ -92,7 +96,11 @@ export class Limiter extends EventEmitter<LimiterEvents> implements LeaseOwner {
     this.reconcileBoth = o.reconcile === 'both';
     this.minMarginMs = Math.min(...this.windows.map((w) => w.windowMs - w.configuredWindowMs));
     this.costs = new CostTable(this.name, this.windows);
-    const handle = (o.store ?? new MemoryStore()).bind(this.name, this.windows);
+    const handle: StoreHandle = (o.store ?? new MemoryStore()).bind(this.name, this.windows);
+    this.coldStart =
+      handle.sharedAcrossProcesses === true && this.windows.length > 0
+        ? new ColdStartArrival(Math.min(...this.windows.map((w) => w.configuredWindowMs)))
+        : undefined;
     this.room = new WaitingRoom(
       this,
       this.name,
@@ -322,7 +330,8 @@ export class Limiter extends EventEmitter<LimiterEvents> implements LeaseOwner {
       }
     }
     // The margin already allows for this much lag; only the lag beyond it moves the entries.
-    const lagBeyondMarginMs = (usage?.arrivalLagMs ?? 0) - this.minMarginMs;
+    const arrivalLagMs = usage?.arrivalLagMs ?? this.coldStart?.arrivalLagFor(lease, now) ?? 0;
+    const lagBeyondMarginMs = arrivalLagMs - this.minMarginMs;
     const done = room.admission.release(
       now,
       lease.id,
@@ -381,6 +390,12 @@ export class Limiter extends EventEmitter<LimiterEvents> implements LeaseOwner {
   private start(options: AcquireOptions | undefined): Lease | Promise<Lease> {
     if (this.draining) throw new ShutdownError(this.name);
     const costs = options === undefined ? this.costs.defaultCosts : this.costs.of(options);
-    return this.room.admission.start(costs, options);
+    const started = this.room.admission.start(costs, options);
+    const coldStart = this.coldStart;
+    if (coldStart) {
+      if (started instanceof Lease) coldStart.onStart(started);
+      else started.then((lease) => coldStart.onStart(lease), noop);
+    }
+    return started;
   }
 }

@@ -124,6 +124,13 @@ export interface StoreHandle {
   /** Whether this store needs lease ids (remote stores reap leases of dead processes by id). */
   readonly tracksLeases: boolean;
   /**
+   * Whether other processes share this state (a remote store). Their first bursts land at the
+   * provider together, on connections still being opened, so a limiter on such a store counts
+   * each request it started before any response came back from when its response arrived
+   * (unless the response said when the request arrived). Optional; absent means false.
+   */
+  readonly sharedAcrossProcesses?: boolean;
+  /**
    * Optional: calls `onCapacity` whenever capacity may have been freed outside this limiter (another
    * process released or refunded), so the limiter tries its head waiter again at once instead of
    * waiting out a `waitMs`. Returns a function that unsubscribes. Stores whose state only this

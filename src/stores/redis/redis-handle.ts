@@ -17,6 +17,7 @@ const CONCURRENCY_HOLD_MS = 1_000;
 /** One limiter's shared state in Redis, with the local fallback when configured. */
 export class RedisHandle implements StoreHandle {
   readonly tracksLeases = true;
+  readonly sharedAcrossProcesses = true;
   /** Per window, the limit this limiter asks for (setLimit changes it). */
   private readonly limits: number[];
   private readonly acquire: ReturnType<RedisBackend['acquirer']>;

@@ -1,0 +1,110 @@
+/**
+ * A limiter on a store shared across processes counts the requests it started before any
+ * response came back from their responses' arrival (no headers needed); later ones from their start.
+ */
+import { describe, expect, it } from 'vitest';
+import { Limiter } from '../../src/limits/limiter';
+import { MemoryStore } from '../../src/stores/memory-store';
+import type { Store, StoreHandle, WindowSpec } from '../../src/stores/store';
+import { FakeClock } from '../../src/testing/fake-clock';
+
+/** A memory store that says it is shared across processes, as RedisStore does. */
+class SharedMemoryStore implements Store {
+  private readonly inner = new MemoryStore();
+  constructor(private readonly shared: boolean) {}
+  bind(name: string, windows: readonly WindowSpec[]): StoreHandle {
+    const handle = this.inner.bind(name, windows);
+    return Object.assign(Object.create(handle) as StoreHandle, { sharedAcrossProcesses: this.shared });
+  }
+}
+
+async function starts(shared: boolean): Promise<number[]> {
+  const clock = new FakeClock();
+  const limiter = new Limiter({
+    clock,
+    store: new SharedMemoryStore(shared),
+    maxPerWindow: 2,
+    windowMs: 3000,
+    windowMarginMs: 0,
+  });
+  const started: number[] = [];
+  // Two calls of a cold burst (200 and 300 ms round trips), then three more.
+  const durations = [200, 300, 400, 100, 100];
+  const all = Promise.all(
+    durations.map((ms) =>
+      limiter.run(async () => {
+        started.push(clock.now());
+        await clock.sleep(ms);
+      }),
+    ),
+  );
+  await clock.runAll();
+  await all;
+  return started;
+}
+
+describe('cold-start arrival bound', () => {
+  it('shared store: the first burst counts from its responses, later requests from their start', async () => {
+    // 0, 0 cold (released at 200 and 300: counted from then) → the third starts at 3200, the
+    // fourth at 3300; both find a connection freed by a response, so the third counts from 3200
+    // although it ends at 3600: the fifth starts at 6200.
+    expect(await starts(true)).toEqual([0, 0, 3200, 3300, 6200]);
+  });
+
+  it('shared store: a burst after connections went idle (> 4 s without a response) is cold again', async () => {
+    const clock = new FakeClock();
+    const limiter = new Limiter({
+      clock,
+      store: new SharedMemoryStore(true),
+      maxPerWindow: 1,
+      windowMs: 3000,
+      windowMarginMs: 0,
+    });
+    const started: number[] = [];
+    const call = (ms: number) =>
+      limiter.run(async () => {
+        started.push(clock.now());
+        await clock.sleep(ms);
+      });
+    const first = Promise.all([call(300), call(100)]);
+    await clock.runAll();
+    await first;
+    // 0 (cold, counts from 300) → 3300 (warm: released at 3400, counts from 3300).
+    expect(started).toEqual([0, 3300]);
+    await clock.advance(10_000 - clock.now());
+    const second = Promise.all([call(600), call(100)]);
+    await clock.runAll();
+    await second;
+    // 10 000 is 6.6 s after the last response: cold again, counted from its response at 10 600
+    // but at most a tenth of the window (300 ms) late: from 10 300.
+    expect(started).toEqual([0, 3300, 10_000, 13_300]);
+  });
+
+  it('shared store: only as many starts are warm as responses freed connections', async () => {
+    const clock = new FakeClock();
+    const limiter = new Limiter({
+      clock,
+      store: new SharedMemoryStore(true),
+      maxPerWindow: 3,
+      windowMs: 10_000,
+      windowMarginMs: 0,
+    });
+    const started: number[] = [];
+    const call = (ms: number) =>
+      limiter.run(async () => {
+        started.push(clock.now());
+        await clock.sleep(ms);
+      });
+    const a = call(100); // cold: counted from 100
+    await clock.advance(200);
+    // B reuses A's connection (counted from 200), C opens one (counted from its response at 700).
+    const rest = Promise.all([call(500), call(500), call(10), call(10), call(10)]);
+    await clock.runAll();
+    await Promise.all([a, rest]);
+    expect(started).toEqual([0, 200, 200, 10_100, 10_200, 10_700]);
+  });
+
+  it('memory store (one process): every entry counts from its start, exactly as before', async () => {
+    expect(await starts(false)).toEqual([0, 0, 3000, 3000, 6000]);
+  });
+});
