@@ -64,6 +64,19 @@ export interface LimiterOptions {
    */
   windowMarginMs?: number;
   /**
+   * Pacing for providers that enforce a limit over shorter periods than they state it: every
+   * requests window longer than `pacingMs` also allows at most `ceil(limit × pacingMs / windowMs)`
+   * requests in any `pacingMs` (its budget pro rata; at least 1). The long-run rate is unchanged;
+   * only bursts are spread. OpenAI documents that limits "can be quantized" (60,000 requests a
+   * minute enforced as 1,000 a second); Anthropic refills a bucket continuously, and a pro-rata
+   * window never gets more than `pacingMs` worth of refill ahead of such a bucket. The OpenAI and
+   * Anthropic presets and `Limiter.forProvider('openai' | 'anthropic')` set 1000. Token windows
+   * are not paced (one request's tokens may exceed a second's share). The sub-window's safety
+   * margin is the long window's margin scaled by `pacingMs / windowMs`.
+   * @default undefined (no pacing: a window's whole budget may start at once)
+   */
+  pacingMs?: number;
+  /**
    * How `lease.release({ tokens })` reconciles a token estimate with real usage: `'up'` charges
    * the difference when usage was higher and never refunds (OpenAI charges `max_tokens` up front
    * and keeps it); `'both'` also refunds when usage was lower.
@@ -125,6 +138,7 @@ const limiterSchema = z.strictObject({
   windowMs: opt.positiveNumber().optional(),
   windows: z.array(windowSchema, { error: 'an array of { resource, limit, windowMs }' }).optional(),
   windowMarginMs: opt.nonNegativeNumber().optional(),
+  pacingMs: opt.positiveNumber().optional(),
   reconcile: opt.oneOf(['up', 'both']).optional(),
   learnLimits: opt.boolean().optional(),
   clock: opt.instance(isClock, 'a Clock ({ now(), sleep(ms, signal) })').optional(),
@@ -140,6 +154,13 @@ const DAY_MS = 24 * 60 * MINUTE_MS;
 /** A window as configured (before the margin) and as enforced (after it). @category Limiters */
 export interface ResolvedWindow extends WindowSpec {
   configuredWindowMs: number;
+  /** For a pacing window (see `pacingMs`): the index of the window whose budget it spreads. */
+  pacedFrom?: number;
+}
+
+/** A pacing window's limit: the parent's budget pro rata over `pacingMs`, at least 1. */
+export function pacedLimit(parentLimit: number, parentWindowMs: number, pacingMs: number): number {
+  return Math.max(1, Math.ceil((parentLimit * pacingMs) / parentWindowMs - 1e-9));
 }
 
 /** Validates limiter options; throws an InvalidOptionError naming the option and value. */
@@ -180,6 +201,26 @@ export function resolveWindows(options: LimiterOptions): ResolvedWindow[] {
     const same = resolved.find((r) => r.resource === w.resource && r.windowMs === windowMs);
     if (same) same.limit = Math.min(same.limit, w.limit);
     else resolved.push({ resource: w.resource, limit: w.limit, configuredWindowMs: w.windowMs, windowMs });
+  }
+  const pacingMs = options.pacingMs;
+  if (pacingMs === undefined) return resolved;
+  const parents = resolved.length;
+  for (let i = 0; i < parents; i++) {
+    const parent = resolved[i]!;
+    if (parent.resource !== 'requests' || parent.configuredWindowMs <= pacingMs) continue;
+    const limit = pacedLimit(parent.limit, parent.configuredWindowMs, pacingMs);
+    const marginMs = ((parent.windowMs - parent.configuredWindowMs) * pacingMs) / parent.configuredWindowMs;
+    const windowMs = pacingMs + marginMs;
+    const same = resolved.find((r) => r.resource === 'requests' && r.windowMs === windowMs);
+    if (same) {
+      // Two parents paced to one sub-window (or a configured one of that length): the smaller share.
+      if (limit < same.limit) {
+        same.limit = limit;
+        if (same.pacedFrom !== undefined) same.pacedFrom = i;
+      }
+    } else {
+      resolved.push({ resource: 'requests', limit, configuredWindowMs: pacingMs, windowMs, pacedFrom: i });
+    }
   }
   return resolved;
 }

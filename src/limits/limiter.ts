@@ -30,6 +30,9 @@ import { ProviderFeedback, type ObserveOptions } from './provider-feedback';
 import { WaitingRoom } from './waiting-room';
 
 export type { LimiterOptions, WindowOption } from './limiter-options';
+
+/** The pacing `forProvider` gives OpenAI and Anthropic limiters (see `pacingMs`). */
+const PROVIDER_PACING_MS = 1000;
 export type {
   AcquireOptions,
   DrainOptions,
@@ -117,7 +120,9 @@ export class Limiter extends EventEmitter<LimiterEvents> implements LeaseOwner {
   /**
    * A limiter for a provider whose limits you do not know yet: it starts conservative (3 requests
    * and 10 000 tokens per minute, 5 in flight, unless `options` say otherwise) and adopts the
-   * provider's own limits from the first response's headers (see {@link observe}).
+   * provider's own limits from the first response's headers (see {@link observe}). For OpenAI and
+   * Anthropic it paces requests over 1 s (`pacingMs: 1000`: OpenAI documents quantized limits,
+   * Anthropic refills a bucket continuously), unless `options` set `pacingMs`.
    */
   static forProvider(provider: 'openai' | 'anthropic' | 'generic', options: LimiterOptions = {}): Limiter {
     return new Limiter({
@@ -125,6 +130,7 @@ export class Limiter extends EventEmitter<LimiterEvents> implements LeaseOwner {
       maxConcurrent: 5,
       maxPerMinute: 3,
       maxTokensPerMinute: 10_000,
+      ...(provider === 'generic' ? {} : { pacingMs: PROVIDER_PACING_MS }),
       ...options,
       learnLimits: true,
     });

@@ -7,7 +7,14 @@ import type { Lease } from './lease';
 export interface FeedbackTarget {
   now(): number;
   /** The windows: resource, configured length, and the limit in force. */
-  windows(): readonly { resource: string; limit: number; configuredWindowMs: number; marginMs: number }[];
+  windows(): readonly {
+    resource: string;
+    limit: number;
+    configuredWindowMs: number;
+    marginMs: number;
+    /** A pacing sub-window (`pacingMs`): follows its parent; not a limit the provider states. */
+    paced: boolean;
+  }[];
   /** Whether window `index` has room now that no waiting acquire is about to take. */
   hasIdleRoom(index: number): boolean;
   /** Leases granted after the one with this grant index. */
@@ -68,7 +75,7 @@ export class ProviderFeedback {
       const processingMs = processing === null || processing === '' ? NaN : Number(processing);
       // It arrived no later than the response left the provider: now, minus the way back, minus processing.
       if (Number.isFinite(processingMs) && processingMs >= 0) {
-        const windows = this.target.windows();
+        const windows = this.target.windows().filter((w) => !w.paced);
         // Capped: a response read long after its headers came (a stream) must not stall the window.
         const capMs = windows.length
           ? MAX_LAG_FRACTION * Math.min(...windows.map((w) => w.configuredWindowMs))
@@ -92,13 +99,13 @@ export class ProviderFeedback {
 
   /** The arrival lag the limiter currently allows for. */
   currentLagMs(): number {
-    const windows = this.target.windows();
+    const windows = this.target.windows().filter((w) => !w.paced);
     const margin = windows.length ? Math.min(...windows.map((w) => w.marginMs)) : 0;
     return this.extraMs + margin;
   }
 
   private widen(atMs: number, lagMs: number): void {
-    const windows = this.target.windows();
+    const windows = this.target.windows().filter((w) => !w.paced);
     if (windows.length === 0 || !(lagMs > 0)) return;
     const shortest = Math.min(...windows.map((w) => w.configuredWindowMs));
     this.widenings.push({ atMs, lagMs: Math.min(lagMs, shortest * MAX_LAG_FRACTION) });
@@ -107,7 +114,7 @@ export class ProviderFeedback {
 
   /** Drops widenings older than the longest window (the entries they were for have left) and applies the largest left. */
   private refreshWidening(nowMs: number): void {
-    const windows = this.target.windows();
+    const windows = this.target.windows().filter((w) => !w.paced);
     const margin = Math.min(...windows.map((w) => w.marginMs));
     const horizon = nowMs - Math.max(...windows.map((w) => w.configuredWindowMs + w.marginMs));
     this.widenings = this.widenings.filter((s) => s.atMs >= horizon);
@@ -132,6 +139,7 @@ export class ProviderFeedback {
     let index = -1;
     windows.forEach((w, i) => {
       if (
+        !w.paced &&
         w.resource === resource &&
         w.configuredWindowMs <= MINUTE_MS &&
         (index < 0 || w.configuredWindowMs < windows[index]!.configuredWindowMs)
