@@ -119,7 +119,7 @@ export async function startProviderSimulator(
       );
     }
     const request = describeRequest(body, dialect, number, cost, state.options.completionTokens);
-    const reply = successReply(request, limitHeaders, latencyMs);
+    const reply = successReply(request, limitHeaders, latencyMs, state.options.processingMsHeader);
     res.on('close', () => state.finish());
     later(latencyMs, () => send(res, reply));
   }
