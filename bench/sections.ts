@@ -4,6 +4,8 @@
  * into bench/results.json under its `name`. Add a section by appending it to {@link EXTRA_SECTIONS}.
  */
 
+import { highTierSection } from './high-tier';
+
 /** What a section is given by main.ts. */
 export interface BenchContext {
   /** BENCH_QUICK=1: a few seconds per section, noisy numbers, for development. */
@@ -21,4 +23,4 @@ export interface BenchSection {
 }
 
 /** The sections main.ts runs after redis, in this order. */
-export const EXTRA_SECTIONS: BenchSection[] = [];
+export const EXTRA_SECTIONS: BenchSection[] = [highTierSection];

@@ -72,7 +72,8 @@ export interface LimiterOptions {
    * window never gets more than `pacingMs` worth of refill ahead of such a bucket. The OpenAI and
    * Anthropic presets and `Limiter.forProvider('openai' | 'anthropic')` set 1000. Token windows
    * are not paced (one request's tokens may exceed a second's share). The sub-window's safety
-   * margin is the long window's margin scaled by `pacingMs / windowMs`.
+   * margin is the long window's margin scaled by `pacingMs / windowMs`, at least 3 % of `pacingMs`
+   * (0 with `windowMarginMs: 0`).
    * @default undefined (no pacing: a window's whole budget may start at once)
    */
   pacingMs?: number;
@@ -149,6 +150,8 @@ const limiterSchema = z.strictObject({
 });
 
 const MINUTE_MS = 60_000;
+/** The least safety margin of a pacing sub-window, as a fraction of it. */
+const PACING_MARGIN_FRACTION = 0.03;
 const DAY_MS = 24 * 60 * MINUTE_MS;
 
 /** A window as configured (before the margin) and as enforced (after it). @category Limiters */
@@ -209,7 +212,12 @@ export function resolveWindows(options: LimiterOptions): ResolvedWindow[] {
     const parent = resolved[i]!;
     if (parent.resource !== 'requests' || parent.configuredWindowMs <= pacingMs) continue;
     const limit = pacedLimit(parent.limit, parent.configuredWindowMs, pacingMs);
-    const marginMs = ((parent.windowMs - parent.configuredWindowMs) * pacingMs) / parent.configuredWindowMs;
+    // The parent's margin scaled down, but never under PACING_MARGIN_FRACTION: what spreads
+    // arrivals at the provider (dispatch, the network) does not shrink with the window.
+    const scaledMarginMs =
+      ((parent.windowMs - parent.configuredWindowMs) * pacingMs) / parent.configuredWindowMs;
+    const marginMs =
+      options.windowMarginMs === 0 ? 0 : Math.max(scaledMarginMs, pacingMs * PACING_MARGIN_FRACTION);
     const windowMs = pacingMs + marginMs;
     const same = resolved.find((r) => r.resource === 'requests' && r.windowMs === windowMs);
     if (same) {

@@ -25,7 +25,7 @@ describe('pacingMs (a pro-rata sub-window)', () => {
   it('adds a requests sub-window holding the budget pro rata, with the margin scaled', () => {
     expect(resolveWindows({ maxPerWindow: 3000, windowMs: 10_000, pacingMs: 500 })).toEqual([
       { resource: 'requests', limit: 3000, configuredWindowMs: 10_000, windowMs: 10_100 },
-      { resource: 'requests', limit: 150, configuredWindowMs: 500, windowMs: 505, pacedFrom: 0 },
+      { resource: 'requests', limit: 150, configuredWindowMs: 500, windowMs: 515, pacedFrom: 0 },
     ]);
     // At least one per sub-window; token windows are not paced; a window no longer than the pace is left alone.
     expect(
