@@ -447,5 +447,5 @@ export const highTierSection: BenchSection = { name: 'high-tier', title: 'High t
 if (process.argv[2] === '--high-tier-client') {
   const [, , , mode, caseName, url] = process.argv;
   const report = await client(mode!, caseName as CaseName, url!);
-  process.send!(report as object, () => process.exit(0));
+  process.send!(report, () => process.exit(0));
 }
