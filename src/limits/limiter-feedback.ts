@@ -69,7 +69,8 @@ export class LimiterFeedbackTarget implements FeedbackTarget {
     if (isPromise(done)) done.catch(noop);
     // The limiter's windows are the ones the store was bound with and the cost checks read.
     window.limit = limit;
-    if (this.limiter.listenerCount('limit')) {
+    // A pacing sub-window is not a limit of the provider's: it changes with its parent, silently.
+    if (window.pacedFrom === undefined && this.limiter.listenerCount('limit')) {
       this.limiter.emit('limit', {
         resource: window.resource,
         windowMs: window.configuredWindowMs,

@@ -74,6 +74,7 @@ export interface LimiterOptions {
    * are not paced (one request's tokens may exceed a second's share). The sub-window's safety
    * margin is the long window's margin scaled by `pacingMs / windowMs`, at least 3 % of `pacingMs`
    * (0 with `windowMarginMs: 0`).
+   * `0` turns pacing off (e.g. over a preset's).
    * @default undefined (no pacing: a window's whole budget may start at once)
    */
   pacingMs?: number;
@@ -139,7 +140,7 @@ const limiterSchema = z.strictObject({
   windowMs: opt.positiveNumber().optional(),
   windows: z.array(windowSchema, { error: 'an array of { resource, limit, windowMs }' }).optional(),
   windowMarginMs: opt.nonNegativeNumber().optional(),
-  pacingMs: opt.positiveNumber().optional(),
+  pacingMs: opt.nonNegativeNumber().optional(),
   reconcile: opt.oneOf(['up', 'both']).optional(),
   learnLimits: opt.boolean().optional(),
   clock: opt.instance(isClock, 'a Clock ({ now(), sleep(ms, signal) })').optional(),
@@ -206,7 +207,7 @@ export function resolveWindows(options: LimiterOptions): ResolvedWindow[] {
     else resolved.push({ resource: w.resource, limit: w.limit, configuredWindowMs: w.windowMs, windowMs });
   }
   const pacingMs = options.pacingMs;
-  if (pacingMs === undefined) return resolved;
+  if (pacingMs === undefined || pacingMs === 0) return resolved;
   const parents = resolved.length;
   for (let i = 0; i < parents; i++) {
     const parent = resolved[i]!;

@@ -105,8 +105,10 @@ export class ProviderFeedback {
   }
 
   private widen(atMs: number, lagMs: number): void {
-    const windows = this.target.windows().filter((w) => !w.paced);
+    const windows = this.target.windows();
     if (windows.length === 0 || !(lagMs > 0)) return;
+    // Every window is counted longer, so the bound is a tenth of the shortest, pacing sub-windows
+    // included: a widening learned on a long window must not stall a short one.
     const shortest = Math.min(...windows.map((w) => w.configuredWindowMs));
     this.widenings.push({ atMs, lagMs: Math.min(lagMs, shortest * MAX_LAG_FRACTION) });
     this.refreshWidening(atMs);

@@ -28,8 +28,6 @@ class NamedState {
 }
 
 const NO_ENTRIES: readonly number[] = [];
-/** The most a window is counted longer after unexpected 429s, as a fraction of its length. */
-const MAX_EXTENSION_FRACTION = 0.1;
 const OK_NO_ENTRIES: TryAcquireResult = { ok: true, entries: NO_ENTRIES };
 
 /** One limiter's view of a name's state in a {@link MemoryStore}; every call answers synchronously. */
@@ -53,8 +51,7 @@ export class MemoryStoreHandle implements StoreHandle {
   }
 
   extendWindows(extraMs: number): void {
-    // At most a tenth of each window: a widening learned on a long window must not stall a short one (pacing).
-    for (const log of this.logs) log.extendBy(Math.min(extraMs, log.windowMs * MAX_EXTENSION_FRACTION));
+    for (const log of this.logs) log.extendBy(extraMs);
   }
 
   tryAcquire(request: TryAcquireRequest): TryAcquireResult {

@@ -38,9 +38,10 @@ describe('pacingMs (a pro-rata sub-window)', () => {
     expect(resolveWindows({ maxPerWindow: 10, windowMs: 500, pacingMs: 1000 })).toHaveLength(1);
   });
 
-  it('refuses a pacingMs that is not a positive number', () => {
-    expect(() => new Limiter({ maxPerMinute: 60, pacingMs: 0 })).toThrow(InvalidOptionError);
-    expect(() => new Limiter({ maxPerMinute: 60, pacingMs: 0 })).toThrow(/pacingMs/);
+  it('refuses a negative pacingMs; 0 turns pacing off', () => {
+    expect(() => new Limiter({ maxPerMinute: 60, pacingMs: -1 })).toThrow(InvalidOptionError);
+    expect(() => new Limiter({ maxPerMinute: 60, pacingMs: -1 })).toThrow(/pacingMs/);
+    expect(new Limiter({ ...Presets.OPENAI_TIER2, pacingMs: 0 }).windows).toHaveLength(1);
   });
 
   it('spreads a window: never more than the share in any sub-window, the same long-run rate', async () => {
