@@ -5,6 +5,7 @@ import { MemoryStore } from '../stores/memory-store';
 import { systemClock, type Clock } from '../util/clock';
 import { InvalidOptionError } from '../validation/options';
 import { CostTable } from './acquire-costs';
+import { CounterAlignment } from './counter-alignment';
 import { InlineAdmission } from './inline-admission';
 import { Lease, type LeaseOwner, type LeaseUsage } from './lease';
 import type { LimiterEvents } from './limiter-events';
@@ -77,6 +78,8 @@ export class Limiter extends EventEmitter<LimiterEvents> implements LeaseOwner {
   /** The smallest window margin: the arrival lag every entry already allows for. */
   private readonly minMarginMs: number;
   private readonly feedback: ProviderFeedback;
+  /** The requests window lined up with the provider's counter (undefined without a requests window). */
+  private readonly alignment: CounterAlignment | undefined;
   /** @internal the run-time misconfiguration checks behind the `warning` event (limiter-warnings.ts). */
   readonly warningChecks: LimiterWarnings;
   private totalRateLimits = 0;
@@ -105,9 +108,11 @@ export class Limiter extends EventEmitter<LimiterEvents> implements LeaseOwner {
     // A store handle does not say whether it answers later: the inline admission finds out from
     // its first answer and hands over to the pipelined one then (see InlineAdmission).
     this.room.admission = new InlineAdmission(this.room);
+    this.alignment = this.makeAlignment();
     this.feedback = new ProviderFeedback(
       new LimiterFeedbackTarget(this, this.room, this.windows),
       o.learnLimits === true,
+      this.alignment,
     );
     this.warningChecks = new LimiterWarnings(this, this.windows, o.warnings !== false, () => {
       const snapshot = handle.snapshot(this.clock.now());
@@ -297,6 +302,7 @@ export class Limiter extends EventEmitter<LimiterEvents> implements LeaseOwner {
   releaseLease(lease: Lease, usage: LeaseUsage | undefined): void {
     const room = this.room;
     room.active--;
+    if (this.alignment?.isEnabled) this.alignment.onRelease(lease, room.totalRequests);
     const now = this.clock.now();
     const used = usage?.tokens;
     let deltas: number[] | undefined;
@@ -333,6 +339,38 @@ export class Limiter extends EventEmitter<LimiterEvents> implements LeaseOwner {
     }
     // One field test per release once the checks have decided.
     if (this.warningChecks.watching) this.warningChecks.onRelease(lease.tokens, used);
+  }
+
+  /**
+   * The alignment of the requests window the provider's headers speak of (the shortest of a minute
+   * or less, not a pacing one), recording grants once the first count has come.
+   */
+  private makeAlignment(): CounterAlignment | undefined {
+    let window: ResolvedWindow | undefined;
+    for (const w of this.windows) {
+      if (w.resource !== 'requests' || w.pacedFrom !== undefined || w.configuredWindowMs > 60_000) continue;
+      if (!window || w.configuredWindowMs < window.configuredWindowMs) window = w;
+    }
+    if (!window) return undefined;
+    const room = this.room;
+    const deltas = this.costs.kinds.map((kind) => (kind === 'requests' ? -1 : 0));
+    const alignment = new CounterAlignment(
+      {
+        now: () => this.clock.now(),
+        refundRequest: (entries) => {
+          const handle = room.handle;
+          if (!handle.refund) return false;
+          const done = handle.refund(this.clock.now(), entries, deltas);
+          if (isPromise(done)) done.then(() => room.afterRelease(true), noop);
+          else room.afterRelease(true);
+          return true;
+        },
+      },
+      window.configuredWindowMs,
+      window.windowMs,
+    );
+    room.onGrant = (lease) => alignment.onGrant(lease);
+    return alignment;
   }
 
   private async runHeld<T>(

@@ -1,6 +1,8 @@
 import { readHeaders } from '../providers/header-source';
 import { parseRateLimitHeaders } from '../providers/parse-rate-limit-headers';
 import type { ProviderRateLimitInfo, RateLimitBudget } from '../providers/provider-rate-limit-info';
+import { isRecord } from '../util/is-record';
+import type { CounterAlignment } from './counter-alignment';
 import type { Lease } from './lease';
 
 /** What a limiter lets its provider feedback change. */
@@ -59,6 +61,8 @@ export class ProviderFeedback {
     private readonly target: FeedbackTarget,
     /** Adopt the provider's limits in both directions (for limiters made by `Limiter.forProvider`). */
     private readonly learn: boolean,
+    /** Lines the requests window up with the provider's counter (when the limiter has one). */
+    private readonly alignment?: CounterAlignment,
   ) {}
 
   /** Reads one response, SDK result or error; returns the parsed headers (undefined when there were none). */
@@ -82,6 +86,12 @@ export class ProviderFeedback {
           : 0;
         lease.noteArrivalLag(Math.min(now - processingMs - lease.chargedAtMs, capMs));
       }
+    }
+    const requests = info.requests;
+    if (lease && this.alignment && requests?.limit !== undefined && requests.remaining !== undefined) {
+      // An error that carries the count (a 429) may or may not have been counted; a response was.
+      const failed = source instanceof Error || (isRecord(source) && Number(source.status) >= 400);
+      this.alignment.onCount(lease, requests.limit - requests.remaining, failed ? 'unknown' : 'counted');
     }
     // The provider's `remaining` was read when this request arrived; ours started after it are not in it.
     this.applyBudget('requests', info.requests, lease ? this.target.startedSince(lease.grantIndex) : 0);

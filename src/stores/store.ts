@@ -112,6 +112,12 @@ export interface StoreHandle {
    * (the Redis store does); both are safe. Optional; without it only the static margin applies.
    */
   extendWindows?(extraMs: number): MaybePromise<void>;
+  /**
+   * Takes back charges the provider never counted (an attempt that failed before it arrived):
+   * applies `deltas` to the lease's `entries` as a release's reconcile does, without touching
+   * concurrency. Optional; without it such charges stay until they leave the window.
+   */
+  refund?(nowMs: number, entries: readonly number[], deltas: readonly number[]): MaybePromise<void>;
   /** Changes window `index`'s limit (learned from the provider). Optional. */
   setLimit?(index: number, limit: number): MaybePromise<void>;
   /** Whether this store needs lease ids (remote stores reap leases of dead processes by id). */
