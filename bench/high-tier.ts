@@ -138,6 +138,12 @@ async function runStrategy(strategy: StrategyName, caseName: CaseName, url: stri
     await node.run(shared);
     return shared.out!;
   }
+  // A peer still at it after LOCKOUT_MS is locked out: its unfinished items fail then, wherever they
+  // wait (a retry sleep or the peer's own queue), so one locked-out peer cannot set the section's length.
+  const deadline = new Promise<Outcome>((resolve) =>
+    setTimeout(() => resolve({ ok: false, error: 'locked out' }), LOCKOUT_MS).unref(),
+  );
+  const capped = (outcome: Promise<Outcome>) => Promise.race([outcome, deadline]);
   if (strategy === 'p-queue (strict)') {
     const queue = new PQueue({
       concurrency: MAX_IN_FLIGHT,
@@ -145,7 +151,9 @@ async function runStrategy(strategy: StrategyName, caseName: CaseName, url: stri
       interval: intervalMs,
       strict: true,
     });
-    return Promise.all(items.map((item) => withRetry(() => queue.add(() => call(url, item)), started)));
+    return Promise.all(
+      items.map((item) => capped(withRetry(() => queue.add(() => call(url, item)), started))),
+    );
   }
   const limiter = new Bottleneck({
     maxConcurrent: MAX_IN_FLIGHT,
@@ -154,9 +162,9 @@ async function runStrategy(strategy: StrategyName, caseName: CaseName, url: stri
     reservoirRefreshInterval: intervalMs,
   });
   const outcomes = await Promise.all(
-    items.map((item) => withRetry(() => limiter.schedule(() => call(url, item)), started)),
+    items.map((item) => capped(withRetry(() => limiter.schedule(() => call(url, item)), started))),
   );
-  await limiter.stop({ dropWaitingJobs: true });
+  limiter.stop({ dropWaitingJobs: true }).catch(() => {});
   return outcomes;
 }
 
