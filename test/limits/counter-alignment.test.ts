@@ -120,7 +120,8 @@ describe('lining the requests window up with the provider counter', () => {
         for (const c of calls) {
           tasks.push(
             limiter.acquire().then(async (lease) => {
-              const start = clock.now();
+              // The grant's own time (the callback may run after the fake clock moved on).
+              const start = lease.startedAtMs;
               await clock.sleep(c.holdMs);
               if (c.fails) {
                 limiter.observe(new Error('reset'), { lease });
