@@ -351,11 +351,7 @@ export class Limiter extends EventEmitter<LimiterEvents> implements LeaseOwner {
       if (w.resource !== 'requests' || w.pacedFrom !== undefined || w.configuredWindowMs > 60_000) continue;
       if (!window || w.configuredWindowMs < window.configuredWindowMs) window = w;
     }
-    if (!window) {
-      // No requests window of ours: the provider's is learned from its headers instead.
-      this.room.onGrant = (lease) => this.feedback.learned.noteStart(lease.chargedAtMs);
-      return undefined;
-    }
+    if (!window) return undefined;
     const room = this.room;
     const deltas = this.costs.kinds.map((kind) => (kind === 'requests' ? -1 : 0));
     const alignment = new CounterAlignment(

@@ -4,7 +4,6 @@ import type { ProviderRateLimitInfo, RateLimitBudget } from '../providers/provid
 import { isRecord } from '../util/is-record';
 import type { CounterAlignment } from './counter-alignment';
 import type { Lease } from './lease';
-import { LearnedWindow } from './learned-window';
 
 /** What a limiter lets its provider feedback change. */
 export interface FeedbackTarget {
@@ -56,8 +55,6 @@ const MAX_LAG_FRACTION = 0.1;
  */
 export class ProviderFeedback {
   private widenings: { atMs: number; lagMs: number }[] = [];
-  /** The provider's requests window as its headers show it (for a limit we do not enforce). */
-  readonly learned: LearnedWindow;
   private extraMs = 0;
 
   constructor(
@@ -66,9 +63,7 @@ export class ProviderFeedback {
     private readonly learn: boolean,
     /** Lines the requests window up with the provider's counter (when the limiter has one). */
     private readonly alignment?: CounterAlignment,
-  ) {
-    this.learned = new LearnedWindow(() => target.now());
-  }
+  ) {}
 
   /** Reads one response, SDK result or error; returns the parsed headers (undefined when there were none). */
   observe(source: unknown, options: ObserveOptions = {}): ProviderRateLimitInfo | undefined {
@@ -170,7 +165,6 @@ export class ProviderFeedback {
         this.target.setLimit(index, budget.limit, 'learned');
     }
     if (budget.remaining === undefined || budget.resetMs === undefined || !(budget.resetMs > 0)) return;
-    if (resource === 'requests') this.learned.noteReset(budget.resetMs);
     // A limit we do not enforce ourselves: what the provider had left when the request arrived,
     // less what we started since, is what we may still start before its reset.
     // A limit we do enforce: the provider has nothing left although our own window has room, so
@@ -178,10 +172,6 @@ export class ProviderFeedback {
     // slots the provider's header could not know of yet, and starting in them is right.)
     const exhausted =
       index < 0 ? budget.remaining <= startedSince : budget.remaining === 0 && this.target.hasIdleRoom(index);
-    if (!exhausted) return;
-    // A requests limit we do not enforce: run at the window the headers show instead of waiting
-    // for a full reset each time (see LearnedWindow).
-    const untilMs = index < 0 && resource === 'requests' ? this.learned.untilSlotFrees(budget) : undefined;
-    this.target.pause(untilMs ?? budget.resetMs);
+    if (exhausted) this.target.pause(budget.resetMs);
   }
 }
