@@ -39,6 +39,8 @@ interface GrantRecord {
  *   more requests than we had started up to this one, the excess were started after it and
  *   arrived before it, so it arrived no earlier than the start of the last of them; its window
  *   entries count from there (only ever later: a wrong or lying header can only make us stricter).
+ *   Only while our own starts can explain the count: in the first window after the first count,
+ *   and when the count exceeds everything we started (other clients on the key), nothing moves.
  * - An attempt the provider did not count frees its unit: among our requests that finished before
  *   this one started and are surely still in the provider's window, those answered with a count
  *   were counted; if the provider's count is below theirs plus the attempts that failed without
@@ -55,6 +57,8 @@ export class CounterAlignment {
   private head = 0;
   private enabled = false;
   private suspects = 0;
+  /** Grants are known from here on. */
+  private enabledAtMs = Infinity;
 
   constructor(
     private readonly target: AlignmentTarget,
@@ -98,6 +102,7 @@ export class CounterAlignment {
     if (!this.enabled) {
       // From now on; the grants before this one are not known.
       this.enabled = true;
+      this.enabledAtMs = this.target.now();
       return;
     }
     const record = this.find(lease.grantIndex);
@@ -117,6 +122,9 @@ export class CounterAlignment {
     // do not decrease with the grant index: a binary search for the oldest).
     const records = this.records;
     const since = record.atMs - this.enforcedWindowMs;
+    // Our count is only known once every grant of that window is (not in the first window after
+    // enabling).
+    if (since < this.enabledAtMs) return;
     let lo = this.head;
     let hi = this.head + record.index - this.firstIndex();
     while (lo < hi) {
@@ -128,8 +136,11 @@ export class CounterAlignment {
     const later = providerCount - ours;
     if (later <= 0) return;
     // It arrived after `later` requests we started after it: no earlier than the last one's start.
+    // More than we have started since: others spend this key too (or a header is off), and our
+    // own starts say nothing about when it arrived.
     const after = this.find(record.index + later);
-    const arrivedBy = Math.min(after ? after.atMs : now, now);
+    if (!after) return;
+    const arrivedBy = Math.min(after.atMs, now);
     if (arrivedBy > record.atMs) lease.noteArrivalLag(arrivedBy - record.atMs);
   }
 
