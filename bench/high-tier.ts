@@ -15,6 +15,8 @@
  * Also measured: the limiter's CPU time per grant at ≥ 300 grants/s with 1,500 in flight.
  *
  *   BENCH_SECTIONS=high-tier npx tsx bench/main.ts
+ *   (development: BENCH_HIGH_TIER=quantized|sliding runs one case; HIGH_TIER_PACING=<ms> changes
+ *   throttleflow's pacingMs in the quantized case; BENCH_QUICK=1 runs throttleflow only)
  */
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
