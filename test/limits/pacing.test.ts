@@ -26,6 +26,8 @@ describe('pacingMs (a pro-rata sub-window)', () => {
     expect(resolveWindows({ maxPerWindow: 3000, windowMs: 10_000, pacingMs: 500 })).toEqual([
       { resource: 'requests', limit: 3000, configuredWindowMs: 10_000, windowMs: 10_100 },
       { resource: 'requests', limit: 150, configuredWindowMs: 500, windowMs: 515, pacedFrom: 0 },
+      // A share of 10 or more is also spread over fifths.
+      { resource: 'requests', limit: 30, configuredWindowMs: 100, windowMs: 103, pacedFrom: 0 },
     ]);
     // At least one per sub-window; token windows are not paced; a window no longer than the pace is left alone.
     expect(
@@ -55,9 +57,10 @@ describe('pacingMs (a pro-rata sub-window)', () => {
     });
     const starts = await startTimes(limiter, clock, 200);
     expect(maxInAnyWindow(starts, 1000)).toBe(10);
+    expect(maxInAnyWindow(starts, 200)).toBe(2);
     expect(maxInAnyWindow(starts, 10_000)).toBe(100);
-    // 20 sub-windows of 10: the last ten start at 19 s, as a 10-a-second provider allows.
-    expect(starts[starts.length - 1]).toBe(19_000);
+    // 20 sub-windows of 10, each in fifths of 2: the last two start at 19.8 s.
+    expect(starts[starts.length - 1]).toBe(19_800);
   });
 
   it('holds for any limits and paces (property)', async () => {
@@ -84,7 +87,7 @@ describe('pacingMs (a pro-rata sub-window)', () => {
     const clock = new FakeClock();
     const limiter = new Limiter({ maxPerMinute: 6000, pacingMs: 1000, clock });
     limiter.observe({ headers: { 'x-ratelimit-limit-requests': '600' } });
-    expect(limiter.windows.map((w) => w.limit)).toEqual([600, 10]);
+    expect(limiter.windows.map((w) => w.limit)).toEqual([600, 10, 2]);
     // Stats report the minute, not the sub-window.
     expect(limiter.stats().requestsInWindow).toBe(0);
   });
