@@ -10,6 +10,7 @@ import { routingSection } from './routing';
 import { clientsSection } from './clients';
 import { clientsAiSdkSection } from './clients-ai-sdk';
 import { redisGoodputSection } from './redis-goodput';
+import { highTierSection } from './high-tier';
 
 /** What a section is given by main.ts. */
 export interface BenchContext {
@@ -29,6 +30,7 @@ export interface BenchSection {
 
 /** The sections main.ts runs after redis, in this order. */
 export const EXTRA_SECTIONS: BenchSection[] = [
+  highTierSection,
   redisGoodputSection,
   bigBatchSection,
   routingSection,

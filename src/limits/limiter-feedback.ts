@@ -1,5 +1,5 @@
 import type { Limiter } from './limiter';
-import type { ResolvedWindow } from './limiter-options';
+import { pacedLimit, type ResolvedWindow } from './limiter-options';
 import { isPromise, noop } from './maybe-promise';
 import type { FeedbackTarget } from './provider-feedback';
 import type { WaitingRoom } from './waiting-room';
@@ -19,8 +19,18 @@ export class LimiterFeedbackTarget implements FeedbackTarget {
     return this.room.clock.now();
   }
 
-  windows(): { resource: string; limit: number; configuredWindowMs: number; marginMs: number }[] {
-    return this.windowList.map((w) => ({ ...w, marginMs: w.windowMs - w.configuredWindowMs }));
+  windows(): {
+    resource: string;
+    limit: number;
+    configuredWindowMs: number;
+    marginMs: number;
+    paced: boolean;
+  }[] {
+    return this.windowList.map((w) => ({
+      ...w,
+      marginMs: w.windowMs - w.configuredWindowMs,
+      paced: w.pacedFrom !== undefined,
+    }));
   }
 
   hasIdleRoom(index: number): boolean {
@@ -59,7 +69,8 @@ export class LimiterFeedbackTarget implements FeedbackTarget {
     if (isPromise(done)) done.catch(noop);
     // The limiter's windows are the ones the store was bound with and the cost checks read.
     window.limit = limit;
-    if (this.limiter.listenerCount('limit')) {
+    // A pacing sub-window is not a limit of the provider's: it changes with its parent, silently.
+    if (window.pacedFrom === undefined && this.limiter.listenerCount('limit')) {
       this.limiter.emit('limit', {
         resource: window.resource,
         windowMs: window.configuredWindowMs,
@@ -68,6 +79,12 @@ export class LimiterFeedbackTarget implements FeedbackTarget {
         reason,
       });
     }
+    // A pacing sub-window spreads its parent's budget: it follows the parent's new limit.
+    this.windowList.forEach((paced, i) => {
+      if (paced.pacedFrom === index) {
+        this.setLimit(i, pacedLimit(limit, window.configuredWindowMs, paced.configuredWindowMs), reason);
+      }
+    });
     if (limit > from) this.room.pump();
   }
 }

@@ -64,6 +64,23 @@ export interface LimiterOptions {
    */
   windowMarginMs?: number;
   /**
+   * Pacing for providers that enforce a limit over shorter periods than they state it: every
+   * requests window longer than `pacingMs` also allows at most `ceil(limit × pacingMs / windowMs)`
+   * requests in any `pacingMs` (its budget pro rata; at least 1). The long-run rate is unchanged;
+   * only bursts are spread. OpenAI documents that limits "can be quantized" (60,000 requests a
+   * minute enforced as 1,000 a second); Anthropic refills a bucket continuously, and a pro-rata
+   * window never gets more than `pacingMs` worth of refill ahead of such a bucket. The OpenAI and
+   * Anthropic presets and `Limiter.forProvider('openai' | 'anthropic')` set 1000. Token windows
+   * are not paced (one request's tokens may exceed a second's share). The sub-window's safety
+   * margin is the long window's margin scaled by `pacingMs / windowMs`, at least 3 % of `pacingMs`
+   * (0 with `windowMarginMs: 0`). A share of 10 or more is also spread over fifths of `pacingMs`
+   * (at most `ceil(share / 5)` in any fifth), so a burst that reaches the provider late overlaps
+   * the next by a fifth of a share, not a whole one.
+   * `0` turns pacing off (e.g. over a preset's).
+   * @default undefined (no pacing: a window's whole budget may start at once)
+   */
+  pacingMs?: number;
+  /**
    * How `lease.release({ tokens })` reconciles a token estimate with real usage: `'up'` charges
    * the difference when usage was higher and never refunds (OpenAI charges `max_tokens` up front
    * and keeps it); `'both'` also refunds when usage was lower.
@@ -125,6 +142,7 @@ const limiterSchema = z.strictObject({
   windowMs: opt.positiveNumber().optional(),
   windows: z.array(windowSchema, { error: 'an array of { resource, limit, windowMs }' }).optional(),
   windowMarginMs: opt.nonNegativeNumber().optional(),
+  pacingMs: opt.nonNegativeNumber().optional(),
   reconcile: opt.oneOf(['up', 'both']).optional(),
   learnLimits: opt.boolean().optional(),
   clock: opt.instance(isClock, 'a Clock ({ now(), sleep(ms, signal) })').optional(),
@@ -135,11 +153,23 @@ const limiterSchema = z.strictObject({
 });
 
 const MINUTE_MS = 60_000;
+/** The least safety margin of a pacing sub-window, as a fraction of it. */
+const PACING_MARGIN_FRACTION = 0.03;
+/** A pacing share of at least this many is also spread over fifths of the sub-window. */
+const SMOOTHING_MIN_SHARE = 10;
+const SMOOTHING_PARTS = 5;
 const DAY_MS = 24 * 60 * MINUTE_MS;
 
 /** A window as configured (before the margin) and as enforced (after it). @category Limiters */
 export interface ResolvedWindow extends WindowSpec {
   configuredWindowMs: number;
+  /** For a pacing window (see `pacingMs`): the index of the window whose budget it spreads. */
+  pacedFrom?: number;
+}
+
+/** A pacing window's limit: the parent's budget pro rata over `pacingMs`, at least 1. */
+export function pacedLimit(parentLimit: number, parentWindowMs: number, pacingMs: number): number {
+  return Math.max(1, Math.ceil((parentLimit * pacingMs) / parentWindowMs - 1e-9));
 }
 
 /** Validates limiter options; throws an InvalidOptionError naming the option and value. */
@@ -180,6 +210,47 @@ export function resolveWindows(options: LimiterOptions): ResolvedWindow[] {
     const same = resolved.find((r) => r.resource === w.resource && r.windowMs === windowMs);
     if (same) same.limit = Math.min(same.limit, w.limit);
     else resolved.push({ resource: w.resource, limit: w.limit, configuredWindowMs: w.windowMs, windowMs });
+  }
+  const pacingMs = options.pacingMs;
+  if (pacingMs === undefined || pacingMs === 0) return resolved;
+  const parents = resolved.length;
+  for (let i = 0; i < parents; i++) {
+    const parent = resolved[i]!;
+    if (parent.resource !== 'requests' || parent.configuredWindowMs <= pacingMs) continue;
+    const limit = pacedLimit(parent.limit, parent.configuredWindowMs, pacingMs);
+    // The parent's margin scaled down, but never under PACING_MARGIN_FRACTION: what spreads
+    // arrivals at the provider (dispatch, the network) does not shrink with the window.
+    const scaledMarginMs =
+      ((parent.windowMs - parent.configuredWindowMs) * pacingMs) / parent.configuredWindowMs;
+    const marginMs =
+      options.windowMarginMs === 0 ? 0 : Math.max(scaledMarginMs, pacingMs * PACING_MARGIN_FRACTION);
+    const windowMs = pacingMs + marginMs;
+    const same = resolved.find((r) => r.resource === 'requests' && r.windowMs === windowMs);
+    if (same) {
+      // Two parents paced to one sub-window (or a configured one of that length): the smaller share.
+      if (limit < same.limit) {
+        same.limit = limit;
+        if (same.pacedFrom !== undefined) same.pacedFrom = i;
+      }
+    } else {
+      resolved.push({ resource: 'requests', limit, configuredWindowMs: pacingMs, windowMs, pacedFrom: i });
+    }
+    // A large share is also spread inside the sub-window, in fifths: a burst that reaches the
+    // provider late (a stalled event loop, fresh connections) then overlaps the next by a fifth of
+    // a share, not a whole one. (Small shares are left whole: a fifth would round up past them.)
+    if (limit >= SMOOTHING_MIN_SHARE) {
+      const fineMs = pacingMs / SMOOTHING_PARTS;
+      const fineWindowMs = fineMs + (marginMs > 0 ? fineMs * PACING_MARGIN_FRACTION : 0);
+      if (!resolved.some((r) => r.resource === 'requests' && r.windowMs === fineWindowMs)) {
+        resolved.push({
+          resource: 'requests',
+          limit: Math.ceil(limit / SMOOTHING_PARTS),
+          configuredWindowMs: fineMs,
+          windowMs: fineWindowMs,
+          pacedFrom: i,
+        });
+      }
+    }
   }
   return resolved;
 }

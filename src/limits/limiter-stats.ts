@@ -32,7 +32,8 @@ export function limiterStats(
   windows.forEach((w, i) => {
     const used = shared?.used[i] ?? 0;
     utilization = Math.max(utilization, used / w.limit);
-    // The shortest window of each kind is the one reported.
+    // The shortest window of each kind is the one reported (a pacing sub-window is not a limit of its own).
+    if (w.pacedFrom !== undefined) return;
     if (kinds[i] === 'requests' && w.windowMs < requestsWindowMs)
       [requestsInWindow, requestsWindowMs] = [used, w.windowMs];
     if (kinds[i] === 'tokens' && w.windowMs < tokensWindowMs)

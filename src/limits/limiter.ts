@@ -8,6 +8,7 @@ import { InvalidOptionError } from '../validation/options';
 import { CostTable } from './acquire-costs';
 import { estimateAdmissionWaitMs } from './admission-estimate';
 import { ColdStartArrival } from './cold-start-arrival';
+import { CounterAlignment } from './counter-alignment';
 import { InlineAdmission } from './inline-admission';
 import { Lease, type LeaseOwner, type LeaseUsage } from './lease';
 import { LeaseOffer, withLeaseOffered } from './lease-hand-off';
@@ -35,6 +36,9 @@ import { ProviderFeedback, type ObserveOptions } from './provider-feedback';
 import { WaitingRoom } from './waiting-room';
 
 export type { LimiterOptions, WindowOption } from './limiter-options';
+
+/** The pacing `forProvider` gives OpenAI and Anthropic limiters (see `pacingMs`). */
+const PROVIDER_PACING_MS = 1000;
 export type {
   AcquireOptions,
   DrainOptions,
@@ -81,6 +85,8 @@ export class Limiter extends EventEmitter<LimiterEvents> implements LeaseOwner {
   private readonly feedback: ProviderFeedback;
   /** Shared stores only: processes whose bursts land together need it; a memory store keeps its exact windows. */
   private readonly coldStart: ColdStartArrival | undefined;
+  /** The requests window lined up with the provider's counter (undefined without a requests window). */
+  private readonly alignment: CounterAlignment | undefined;
   /** @internal the run-time misconfiguration checks behind the `warning` event (limiter-warnings.ts). */
   readonly warningChecks: LimiterWarnings;
   private totalRateLimits = 0;
@@ -113,9 +119,11 @@ export class Limiter extends EventEmitter<LimiterEvents> implements LeaseOwner {
     // A store handle does not say whether it answers later: the inline admission finds out from
     // its first answer and hands over to the pipelined one then (see InlineAdmission).
     this.room.admission = new InlineAdmission(this.room);
+    this.alignment = this.makeAlignment();
     this.feedback = new ProviderFeedback(
       new LimiterFeedbackTarget(this, this.room, this.windows),
       o.learnLimits === true,
+      this.alignment,
     );
     this.warningChecks = new LimiterWarnings(this, this.windows, o.warnings !== false, () => {
       const snapshot = handle.snapshot(this.clock.now());
@@ -128,7 +136,9 @@ export class Limiter extends EventEmitter<LimiterEvents> implements LeaseOwner {
   /**
    * A limiter for a provider whose limits you do not know yet: it starts conservative (3 requests
    * and 10 000 tokens per minute, 5 in flight, unless `options` say otherwise) and adopts the
-   * provider's own limits from the first response's headers (see {@link observe}).
+   * provider's own limits from the first response's headers (see {@link observe}). For OpenAI and
+   * Anthropic it paces requests over 1 s (`pacingMs: 1000`: OpenAI documents quantized limits,
+   * Anthropic refills a bucket continuously), unless `options` set `pacingMs`.
    */
   static forProvider(provider: 'openai' | 'anthropic' | 'generic', options: LimiterOptions = {}): Limiter {
     return new Limiter({
@@ -136,6 +146,7 @@ export class Limiter extends EventEmitter<LimiterEvents> implements LeaseOwner {
       maxConcurrent: 5,
       maxPerMinute: 3,
       maxTokensPerMinute: 10_000,
+      ...(provider === 'generic' ? {} : { pacingMs: PROVIDER_PACING_MS }),
       ...options,
       learnLimits: true,
     });
@@ -318,6 +329,7 @@ export class Limiter extends EventEmitter<LimiterEvents> implements LeaseOwner {
   releaseLease(lease: Lease, usage: LeaseUsage | undefined): void {
     const room = this.room;
     room.active--;
+    if (this.alignment?.isEnabled) this.alignment.onRelease(lease, room.totalRequests);
     const now = this.clock.now();
     const used = usage?.tokens;
     let deltas: number[] | undefined;
@@ -355,6 +367,38 @@ export class Limiter extends EventEmitter<LimiterEvents> implements LeaseOwner {
     }
     // One field test per release once the checks have decided.
     if (this.warningChecks.watching) this.warningChecks.onRelease(lease.tokens, used);
+  }
+
+  /**
+   * The alignment of the requests window the provider's headers speak of (the shortest of a minute
+   * or less, not a pacing one), recording grants once the first count has come.
+   */
+  private makeAlignment(): CounterAlignment | undefined {
+    let window: ResolvedWindow | undefined;
+    for (const w of this.windows) {
+      if (w.resource !== 'requests' || w.pacedFrom !== undefined || w.configuredWindowMs > 60_000) continue;
+      if (!window || w.configuredWindowMs < window.configuredWindowMs) window = w;
+    }
+    if (!window) return undefined;
+    const room = this.room;
+    const deltas = this.costs.kinds.map((kind) => (kind === 'requests' ? -1 : 0));
+    const alignment = new CounterAlignment(
+      {
+        now: () => this.clock.now(),
+        refundRequest: (entries) => {
+          const handle = room.handle;
+          if (!handle.refund) return false;
+          const done = handle.refund(this.clock.now(), entries, deltas);
+          if (isPromise(done)) done.then(() => room.afterRelease(true), noop);
+          else room.afterRelease(true);
+          return true;
+        },
+      },
+      window.configuredWindowMs,
+      window.windowMs,
+    );
+    room.onGrant = (lease) => alignment.onGrant(lease);
+    return alignment;
   }
 
   private async runHeld<T>(

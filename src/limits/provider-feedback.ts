@@ -1,13 +1,22 @@
 import { readHeaders } from '../providers/header-source';
 import { parseRateLimitHeaders } from '../providers/parse-rate-limit-headers';
 import type { ProviderRateLimitInfo, RateLimitBudget } from '../providers/provider-rate-limit-info';
+import { isRecord } from '../util/is-record';
+import type { CounterAlignment } from './counter-alignment';
 import type { Lease } from './lease';
 
 /** What a limiter lets its provider feedback change. */
 export interface FeedbackTarget {
   now(): number;
   /** The windows: resource, configured length, and the limit in force. */
-  windows(): readonly { resource: string; limit: number; configuredWindowMs: number; marginMs: number }[];
+  windows(): readonly {
+    resource: string;
+    limit: number;
+    configuredWindowMs: number;
+    marginMs: number;
+    /** A pacing sub-window (`pacingMs`): follows its parent; not a limit the provider states. */
+    paced: boolean;
+  }[];
   /** Whether window `index` has room now that no waiting acquire is about to take. */
   hasIdleRoom(index: number): boolean;
   /** Leases granted after the one with this grant index. */
@@ -52,6 +61,8 @@ export class ProviderFeedback {
     private readonly target: FeedbackTarget,
     /** Adopt the provider's limits in both directions (for limiters made by `Limiter.forProvider`). */
     private readonly learn: boolean,
+    /** Lines the requests window up with the provider's counter (when the limiter has one). */
+    private readonly alignment?: CounterAlignment,
   ) {}
 
   /** Reads one response, SDK result or error; returns the parsed headers (undefined when there were none). */
@@ -68,13 +79,19 @@ export class ProviderFeedback {
       const processingMs = processing === null || processing === '' ? NaN : Number(processing);
       // It arrived no later than the response left the provider: now, minus the way back, minus processing.
       if (Number.isFinite(processingMs) && processingMs >= 0) {
-        const windows = this.target.windows();
+        const windows = this.target.windows().filter((w) => !w.paced);
         // Capped: a response read long after its headers came (a stream) must not stall the window.
         const capMs = windows.length
           ? MAX_LAG_FRACTION * Math.min(...windows.map((w) => w.configuredWindowMs))
           : 0;
         lease.noteArrivalLag(Math.min(now - processingMs - lease.chargedAtMs, capMs));
       }
+    }
+    const requests = info.requests;
+    if (lease && this.alignment && requests?.limit !== undefined && requests.remaining !== undefined) {
+      // An error that carries the count (a 429) may or may not have been counted; a response was.
+      const failed = source instanceof Error || (isRecord(source) && Number(source.status) >= 400);
+      this.alignment.onCount(lease, requests.limit - requests.remaining, failed ? 'unknown' : 'counted');
     }
     // The provider's `remaining` was read when this request arrived; ours started after it are not in it.
     this.applyBudget('requests', info.requests, lease ? this.target.startedSince(lease.grantIndex) : 0);
@@ -92,7 +109,7 @@ export class ProviderFeedback {
 
   /** The arrival lag the limiter currently allows for. */
   currentLagMs(): number {
-    const windows = this.target.windows();
+    const windows = this.target.windows().filter((w) => !w.paced);
     const margin = windows.length ? Math.min(...windows.map((w) => w.marginMs)) : 0;
     return this.extraMs + margin;
   }
@@ -100,6 +117,8 @@ export class ProviderFeedback {
   private widen(atMs: number, lagMs: number): void {
     const windows = this.target.windows();
     if (windows.length === 0 || !(lagMs > 0)) return;
+    // Every window is counted longer, so the bound is a tenth of the shortest, pacing sub-windows
+    // included: a widening learned on a long window must not stall a short one.
     const shortest = Math.min(...windows.map((w) => w.configuredWindowMs));
     this.widenings.push({ atMs, lagMs: Math.min(lagMs, shortest * MAX_LAG_FRACTION) });
     this.refreshWidening(atMs);
@@ -107,7 +126,7 @@ export class ProviderFeedback {
 
   /** Drops widenings older than the longest window (the entries they were for have left) and applies the largest left. */
   private refreshWidening(nowMs: number): void {
-    const windows = this.target.windows();
+    const windows = this.target.windows().filter((w) => !w.paced);
     const margin = Math.min(...windows.map((w) => w.marginMs));
     const horizon = nowMs - Math.max(...windows.map((w) => w.configuredWindowMs + w.marginMs));
     this.widenings = this.widenings.filter((s) => s.atMs >= horizon);
@@ -132,6 +151,7 @@ export class ProviderFeedback {
     let index = -1;
     windows.forEach((w, i) => {
       if (
+        !w.paced &&
         w.resource === resource &&
         w.configuredWindowMs <= MINUTE_MS &&
         (index < 0 || w.configuredWindowMs < windows[index]!.configuredWindowMs)

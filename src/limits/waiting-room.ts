@@ -36,6 +36,8 @@ export class WaitingRoom {
   active = 0;
   /** Leases granted since the limiter was made. */
   totalRequests = 0;
+  /** Told about every grant (the provider-counter alignment), when set. */
+  onGrant: ((lease: Lease) => void) | undefined = undefined;
   /** The concurrency limit in force (Infinity = none). */
   maxConcurrent: number;
   blocked: Blocked = 'none';
@@ -83,6 +85,7 @@ export class WaitingRoom {
     this.active++;
     this.totalRequests++;
     const lease = new Lease(this.owner, leaseId, tokens, now, entries, this.totalRequests, chargedAtMs);
+    if (this.onGrant) this.onGrant(lease);
     if (this.owner.listenerCount('acquire'))
       this.owner.emit('acquire', { active: this.active, waitedMs: now - enqueuedAtMs, priority, tokens });
     return lease;

@@ -99,6 +99,14 @@ export class MemoryStoreHandle implements StoreHandle {
     if (state.listeners.size > this.ownListeners) this.notifyOthers();
   }
 
+  refund(nowMs: number, entries: readonly number[], deltas: readonly number[]): void {
+    for (let i = 0; i < deltas.length; i++) {
+      const delta = deltas[i]!;
+      if (delta !== 0) this.logs[i]!.adjust(entries[i] ?? -1, delta, nowMs);
+    }
+    if (this.state.listeners.size > this.ownListeners) this.notifyOthers();
+  }
+
   /**
    * Calls `onCapacity` when another handle of the same name (another limiter sharing this store)
    * releases a slot or refunds, so a limiter whose head waits on shared concurrency is woken (its

@@ -119,6 +119,12 @@ export interface StoreHandle {
    * choose. Without it a limiter estimates from its queue and its last refusal.
    */
   waitMs?(nowMs: number, costs: readonly number[]): number;
+  /**
+   * Takes back charges the provider never counted (an attempt that failed before it arrived):
+   * applies `deltas` to the lease's `entries` as a release's reconcile does, without touching
+   * concurrency. Optional; without it such charges stay until they leave the window.
+   */
+  refund?(nowMs: number, entries: readonly number[], deltas: readonly number[]): MaybePromise<void>;
   /** Changes window `index`'s limit (learned from the provider). Optional. */
   setLimit?(index: number, limit: number): MaybePromise<void>;
   /** Whether this store needs lease ids (remote stores reap leases of dead processes by id). */

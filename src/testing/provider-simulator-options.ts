@@ -23,6 +23,20 @@ export interface ProviderSimulatorOptions {
    */
   windowMs?: number;
   /**
+   * Quantized enforcement, as OpenAI documents it ("60,000 requests/minute may be enforced as
+   * 1,000 requests/second"): besides `requestsPerWindow` per `windowMs`, at most
+   * `ceil(requestsPerWindow × quantumMs / windowMs)` requests start in any sliding `quantumMs`.
+   * The headers report the long window. Omit for none.
+   * @default undefined (no sub-window)
+   */
+  quantumMs?: number;
+  /**
+   * Whether successful OpenAI-dialect replies carry `openai-processing-ms` (Anthropic, Gemini,
+   * Azure and most gateways send no such header).
+   * @default true
+   */
+  processingMsHeader?: boolean;
+  /**
    * `'sliding'`: at most the limit starts in any window of `windowMs`. `'bucket'`: a token bucket
    * holding at most the limit (the burst), refilled continuously at limit per `windowMs`.
    * @default 'sliding'
@@ -97,18 +111,20 @@ export interface SimulatedOutage {
 export type ResolvedSimulatorOptions = Required<
   Omit<
     ProviderSimulatorOptions,
-    'requestsPerWindow' | 'tokensPerWindow' | 'seed' | 'completionTokens' | 'outage'
+    'requestsPerWindow' | 'tokensPerWindow' | 'seed' | 'completionTokens' | 'outage' | 'quantumMs'
   >
 > &
   Pick<
     ProviderSimulatorOptions,
-    'requestsPerWindow' | 'tokensPerWindow' | 'seed' | 'completionTokens' | 'outage'
+    'requestsPerWindow' | 'tokensPerWindow' | 'seed' | 'completionTokens' | 'outage' | 'quantumMs'
   >;
 
 const optionShape = {
   requestsPerWindow: opt.positiveInt().optional(),
   tokensPerWindow: opt.positiveInt().optional(),
   windowMs: opt.positiveNumber().optional(),
+  quantumMs: opt.positiveNumber().optional(),
+  processingMsHeader: opt.boolean().optional(),
   mode: opt.oneOf(['sliding', 'bucket'] as const).optional(),
   countRejected: opt.boolean().optional(),
   latencyMs: opt.nonNegativeNumber().optional(),
@@ -132,6 +148,7 @@ const optionsSchema = z.strictObject(optionShape);
 /** The default for every option that has one. */
 export const SIMULATOR_DEFAULTS = {
   windowMs: 60_000,
+  processingMsHeader: true,
   mode: 'sliding',
   countRejected: false,
   latencyMs: 0,

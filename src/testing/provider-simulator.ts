@@ -123,7 +123,7 @@ export async function startProviderSimulator(
     const request = describeRequest(body, dialect, number, cost, state.options.completionTokens);
     res.on('close', () => state.finish());
     if (wantsStream(body)) return stream(res, request, limitHeaders, latencyMs, wantsStreamUsage(body));
-    const reply = successReply(request, limitHeaders, latencyMs);
+    const reply = successReply(request, limitHeaders, latencyMs, state.options.processingMsHeader);
     later(latencyMs, () => send(res, reply));
   }
 
@@ -139,7 +139,7 @@ export async function startProviderSimulator(
     includeUsage: boolean,
   ): void {
     // Headers leave before any output is produced, so the provider reports no processing time yet.
-    const { headers } = successReply(request, limitHeaders, 0);
+    const { headers } = successReply(request, limitHeaders, 0, state.options.processingMsHeader);
     res.writeHead(200, { ...headers, 'content-type': 'text/event-stream; charset=utf-8' });
     const events = streamEvents(request, includeUsage);
     events.forEach((event, index) => {

@@ -55,6 +55,7 @@ export function successReply(
   request: SimulatedRequest,
   limitHeaders: Record<string, string>,
   latencyMs: number,
+  processingMsHeader = true,
 ): SimulatedReply {
   const { cost, completionTokens, requestNumber, model } = request;
   const text = `sim: ${request.lastText.slice(0, 200)}`;
@@ -86,7 +87,7 @@ export function successReply(
     headers: {
       ...limitHeaders,
       'x-request-id': `req_sim_${requestNumber}`,
-      'openai-processing-ms': String(Math.round(latencyMs)),
+      ...(processingMsHeader ? { 'openai-processing-ms': String(Math.round(latencyMs)) } : {}),
     },
     body: {
       id: `chatcmpl-sim-${requestNumber}`,

@@ -44,6 +44,8 @@ export class SimulatorState {
   private opts: ResolvedSimulatorOptions;
   private requestLimit: Limit | undefined;
   private tokenLimit: Limit | undefined;
+  /** The quantized sub-window (`quantumMs`), when set. */
+  private quantumLimit: SlidingWindowLimit | undefined;
   private startMs: number;
   private random: RandomSource;
   private accepted: number[] = [];
@@ -91,15 +93,22 @@ export class SimulatorState {
     const outage = this.opts.outage;
     const sinceStartMs = now - this.startMs;
     if (outage !== undefined && sinceStartMs >= outage.fromMs && sinceStartMs < outage.toMs) {
-      if (this.opts.countRejected) this.requestLimit?.take(now, 1);
+      if (this.opts.countRejected) {
+        this.requestLimit?.take(now, 1);
+        this.quantumLimit?.take(now, 1);
+      }
       this.rejected.push(sinceStartMs);
       const retryAfterMs = outage.retryAfterMs ?? outage.toMs - sinceStartMs;
       return { ok: false, retryAfterMs, scope: 'requests', budgets: this.budgets(now) };
     }
-    const requestWaitMs = this.requestLimit?.waitMs(now, 1) ?? 0;
+    const requestWaitMs = Math.max(
+      this.requestLimit?.waitMs(now, 1) ?? 0,
+      this.quantumLimit?.waitMs(now, 1) ?? 0,
+    );
     const tokenWaitMs = this.tokenLimit?.waitMs(now, tokens) ?? 0;
     if (requestWaitMs <= 0 && tokenWaitMs <= 0) {
       this.requestLimit?.take(now, 1);
+      this.quantumLimit?.take(now, 1);
       this.tokenLimit?.take(now, tokens);
       this.accepted.push(now - this.startMs);
       this.acceptedTokens.push(tokens);
@@ -111,10 +120,14 @@ export class SimulatorState {
     const scope = requestWaitMs >= tokenWaitMs ? 'requests' : 'tokens';
     // OpenAI counts a refused request against the request limit too; the wait is then measured
     // from the state that includes it.
-    if (this.opts.countRejected) this.requestLimit?.take(now, 1);
+    if (this.opts.countRejected) {
+      this.requestLimit?.take(now, 1);
+      this.quantumLimit?.take(now, 1);
+    }
     this.rejected.push(now - this.startMs);
     const retryAfterMs = Math.max(
       this.requestLimit?.waitMs(now, 1) ?? 0,
+      this.quantumLimit?.waitMs(now, 1) ?? 0,
       this.tokenLimit?.waitMs(now, tokens) ?? 0,
     );
     return { ok: false, retryAfterMs, scope, budgets: this.budgets(now) };
@@ -182,6 +195,14 @@ export class SimulatorState {
       mode,
       now,
     );
+    const { quantumMs } = this.opts;
+    this.quantumLimit =
+      requestsPerWindow !== undefined && quantumMs !== undefined && quantumMs < windowMs
+        ? new SlidingWindowLimit(
+            Math.max(1, Math.ceil((requestsPerWindow * quantumMs) / windowMs)),
+            quantumMs,
+          )
+        : undefined;
     this.tokenLimit = makeLimit(
       keepHistoryFrom ? this.tokenLimit : undefined,
       tokensPerWindow,

@@ -74,6 +74,7 @@ export class ThrottledParallelBatchNode<
   windowMs?: number;
   windows?: LimiterOptions['windows'];
   windowMarginMs?: number;
+  pacingMs?: number;
   reconcile?: LimiterOptions['reconcile'];
   clock?: LimiterOptions['clock'];
   store?: LimiterOptions['store'];

@@ -56,7 +56,9 @@ describe('Presets', () => {
     expect(Presets.list().sort()).toEqual(Object.keys(NODE_TABLE).sort());
     for (const [name, [maxConcurrent, maxPerMinute]] of Object.entries(NODE_TABLE)) {
       const expected = maxPerMinute === undefined ? { maxConcurrent } : { maxConcurrent, maxPerMinute };
-      expect({ ...Presets.get(name) }, name).toEqual(expected);
+      // OpenAI and Anthropic enforce over shorter periods than a minute: their presets pace over 1 s.
+      const paced = /^(OPENAI|ANTHROPIC)_/.test(name) ? { pacingMs: 1000 } : {};
+      expect({ ...Presets.get(name) }, name).toEqual({ ...expected, ...paced });
     }
   });
 
@@ -81,7 +83,7 @@ describe('Presets', () => {
 
   it('spreads into a plain, mutable copy without get/list', () => {
     const copy = { ...Presets.OPENAI_TIER1, maxConcurrent: 7 };
-    expect(copy).toEqual({ maxConcurrent: 7, maxPerMinute: 60 });
+    expect(copy).toEqual({ maxConcurrent: 7, maxPerMinute: 60, pacingMs: 1000 });
     expect(Object.keys(Presets)).not.toContain('get');
     expect(Object.keys(Presets)).toHaveLength(Object.keys(NODE_TABLE).length);
   });

@@ -175,7 +175,10 @@ describe('Limiter.observe: provider feedback', () => {
   it("forProvider starts conservative and adopts the provider's limits from the first response", async () => {
     const clock = new FakeClock();
     const limiter = Limiter.forProvider('openai', { clock });
-    await startMany(limiter, 3);
+    // forProvider('openai') paces (1 a second for 3 a minute): three starts take two seconds.
+    const started = startMany(limiter, 3);
+    await clock.advance(3000);
+    await started;
     expect(await grantedWithin(clock, limiter, 100)).toBe(false);
     const events: LimitChangeEvent[] = [];
     limiter.on('limit', (e) => events.push(e));

@@ -46,7 +46,7 @@ describe('limiterOptionsFromEnv', () => {
         THROTTLEFLOW_LOCAL_MAX_QUEUED: '+50',
       }),
     ).toEqual({
-      openai: { maxConcurrent: 10, maxPerMinute: 450, maxTokensPerMinute: 2_000_000 },
+      openai: { maxConcurrent: 10, maxPerMinute: 450, maxTokensPerMinute: 2_000_000, pacingMs: 1000 },
       local: { maxConcurrent: 3, maxPerDay: 10_000, maxQueued: 50 },
     });
   });
@@ -143,8 +143,10 @@ describe('LimiterRegistry.fromEnv', () => {
     expect(registry.get('openai')).toBe(openai);
     expect(openai!.name).toBe('openai');
     expect(openai!.stats().maxConcurrent).toBe(10);
+    // The OpenAI presets pace over 1 s (pacingMs): 500 a minute is at most 9 in any second.
     expect(openai!.windows.map((w) => [w.resource, w.limit, w.configuredWindowMs])).toEqual([
       ['requests', 500, 60_000],
+      ['requests', 9, 1000],
     ]);
     expect(my_api!.stats().maxConcurrent).toBe(4);
   });

@@ -322,6 +322,23 @@ export function describeStoreContract(
       expect(await two.getLevel()).toBe(7);
     });
 
+    it('refund takes back a released charge the provider never counted, concurrency untouched', async () => {
+      const h = bind([{ resource: 'requests', limit: 2, windowMs: 60_000 }]);
+      if (!h.refund) return; // optional
+      const first = await attempt(h, [1], 5);
+      const second = await attempt(h, [1], 5);
+      expect((await attempt(h, [1], 5)).result).toMatchObject({ ok: false, reason: 'window' });
+      await h.release(releaseOf(first));
+      await h.release(releaseOf(second));
+      if (!first.result.ok) throw new Error('unreachable');
+      await h.refund(now(), first.result.entries, [-1]);
+      const snapshot = await h.snapshot(now());
+      expect(snapshot.used).toEqual([1]);
+      expect(snapshot.active).toBe(0);
+      expect((await attempt(h, [1], 5)).result.ok).toBe(true);
+      expect((await attempt(h, [1], 5)).result).toMatchObject({ ok: false, reason: 'window' });
+    });
+
     it('extendWindows keeps entries counted longer, for every handle of the name', async () => {
       const name = freshName('extend');
       const windows = [{ resource: 'requests', limit: 1, windowMs: 100 }];

@@ -264,6 +264,14 @@ describe('startProviderSimulator: faults, latency, control', () => {
     expect(sim!.stats().inFlight).toBe(0);
   });
 
+  it('sends no openai-processing-ms with processingMsHeader: false, the rate-limit headers still', async () => {
+    const { url } = await start({ requestsPerWindow: 5, windowMs: 60_000, processingMsHeader: false });
+    const response = await post(`${url}/v1/chat/completions`, chatBody());
+    expect(response.status).toBe(200);
+    expect(response.headers.get('openai-processing-ms')).toBeNull();
+    expect(response.headers.get('x-ratelimit-remaining-requests')).toBe('4');
+  });
+
   it('control endpoints: GET /stats, POST /options (validated), POST /reset, 404', async () => {
     const { url } = await start({ requestsPerWindow: 2, windowMs: 60_000 });
     await post(`${url}/v1/chat/completions`, chatBody());

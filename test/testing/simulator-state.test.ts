@@ -263,3 +263,33 @@ describe('simulatorTokenCost', () => {
     expect(simulatorTokenCost(undefined)).toEqual({ promptTokens: 0, maxOutputTokens: 0, totalTokens: 0 });
   });
 });
+
+describe('SimulatorState: quantized enforcement (quantumMs)', () => {
+  it('also refuses past the pro-rata share of any quantum, with the wait until the quantum frees', () => {
+    const { clock, state } = stateAt({ requestsPerWindow: 100, windowMs: 10_000, quantumMs: 500 });
+    for (let i = 0; i < 5; i++) expect(state.admit(1).ok).toBe(true);
+    clock.nowMs = 100;
+    // 100 per 10 s is 5 per 500 ms: the sixth waits for the first to leave the quantum.
+    expect(state.admit(1)).toMatchObject({ ok: false, scope: 'requests', retryAfterMs: 400 });
+    clock.nowMs = 500;
+    const admitted = state.admit(1);
+    expect(admitted.ok).toBe(true);
+    // The headers speak of the long window.
+    expect(admitted.budgets.requests).toMatchObject({ limit: 100, remaining: 94 });
+  });
+
+  it('never admits more than either window allows (property)', () => {
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 0, max: 50 }), { minLength: 1, maxLength: 300 }), (gaps) => {
+        const { clock, state } = stateAt({ requestsPerWindow: 40, windowMs: 2000, quantumMs: 250 });
+        for (const gap of gaps) {
+          clock.nowMs += gap;
+          state.admit(1);
+        }
+        const { acceptedAtMs } = state.log();
+        expect(maxInAnyWindow(acceptedAtMs, 2000)).toBeLessThanOrEqual(40);
+        expect(maxInAnyWindow(acceptedAtMs, 250)).toBeLessThanOrEqual(5);
+      }),
+    );
+  });
+});

@@ -1,0 +1,198 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { Limiter } from '../../src/limits/limiter';
+import { FakeClock } from '../../src/testing/fake-clock';
+import { resolveSimulatorOptions } from '../../src/testing/provider-simulator-options';
+import { SimulatorState } from '../../src/testing/simulator-state';
+import { maxInAnyWindow } from '../../src/testing/window-max';
+
+/** A response whose headers say the provider had counted `count` of `limit` requests. */
+const counted = (limit: number, count: number, processingMs?: number) => ({
+  headers: new Headers({
+    'x-ratelimit-limit-requests': String(limit),
+    'x-ratelimit-remaining-requests': String(limit - count),
+    'x-ratelimit-reset-requests': '1s',
+    ...(processingMs === undefined ? {} : { 'openai-processing-ms': String(processingMs) }),
+  }),
+});
+
+/** How many acquires start at once (each released at once), up to `max`. */
+async function startableNow(limiter: Limiter, max: number): Promise<number> {
+  let started = 0;
+  const controller = new AbortController();
+  const attempts = Array.from({ length: max }, () =>
+    limiter.acquire({ signal: controller.signal }).then(
+      () => {
+        started++;
+      },
+      () => {},
+    ),
+  );
+  await Promise.resolve();
+  await new Promise((resolve) => setImmediate(resolve));
+  controller.abort();
+  await Promise.all(attempts);
+  return started;
+}
+
+describe('lining the requests window up with the provider counter', () => {
+  it('an attempt the provider did not count (no count in its failure) frees its unit', async () => {
+    const clock = new FakeClock();
+    const limiter = new Limiter({ maxPerWindow: 3, windowMs: 10_000, windowMarginMs: 0, clock });
+    const first = await limiter.acquire();
+    limiter.observe(counted(3, 1), { lease: first });
+    first.release();
+    await clock.advance(10_000);
+    // A connection reset: the request never reached the provider, and no header says so.
+    const reset = await limiter.acquire();
+    limiter.observe(new Error('socket hang up'), { lease: reset });
+    reset.release();
+    const next = await limiter.acquire();
+    // The provider counted only this one: the reset never arrived.
+    limiter.observe(counted(3, 1), { lease: next });
+    next.release();
+    // Without the alignment one more would fit (3 − reset − next); with it, two.
+    expect(await startableNow(limiter, 5)).toBe(2);
+  });
+
+  it('keeps the unit when the provider counted the failed attempt after all', async () => {
+    const clock = new FakeClock();
+    const limiter = new Limiter({ maxPerWindow: 3, windowMs: 10_000, windowMarginMs: 0, clock });
+    const first = await limiter.acquire();
+    limiter.observe(counted(3, 1), { lease: first });
+    first.release();
+    await clock.advance(10_000);
+    const failed = await limiter.acquire();
+    limiter.observe(new Error('500 without headers'), { lease: failed });
+    failed.release();
+    const next = await limiter.acquire();
+    limiter.observe(counted(3, 2), { lease: next });
+    next.release();
+    expect(await startableNow(limiter, 5)).toBe(1);
+  });
+
+  it('a request the provider counted later than we started it is moved', async () => {
+    const clock = new FakeClock();
+    const limiter = new Limiter({ maxPerWindow: 4, windowMs: 10_000, windowMarginMs: 0, clock });
+    const first = await limiter.acquire();
+    limiter.observe(counted(4, 1), { lease: first });
+    first.release();
+    await clock.advanceTo(10_000);
+    const late = await limiter.acquire();
+    await clock.advanceTo(10_500);
+    const second = await limiter.acquire();
+    await clock.advanceTo(11_000);
+    const third = await limiter.acquire();
+    await clock.advanceTo(11_200);
+    // Three counted when `late` arrived: it came after the two started after it, so after 11 s.
+    limiter.observe(counted(4, 3), { lease: late });
+    for (const lease of [late, second, third]) lease.release();
+    await clock.advanceTo(12_000);
+    (await limiter.acquire()).release();
+    await clock.advanceTo(20_000);
+    let startedAt = -1;
+    const waiting = limiter.acquire().then((lease) => {
+      startedAt = clock.now();
+      lease.release();
+    });
+    await clock.runAll();
+    await waiting;
+    // Not at 20 s (where `late` would have left, counted from its start) but once it leaves from
+    // 11 s (the log lets an entry leave after those started before it: `second` waits for it too).
+    expect(startedAt).toBe(21_000);
+  });
+
+  it('whatever the headers say, the requests the provider answered never exceed the limit (property)', async () => {
+    const call = fc.record({
+      fails: fc.boolean(),
+      limit: fc.integer({ min: 1, max: 12 }),
+      count: fc.integer({ min: 0, max: 12 }),
+      holdMs: fc.integer({ min: 0, max: 3000 }),
+      gapMs: fc.integer({ min: 0, max: 1500 }),
+    });
+    await fc.assert(
+      fc.asyncProperty(fc.array(call, { minLength: 1, maxLength: 40 }), async (calls) => {
+        const clock = new FakeClock();
+        const limit = 4;
+        const limiter = new Limiter({ maxPerWindow: limit, windowMs: 5000, windowMarginMs: 0, clock });
+        const answeredStarts: number[] = [];
+        const tasks: Promise<void>[] = [];
+        for (const c of calls) {
+          tasks.push(
+            limiter.acquire().then(async (lease) => {
+              // The grant's own time (the callback may run after the fake clock moved on).
+              const start = lease.startedAtMs;
+              await clock.sleep(c.holdMs);
+              if (c.fails) {
+                limiter.observe(new Error('reset'), { lease });
+              } else {
+                answeredStarts.push(start);
+                // Lying, stale or true: any count at all.
+                limiter.observe(counted(c.limit, c.count), { lease });
+              }
+              lease.release();
+            }),
+          );
+          await clock.advance(c.gapMs);
+        }
+        await clock.runAll();
+        await Promise.all(tasks);
+        answeredStarts.sort((a, b) => a - b);
+        expect(maxInAnyWindow(answeredStarts, 5000)).toBeLessThanOrEqual(limit);
+      }),
+      { numRuns: 60 },
+    );
+  });
+
+  it("the provider's window, rebuilt from its arrivals, never goes over its limit (property)", async () => {
+    const request = fc.record({
+      /**
+       * How late it reaches the provider; the response tells (openai-processing-ms). Up to a tenth
+       * of the window, the most one response may move an entry (a response read long after its
+       * headers, a stream, must not stall the window).
+       */
+      lagMs: fc.integer({ min: 0, max: 1000 }),
+      latencyMs: fc.integer({ min: 0, max: 4000 }),
+      /** Lost on the way (a reset before it arrived): no answer with a count. */
+      lost: fc.boolean(),
+      gapMs: fc.integer({ min: 0, max: 800 }),
+    });
+    await fc.assert(
+      fc.asyncProperty(fc.array(request, { minLength: 1, maxLength: 60 }), async (requests) => {
+        const clock = new FakeClock();
+        const limit = 5;
+        const windowMs = 10_000;
+        const provider = new SimulatorState(
+          resolveSimulatorOptions({ requestsPerWindow: limit, windowMs }),
+          () => clock.now(),
+        );
+        const limiter = new Limiter({ maxPerWindow: limit, windowMs, clock });
+        const tasks: Promise<void>[] = [];
+        for (const r of requests) {
+          tasks.push(
+            limiter.acquire().then(async (lease) => {
+              await clock.sleep(r.lagMs);
+              if (r.lost) {
+                limiter.observe(new Error('socket hang up'), { lease });
+                lease.release();
+                return;
+              }
+              const admission = provider.admit(1);
+              await clock.sleep(r.latencyMs);
+              const budget = admission.budgets.requests!;
+              limiter.observe(counted(limit, budget.limit - budget.remaining, r.latencyMs), { lease });
+              lease.release();
+            }),
+          );
+          await clock.advance(r.gapMs);
+        }
+        await clock.runAll();
+        await Promise.all(tasks);
+        const { acceptedAtMs, rejectedAtMs } = provider.log();
+        expect(rejectedAtMs).toEqual([]);
+        expect(maxInAnyWindow(acceptedAtMs, windowMs)).toBeLessThanOrEqual(limit);
+      }),
+      { numRuns: 60 },
+    );
+  });
+});
