@@ -1,5 +1,5 @@
 import type { Lease } from '../limits/lease';
-import { LeaseOffer, withLeaseOffered } from '../limits/lease-hand-off';
+import { LeaseOffer, leaseOffersEnabled, withLeaseOffered } from '../limits/lease-hand-off';
 import type { AcquireOptions, Limiter } from '../limits/limiter';
 import { isBrokenCircuitError } from '../resilience/broken-circuit-error';
 import type { Attempt, AttemptCounts, AttemptOutcome, AttemptTiming } from './call-outcome';
@@ -54,27 +54,26 @@ export async function attemptThroughLimiter<T>(
 
   // A throttledFetch on this limiter inside the call takes the lease for its first HTTP attempt,
   // so the attempt is counted once (see LeaseOffer for who releases it).
-  const offer = new LeaseOffer(limiter, lease);
+  const offer = leaseOffersEnabled() ? new LeaseOffer(limiter, lease) : undefined;
+  const run = (s: AbortSignal | undefined) => {
+    const args = { ...counts, lease, signal: s };
+    return offer ? withLeaseOffered(offer, () => call(args)) : call(args);
+  };
   let value: T;
   try {
     value =
       circuitBreaker === undefined && timeoutMs === undefined
-        ? await withLeaseOffered(offer, () => call({ ...counts, lease, signal }))
-        : await guardedCall(
-            (s) => withLeaseOffered(offer, () => call({ ...counts, lease, signal: s })),
-            setup.guards,
-            signal,
-            limiter.clock,
-          );
+        ? await run(signal)
+        : await guardedCall(run, setup.guards, signal, limiter.clock);
   } catch (error) {
     // Observed before the release: the response tells when the request reached the provider.
     observeQuietly(setup, error, lease);
-    if (offer.settle()) lease.release();
+    if (!offer || offer.settle()) lease.release();
     return classifyFailure(error, limiter, counts, setup, signal, timing());
   }
   const tokensUsed = readUsage(setup, value);
   observeQuietly(setup, value, lease);
-  if (offer.settle()) lease.release(tokensUsed === undefined ? undefined : { tokens: tokensUsed });
+  if (!offer || offer.settle()) lease.release(tokensUsed === undefined ? undefined : { tokens: tokensUsed });
   return { kind: 'ok', value, tokensUsed, timing: timing() };
 }
 

@@ -102,6 +102,11 @@ export function enableLeaseOffers(): void {
   takersExist = true;
 }
 
+/** Whether leases are offered at all: callers skip making an offer (and its closure) until then. */
+export function leaseOffersEnabled(): boolean {
+  return takersExist;
+}
+
 /** Runs `fn` with `offer` visible to every call it makes (when the runtime has an async context). */
 export function withLeaseOffered<R>(offer: LeaseOffer, fn: () => R): R {
   const context = takersExist ? currentStorage() : undefined;

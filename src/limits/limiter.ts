@@ -11,7 +11,7 @@ import { ColdStartArrival } from './cold-start-arrival';
 import { CounterAlignment } from './counter-alignment';
 import { InlineAdmission } from './inline-admission';
 import { Lease, type LeaseOwner, type LeaseUsage } from './lease';
-import { LeaseOffer, withLeaseOffered } from './lease-hand-off';
+import { LeaseOffer, leaseOffersEnabled, withLeaseOffered } from './lease-hand-off';
 import type { LimiterEvents } from './limiter-events';
 import { LimiterFeedbackTarget } from './limiter-feedback';
 import {
@@ -406,17 +406,18 @@ export class Limiter extends EventEmitter<LimiterEvents> implements LeaseOwner {
     fn: (lease: Lease) => T | PromiseLike<T>,
     options: RunOptions<T> | undefined,
   ): Promise<T> {
-    // A throttledFetch on this limiter inside fn takes the lease for its first HTTP attempt.
-    const offer = new LeaseOffer(this, lease);
+    // A throttledFetch on this limiter inside fn takes the lease for its first HTTP attempt (no
+    // offer is made before any throttledFetch exists: it would cost every run an object and a closure).
+    const offer = leaseOffersEnabled() ? new LeaseOffer(this, lease) : undefined;
     let result: T;
     try {
-      result = await withLeaseOffered(offer, () => fn(lease));
+      result = await (offer ? withLeaseOffered(offer, () => fn(lease)) : fn(lease));
     } catch (error) {
-      if (offer.settle()) lease.release();
+      if (!offer || offer.settle()) lease.release();
       throw error;
     }
     const usageOf = options?.usageOf;
-    if (!offer.settle()) return result;
+    if (offer && !offer.settle()) return result;
     if (!usageOf) {
       lease.release();
       return result;
