@@ -9,12 +9,12 @@
 import { randomBytes } from 'node:crypto';
 import { basename } from 'node:path';
 import { Redis } from 'ioredis';
-import { describe } from 'vitest';
+import type { describe } from 'vitest';
+import { describeIfAvailable } from './service-gate';
 
 export const REDIS_HOST = '127.0.0.1';
 export const REDIS_PORT = 6379;
 export const REDIS_ADDRESS = `${REDIS_HOST}:${REDIS_PORT}`;
-const SKIP_MESSAGE = `Redis not reachable on ${REDIS_ADDRESS}: skipping Redis tests`;
 
 /** Options for a test client that fails fast instead of queueing commands while offline. */
 export function testClientOptions() {
@@ -42,20 +42,15 @@ export async function redisReachable(): Promise<boolean> {
 }
 
 const available = await redisReachable();
-if (!available) {
-  if (process.env.CI) {
-    throw new Error(
-      `Redis not reachable on ${REDIS_ADDRESS} and CI is set: Redis tests must run in CI (.ci/run starts one)`,
-    );
-  }
-  console.warn(SKIP_MESSAGE);
-}
 
 /** True when the real Redis answered. */
 export const redisAvailable = available;
 
 /** `describe` when Redis is reachable, `describe.skip` (after a console warning) when it is not. */
-export const describeRedis: typeof describe = available ? describe : (describe.skip as typeof describe);
+export const describeRedis: typeof describe = describeIfAvailable(available, {
+  ciError: `Redis not reachable on ${REDIS_ADDRESS} and CI is set: Redis tests must run in CI (.ci/run starts one)`,
+  skipWarning: `Redis not reachable on ${REDIS_ADDRESS}: skipping Redis tests`,
+});
 
 /** A unique prefix for one test file's keys: `tf-test:<file>:<pid>:<random>:`. */
 export function uniquePrefix(file: string): string {
