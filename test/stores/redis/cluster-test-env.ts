@@ -5,7 +5,7 @@
  */
 import { Cluster } from 'ioredis';
 import type { describe } from 'vitest';
-import { uniquePrefix } from './redis-test-env';
+import { openTestEnv, type TestEnv } from './open-test-env';
 import { describeIfAvailable } from './service-gate';
 
 export const CLUSTER_NODES = [7000, 7001, 7002, 7003, 7004, 7005].map((port) => ({
@@ -67,34 +67,9 @@ export async function deleteClusterKeysWithPrefix(client: Cluster, prefix: strin
 }
 
 /** A connected cluster client plus this file's prefix; `close()` deletes the prefix's keys. */
-export interface ClusterTestEnv {
-  readonly client: Cluster;
-  readonly prefix: string;
-  newClient(): Cluster;
-  close(): Promise<void>;
-}
+export type ClusterTestEnv = TestEnv<Cluster>;
 
 /** Connects to the test cluster with a fresh prefix for `file`. */
-export async function openClusterTestEnv(file: string): Promise<ClusterTestEnv> {
-  const prefix = uniquePrefix(file);
-  const clients: Cluster[] = [];
-  const newClient = () => {
-    const c = newClusterClient();
-    clients.push(c);
-    return c;
-  };
-  const client = newClient();
-  await client.connect();
-  return {
-    client,
-    prefix,
-    newClient,
-    async close() {
-      try {
-        await deleteClusterKeysWithPrefix(client, prefix);
-      } finally {
-        await Promise.all(clients.map((c) => c.quit().catch(() => c.disconnect())));
-      }
-    },
-  };
+export function openClusterTestEnv(file: string): Promise<ClusterTestEnv> {
+  return openTestEnv(file, newClusterClient, deleteClusterKeysWithPrefix);
 }
