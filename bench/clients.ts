@@ -16,10 +16,8 @@
  *
  *   BENCH_SECTIONS=clients npx tsx bench/main.ts
  */
-import { fork } from 'node:child_process';
 import { setMaxListeners } from 'node:events';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { fileURLToPath } from 'node:url';
 import OpenAI from 'openai';
 import { AdaptiveThrottledNode, Limiter, throttledFetch } from '../src/index';
 import { spawnProviderSimulator, type ChatCompletionRequest } from '../src/testing/index';
@@ -31,6 +29,7 @@ import {
   staggerFor,
   type GoodputRow,
 } from './goodput';
+import { serveClientProcess, startClientProcess } from './client-process';
 import type { BenchSection } from './sections';
 
 const WINDOW_MS = 10_000;
@@ -173,8 +172,6 @@ interface ClientReport {
   loopDelayMaxMs: number;
 }
 
-type ClientMessage = { type: 'ready' } | { type: 'report'; report: ClientReport };
-
 async function runClient(index: number, url: string, go: Promise<void>, onReady: () => void) {
   const strategy = STRATEGIES[index]!;
   // A running service has its HTTP client loaded: one request before the clock starts.
@@ -202,30 +199,6 @@ async function runClient(index: number, url: string, go: Promise<void>, onReady:
   } satisfies ClientReport;
 }
 
-function startClientProcess(index: number, url: string) {
-  const child = fork(fileURLToPath(import.meta.url), ['--clients-client', String(index), url], {
-    execArgv: ['--import', 'tsx'],
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
-  const failed = new Promise<never>((_, reject) => {
-    child.once('error', reject);
-    child.once('exit', (code) => {
-      if (code !== 0) reject(new Error(`clients bench client #${index} exited with ${code}`));
-    });
-  });
-  const report = Promise.race([
-    failed,
-    new Promise<ClientReport>((resolve) =>
-      child.on('message', (m: ClientMessage) => m.type === 'report' && resolve(m.report)),
-    ),
-  ]);
-  report.catch(() => {});
-  const ready = new Promise<void>((resolve) =>
-    child.on('message', (m: ClientMessage) => m.type === 'ready' && resolve()),
-  );
-  return Promise.race([failed, ready]).then(() => ({ go: () => child.send('go'), report }));
-}
-
 /** A row of the section: goodput's columns, plus whether it is the integrated run. */
 export interface ClientsRow extends GoodputRow {
   integrated: boolean;
@@ -242,7 +215,15 @@ export async function benchClients(): Promise<ClientsRow[]> {
   );
   const simulators = await Promise.all(STRATEGIES.map(() => spawnProviderSimulator(SIMULATOR)));
   try {
-    const clients = await Promise.all(STRATEGIES.map((_, k) => startClientProcess(k, simulators[k]!.url)));
+    const clients = await Promise.all(
+      STRATEGIES.map((_, k) =>
+        startClientProcess<ClientReport>(
+          import.meta.url,
+          ['--clients-client', String(k), simulators[k]!.url],
+          `clients bench client #${k}`,
+        ),
+      ),
+    );
     const staggerMs = staggerFor(STRATEGIES.length);
     clients.forEach((c, k) => setTimeout(c.go, k * staggerMs));
     const reports = await Promise.all(clients.map((c) => c.report));
@@ -330,9 +311,5 @@ export const clientsSection: BenchSection = {
 
 if (process.argv[2] === '--clients-client') {
   const [, , , index, url] = process.argv;
-  const go = new Promise<void>((resolve) => process.once('message', () => resolve()));
-  const report = await runClient(Number(index), url!, go, () =>
-    process.send!({ type: 'ready' } satisfies ClientMessage),
-  );
-  process.send!({ type: 'report', report } satisfies ClientMessage, () => process.exit(0));
+  await serveClientProcess((go, onReady) => runClient(Number(index), url!, go, onReady));
 }

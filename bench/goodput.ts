@@ -15,8 +15,6 @@
  *
  *   npx tsx bench/goodput.ts [scenario substring]      (BENCH_GOODPUT=alone|phased|together)
  */
-import { fork } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import Bottleneck from 'bottleneck';
 import pLimit from 'p-limit';
@@ -32,6 +30,7 @@ import {
   type ProviderSimulatorLog,
   type ProviderSimulatorStats,
 } from '../src/testing/index';
+import { serveClientProcess, startClientProcess } from './client-process';
 
 const MODEL = 'gpt-4o-mini';
 
@@ -413,8 +412,6 @@ interface ClientReport {
   loopDelayMaxMs: number;
 }
 
-type ClientMessage = { type: 'ready' } | { type: 'report'; report: ClientReport };
-
 /** Runs one strategy against a simulator URL in this process, once `go` resolves. */
 async function runClient(
   scenarioName: string,
@@ -452,36 +449,13 @@ async function runClient(
   };
 }
 
-/** One strategy's client process, loaded and warmed up, waiting for `go()`. */
-interface ReadyClient {
-  go: () => void;
-  report: Promise<ClientReport>;
-}
-
 /** Forks a client process for one strategy; resolves once it has loaded and warmed up. */
-function startClientProcess(scenarioName: string, strategyIndex: number, url: string): Promise<ReadyClient> {
-  const child = fork(fileURLToPath(import.meta.url), ['--client', scenarioName, String(strategyIndex), url], {
-    execArgv: ['--import', 'tsx'],
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
-  const failed = new Promise<never>((_, reject) => {
-    child.once('error', reject);
-    child.once('exit', (code) => {
-      if (code !== 0) reject(new Error(`client for ${scenarioName} #${strategyIndex} exited with ${code}`));
-    });
-  });
-  const report = Promise.race([
-    failed,
-    new Promise<ClientReport>((resolve) =>
-      child.on('message', (m: ClientMessage) => m.type === 'report' && resolve(m.report)),
-    ),
-  ]);
-  // A client that dies before reporting must not leave an unhandled rejection behind its ready promise.
-  report.catch(() => {});
-  const ready = new Promise<void>((resolve) =>
-    child.on('message', (m: ClientMessage) => m.type === 'ready' && resolve()),
+function startStrategyClient(scenarioName: string, strategyIndex: number, url: string) {
+  return startClientProcess<ClientReport>(
+    import.meta.url,
+    ['--client', scenarioName, String(strategyIndex), url],
+    `client for ${scenarioName} #${strategyIndex}`,
   );
-  return Promise.race([failed, ready]).then(() => ({ go: () => child.send('go'), report }));
 }
 
 interface Job {
@@ -497,7 +471,7 @@ async function runGroup(jobs: Job[]): Promise<GoodputRow[]> {
   const simulators = await Promise.all(jobs.map((job) => spawnProviderSimulator(job.scenario.simulator)));
   try {
     const clients = await Promise.all(
-      jobs.map((job, k) => startClientProcess(job.scenario.name, job.strategyIndex, simulators[k]!.url)),
+      jobs.map((job, k) => startStrategyClient(job.scenario.name, job.strategyIndex, simulators[k]!.url)),
     );
     // Staggered starts: a strategy's first burst (and every window-aligned burst after it) costs
     // ~1 s of CPU in its client and simulator; started together, six of them stall one another's
@@ -637,11 +611,7 @@ export function parseSchedule(value: string | undefined): GoodputSchedule {
 
 if (process.argv[2] === '--client') {
   const [, , , scenarioName, index, url] = process.argv;
-  const go = new Promise<void>((resolve) => process.once('message', () => resolve()));
-  const report = await runClient(scenarioName!, Number(index), url!, go, () =>
-    process.send!({ type: 'ready' } satisfies ClientMessage),
-  );
-  process.send!({ type: 'report', report } satisfies ClientMessage, () => process.exit(0));
+  await serveClientProcess((go, onReady) => runClient(scenarioName!, Number(index), url!, go, onReady));
 } else if (import.meta.url === `file://${process.argv[1]}`) {
   const only = process.argv[2];
   await benchGoodput({

@@ -2,38 +2,19 @@
  * BullMQ and throttleflow on a Redis Cluster (the shared dev cluster at 127.0.0.1:7000–7005): the
  * queue's prefix is the hash tag `{<limiter name>}` and the limiter's keys carry `{<limiter
  * name>}`, so every key of the run lives in one slot, and a run through a limiter on the cluster
- * finishes. Skipped with a message when port 7000 does not answer, except under CI, where it fails.
+ * finishes. Skipped with a message when the cluster does not answer, except under CI, where it fails
+ * (the gate in ../stores/redis/cluster-test-env.ts).
  */
 import { randomBytes } from 'node:crypto';
-import { Cluster, Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Cluster } from 'ioredis';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { FlowWorker, QueueBatchFlow } from '../../src/bullmq/index';
 import { Node } from '../../src/core/node';
 import { Limiter } from '../../src/limits/limiter';
 import { RedisStore } from '../../src/stores/redis/index';
+import { describeCluster } from '../stores/redis/cluster-test-env';
 
 const SEED = { host: '127.0.0.1', port: 7000 };
-
-async function clusterReachable(): Promise<boolean> {
-  const probe = new Redis({ ...SEED, lazyConnect: true, connectTimeout: 1_000, retryStrategy: () => null });
-  probe.on('error', () => {});
-  try {
-    await probe.connect();
-    return (await probe.cluster('INFO')).includes('cluster_state:ok');
-  } catch {
-    return false;
-  } finally {
-    probe.disconnect();
-  }
-}
-
-const available = await clusterReachable();
-if (!available) {
-  if (process.env.CI)
-    throw new Error('Redis Cluster not reachable on 127.0.0.1:7000 and CI is set: .ci/run starts one');
-  console.warn('Redis Cluster not reachable on 127.0.0.1:7000: skipping the BullMQ cluster test');
-}
-const describeCluster = available ? describe : describe.skip;
 
 describeCluster('QueueBatchFlow + FlowWorker on a Redis Cluster', () => {
   const name = `tf-bullmq-${randomBytes(4).toString('hex')}`;

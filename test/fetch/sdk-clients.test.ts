@@ -1,26 +1,14 @@
 import Anthropic from '@anthropic-ai/sdk';
 import { ChatOpenAI } from '@langchain/openai';
 import OpenAI from 'openai';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { throttledFetch } from '../../src/fetch/throttled-fetch';
 import { Limiter } from '../../src/limits/limiter';
-import {
-  startProviderSimulator,
-  type StartProviderSimulatorOptions,
-} from '../../src/testing/provider-simulator';
 import type { ProviderSimulator } from '../../src/testing/provider-simulator-types';
 import { ThrottledParallelBatchNode } from '../../src/throttled/throttled-parallel-batch-node';
+import { simulatorPerTest } from '../testing/simulator-per-test';
 
-let sim: ProviderSimulator | undefined;
-afterEach(async () => {
-  await sim?.close();
-  sim = undefined;
-});
-
-async function start(options: StartProviderSimulatorOptions): Promise<ProviderSimulator> {
-  sim = await startProviderSimulator(options);
-  return sim;
-}
+const { start } = simulatorPerTest();
 
 const ask = (client: OpenAI, content: string) =>
   client.chat.completions.create({

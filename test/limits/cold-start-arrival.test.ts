@@ -18,26 +18,30 @@ class SharedMemoryStore implements Store {
   }
 }
 
-async function starts(shared: boolean): Promise<number[]> {
+/** A limiter on a fake clock, and `call(ms)`: a call through it that records its start and lasts `ms`. */
+function recorder(shared: boolean, maxPerWindow: number, windowMs: number) {
   const clock = new FakeClock();
   const limiter = new Limiter({
     clock,
     store: new SharedMemoryStore(shared),
-    maxPerWindow: 2,
-    windowMs: 3000,
+    maxPerWindow,
+    windowMs,
     windowMarginMs: 0,
   });
   const started: number[] = [];
+  const call = (ms: number) =>
+    limiter.run(async () => {
+      started.push(clock.now());
+      await clock.sleep(ms);
+    });
+  return { clock, started, call };
+}
+
+async function starts(shared: boolean): Promise<number[]> {
+  const { clock, started, call } = recorder(shared, 2, 3000);
   // Two calls of a cold burst (200 and 300 ms round trips), then three more.
   const durations = [200, 300, 400, 100, 100];
-  const all = Promise.all(
-    durations.map((ms) =>
-      limiter.run(async () => {
-        started.push(clock.now());
-        await clock.sleep(ms);
-      }),
-    ),
-  );
+  const all = Promise.all(durations.map((ms) => call(ms)));
   await clock.runAll();
   await all;
   return started;
@@ -52,20 +56,7 @@ describe('cold-start arrival bound', () => {
   });
 
   it('shared store: a burst after connections went idle (> 4 s without a response) is cold again', async () => {
-    const clock = new FakeClock();
-    const limiter = new Limiter({
-      clock,
-      store: new SharedMemoryStore(true),
-      maxPerWindow: 1,
-      windowMs: 3000,
-      windowMarginMs: 0,
-    });
-    const started: number[] = [];
-    const call = (ms: number) =>
-      limiter.run(async () => {
-        started.push(clock.now());
-        await clock.sleep(ms);
-      });
+    const { clock, started, call } = recorder(true, 1, 3000);
     const first = Promise.all([call(300), call(100)]);
     await clock.runAll();
     await first;
@@ -81,20 +72,7 @@ describe('cold-start arrival bound', () => {
   });
 
   it('shared store: only as many starts are warm as responses freed connections', async () => {
-    const clock = new FakeClock();
-    const limiter = new Limiter({
-      clock,
-      store: new SharedMemoryStore(true),
-      maxPerWindow: 3,
-      windowMs: 10_000,
-      windowMarginMs: 0,
-    });
-    const started: number[] = [];
-    const call = (ms: number) =>
-      limiter.run(async () => {
-        started.push(clock.now());
-        await clock.sleep(ms);
-      });
+    const { clock, started, call } = recorder(true, 3, 10_000);
     const a = call(100); // cold: counted from 100
     await clock.advance(200);
     // B reuses A's connection (counted from 200), C opens one (counted from its response at 700).

@@ -36,26 +36,11 @@ async function startableNow(limiter: Limiter, max: number): Promise<number> {
 }
 
 describe('lining the requests window up with the provider counter', () => {
-  it('an attempt the provider did not count (no count in its failure) frees its unit', async () => {
-    const clock = new FakeClock();
-    const limiter = new Limiter({ maxPerWindow: 3, windowMs: 10_000, windowMarginMs: 0, clock });
-    const first = await limiter.acquire();
-    limiter.observe(counted(3, 1), { lease: first });
-    first.release();
-    await clock.advance(10_000);
-    // A connection reset: the request never reached the provider, and no header says so.
-    const reset = await limiter.acquire();
-    limiter.observe(new Error('socket hang up'), { lease: reset });
-    reset.release();
-    const next = await limiter.acquire();
-    // The provider counted only this one: the reset never arrived.
-    limiter.observe(counted(3, 1), { lease: next });
-    next.release();
-    // Without the alignment one more would fit (3 − reset − next); with it, two.
-    expect(await startableNow(limiter, 5)).toBe(2);
-  });
-
-  it('keeps the unit when the provider counted the failed attempt after all', async () => {
+  /**
+   * Window 1: one request, counted. Window 2: an attempt that fails with `failure` (no headers), then a
+   * request whose headers say the provider had counted `countedAfter` of 3. Returns how many start now.
+   */
+  async function startableAfterFailedAttempt(failure: Error, countedAfter: number): Promise<number> {
     const clock = new FakeClock();
     const limiter = new Limiter({ maxPerWindow: 3, windowMs: 10_000, windowMarginMs: 0, clock });
     const first = await limiter.acquire();
@@ -63,12 +48,23 @@ describe('lining the requests window up with the provider counter', () => {
     first.release();
     await clock.advance(10_000);
     const failed = await limiter.acquire();
-    limiter.observe(new Error('500 without headers'), { lease: failed });
+    limiter.observe(failure, { lease: failed });
     failed.release();
     const next = await limiter.acquire();
-    limiter.observe(counted(3, 2), { lease: next });
+    limiter.observe(counted(3, countedAfter), { lease: next });
     next.release();
-    expect(await startableNow(limiter, 5)).toBe(1);
+    return startableNow(limiter, 5);
+  }
+
+  it('an attempt the provider did not count (no count in its failure) frees its unit', async () => {
+    // A connection reset: the request never reached the provider, and no header says so. The
+    // provider counted only the next one: without the alignment one more would fit
+    // (3 − reset − next); with it, two.
+    expect(await startableAfterFailedAttempt(new Error('socket hang up'), 1)).toBe(2);
+  });
+
+  it('keeps the unit when the provider counted the failed attempt after all', async () => {
+    expect(await startableAfterFailedAttempt(new Error('500 without headers'), 2)).toBe(1);
   });
 
   it('a request the provider counted later than we started it is moved', async () => {

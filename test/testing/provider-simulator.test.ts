@@ -1,25 +1,12 @@
 import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { detectRateLimit } from '../../src/providers/detect-rate-limit';
 import { parseDuration } from '../../src/providers/parse-duration';
 import { parseRateLimitHeaders } from '../../src/providers/parse-rate-limit-headers';
-import {
-  startProviderSimulator,
-  type StartProviderSimulatorOptions,
-} from '../../src/testing/provider-simulator';
-import type { ProviderSimulator } from '../../src/testing/provider-simulator-types';
+import { simulatorPerTest } from './simulator-per-test';
 
-let sim: ProviderSimulator | undefined;
-afterEach(async () => {
-  await sim?.close();
-  sim = undefined;
-});
-
-async function start(options: StartProviderSimulatorOptions): Promise<ProviderSimulator> {
-  sim = await startProviderSimulator(options);
-  return sim;
-}
+const { start, current } = simulatorPerTest();
 
 const chatBody = (content = 'hello', maxTokens = 16) => ({
   model: 'gpt-test',
@@ -82,7 +69,7 @@ describe('startProviderSimulator: OpenAI chat completions', () => {
         error: { type: 'requests', code: 'rate_limit_exceeded' },
       });
     }
-    expect(sim!.stats()).toMatchObject({ accepted: limit, rejected: 5, maxRequestsInAnyWindow: limit });
+    expect(current().stats()).toMatchObject({ accepted: limit, rejected: 5, maxRequestsInAnyWindow: limit });
   });
 
   it('a refused request that waits its retry-after-ms gets in', async () => {
@@ -95,7 +82,7 @@ describe('startProviderSimulator: OpenAI chat completions', () => {
     expect(refused.status).toBe(429);
     await new Promise((resolve) => setTimeout(resolve, Number(refused.headers.get('retry-after-ms'))));
     expect((await post(`${url}/v1/chat/completions`, chatBody())).status).toBe(200);
-    expect(sim!.stats().maxRequestsInAnyWindow).toBeLessThanOrEqual(2);
+    expect(current().stats().maxRequestsInAnyWindow).toBeLessThanOrEqual(2);
   });
 
   it('countRejected: the refused request counts itself, so its retry-after is a full window', async () => {
@@ -119,7 +106,7 @@ describe('startProviderSimulator: OpenAI chat completions', () => {
     expect(tooLarge.status).toBe(429);
     expect(tooLarge.headers.get('x-should-retry')).toBe('false');
     expect(tooLarge.headers.get('retry-after')).toBeNull();
-    expect(sim!.stats()).toMatchObject({ accepted: 3, maxTokensInAnyWindow: 900 });
+    expect(current().stats()).toMatchObject({ accepted: 3, maxTokensInAnyWindow: 900 });
   });
 
   it('bucket mode: bursts to the limit, refuses with the refill time', async () => {
@@ -208,7 +195,7 @@ describe('startProviderSimulator: Anthropic messages', () => {
       scope: 'requests',
     });
 
-    sim!.setOptions({ p529: 1 });
+    current().setOptions({ p529: 1 });
     const overloaded = await ask().catch((e: unknown) => e);
     expect(overloaded).toBeInstanceOf(Anthropic.APIError);
     expect((overloaded as InstanceType<typeof Anthropic.APIError>).status).toBe(529);
@@ -239,14 +226,14 @@ describe('startProviderSimulator: faults, latency, control', () => {
       windowMs: 60_000,
     });
     const first = await run(url, 60);
-    const stats = sim!.stats();
+    const stats = current().stats();
     const count = (what: string) => first.filter((o) => o === what).length;
     expect(stats.faults).toEqual({ p500: count('500'), p529: count('529'), reset: count('reset') });
     expect(stats.accepted).toBe(count('200'));
     expect(stats.faults.p500).toBeGreaterThan(0);
     expect(stats.faults.p529).toBeGreaterThan(0);
     expect(stats.faults.reset).toBeGreaterThan(0);
-    sim!.reset();
+    current().reset();
     expect(await run(url, 60)).toEqual(first);
   });
 
@@ -261,7 +248,7 @@ describe('startProviderSimulator: faults, latency, control', () => {
       expect(latency).toBeLessThanOrEqual(100);
     }
     expect(new Set(latencies).size).toBeGreaterThan(1);
-    expect(sim!.stats().inFlight).toBe(0);
+    expect(current().stats().inFlight).toBe(0);
   });
 
   it('sends no openai-processing-ms with processingMsHeader: false, the rate-limit headers still', async () => {
@@ -289,8 +276,8 @@ describe('startProviderSimulator: faults, latency, control', () => {
       error: { message: expect.stringMatching(/windowMs must be a positive number/) },
     });
     expect((await post(`${url}/reset`, {})).status).toBe(200);
-    expect(sim!.stats()).toMatchObject({ accepted: 0, rejected: 0 });
-    expect(sim!.log()).toEqual({ acceptedAtMs: [], acceptedTokens: [], rejectedAtMs: [] });
+    expect(current().stats()).toMatchObject({ accepted: 0, rejected: 0 });
+    expect(current().log()).toEqual({ acceptedAtMs: [], acceptedTokens: [], rejectedAtMs: [] });
     expect((await post(`${url}/v1/chat/completions`, chatBody())).status).toBe(200);
     expect((await fetch(`${url}/v1/nope`)).status).toBe(404);
     expect((await fetch(`${url}/v1/chat/completions`, { method: 'POST', body: '{nope' })).status).toBe(400);
@@ -300,8 +287,7 @@ describe('startProviderSimulator: faults, latency, control', () => {
     const { url } = await start({ latencyMs: 10_000 });
     const pending = post(`${url}/v1/chat/completions`, chatBody()).catch((e: unknown) => e);
     await new Promise((resolve) => setTimeout(resolve, 50));
-    await sim!.close();
-    sim = undefined;
+    await current().close(); // the afterEach closes it again, which resolves at once
     expect(await pending).toBeInstanceOf(Error);
   });
 });

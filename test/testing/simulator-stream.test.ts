@@ -1,23 +1,10 @@
 import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { parseRateLimitHeaders } from '../../src/providers/parse-rate-limit-headers';
-import {
-  startProviderSimulator,
-  type StartProviderSimulatorOptions,
-} from '../../src/testing/provider-simulator';
-import type { ProviderSimulator } from '../../src/testing/provider-simulator-types';
+import { simulatorPerTest } from './simulator-per-test';
 
-let sim: ProviderSimulator | undefined;
-afterEach(async () => {
-  await sim?.close();
-  sim = undefined;
-});
-
-async function start(options: StartProviderSimulatorOptions): Promise<ProviderSimulator> {
-  sim = await startProviderSimulator(options);
-  return sim;
-}
+const { start, current } = simulatorPerTest();
 
 function post(url: string, body: unknown, signal?: AbortSignal): Promise<Response> {
   return fetch(url, {
@@ -76,7 +63,7 @@ describe('startProviderSimulator: streaming (stream: true)', () => {
       .join('');
     expect(text).toBe(`sim: ${'x'.repeat(40)}`);
     expect(chunks.at(-2)!.choices).toMatchObject([{ finish_reason: 'stop' }]);
-    expect(sim!.stats()).toMatchObject({ accepted: 1, inFlight: 0 });
+    expect(current().stats()).toMatchObject({ accepted: 1, inFlight: 0 });
   });
 
   it('OpenAI without include_usage: no usage anywhere, still ends with [DONE]', async () => {
@@ -164,9 +151,9 @@ describe('startProviderSimulator: streaming (stream: true)', () => {
     const reader = response.body!.getReader();
     const first = await reader.read();
     expect(new TextDecoder().decode(first.value)).toContain('"role":"assistant"');
-    expect(sim!.stats().inFlight).toBe(1);
+    expect(current().stats().inFlight).toBe(1);
     controller.abort();
     await reader.read().catch(() => undefined);
-    await expect.poll(() => sim!.stats().inFlight).toBe(0);
+    await expect.poll(() => current().stats().inFlight).toBe(0);
   });
 });

@@ -4,14 +4,14 @@
  * suite is skipped with a visible warning, except under CI, where it fails.
  */
 import { Cluster } from 'ioredis';
-import { describe } from 'vitest';
-import { uniquePrefix } from './redis-test-env';
+import type { describe } from 'vitest';
+import { openTestEnv, type TestEnv } from './open-test-env';
+import { describeIfAvailable } from './service-gate';
 
 export const CLUSTER_NODES = [7000, 7001, 7002, 7003, 7004, 7005].map((port) => ({
   host: '127.0.0.1',
   port,
 }));
-const SKIP_MESSAGE = 'Redis Cluster not reachable on 127.0.0.1:7000–7005: skipping cluster tests';
 
 /** A cluster client that fails fast instead of queueing commands while offline. */
 export function newClusterClient(): Cluster {
@@ -39,20 +39,16 @@ export async function clusterReachable(): Promise<boolean> {
 }
 
 const available = await clusterReachable();
-if (!available) {
-  if (process.env.CI) {
-    throw new Error(
-      'Redis Cluster not reachable on 127.0.0.1:7000–7005 and CI is set: cluster tests must run in CI (.ci/run starts one)',
-    );
-  }
-  console.warn(SKIP_MESSAGE);
-}
 
 /** True when the cluster answered. */
 export const clusterAvailable = available;
 
 /** `describe` when the cluster is reachable, `describe.skip` (after a console warning) when it is not. */
-export const describeCluster: typeof describe = available ? describe : (describe.skip as typeof describe);
+export const describeCluster: typeof describe = describeIfAvailable(available, {
+  ciError:
+    'Redis Cluster not reachable on 127.0.0.1:7000–7005 and CI is set: cluster tests must run in CI (.ci/run starts one)',
+  skipWarning: 'Redis Cluster not reachable on 127.0.0.1:7000–7005: skipping cluster tests',
+});
 
 /** Deletes every key starting with `prefix` on every master (SCAN is per node on a cluster). */
 export async function deleteClusterKeysWithPrefix(client: Cluster, prefix: string): Promise<number> {
@@ -71,34 +67,9 @@ export async function deleteClusterKeysWithPrefix(client: Cluster, prefix: strin
 }
 
 /** A connected cluster client plus this file's prefix; `close()` deletes the prefix's keys. */
-export interface ClusterTestEnv {
-  readonly client: Cluster;
-  readonly prefix: string;
-  newClient(): Cluster;
-  close(): Promise<void>;
-}
+export type ClusterTestEnv = TestEnv<Cluster>;
 
 /** Connects to the test cluster with a fresh prefix for `file`. */
-export async function openClusterTestEnv(file: string): Promise<ClusterTestEnv> {
-  const prefix = uniquePrefix(file);
-  const clients: Cluster[] = [];
-  const newClient = () => {
-    const c = newClusterClient();
-    clients.push(c);
-    return c;
-  };
-  const client = newClient();
-  await client.connect();
-  return {
-    client,
-    prefix,
-    newClient,
-    async close() {
-      try {
-        await deleteClusterKeysWithPrefix(client, prefix);
-      } finally {
-        await Promise.all(clients.map((c) => c.quit().catch(() => c.disconnect())));
-      }
-    },
-  };
+export function openClusterTestEnv(file: string): Promise<ClusterTestEnv> {
+  return openTestEnv(file, newClusterClient, deleteClusterKeysWithPrefix);
 }

@@ -4,22 +4,12 @@
  * - restart: SCRIPT FLUSH on every master again and again mid-run; no acquire fails, every item done.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { LimiterKeys, RedisStore } from '../../../src/stores/redis/index';
 import { spawnProviderSimulator } from '../../../src/testing/spawn-provider-simulator';
 import type { SpawnedProviderSimulator } from '../../../src/testing/provider-simulator-types';
 import { CLUSTER_NODES, describeCluster, openClusterTestEnv, type ClusterTestEnv } from './cluster-test-env';
-import { startWorkers, type WorkerResult } from './fixtures/worker-harness';
-import { wallNow, type WorkerConfig } from './fixtures/worker-protocol';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function expectCleanRun(results: WorkerResult[]): void {
-  for (const r of results) {
-    expect(r.fatal).toBeUndefined();
-    expect(r.done?.failed).toBe(0);
-    expect(r.done?.errors).toEqual([]);
-  }
-}
+import { CRASH, expectCleanRun, expectRecovery, killOneWorker, sleep } from './fixtures/crash-scenario';
+import { startWorkers } from './fixtures/worker-harness';
+import type { WorkerConfig } from './fixtures/worker-protocol';
 
 describeCluster('processes sharing one limiter through a Redis Cluster (real processes)', () => {
   let env: ClusterTestEnv;
@@ -33,58 +23,27 @@ describeCluster('processes sharing one limiter through a Redis Cluster (real pro
   });
 
   it('SIGKILL mid-run: the others finish and the dead process’s leases expire within the lease TTL', async () => {
-    const LEASE_TTL_MS = 1_500;
-    const MAX_CONCURRENT = 6;
     const sim = await spawnProviderSimulator({ latencyMs: 250, jitterMs: 50, seed: 3 });
     sims.push(sim);
     const name = 'crash';
-    const base: Omit<WorkerConfig, 'workerId' | 'items'> = {
+    const killed = await killOneWorker({
       redisHost: '',
       redisPort: 0,
       clusterNodes: CLUSTER_NODES,
       prefix: env.prefix,
       name,
-      maxConcurrent: MAX_CONCURRENT,
-      leaseTtlMs: LEASE_TTL_MS,
+      maxConcurrent: CRASH.maxConcurrent,
+      leaseTtlMs: CRASH.leaseTtlMs,
       targetUrl: sim.url,
-    };
-    const { workers } = await startWorkers([0, 1, 2].map((workerId) => ({ ...base, workerId, items: 30 })));
-    const [victim, ...survivors] = workers as [(typeof workers)[0], ...typeof workers];
-    while (victim.started.size - victim.items.length < 2) await sleep(5);
-    const keys = new LimiterKeys(env.prefix, name);
-    const victimPrefix = [...victim.started.values()][0]!.replace(/:[^:]*$/, ':');
-    victim.kill('SIGKILL');
-    const killedAt = wallNow();
-    await sleep(50);
-    const held = (await env.client.zrange(keys.leases, 0, -1)).filter((id) => id.startsWith(victimPrefix));
+    });
+    const held = (await env.client.zrange(killed.keys.leases, 0, -1)).filter((id) =>
+      id.startsWith(killed.victimPrefix),
+    );
     expect(held.length).toBeGreaterThan(0);
-    const store = new RedisStore({ client: env.client, prefix: env.prefix });
-    let recoveredAfterMs = Number.NaN;
-    for (let i = 0; i < 400; i++) {
-      await store.snapshot(name, []); // reaps expired leases too
-      const ids = await env.client.zrange(keys.leases, 0, -1);
-      if (!ids.some((id) => id.startsWith(victimPrefix))) {
-        recoveredAfterMs = wallNow() - killedAt;
-        break;
-      }
-      await sleep(20);
-    }
-    const results = await Promise.all(survivors.map((w) => w.result));
-    expectCleanRun(results);
-    expect(results.map((r) => r.items.length)).toEqual([30, 30]);
-    // All capacity is back: a fresh process takes every slot.
-    const probe = store.bind(name, []);
-    const grants = [];
-    for (let i = 0; i < MAX_CONCURRENT; i++)
-      grants.push(
-        await probe.tryAcquire({ nowMs: 0, leaseId: `probe-${i}`, costs: [], maxConcurrent: MAX_CONCURRENT }),
-      );
-    expect(grants.every((g) => g.ok)).toBe(true);
-    for (const [i] of grants.entries()) await probe.release({ nowMs: 0, leaseId: `probe-${i}`, entries: [] });
-    await store.close();
+    const { recoveredAfterMs, results } = await expectRecovery(env.client, env.prefix, name, killed);
     console.log(
-      `[cluster crash] killed a process holding ${held.length} of ${MAX_CONCURRENT} slots; its leases were gone ${recoveredAfterMs.toFixed(0)} ms later ` +
-        `(lease TTL ${LEASE_TTL_MS} ms); survivors finished ${results.reduce((n, r) => n + r.items.length, 0)}/60 items`,
+      `[cluster crash] killed a process holding ${held.length} of ${CRASH.maxConcurrent} slots; its leases were gone ${recoveredAfterMs.toFixed(0)} ms later ` +
+        `(lease TTL ${CRASH.leaseTtlMs} ms); survivors finished ${results.reduce((n, r) => n + r.items.length, 0)}/60 items`,
     );
     expect(Number.isNaN(recoveredAfterMs)).toBe(false);
   }, 90_000);

@@ -12,29 +12,18 @@
  */
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { RedisStore } from '../../../src/stores/redis/index';
-import { LimiterKeys } from '../../../src/stores/redis/keys';
 import { spawnProviderSimulator } from '../../../src/testing/spawn-provider-simulator';
 import type { SpawnedProviderSimulator } from '../../../src/testing/provider-simulator-types';
-import { maxOverlap, optimumMakespanMs, startWorkers, type WorkerResult } from './fixtures/worker-harness';
-import { wallNow, type WorkerConfig } from './fixtures/worker-protocol';
+import { CRASH, expectCleanRun, expectRecovery, killOneWorker, sleep } from './fixtures/crash-scenario';
+import { maxOverlap, optimumMakespanMs, startWorkers } from './fixtures/worker-harness';
+import type { WorkerConfig } from './fixtures/worker-protocol';
 import { redisServerAvailable, startPrivateRedis } from './private-redis';
 import { describeRedis, openRedisTestEnv, REDIS_HOST, REDIS_PORT, type RedisTestEnv } from './redis-test-env';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Redis TIME in ms. */
 async function redisNow(client: Redis): Promise<number> {
   const [s, us] = await client.time();
   return Number(s) * 1000 + Number(us) / 1000;
-}
-
-function expectCleanRun(results: WorkerResult[]): void {
-  for (const r of results) {
-    expect(r.fatal).toBeUndefined();
-    expect(r.done?.failed).toBe(0);
-    expect(r.done?.errors).toEqual([]);
-  }
 }
 
 describeRedis('processes sharing one limiter through Redis (real processes, real Redis)', () => {
@@ -106,69 +95,35 @@ describeRedis('processes sharing one limiter through Redis (real processes, real
   }, 90_000);
 
   it('SIGKILL mid-run: the others finish and the dead process’s leases expire within the lease TTL', async () => {
-    const LEASE_TTL_MS = 1_500;
-    const MAX_CONCURRENT = 6;
     const sim = await spawnProviderSimulator({ latencyMs: 250, jitterMs: 50, seed: 3 });
     sims.push(sim);
     const name = 'crash';
-    const base: Omit<WorkerConfig, 'workerId' | 'items'> = {
+    const killed = await killOneWorker({
       redisHost: REDIS_HOST,
       redisPort: REDIS_PORT,
       prefix: env.prefix,
       name,
-      maxConcurrent: MAX_CONCURRENT,
-      leaseTtlMs: LEASE_TTL_MS,
+      maxConcurrent: CRASH.maxConcurrent,
+      leaseTtlMs: CRASH.leaseTtlMs,
       targetUrl: sim.url,
-    };
-    const { workers } = await startWorkers([0, 1, 2].map((workerId) => ({ ...base, workerId, items: 30 })));
-    const [victim, ...survivors] = workers as [(typeof workers)[0], ...typeof workers];
-    // Kill it while it holds leases: once it has started a few items and finished fewer.
-    while (victim.started.size - victim.items.length < 2) await sleep(5);
-    const keys = new LimiterKeys(env.prefix, name);
-    const victimPrefix = [...victim.started.values()][0]!.replace(/:[^:]*$/, ':');
-    victim.kill('SIGKILL');
-    const killedAt = wallNow();
+    });
     // A renew the victim wrote just before dying may still run in Redis after the kill: read Redis's
     // clock once such commands are through, so "one TTL after" counts from the last possible renew.
-    await sleep(50);
     const killedAtRedis = await redisNow(env.client);
-    const leases = await env.client.zrange(keys.leases, 0, -1, 'WITHSCORES');
+    const leases = await env.client.zrange(killed.keys.leases, 0, -1, 'WITHSCORES');
     const dead: { id: string; expiry: number }[] = [];
     for (let i = 0; i < leases.length; i += 2) {
-      if (leases[i]!.startsWith(victimPrefix)) dead.push({ id: leases[i]!, expiry: Number(leases[i + 1]) });
+      if (leases[i]!.startsWith(killed.victimPrefix))
+        dead.push({ id: leases[i]!, expiry: Number(leases[i + 1]) });
     }
     expect(dead.length).toBeGreaterThan(0);
     // Nothing renews them any more: each expires at most one TTL after the kill.
-    for (const d of dead) expect(d.expiry - killedAtRedis).toBeLessThanOrEqual(LEASE_TTL_MS);
+    for (const d of dead) expect(d.expiry - killedAtRedis).toBeLessThanOrEqual(CRASH.leaseTtlMs);
 
-    // Watch them go (reaped by the survivors' acquires); measured, not asserted against a clock.
-    const store = new RedisStore({ client: env.client, prefix: env.prefix });
-    let recoveredAfterMs = Number.NaN;
-    for (let i = 0; i < 400; i++) {
-      await store.snapshot(name, []); // reaps expired leases too
-      const ids = await env.client.zrange(keys.leases, 0, -1);
-      if (!ids.some((id) => id.startsWith(victimPrefix))) {
-        recoveredAfterMs = wallNow() - killedAt;
-        break;
-      }
-      await sleep(20);
-    }
-    const results = await Promise.all(survivors.map((w) => w.result));
-    expectCleanRun(results);
-    expect(results.map((r) => r.items.length)).toEqual([30, 30]);
-    // All capacity is back: a fresh process takes every slot.
-    const probe = store.bind(name, []);
-    const grants = [];
-    for (let i = 0; i < MAX_CONCURRENT; i++)
-      grants.push(
-        await probe.tryAcquire({ nowMs: 0, leaseId: `probe-${i}`, costs: [], maxConcurrent: MAX_CONCURRENT }),
-      );
-    expect(grants.every((g) => g.ok)).toBe(true);
-    for (const [i] of grants.entries()) await probe.release({ nowMs: 0, leaseId: `probe-${i}`, entries: [] });
-    await store.close();
+    const { recoveredAfterMs, results } = await expectRecovery(env.client, env.prefix, name, killed);
     console.log(
-      `[redis crash] killed a process holding ${dead.length} of ${MAX_CONCURRENT} slots; its leases were gone ${recoveredAfterMs.toFixed(0)} ms later ` +
-        `(lease TTL ${LEASE_TTL_MS} ms); survivors finished ${results.reduce((n, r) => n + r.items.length, 0)}/60 items`,
+      `[redis crash] killed a process holding ${dead.length} of ${CRASH.maxConcurrent} slots; its leases were gone ${recoveredAfterMs.toFixed(0)} ms later ` +
+        `(lease TTL ${CRASH.leaseTtlMs} ms); survivors finished ${results.reduce((n, r) => n + r.items.length, 0)}/60 items`,
     );
     expect(Number.isNaN(recoveredAfterMs)).toBe(false);
   }, 90_000);

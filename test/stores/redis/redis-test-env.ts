@@ -6,15 +6,14 @@
  * - Each test file gets its own key prefix and deletes every key under it afterwards, so files can
  *   run in parallel against one server and leave nothing behind.
  */
-import { randomBytes } from 'node:crypto';
-import { basename } from 'node:path';
 import { Redis } from 'ioredis';
-import { describe } from 'vitest';
+import type { describe } from 'vitest';
+import { openTestEnv, type TestEnv } from './open-test-env';
+import { describeIfAvailable } from './service-gate';
 
 export const REDIS_HOST = '127.0.0.1';
 export const REDIS_PORT = 6379;
 export const REDIS_ADDRESS = `${REDIS_HOST}:${REDIS_PORT}`;
-const SKIP_MESSAGE = `Redis not reachable on ${REDIS_ADDRESS}: skipping Redis tests`;
 
 /** Options for a test client that fails fast instead of queueing commands while offline. */
 export function testClientOptions() {
@@ -42,28 +41,15 @@ export async function redisReachable(): Promise<boolean> {
 }
 
 const available = await redisReachable();
-if (!available) {
-  if (process.env.CI) {
-    throw new Error(
-      `Redis not reachable on ${REDIS_ADDRESS} and CI is set: Redis tests must run in CI (.ci/run starts one)`,
-    );
-  }
-  console.warn(SKIP_MESSAGE);
-}
 
 /** True when the real Redis answered. */
 export const redisAvailable = available;
 
 /** `describe` when Redis is reachable, `describe.skip` (after a console warning) when it is not. */
-export const describeRedis: typeof describe = available ? describe : (describe.skip as typeof describe);
-
-/** A unique prefix for one test file's keys: `tf-test:<file>:<pid>:<random>:`. */
-export function uniquePrefix(file: string): string {
-  const tag = basename(file)
-    .replace(/\.[cm]?[jt]s$/, '')
-    .replace(/[^A-Za-z0-9_-]/g, '_');
-  return `tf-test:${tag}:${process.pid}:${randomBytes(4).toString('hex')}:`;
-}
+export const describeRedis: typeof describe = describeIfAvailable(available, {
+  ciError: `Redis not reachable on ${REDIS_ADDRESS} and CI is set: Redis tests must run in CI (.ci/run starts one)`,
+  skipWarning: `Redis not reachable on ${REDIS_ADDRESS}: skipping Redis tests`,
+});
 
 /** Deletes every key that starts with `prefix` (SCAN + UNLINK, so it never blocks the server). */
 export async function deleteKeysWithPrefix(client: Redis, prefix: string): Promise<number> {
@@ -79,36 +65,9 @@ export async function deleteKeysWithPrefix(client: Redis, prefix: string): Promi
 }
 
 /** A connected client plus this file's prefix; `close()` deletes the prefix's keys and disconnects. */
-export interface RedisTestEnv {
-  readonly client: Redis;
-  readonly prefix: string;
-  /** Opens another connection (for a second "process" in one test, or a subscriber). */
-  newClient(): Redis;
-  /** Deletes this file's keys and closes every client opened through this env. */
-  close(): Promise<void>;
-}
+export type RedisTestEnv = TestEnv<Redis>;
 
 /** Connects to the test Redis with a fresh prefix for `file` (pass `import.meta.url` or `__filename`). */
-export async function openRedisTestEnv(file: string): Promise<RedisTestEnv> {
-  const prefix = uniquePrefix(file);
-  const clients: Redis[] = [];
-  const newClient = () => {
-    const c = new Redis(testClientOptions());
-    clients.push(c);
-    return c;
-  };
-  const client = newClient();
-  await client.connect();
-  return {
-    client,
-    prefix,
-    newClient,
-    async close() {
-      try {
-        await deleteKeysWithPrefix(client, prefix);
-      } finally {
-        await Promise.all(clients.map((c) => c.quit().catch(() => c.disconnect())));
-      }
-    },
-  };
+export function openRedisTestEnv(file: string): Promise<RedisTestEnv> {
+  return openTestEnv(file, () => new Redis(testClientOptions()), deleteKeysWithPrefix);
 }
