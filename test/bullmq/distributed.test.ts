@@ -167,6 +167,7 @@ describeRedis('distributed runs on BullMQ (real processes, real Redis, SIGKILL m
     await Promise.all(workers.slice(1).map((w) => w.close()));
     const again: Shared = {};
     let resumed = 0;
+    const resumedAtMs = performance.now();
     await new Items({
       queue: 'items',
       connection,
@@ -174,6 +175,8 @@ describeRedis('distributed runs on BullMQ (real processes, real Redis, SIGKILL m
       runId: 'acceptance',
       onProgress: (p) => (resumed = p.resumed),
     }).run(again);
+    // Printed, not asserted (no timing assertions): the issue asks for "under a second".
+    console.log(`same runId again: ${ITEMS} results in ${(performance.now() - resumedAtMs).toFixed(0)} ms`);
     const after = await sim.stats();
     expect(again.results).toEqual(results);
     expect(resumed).toBe(ITEMS);
