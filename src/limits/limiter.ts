@@ -37,8 +37,6 @@ import { WaitingRoom } from './waiting-room';
 
 export type { LimiterOptions, WindowOption } from './limiter-options';
 
-/** The pacing `forProvider` gives OpenAI and Anthropic limiters (see `pacingMs`). */
-const PROVIDER_PACING_MS = 1000;
 export type {
   AcquireOptions,
   DrainOptions,
@@ -47,6 +45,9 @@ export type {
   RunOptions,
   WrapOptions,
 } from './limiter-types';
+
+/** The pacing `forProvider` gives OpenAI and Anthropic limiters (see `pacingMs`). */
+const PROVIDER_PACING_MS = 1000;
 
 /**
  * Limits how much work starts: at most `maxConcurrent` in flight, at most `limit` units started
