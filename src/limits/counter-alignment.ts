@@ -106,12 +106,15 @@ export class CounterAlignment {
       return;
     }
     const record = this.find(lease.grantIndex);
-    if (!record || !(providerCount >= 1) || !Number.isFinite(providerCount)) return;
+    if (!record) return;
+    // The provider answered it, whatever its count says: never a suspect to refund, even when the
+    // count itself is unusable (a lying or stale header must not free a unit of an answered request).
     if (record.evidence === 'none') {
       record.evidence = evidence;
       // A released lease counted as a suspect until now (its count came late).
       if (record.releasedAtGrant !== Infinity) this.suspects--;
     }
+    if (!(providerCount >= 1) || !Number.isFinite(providerCount)) return;
     const now = this.target.now();
     this.moveLate(lease, record, providerCount, now);
     if (this.suspects > 0) this.freeUncounted(record, providerCount, now);
