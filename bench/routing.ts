@@ -259,8 +259,10 @@ async function runRouting({ quick }: BenchContext) {
     console.log(
       `Outage: A answers every request 429 from ${OUTAGE.fromMs / 1000} s to ${OUTAGE.toMs / 1000} s (retry-after: ` +
         `the time left; rejections count). It cost ${(costMs / 1000).toFixed(2)} s of makespan; A's share of those 3 s ` +
-        `is ${(boundMs / 1000).toFixed(2)} s (ratio ${(costMs / boundMs).toFixed(2)}; the limiters keep their default ` +
-        `1 % window margin, so each of A's rounds is ${(outageShape.windowMs * 1.01) / 1000} s, and the 429 that starts the outage widens its window a little more).`,
+        `is ${(boundMs / 1000).toFixed(2)} s (ratio ${(costMs / boundMs).toFixed(2)}). The limiters keep their default ` +
+        `1 % window margin, so every round is ${(outageShape.windowMs * 1.01) / 1000} s: the 30 calls A could not take cost B and C ` +
+        `an eleventh round, ${(outageShape.windowMs * 1.01) / 1000} s, the floor for any router here; the 429's retry-after ` +
+        `(longer than the window) pauses A without widening its window.`,
     );
     return { rows, outage: { costMs, boundMs, ratio: costMs / boundMs, ...OUTAGE } };
   } finally {

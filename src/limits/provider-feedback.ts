@@ -104,6 +104,12 @@ export class ProviderFeedback {
    * than ours: count our entries that much longer.
    */
   onUnexpectedRateLimit(retryAfterMs: number): void {
+    // A pause as long as the longest window outlasts every entry the widening would stretch, ours
+    // and the provider's: both windows start afresh when it ends, and widening would only slow
+    // them (an outage of a key answering 429 for seconds cost a whole round after it).
+    const windows = this.target.windows().filter((w) => !w.paced);
+    const longestMs = Math.max(...windows.map((w) => w.configuredWindowMs + w.marginMs));
+    if (retryAfterMs >= longestMs) return;
     this.widen(this.target.now(), this.currentLagMs() + retryAfterMs);
   }
 

@@ -294,6 +294,20 @@ describe('Limiter.observe: provider feedback', () => {
     expect(await grantedWithin(clock, limiter, 20)).toBe(true);
   });
 
+  it('a 429 whose retry-after outlasts the window pauses without widening it', async () => {
+    const clock = new FakeClock();
+    const limiter = new Limiter({ maxPerWindow: 5, windowMs: 1000, windowMarginMs: 0, clock });
+    await startMany(limiter, 5);
+    await clock.advance(1000);
+    // A key suspended for 3 s: both windows have emptied by the time the pause ends.
+    limiter.reportRateLimit({ retryAfterMs: 3000, source: 'openai' });
+    await clock.advance(3000);
+    await startMany(limiter, 5);
+    // Entries count the plain 1000 ms: room again at 4000 + 1000.
+    expect(await grantedWithin(clock, limiter, 990)).toBe(false);
+    expect(await grantedWithin(clock, limiter, 10)).toBe(true);
+  });
+
   it('a 429 that our windows allowed extends them by its retry-after', async () => {
     const clock = new FakeClock();
     const limiter = new Limiter({ maxPerWindow: 5, windowMs: 1000, windowMarginMs: 0, clock });
