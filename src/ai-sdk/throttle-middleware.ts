@@ -1,5 +1,6 @@
 import { handleRateLimit } from '../calls/rate-limit-handling';
 import type { Lease } from '../limits/lease';
+import { LeaseOffer, leaseOffersEnabled, withLeaseOffered } from '../limits/lease-hand-off';
 import { Limiter } from '../limits/limiter';
 import { LimiterRegistry } from '../registry/limiter-registry';
 import { isRecord } from '../util/is-record';
@@ -119,7 +120,7 @@ export function throttleMiddleware(options: ThrottleMiddlewareOptions): Throttle
     if (tokensFor) {
       const tokens = tokensFor(params, model);
       const lease = await target.acquire(signal ? { tokens, signal } : { tokens });
-      return { target, lease, learn: () => {} };
+      return { target, lease, learn: () => {}, offer: offerOf(target, lease) };
     }
     const ticket = await calibration.enter(model.modelId, {
       signal,
@@ -131,7 +132,12 @@ export function throttleMiddleware(options: ThrottleMiddlewareOptions): Throttle
       promptTokens = estimatePromptTokens(params, model.modelId);
       const tokens = Math.ceil(promptTokens * ticket.factor) + outputBoundOf(params);
       const lease = await target.acquire(signal ? { tokens, signal } : { tokens });
-      return { target, lease, learn: (usage) => ticket.done(promptTokens, inputQuietly(usage)) };
+      return {
+        target,
+        lease,
+        learn: (usage) => ticket.done(promptTokens, inputQuietly(usage)),
+        offer: offerOf(target, lease),
+      };
     } catch (error) {
       ticket.done(promptTokens, undefined);
       throw error;
@@ -139,15 +145,14 @@ export function throttleMiddleware(options: ThrottleMiddlewareOptions): Throttle
   };
 
   /** The attempt failed: learn from its headers, free the slot, and let a 429 pause the limiter. */
-  const failed = (
-    { target, lease, learn }: Attempt,
-    error: unknown,
-    signal: AbortSignal | undefined,
-  ): void => {
-    observeQuietly(target, error, lease);
-    lease.release();
+  const failed = (attempt: Attempt, error: unknown, signal: AbortSignal | undefined): void => {
+    const { target, lease, learn } = attempt;
+    // A throttledFetch that took the lease has observed, released and reported the attempt.
+    const seen = takenByFetch(attempt);
+    if (!seen) observeQuietly(target, error, lease);
+    if (settle(attempt)) lease.release();
     learn(undefined);
-    if (signal?.aborted) return;
+    if (signal?.aborted || seen) return;
     try {
       const outcome = handleRateLimit(error, {
         limiter: target,
@@ -163,10 +168,10 @@ export function throttleMiddleware(options: ThrottleMiddlewareOptions): Throttle
   };
 
   /** The call is over at the provider: free the slot with the usage it reported. */
-  const ended = ({ lease, learn }: Attempt, usage: unknown): void => {
+  const ended = (attempt: Attempt, usage: unknown): void => {
     const tokens = totalQuietly(usage);
-    lease.release(tokens === undefined ? undefined : { tokens });
-    learn(usage);
+    if (settle(attempt)) attempt.lease.release(tokens === undefined ? undefined : { tokens });
+    attempt.learn(usage);
   };
 
   return {
@@ -180,13 +185,13 @@ export function throttleMiddleware(options: ThrottleMiddlewareOptions): Throttle
       const attempt = await acquire(params, model, 'generate');
       let result: R;
       try {
-        result = await doGenerate();
+        result = await offering(attempt, doGenerate);
       } catch (error) {
         failed(attempt, error, params.abortSignal);
         throw error;
       }
       rateLimitsInARow = 0;
-      observeQuietly(attempt.target, result, attempt.lease);
+      if (!takenByFetch(attempt)) observeQuietly(attempt.target, result, attempt.lease);
       ended(attempt, result.usage);
       return result;
     },
@@ -199,15 +204,16 @@ export function throttleMiddleware(options: ThrottleMiddlewareOptions): Throttle
       const attempt = await acquire(params, model, 'stream');
       let result: R;
       try {
-        result = await doStream();
+        result = await offering(attempt, doStream);
       } catch (error) {
         failed(attempt, error, params.abortSignal);
         throw error;
       }
       // The headers came with the start of the stream; the usage comes with its finish part.
-      observeQuietly(attempt.target, result, attempt.lease);
+      if (!takenByFetch(attempt)) observeQuietly(attempt.target, result, attempt.lease);
       const stream = holdUntilStreamEnds(result.stream, ({ usage, error }) => {
-        if (error !== undefined) observeQuietly(attempt.target, error, attempt.lease);
+        if (error !== undefined && !takenByFetch(attempt))
+          observeQuietly(attempt.target, error, attempt.lease);
         else rateLimitsInARow = 0;
         ended(attempt, usage);
       });
@@ -252,6 +258,11 @@ function checkOptions(options: unknown): {
 }
 
 // Learning only: a surprising response must neither lose a served result nor skip the release.
+/** No offer is made before any throttledFetch exists (it would cost every call an object). */
+function offerOf(target: Limiter, lease: Lease): LeaseOffer | undefined {
+  return leaseOffersEnabled() ? new LeaseOffer(target, lease) : undefined;
+}
+
 function observeQuietly(limiter: Limiter, response: unknown, lease: Lease): void {
   try {
     limiter.observe(response, { lease });
@@ -265,7 +276,25 @@ interface Attempt {
   target: Limiter;
   lease: Lease;
   learn: (usage: unknown) => void;
+  /**
+   * The lease on offer to a `throttledFetch` on the same limiter inside the model call (the
+   * provider made with `fetch: throttledFetch(limiter)`): its first HTTP attempt takes it rather
+   * than acquiring a second slot, which would count the call twice and, with every slot held
+   * here, wait for ever.
+   */
+  offer: LeaseOffer | undefined;
 }
+
+/** Runs the model call with the attempt's lease on offer (when any throttledFetch exists). */
+function offering<T>(attempt: Attempt, call: () => PromiseLike<T>): PromiseLike<T> {
+  return attempt.offer ? withLeaseOffered(attempt.offer, call) : call();
+}
+
+/** A throttledFetch took the lease: it has read the response and handled a 429 itself. */
+const takenByFetch = (attempt: Attempt) => attempt.offer !== undefined && !attempt.offer.isOpen;
+
+/** The call is over: whether the lease is still the middleware's to release (see LeaseOffer). */
+const settle = (attempt: Attempt) => attempt.offer === undefined || attempt.offer.settle();
 
 // Accounting only: a hostile usage object must not lose a served result.
 function totalQuietly(usage: unknown): number | undefined {

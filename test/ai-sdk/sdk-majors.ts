@@ -28,6 +28,8 @@ export interface SdkCall {
   viaProvider?: boolean;
   /** Call Anthropic's messages API through `@ai-sdk/anthropic` (its provider wrapped) instead of OpenAI's. */
   anthropic?: boolean;
+  /** The provider's `fetch` (e.g. a `throttledFetch`); the global fetch when omitted. */
+  fetch?: typeof globalThis.fetch;
   /** Streams only: called with each text delta as it arrives. */
   onText?: (text: string) => void;
 }
@@ -71,7 +73,7 @@ function model5(call: SdkCall): ai5.LanguageModel {
     const wrapped = ai5.wrapProvider({ provider: anthropic, languageModelMiddleware: call.middleware });
     return wrapped.languageModel(ANTHROPIC_MODEL_ID);
   }
-  const chat = createOpenAI5({ baseURL: `${call.url}/v1`, apiKey: 'sim' }).chat(MODEL_ID);
+  const chat = createOpenAI5({ baseURL: `${call.url}/v1`, apiKey: 'sim', ...fetchOf(call) }).chat(MODEL_ID);
   if (!call.viaProvider) return ai5.wrapLanguageModel({ model: chat, middleware: call.middleware });
   const provider = ai5.customProvider({ languageModels: { chat } });
   return ai5.wrapProvider({ provider, languageModelMiddleware: call.middleware }).languageModel('chat');
@@ -98,7 +100,7 @@ function model6(call: SdkCall): ai6.LanguageModel {
     const wrapped = ai6.wrapProvider({ provider: anthropic, languageModelMiddleware: call.middleware });
     return wrapped.languageModel(ANTHROPIC_MODEL_ID);
   }
-  const chat = createOpenAI6({ baseURL: `${call.url}/v1`, apiKey: 'sim' }).chat(MODEL_ID);
+  const chat = createOpenAI6({ baseURL: `${call.url}/v1`, apiKey: 'sim', ...fetchOf(call) }).chat(MODEL_ID);
   if (!call.viaProvider) return ai6.wrapLanguageModel({ model: chat, middleware: call.middleware });
   const provider = ai6.customProvider({ languageModels: { chat } });
   return ai6.wrapProvider({ provider, languageModelMiddleware: call.middleware }).languageModel('chat');
@@ -125,7 +127,7 @@ function model7(call: SdkCall): ai7.LanguageModel {
     const wrapped = ai7.wrapProvider({ provider: anthropic, languageModelMiddleware: call.middleware });
     return wrapped.languageModel(ANTHROPIC_MODEL_ID);
   }
-  const chat = createOpenAI7({ baseURL: `${call.url}/v1`, apiKey: 'sim' }).chat(MODEL_ID);
+  const chat = createOpenAI7({ baseURL: `${call.url}/v1`, apiKey: 'sim', ...fetchOf(call) }).chat(MODEL_ID);
   if (!call.viaProvider) return ai7.wrapLanguageModel({ model: chat, middleware: call.middleware });
   const provider = ai7.customProvider({ languageModels: { chat } });
   return ai7.wrapProvider({ provider, languageModelMiddleware: call.middleware }).languageModel('chat');
@@ -151,3 +153,8 @@ async function collect(parts: AsyncIterable<string>, onText?: (text: string) => 
 
 /** AI SDK 5, 6 and 7. */
 export const SDK_MAJORS: readonly SdkMajor[] = [sdk5, sdk6, sdk7];
+
+/** The provider setting for the call's own fetch, if it has one. */
+function fetchOf(call: SdkCall): { fetch?: typeof globalThis.fetch } {
+  return call.fetch ? { fetch: call.fetch } : {};
+}

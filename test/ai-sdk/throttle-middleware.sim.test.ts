@@ -6,7 +6,7 @@
 import { APICallError } from '@ai-sdk/provider';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { throttleMiddleware } from '../../src/ai-sdk/index';
-import { Limiter } from '../../src/index';
+import { Limiter, throttledFetch } from '../../src/index';
 import { startProviderSimulator } from '../../src/testing/index';
 import type { ProviderSimulator } from '../../src/testing/index';
 import { SDK_MAJORS } from './sdk-majors';
@@ -152,6 +152,49 @@ describe.each(SDK_MAJORS)('AI SDK $major: streamText through throttleMiddleware'
     // The slot of a stream is held until its end: never two streams at the provider at once.
     expect(sim.stats().maxInFlight).toBe(1);
     expect(limiter.stats()).toMatchObject({ active: 0, totalRequests: 3 });
+  });
+
+  it('with the provider on throttledFetch(limiter) too, each call takes one slot: counted once, never waiting on itself', async () => {
+    sim = await startProviderSimulator({ latencyMs: 20, completionTokens: 10 });
+    // One slot: a second acquire inside the call would wait for ever on the middleware's own.
+    const limiter = new Limiter({ maxConcurrent: 1, warnings: false });
+    const middleware = throttleMiddleware({ limiter });
+    const fetch = throttledFetch(limiter);
+    const generated = await Promise.all(
+      ['g1', 'g2'].map((prompt) => sdk.generate({ url: sim!.url, middleware, prompt, fetch })),
+    );
+    const streamed = await Promise.all(
+      ['s1', 's2'].map((prompt) => sdk.stream({ url: sim!.url, middleware, prompt, fetch })),
+    );
+    expect([...generated, ...streamed].map((a) => a.text)).toEqual([
+      'sim: g1',
+      'sim: g2',
+      'sim: s1',
+      'sim: s2',
+    ]);
+    expect(sim.stats().accepted).toBe(4);
+    expect(sim.stats().maxInFlight).toBe(1);
+    await vi.waitFor(() => expect(limiter.stats().active).toBe(0));
+    expect(limiter.stats().totalRequests).toBe(4);
+  });
+
+  it('with the provider on throttledFetch(limiter) too, a 429 is reported once', async () => {
+    sim = await startProviderSimulator({ requestsPerWindow: 2, windowMs: 1000 });
+    const limiter = new Limiter({ warnings: false });
+    const middleware = throttleMiddleware({ limiter, tokensFor: () => 0 });
+    const fetch = throttledFetch(limiter);
+    const prompts = ['p1', 'p2', 'p3', 'p4'];
+    const answers = await Promise.all(
+      prompts.map((prompt) => sdk.generate({ url: sim!.url, middleware, prompt, maxRetries: 4, fetch })),
+    );
+    expect(answers.map((a) => a.text)).toEqual(prompts.map((p) => `sim: ${p}`));
+    const { accepted, rejected } = sim.stats();
+    expect(rejected).toBeGreaterThan(0);
+    expect(limiter.stats()).toMatchObject({
+      active: 0,
+      totalRequests: accepted + rejected,
+      totalRateLimits: rejected,
+    });
   });
 });
 
