@@ -43,6 +43,9 @@ export interface ObserveOptions {
 
 const MINUTE_MS = 60_000;
 
+/** The safety margin of a pause until a provider's reset, as a fraction of it (a window's default margin). */
+const RESET_MARGIN_FRACTION = 0.01;
+
 /** Largest arrival lag or widening believed, as a fraction of the shortest window (a bound on one bad sample). */
 const MAX_LAG_FRACTION = 0.1;
 
@@ -94,8 +97,13 @@ export class ProviderFeedback {
       this.alignment.onCount(lease, requests.limit - requests.remaining, failed ? 'unknown' : 'counted');
     }
     // The provider's `remaining` was read when this request arrived; ours started after it are not in it.
-    this.applyBudget('requests', info.requests, lease ? this.target.startedSince(lease.grantIndex) : 0);
-    this.applyBudget('tokens', info.tokens, 0);
+    this.applyBudget(
+      'requests',
+      info.requests,
+      lease ? this.target.startedSince(lease.grantIndex) : 0,
+      lease,
+    );
+    this.applyBudget('tokens', info.tokens, 0, lease);
     return info;
   }
 
@@ -148,6 +156,7 @@ export class ProviderFeedback {
     resource: 'requests' | 'tokens',
     budget: RateLimitBudget | undefined,
     startedSince: number,
+    lease: Lease | undefined,
   ): void {
     if (!budget) return;
     const windows = this.target.windows();
@@ -176,8 +185,16 @@ export class ProviderFeedback {
     // A limit we do enforce: the provider has nothing left although our own window has room, so
     // someone else spends this budget. (Not "less what we started since" here: our window frees
     // slots the provider's header could not know of yet, and starting in them is right.)
-    const exhausted =
-      index < 0 ? budget.remaining <= startedSince : budget.remaining === 0 && this.target.hasIdleRoom(index);
-    if (exhausted) this.target.pause(budget.resetMs);
+    if (index >= 0) {
+      if (budget.remaining === 0 && this.target.hasIdleRoom(index)) this.target.pause(budget.resetMs);
+      return;
+    }
+    if (budget.remaining > startedSince) return;
+    // The reset was read when the request arrived, not now: counted from when we sent it (the
+    // earliest it can have arrived), plus the margin a window of that length would have, the
+    // pause ends when the provider's window does, not a round trip later. Without the lease,
+    // from now.
+    const resetMs = budget.resetMs * (1 + RESET_MARGIN_FRACTION);
+    this.target.pause(lease ? Math.max(0, lease.chargedAtMs + resetMs - this.target.now()) : budget.resetMs);
   }
 }

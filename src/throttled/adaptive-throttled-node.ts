@@ -1,6 +1,9 @@
 import { withoutUndefined } from '../util/without-undefined';
 import { Aimd, type AimdOptions } from '../limits/aimd';
+import type { Lease } from '../limits/lease';
 import type { Limiter, LimiterOptions } from '../limits/limiter';
+import { readHeaders } from '../providers/header-source';
+import { parseRateLimitHeaders } from '../providers/parse-rate-limit-headers';
 import type { Params } from '../core/types';
 import { parseOptions, rejectUnknownOptions } from '../validation/options';
 import { NODE_OPTION_KEYS } from './throttled-node-options';
@@ -77,8 +80,11 @@ export class AdaptiveThrottledNode<
   recoveryFactor?: number;
   propagateRateLimit?: boolean;
 
-  /** @internal shared by every copy, created at the first run. */
-  private readonly aimdHolder: { aimd: Aimd | undefined };
+  /**
+   * @internal shared by every copy: the AIMD state (created at the first run), and the highest
+   * level the provider's headers may raise it to (the level the last cut left, once there was one).
+   */
+  private readonly aimdHolder: { aimd: Aimd | undefined; raiseCeiling: number };
   private readonly adaptiveOptions: AdaptiveThrottledNodeOptions;
 
   constructor(options?: AdaptiveThrottledNodeOptions | number, wait?: number) {
@@ -111,7 +117,7 @@ export class AdaptiveThrottledNode<
     };
     parseOptions(aimdNodeSchema, withoutUndefined(adaptive), new.target.name || 'AdaptiveThrottledNode');
     this.adaptiveOptions = adaptive;
-    this.aimdHolder = { aimd: undefined };
+    this.aimdHolder = { aimd: undefined, raiseCeiling: Infinity };
     this.noteFrameworkFields();
   }
 
@@ -167,7 +173,32 @@ export class AdaptiveThrottledNode<
   }
 
   protected override onRateLimit(limiter: Limiter, epoch: number): void {
-    if (this.aimd.onRateLimit(epoch)) this.beforeAcquire(limiter);
+    if (!this.aimd.onRateLimit(epoch)) return;
+    // A limit the headers did not show (concurrency, say): from now on they raise the level no
+    // higher than this cut left it (AIMD's own growth still may), or each answer would undo the cut.
+    this.aimdHolder.raiseCeiling = Math.min(this.aimdHolder.raiseCeiling, this.aimd.current);
+    this.beforeAcquire(limiter);
+  }
+
+  /**
+   * Also raises the level at once to what the provider's request budget has room for (its
+   * `remaining` when this request arrived, less the calls started since), rather than growing
+   * towards it a step per `recoveryThreshold` successes: with a window's budget known, starting
+   * it in one burst is what the provider allows, and a slow ramp spread the first window over
+   * seconds. The budget running out still pauses the limiter (see `Limiter.observe`).
+   */
+  protected override observeResponse(limiter: Limiter, response: unknown, lease: Lease): void {
+    super.observeResponse(limiter, response, lease);
+    const headers = readHeaders(response);
+    const remaining = headers ? parseRateLimitHeaders(headers).requests?.remaining : undefined;
+    if (remaining === undefined) return;
+    const stats = limiter.stats();
+    const room = remaining - (stats.totalRequests - lease.grantIndex);
+    // This call still holds its slot (released right after): it is not one of those the room is for.
+    const level = Math.min(stats.active - 1 + room, this.aimdHolder.raiseCeiling);
+    if (level <= this.aimd.current) return;
+    this.aimd.adopt(level);
+    this.beforeAcquire(limiter);
   }
 
   protected override shouldPropagateRateLimit(): boolean {

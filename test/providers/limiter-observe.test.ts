@@ -231,8 +231,10 @@ describe('Limiter.observe: provider feedback', () => {
       });
       limiter.observe(headers, { lease: observed });
       observed.release();
-      // Three started after the observed one: remaining 3 is spent (pause until the reset), 4 is not.
-      expect(limiter.stats().pausedUntil).toBe(paused ? 5100 : 0);
+      // Three started after the observed one: remaining 3 is spent, 4 is not. The pause ends at the
+      // reset counted from when the request was sent (it was read when the request arrived, at
+      // 0–100 ms), plus 1 %: 5050, not 100 ms later.
+      expect(limiter.stats().pausedUntil).toBe(paused ? 5050 : 0);
       expect(await grantedWithin(clock, limiter, 10)).toBe(!paused);
       for (const lease of later) lease.release();
     }

@@ -291,6 +291,88 @@ describe('AdaptiveThrottledNode', () => {
     expect(Math.max(...levels.slice(-300))).toBeGreaterThan(16);
   });
 
+  it("with a request budget in the provider's headers, starts what it has room for at once, then pauses until the reset", async () => {
+    const clock = new FakeClock();
+    // 30 requests per fixed window of 1 s, counted when they arrive (at once here); 100 ms latency.
+    const budget = { limit: 30, windowMs: 1000 };
+    const counts = new Map<number, number>();
+    const starts: number[] = [];
+    let rejected = 0;
+    class N extends AdaptiveThrottledNode<unknown, number, { headers: Record<string, string> }> {
+      override async prep() {
+        return Array.from({ length: 60 }, (_, i) => i);
+      }
+      override async exec() {
+        const now = clock.now();
+        starts.push(now);
+        const window = Math.floor(now / budget.windowMs);
+        const count = (counts.get(window) ?? 0) + 1;
+        counts.set(window, count);
+        const headers = {
+          'x-ratelimit-limit-requests': String(budget.limit),
+          'x-ratelimit-remaining-requests': String(Math.max(0, budget.limit - count)),
+          'x-ratelimit-reset-requests': `${(window + 1) * budget.windowMs - now}ms`,
+        };
+        await clock.sleep(100);
+        if (count > budget.limit) {
+          rejected++;
+          throw Object.assign(tooManyRequests(), { headers });
+        }
+        return { headers };
+      }
+    }
+    // Grown a step per 10 successes from 2, the first window's 30 would take 0.8 s to start.
+    const node = new N({ clock, initialConcurrent: 2, maxConcurrent: 50, recoveryThreshold: 10 });
+    await runOnFakeClock(clock, node.run({}));
+    expect(rejected).toBe(0);
+    expect(node.stats.totalSuccesses).toBe(60);
+    // Two at 0 ms; the first answers say 28 more fit, and they start at 100 ms.
+    expect(starts.filter((t) => t < 1000)).toEqual([...Array(2).fill(0), ...Array(28).fill(100)]);
+    // Paused until the reset (counted from the send, plus 1 %), then the next window's 30 at once.
+    expect(new Set(starts.filter((t) => t >= 1000))).toEqual(new Set([1010]));
+  });
+
+  it("against a concurrency limit, the provider's headers never raise it back to a level that was cut", async () => {
+    // A concurrency cap of 8 and a request budget that never runs out, with and without the headers.
+    const run = async (headers: Record<string, string>) => {
+      const clock = new FakeClock();
+      const provider = concurrencyCappedProvider(clock, () => 8);
+      const levels: number[] = [];
+      class N extends AdaptiveThrottledNode<unknown, number, { headers: Record<string, string> }> {
+        override async prep() {
+          return Array.from({ length: 400 }, (_, i) => i);
+        }
+        override async exec(i: number) {
+          await provider.call(i);
+          levels.push(this.stats.currentConcurrent);
+          return { headers };
+        }
+      }
+      const node = new N({
+        clock,
+        initialConcurrent: 2,
+        maxConcurrent: 40,
+        recoveryThreshold: 5,
+        rateLimitBackoffMs: 100,
+        maxRateLimitBackoffMs: 400,
+      });
+      await runOnFakeClock(clock, node.run({}));
+      expect(node.stats.totalSuccesses).toBe(400);
+      return { rejected: provider.rejected, tail: levels.slice(-200) };
+    };
+    const plain = await run({});
+    const told = await run({
+      'x-ratelimit-limit-requests': '10000',
+      'x-ratelimit-remaining-requests': '9999',
+    });
+    // The first answer raises the level to the most allowed (40); the cuts that follow bring it
+    // down (40 → 20, grown to 24 → 12, …), each capping later raises. The 429s of that descent
+    // (at most 32 + 16 + 8 + …) are all it adds: afterwards the level moves as AIMD's alone does.
+    expect(told.rejected).toBeLessThanOrEqual(plain.rejected + 2 * (40 - 8));
+    expect(Math.max(...told.tail)).toBe(Math.max(...plain.tail));
+    expect(Math.min(...told.tail)).toBe(Math.min(...plain.tail));
+  });
+
   it('a burst of simultaneous 429s from one in-flight cohort cuts concurrency once', async () => {
     const clock = new FakeClock();
     class N extends AdaptiveThrottledNode<unknown, number, number> {
