@@ -11,12 +11,10 @@
  *   and go back to the cluster once it answers (`recovered` event).
  */
 import { Cluster } from 'ioredis';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, expect, it } from 'vitest';
 import { Limiter } from '../../../src/limits/limiter';
 import { isStoreUnavailableError, LimiterKeys, RedisStore } from '../../../src/stores/redis/index';
-import { startPrivateCluster, type PrivateCluster } from './private-cluster';
-import { redisServerAvailable } from './private-redis';
-import { describeRedis } from './redis-test-env';
+import { privateClusterSuite, type PrivateCluster } from './private-cluster';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const OPERATION_TIMEOUT_MS = 3_000;
@@ -32,122 +30,116 @@ function clusterClient(cluster: PrivateCluster): Cluster {
   return client;
 }
 
-describeRedis('RedisStore on a cluster whose master fails over', () => {
-  let cluster: PrivateCluster | undefined;
-  beforeAll(async () => {
-    if (redisServerAvailable()) cluster = await startPrivateCluster(7100);
-  }, 60_000);
+const { cluster, describe: describePrivateCluster } = await privateClusterSuite(7100);
+
+describePrivateCluster('RedisStore on a cluster whose master fails over', () => {
   afterAll(async () => {
     await cluster?.stop();
   });
 
-  it.runIf(redisServerAvailable())(
-    'kill the master mid-run: acquires complete or fail with StoreUnavailableError, nothing hangs, no double free, the local fallback recovers',
-    async () => {
-      const c = cluster!;
-      const failClient = clusterClient(c);
-      const localClient = clusterClient(c);
-      const failStore = new RedisStore({
-        client: failClient,
-        prefix: PREFIX,
-        leaseTtlMs: LEASE_TTL_MS,
-        operationTimeoutMs: OPERATION_TIMEOUT_MS,
-      });
-      const localStore = new RedisStore({
-        client: localClient,
-        prefix: PREFIX,
-        leaseTtlMs: LEASE_TTL_MS,
-        operationTimeoutMs: OPERATION_TIMEOUT_MS,
-        onStoreError: 'local',
-        recheckMs: 300,
-      });
-      const events: string[] = [];
-      localStore.on('fallback', () => events.push('fallback'));
-      localStore.on('recovered', () => events.push('recovered'));
-      failStore.on('error', () => {});
-      localStore.on('error', () => {});
-      const name = 'failover';
-      const options = { name, maxConcurrent: 8, maxPerWindow: 100_000, windowMs: 1_000 };
-      const failing = new Limiter({ ...options, store: failStore });
-      const local = new Limiter({ ...options, store: localStore });
-      const outcomes = { ok: 0, unavailable: 0, other: [] as string[], localOk: 0, localFailed: 0 };
-      let slowestFailedMs = 0;
-      let releases = 0;
-      let running = true;
-      const worker = async (limiter: Limiter, isLocal: boolean) => {
-        while (running) {
-          const askedAt = performance.now();
-          try {
-            const lease = await limiter.acquire();
-            await sleep(10);
-            lease.release();
-            releases++;
-            if (isLocal) outcomes.localOk++;
-            else outcomes.ok++;
-          } catch (error) {
-            const ms = performance.now() - askedAt;
-            if (isLocal) outcomes.localFailed++;
-            else if (isStoreUnavailableError(error)) {
-              outcomes.unavailable++;
-              slowestFailedMs = Math.max(slowestFailedMs, ms);
-            } else outcomes.other.push(String(error));
-            await sleep(20);
-          }
+  it('kill the master mid-run: acquires complete or fail with StoreUnavailableError, nothing hangs, no double free, the local fallback recovers', async () => {
+    const c = cluster!;
+    const failClient = clusterClient(c);
+    const localClient = clusterClient(c);
+    const failStore = new RedisStore({
+      client: failClient,
+      prefix: PREFIX,
+      leaseTtlMs: LEASE_TTL_MS,
+      operationTimeoutMs: OPERATION_TIMEOUT_MS,
+    });
+    const localStore = new RedisStore({
+      client: localClient,
+      prefix: PREFIX,
+      leaseTtlMs: LEASE_TTL_MS,
+      operationTimeoutMs: OPERATION_TIMEOUT_MS,
+      onStoreError: 'local',
+      recheckMs: 300,
+    });
+    const events: string[] = [];
+    localStore.on('fallback', () => events.push('fallback'));
+    localStore.on('recovered', () => events.push('recovered'));
+    failStore.on('error', () => {});
+    localStore.on('error', () => {});
+    const name = 'failover';
+    const options = { name, maxConcurrent: 8, maxPerWindow: 100_000, windowMs: 1_000 };
+    const failing = new Limiter({ ...options, store: failStore });
+    const local = new Limiter({ ...options, store: localStore });
+    const outcomes = { ok: 0, unavailable: 0, other: [] as string[], localOk: 0, localFailed: 0 };
+    let slowestFailedMs = 0;
+    let releases = 0;
+    let running = true;
+    const worker = async (limiter: Limiter, isLocal: boolean) => {
+      while (running) {
+        const askedAt = performance.now();
+        try {
+          const lease = await limiter.acquire();
+          await sleep(10);
+          lease.release();
+          releases++;
+          if (isLocal) outcomes.localOk++;
+          else outcomes.ok++;
+        } catch (error) {
+          const ms = performance.now() - askedAt;
+          if (isLocal) outcomes.localFailed++;
+          else if (isStoreUnavailableError(error)) {
+            outcomes.unavailable++;
+            slowestFailedMs = Math.max(slowestFailedMs, ms);
+          } else outcomes.other.push(String(error));
+          await sleep(20);
         }
-      };
-      const workers = [
-        ...[1, 2, 3, 4].map(() => worker(failing, false)),
-        ...[1, 2, 3, 4].map(() => worker(local, true)),
-      ];
-      try {
-        await sleep(800);
-        const victim = c.masterOf(new LimiterKeys(PREFIX, name).leases);
-        const before = { ...outcomes, other: outcomes.other.length };
-        await c.kill(victim);
-        const killedAt = performance.now();
-        const key = new LimiterKeys(PREFIX, name).leases;
-        // Promoted: another master serves the slot (the replica takes over after the node timeout).
-        for (let i = 0; i < 200; i++) {
-          let master = victim;
-          try {
-            master = c.masterOf(key);
-          } catch {
-            // the slot is unserved for now
-          }
-          if (master !== victim) break;
-          await sleep(100);
-        }
-        await c.waitOk(c.ports.find((p) => p !== victim)!);
-        const promotedAfterMs = performance.now() - killedAt;
-        // Let the clients find the promoted replica and the fallback recover.
-        for (let i = 0; i < 100 && !events.includes('recovered'); i++) await sleep(100);
-        const okBefore = outcomes.ok;
-        for (let i = 0; i < 100 && outcomes.ok === okBefore; i++) await sleep(100);
-        running = false;
-        // Nothing hangs: every worker's acquire settles (the test's timeout is the bound).
-        await Promise.all(workers);
-        console.log(
-          `[cluster failover] killed master :${victim}; replica promoted after ${promotedAfterMs.toFixed(0)} ms. ` +
-            `fail-mode: ${outcomes.ok} ok (${before.ok} before the kill), ${outcomes.unavailable} StoreUnavailableError ` +
-            `(slowest ${slowestFailedMs.toFixed(0)} ms, operationTimeoutMs ${OPERATION_TIMEOUT_MS}), ${outcomes.other.length} other; ` +
-            `local-mode: ${outcomes.localOk} ok, ${outcomes.localFailed} failed; events ${events.join(' → ')}`,
-        );
-        expect(events[0]).toBe('fallback');
-        expect(events).toContain('recovered');
-        // No double free: after every release and one lease TTL, nothing is held and nothing negative.
-        await sleep(LEASE_TTL_MS + 200);
-        const snapshot = await failStore.snapshot(name, []);
-        expect(snapshot.active).toBe(0);
-        expect(releases).toBe(outcomes.ok + outcomes.localOk);
-      } finally {
-        running = false;
-        await Promise.all(workers);
-        await failStore.close();
-        await localStore.close();
-        failClient.disconnect();
-        localClient.disconnect();
       }
-    },
-    90_000,
-  );
+    };
+    const workers = [
+      ...[1, 2, 3, 4].map(() => worker(failing, false)),
+      ...[1, 2, 3, 4].map(() => worker(local, true)),
+    ];
+    try {
+      await sleep(800);
+      const victim = c.masterOf(new LimiterKeys(PREFIX, name).leases);
+      const before = { ...outcomes, other: outcomes.other.length };
+      await c.kill(victim);
+      const killedAt = performance.now();
+      const key = new LimiterKeys(PREFIX, name).leases;
+      // Promoted: another master serves the slot (the replica takes over after the node timeout).
+      for (let i = 0; i < 200; i++) {
+        let master = victim;
+        try {
+          master = c.masterOf(key);
+        } catch {
+          // the slot is unserved for now
+        }
+        if (master !== victim) break;
+        await sleep(100);
+      }
+      await c.waitOk(c.ports.find((p) => p !== victim)!);
+      const promotedAfterMs = performance.now() - killedAt;
+      // Let the clients find the promoted replica and the fallback recover.
+      for (let i = 0; i < 100 && !events.includes('recovered'); i++) await sleep(100);
+      const okBefore = outcomes.ok;
+      for (let i = 0; i < 100 && outcomes.ok === okBefore; i++) await sleep(100);
+      running = false;
+      // Nothing hangs: every worker's acquire settles (the test's timeout is the bound).
+      await Promise.all(workers);
+      console.log(
+        `[cluster failover] killed master :${victim}; replica promoted after ${promotedAfterMs.toFixed(0)} ms. ` +
+          `fail-mode: ${outcomes.ok} ok (${before.ok} before the kill), ${outcomes.unavailable} StoreUnavailableError ` +
+          `(slowest ${slowestFailedMs.toFixed(0)} ms, operationTimeoutMs ${OPERATION_TIMEOUT_MS}), ${outcomes.other.length} other; ` +
+          `local-mode: ${outcomes.localOk} ok, ${outcomes.localFailed} failed; events ${events.join(' → ')}`,
+      );
+      expect(events[0]).toBe('fallback');
+      expect(events).toContain('recovered');
+      // No double free: after every release and one lease TTL, nothing is held and nothing negative.
+      await sleep(LEASE_TTL_MS + 200);
+      const snapshot = await failStore.snapshot(name, []);
+      expect(snapshot.active).toBe(0);
+      expect(releases).toBe(outcomes.ok + outcomes.localOk);
+    } finally {
+      running = false;
+      await Promise.all(workers);
+      await failStore.close();
+      await localStore.close();
+      failClient.disconnect();
+      localClient.disconnect();
+    }
+  }, 90_000);
 });
