@@ -58,7 +58,7 @@ function simulatorFor(caseName: CaseName | 'unlimited', seed: number): ProviderS
 interface Item {
   i: number;
 }
-type Outcome = { ok: true } | { ok: false; error: string };
+type Outcome = { ok: true; headers?: Headers } | { ok: false; error: string };
 
 /** An HTTP error the way SDKs shape one (status + headers), so rate-limit detection sees 429s. */
 class HttpError extends Error {
@@ -115,9 +115,9 @@ async function runStrategy(strategy: StrategyName, caseName: CaseName, url: stri
         return items;
       }
       override async exec(item: Item): Promise<Outcome> {
-        // The node reads the headers of `{ json, headers }` and learns from them.
-        const { json } = await call(url, item);
-        return json === undefined ? { ok: false, error: 'no body' } : { ok: true };
+        // Returned with the outcome, the response's headers reach the node, which learns from them.
+        const { json, headers } = await call(url, item);
+        return json === undefined ? { ok: false, error: 'no body' } : { ok: true, headers };
       }
       override async execFallback(_item: Item, error: Error): Promise<Outcome> {
         return { ok: false, error: String(error) };
