@@ -7,7 +7,7 @@ export interface AlignmentTarget {
    * Takes one request back from every requests window the lease was charged in (the provider never
    * counted it). Returns false when the store cannot take charges back.
    */
-  refundRequest(entries: readonly number[]): boolean;
+  refundRequest(entries: readonly number[], leaseId: string): boolean;
 }
 
 /** What a response told about one lease's request. */
@@ -24,6 +24,8 @@ interface GrantRecord {
   /** When its charge started (`lease.chargedAtMs`). */
   atMs: number;
   entries: readonly number[];
+  /** The lease's id (a shared store finds its entries by it). */
+  leaseId: string;
   /** How many leases had been granted when it was released (Infinity while held). */
   releasedAtGrant: number;
   evidence: CountEvidence | 'none';
@@ -79,6 +81,7 @@ export class CounterAlignment {
       index: lease.grantIndex,
       atMs: lease.chargedAtMs,
       entries: lease.entries,
+      leaseId: lease.id,
       releasedAtGrant: Infinity,
       evidence: 'none',
       freed: false,
@@ -179,7 +182,7 @@ export class CounterAlignment {
     const neverSeen = Math.min(suspects.length, counted + suspects.length + 1 - providerCount);
     for (let k = 0; k < neverSeen; k++) {
       const suspect = suspects[k]!;
-      if (!this.target.refundRequest(suspect.entries)) return;
+      if (!this.target.refundRequest(suspect.entries, suspect.leaseId)) return;
       suspect.freed = true;
       this.suspects--;
     }
