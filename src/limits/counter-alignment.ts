@@ -7,7 +7,7 @@ export interface AlignmentTarget {
    * Takes one request back from every requests window the lease was charged in (the provider never
    * counted it). Returns false when the store cannot take charges back.
    */
-  refundRequest(entries: readonly number[]): boolean;
+  refundRequest(entries: readonly number[], leaseId: string): boolean;
 }
 
 /** What a response told about one lease's request. */
@@ -24,6 +24,8 @@ interface GrantRecord {
   /** When its charge started (`lease.chargedAtMs`). */
   atMs: number;
   entries: readonly number[];
+  /** The lease's id (a shared store finds its entries by it). */
+  leaseId: string;
   /** How many leases had been granted when it was released (Infinity while held). */
   releasedAtGrant: number;
   evidence: CountEvidence | 'none';
@@ -42,12 +44,12 @@ interface GrantRecord {
  *   Only while our own starts can explain the count: in the first window after the first count,
  *   and when the count exceeds everything we started (other clients on the key), nothing moves.
  * - An attempt the provider did not count frees its unit: among our requests that finished before
- *   this one started and are surely still in the provider's window, those answered with a count
+ *   this one started and are surely still in the provider's window, those it answered
  *   were counted; if the provider's count is below theirs plus the attempts that failed without
  *   any count (a connection reset, a 5xx without rate-limit headers), the difference is attempts
- *   it never saw, and that many of them are taken back. Only such attempts are ever taken back,
- *   so whatever a header says, the requests the provider answered with a count never exceed the
- *   limit in any window.
+ *   it never saw, and that many of them are taken back. Only such attempts are ever taken back
+ *   (a response is answered whether or not its headers hold a readable count), so whatever a
+ *   header says, the requests the provider answered never exceed the limit in any window.
  *
  * Off until the first response with a count; each limiter aligns its own grants (in a shared
  * store the provider's count includes other processes' requests, which only makes this stricter).
@@ -79,6 +81,7 @@ export class CounterAlignment {
       index: lease.grantIndex,
       atMs: lease.chargedAtMs,
       entries: lease.entries,
+      leaseId: lease.id,
       releasedAtGrant: Infinity,
       evidence: 'none',
       freed: false,
@@ -105,19 +108,33 @@ export class CounterAlignment {
       this.enabledAtMs = this.target.now();
       return;
     }
-    const record = this.find(lease.grantIndex);
+    const record = this.noteEvidence(lease, evidence);
     if (!record) return;
-    // The provider answered it, whatever its count says: never a suspect to refund, even when the
-    // count itself is unusable (a lying or stale header must not free a unit of an answered request).
-    if (record.evidence === 'none') {
-      record.evidence = evidence;
-      // A released lease counted as a suspect until now (its count came late).
-      if (record.releasedAtGrant !== Infinity) this.suspects--;
-    }
     if (!(providerCount >= 1) || !Number.isFinite(providerCount)) return;
     const now = this.target.now();
     this.moveLate(lease, record, providerCount, now);
     if (this.suspects > 0) this.freeUncounted(record, providerCount, now);
+  }
+
+  /**
+   * The provider answered `lease` (a response, not an error): it counted it, whatever the
+   * response's headers hold or lack. Told for every response, not only those with a usable count:
+   * a header that cannot be read (a count above the limit, so a negative `remaining`; no
+   * `remaining` at all) must not leave an answered request a suspect that a later count refunds.
+   */
+  onAnswered(lease: Lease): void {
+    this.noteEvidence(lease, 'counted');
+  }
+
+  /** Records evidence for `lease`'s grant: it is no longer a suspect to refund. */
+  private noteEvidence(lease: Lease, evidence: CountEvidence): GrantRecord | undefined {
+    const record = this.find(lease.grantIndex);
+    if (record && record.evidence === 'none') {
+      record.evidence = evidence;
+      // A released lease counted as a suspect until now (its response came late).
+      if (record.releasedAtGrant !== Infinity) this.suspects--;
+    }
+    return record;
   }
 
   private moveLate(lease: Lease, record: GrantRecord, providerCount: number, now: number): void {
@@ -165,7 +182,7 @@ export class CounterAlignment {
     const neverSeen = Math.min(suspects.length, counted + suspects.length + 1 - providerCount);
     for (let k = 0; k < neverSeen; k++) {
       const suspect = suspects[k]!;
-      if (!this.target.refundRequest(suspect.entries)) return;
+      if (!this.target.refundRequest(suspect.entries, suspect.leaseId)) return;
       suspect.freed = true;
       this.suspects--;
     }

@@ -386,10 +386,10 @@ export class Limiter extends EventEmitter<LimiterEvents> implements LeaseOwner {
     const alignment = new CounterAlignment(
       {
         now: () => this.clock.now(),
-        refundRequest: (entries) => {
+        refundRequest: (entries, leaseId) => {
           const handle = room.handle;
           if (!handle.refund) return false;
-          const done = handle.refund(this.clock.now(), entries, deltas);
+          const done = handle.refund(this.clock.now(), entries, deltas, leaseId);
           if (isPromise(done)) done.then(() => room.afterRelease(true), noop);
           else room.afterRelease(true);
           return true;

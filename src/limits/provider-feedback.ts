@@ -70,13 +70,16 @@ export class ProviderFeedback {
 
   /** Reads one response, SDK result or error; returns the parsed headers (undefined when there were none). */
   observe(source: unknown, options: ObserveOptions = {}): ProviderRateLimitInfo | undefined {
+    const lease = options.lease;
+    const failed = source instanceof Error || (isRecord(source) && Number(source.status) >= 400);
+    // A response, with or without a usable count: the provider answered it (never refunded).
+    if (lease && !failed && this.alignment?.isEnabled) this.alignment.onAnswered(lease);
     const headers = readHeaders(source);
     if (!headers) return undefined;
     const now = this.target.now();
     // A widening after a 429 lasts one window: narrow it again once the window has passed.
     if (this.extraMs > 0) this.refreshWidening(now);
     const info = parseRateLimitHeaders(headers);
-    const lease = options.lease;
     if (lease && !lease.isReleased) {
       const processing = headers.get('openai-processing-ms');
       const processingMs = processing === null || processing === '' ? NaN : Number(processing);
@@ -93,7 +96,6 @@ export class ProviderFeedback {
     const requests = info.requests;
     if (lease && this.alignment && requests?.limit !== undefined && requests.remaining !== undefined) {
       // An error that carries the count (a 429) may or may not have been counted; a response was.
-      const failed = source instanceof Error || (isRecord(source) && Number(source.status) >= 400);
       this.alignment.onCount(lease, requests.limit - requests.remaining, failed ? 'unknown' : 'counted');
     }
     // The provider's `remaining` was read when this request arrived; ours started after it are not in it.

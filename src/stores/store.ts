@@ -122,9 +122,17 @@ export interface StoreHandle {
   /**
    * Takes back charges the provider never counted (an attempt that failed before it arrived):
    * applies `deltas` to the lease's `entries` as a release's reconcile does, without touching
-   * concurrency. Optional; without it such charges stay until they leave the window.
+   * concurrency, for every handle sharing the windows. Called after the lease's release; `leaseId`
+   * is the lease's id (a store that tracks leases finds its entries by it). A lease is refunded at
+   * most once, and never by more than it still holds. Optional; without it such charges stay
+   * until they leave the window.
    */
-  refund?(nowMs: number, entries: readonly number[], deltas: readonly number[]): MaybePromise<void>;
+  refund?(
+    nowMs: number,
+    entries: readonly number[],
+    deltas: readonly number[],
+    leaseId?: string,
+  ): MaybePromise<void>;
   /** Changes window `index`'s limit (learned from the provider). Optional. */
   setLimit?(index: number, limit: number): MaybePromise<void>;
   /** Whether this store needs lease ids (remote stores reap leases of dead processes by id). */

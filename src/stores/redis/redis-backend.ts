@@ -14,7 +14,7 @@ import { LeaseHeartbeat } from './lease-heartbeat';
 import { describeAddress } from './redis-address';
 import { RedisCalls, type ScriptName } from './redis-calls';
 import { ReleaseNotifications } from './release-notifications';
-import type { RedisClient, ScriptRunner } from './script-runner';
+import type { RedisClient, ScriptArg, ScriptRunner } from './script-runner';
 import { acquireSender, decodeAttempt, encodeAcquire, encodeRelease, releaseSender } from './script-protocol';
 
 export type {
@@ -201,6 +201,27 @@ export class RedisBackend extends EventEmitter<RedisBackendEvents> {
       if (released !== 1 && !wasLost) this.emit('leaseExpired', { name, leaseId });
       return { released: released === 1 };
     };
+  }
+
+  /**
+   * Takes back window charges of a released lease the provider never counted (see
+   * scripts/refund.lua), in every process sharing the windows; concurrency is untouched. One round
+   * trip, not batched (rare: failed attempts only). Resolves the units freed.
+   */
+  async refund(
+    name: string,
+    windows: readonly WindowKeyParts[],
+    leaseId: string,
+    startedAt: number,
+    adjustments: readonly { charged: number; delta: number }[],
+  ): Promise<number> {
+    const keys = this.keys(name);
+    const scriptKeys = [keys.waiting, keys.extend];
+    for (const w of windows) scriptKeys.push(keys.windowLog(w), keys.windowSum(w));
+    const args: ScriptArg[] = [keys.releasedChannel, windows.length, ...windows.map((w) => w.windowMs)];
+    args.push(leaseId, startedAt);
+    for (const a of adjustments) args.push(a.charged, a.delta);
+    return Number(await this.calls.script('refund', scriptKeys, args));
   }
 
   /**

@@ -28,6 +28,8 @@ export class RedisHandle implements StoreHandle {
   private readonly fallback: LocalFallback;
   /** Limiters listening for capacity freed elsewhere (`subscribe`). */
   private readonly capacityListeners = new Set<() => void>();
+  /** Releases on their way to Redis, by lease id: a refund of that lease goes after its release. */
+  private readonly releasing = new Map<string, Promise<unknown>>();
 
   constructor(
     private readonly store: RedisStore,
@@ -95,10 +97,45 @@ export class RedisHandle implements StoreHandle {
     const lag = request.arrivalLagMs;
     const moves = lag !== undefined && lag > 0 && Number.isFinite(lag);
     const adjustments = adjustmentsOf(entries, request.deltas, n, moves);
+    const leaseId = request.leaseId;
+    const done = this.releaseLease(leaseId, startedAtOf(entries, n), moves ? lag : 0, adjustments);
+    this.releasing.set(leaseId, done);
     try {
-      await this.releaseLease(request.leaseId, startedAtOf(entries, n), moves ? lag : 0, adjustments);
+      await done;
     } catch (error) {
       // The lease expires by itself within leaseTtlMs; nothing is freed twice.
+      this.store.emit('error', error);
+    } finally {
+      this.releasing.delete(leaseId);
+    }
+  }
+
+  /**
+   * Takes back window charges of a released lease the provider never counted, in Redis: every
+   * process sharing the windows gets the room back (and a waiting one is woken). Sent after the
+   * lease's own release has reached Redis, so it finds the lease's units where that release put
+   * them. A lease the local fallback granted (its entries carry no Redis start) keeps its charge
+   * there: counting on is safe, and that fallback's state may be gone.
+   */
+  async refund(
+    _nowMs: number,
+    entries: readonly number[],
+    deltas: readonly number[],
+    leaseId?: string,
+  ): Promise<void> {
+    const n = this.windows.length;
+    if (!leaseId || entries.length !== n + 1) return;
+    const adjustments = this.windowIds.map((_, i) => {
+      const entry = entries[i] ?? -1;
+      return { charged: entry > 0 ? entry : 0, delta: deltas[i] ?? 0 };
+    });
+    if (!adjustments.some((a) => a.charged > 0 && a.delta < 0)) return;
+    const pending = this.releasing.get(leaseId);
+    if (pending) await pending.catch(() => {});
+    try {
+      await this.backend.refund(this.name, this.windowIds, leaseId, startedAtOf(entries, n), adjustments);
+    } catch (error) {
+      // The charge stays until it leaves the window: stricter, never looser.
       this.store.emit('error', error);
     }
   }

@@ -13,6 +13,7 @@ describe('scripts.generated.ts', () => {
       'acquire',
       'extend',
       'pause',
+      'refund',
       'release',
       'renew',
       'snapshot',
