@@ -21,7 +21,8 @@ export class FlowRun {
     stopSignal: AbortSignal,
     private readonly stopped: () => boolean,
   ) {
-    this.waits = new AbortFanOut([runSignal, stopSignal]);
+    // Only the limiter sees a wait's signal, and it lets go of it when the wait ends: reused.
+    this.waits = new AbortFanOut([runSignal, stopSignal], true);
     this.runs = new AbortFanOut([runSignal]);
   }
 

@@ -318,6 +318,48 @@ describe('AbortFanOut', () => {
     expect(getEventListeners(parent.signal, 'abort')).toHaveLength(0);
     expect(new AbortFanOut([]).child()).toBeUndefined();
   });
+
+  it('with reuse, hands out a released child again, never an aborted one, and still aborts the live ones', () => {
+    const parent = new AbortController();
+    const fanOut = new AbortFanOut([parent.signal], true);
+    const first = fanOut.child()!;
+    fanOut.release(first);
+    const second = fanOut.child()!;
+    expect(second).toBe(first);
+    second.abort(new Error('its own'));
+    fanOut.release(second);
+    const third = fanOut.child()!;
+    expect(third).not.toBe(second);
+    expect(third.signal.aborted).toBe(false);
+    // Releasing twice does not put it in the spares twice.
+    fanOut.release(third);
+    fanOut.release(third);
+    const [a, b] = [fanOut.child()!, fanOut.child()!];
+    expect(a).toBe(third);
+    expect(b).not.toBe(third);
+    parent.abort(new Error('stop'));
+    expect([a, b].every((c) => (c.signal.reason as Error).message === 'stop')).toBe(true);
+    // After the parent's abort every child is born aborted.
+    expect(fanOut.child()!.signal.aborted).toBe(true);
+    fanOut.dispose();
+    expect(getEventListeners(parent.signal, 'abort')).toHaveLength(0);
+  });
+
+  it("a flow's waits for a slot leave no listener on a reused signal: the run still stops and aborts", async () => {
+    const controller = new AbortController();
+    const { Users, Leaf, seen } = countingFlow(10_000, async (i) => {
+      if (i === 5_000) controller.abort(new Error('cancelled'));
+      await Promise.resolve();
+    });
+    const flow = new Users(new Leaf(), { maxConcurrentFlows: 10, onError: 'collect' });
+    await expect(flow.run({}, { signal: controller.signal })).resolves.toBeUndefined();
+    // Param sets up to the abort ran, the rest failed or were never started; nothing stays queued.
+    expect(seen.runs).toBeGreaterThanOrEqual(5_000);
+    expect(seen.runs).toBeLessThan(10_000);
+    expect(flow.stats).toMatchObject({ currentConcurrentFlows: 0, queuedFlows: 0 });
+    expect(flow.getLimiter().stats()).toMatchObject({ active: 0, queued: 0 });
+    expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
+  });
 });
 
 describe('progress events', () => {
