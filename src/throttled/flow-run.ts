@@ -1,5 +1,5 @@
 import { AbortFanOut } from '../core/abort-fan-out';
-import type { LazyDispatch } from './lazy-dispatch';
+import type { LazyDispatch } from '../core/lazy-dispatch';
 
 /**
  * One run of a throttled batch flow, as its sub-flows see it: whether new sub-flows may still

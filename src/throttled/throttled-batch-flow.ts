@@ -12,7 +12,7 @@ import { opt, parseOptions, rejectMisspeltFields } from '../validation/options';
 import { nextRunId, type EventHook } from '../observability/throttle-event';
 import { backoffFactorSchema, recoveryFactorSchema } from './adaptive-options';
 import { FlowRun } from './flow-run';
-import { LazyDispatch, lookAheadFor } from './lazy-dispatch';
+import { LazyDispatch, lookAheadFor } from '../core/lazy-dispatch';
 import { ProgressReporter } from './progress-reporter';
 
 /** Options of a {@link ThrottledBatchFlow}. @category Throttled nodes and flows */

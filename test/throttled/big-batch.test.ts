@@ -8,7 +8,7 @@ import type { ProgressEvent, ThrottleEvent } from '../../src/observability/throt
 import { FakeClock } from '../../src/testing/fake-clock';
 import { ThrottledBatchFlow } from '../../src/throttled/throttled-batch-flow';
 import { ThrottledParallelBatchNode } from '../../src/throttled/throttled-parallel-batch-node';
-import { lookAheadFor } from '../../src/throttled/lazy-dispatch';
+import { lookAheadFor } from '../../src/core/lazy-dispatch';
 import { FallbackNode } from '../../src/routing/fallback-node';
 import { runOnFakeClock } from './support';
 
@@ -99,6 +99,72 @@ describe('lazy dispatch', () => {
     expect(maxQueued).toBeGreaterThan(0);
     expect(maxQueued).toBeLessThanOrEqual(100 + lookAheadFor(100));
     expect(flow.stats).toMatchObject({ completedFlows: 100_000, currentConcurrentFlows: 0, queuedFlows: 0 });
+  });
+
+  it("a FallbackNode over 100k items keeps its targets' queues within the look-ahead", async () => {
+    const a = new Limiter({ maxConcurrent: 20, warnings: false, name: 'a' });
+    const b = new Limiter({ maxConcurrent: 30, warnings: false, name: 'b' });
+    let maxQueued = 0;
+    for (const limiter of [a, b])
+      limiter.on('queued', () => (maxQueued = Math.max(maxQueued, a.stats().queued + b.stats().queued)));
+    const n = 100_000;
+    // Every 5th item fails on `a` and moves on to `b`; each call yields so slots stay taken a while.
+    const call = (name: string) => async (i: number) => {
+      await Promise.resolve();
+      await Promise.resolve();
+      if (name === 'a' && i % 5 === 0) throw new Error(`a cannot do ${i}`);
+      return `${name}:${i}`;
+    };
+    let out: string[] = [];
+    class Route extends FallbackNode<unknown, number, string> {
+      override async prep() {
+        return Array.from({ length: n }, (_, i) => i);
+      }
+      override async post(_s: unknown, _p: unknown, results: string[]) {
+        out = results;
+        return undefined;
+      }
+    }
+    const node = new Route({
+      targets: [
+        { name: 'a', limiter: a, call: call('a') },
+        { name: 'b', limiter: b, call: call('b') },
+      ],
+    });
+    await node.run({});
+    expect(out).toHaveLength(n);
+    expect(out.every((r, i) => r === (i % 5 === 0 ? `b:${i}` : `a:${i}`))).toBe(true);
+    // Without lazy dispatch all 100k would queue at `a` at once.
+    expect(maxQueued).toBeGreaterThan(0);
+    expect(maxQueued).toBeLessThanOrEqual(lookAheadFor(50));
+    expect(node.stats).toMatchObject({ calls: n, served: n, fellBack: n / 5 });
+    for (const limiter of [a, b]) expect(limiter.stats()).toMatchObject({ active: 0, queued: 0 });
+    // Every slot taken was given back: nothing of this chain holds one now.
+    expect(node.chain.watchSlots({ hold() {}, unhold() {} })).toBe(0);
+  });
+
+  it('a FallbackNode run waits for every item, then rejects with the first failure in input order', async () => {
+    const limiter = new Limiter({ maxConcurrent: 10, warnings: false });
+    let running = 0;
+    let ended = 0;
+    class Route extends FallbackNode<unknown, number, number> {
+      override async prep() {
+        return Array.from({ length: 2_000 }, (_, i) => i);
+      }
+    }
+    const call = async (i: number) => {
+      running++;
+      await Promise.resolve();
+      running--;
+      ended++;
+      if (i === 1_500 || i === 700) throw new Error(`bad ${i}`);
+      return i;
+    };
+    const node = new Route({ targets: [{ name: 'only', limiter, call }] });
+    await expect(node.run({})).rejects.toThrow('bad 700');
+    expect(running).toBe(0);
+    expect(ended).toBe(2_000);
+    expect(limiter.stats()).toMatchObject({ active: 0, queued: 0 });
   });
 
   it('keeps input order and ends every item as a result or an error', async () => {
