@@ -366,6 +366,63 @@ describe('no process warning at any size', () => {
   });
 });
 
+describe('sub-flows without a copy of the flow per param set', () => {
+  it("each sub-flow gets its own throttle scope and the run's cancellation", async () => {
+    const seen: { scope: object | undefined; signal: AbortSignal | undefined }[] = [];
+    class Leaf extends Node {
+      override async exec() {
+        seen.push({ scope: this.throttleScope, signal: this.signal });
+      }
+    }
+    class Users extends ThrottledBatchFlow {
+      override async prep() {
+        return Array.from({ length: 50 }, (_, i) => ({ i }));
+      }
+    }
+    const controller = new AbortController();
+    await new Users(new Leaf(), { maxConcurrentFlows: 5 }).run({}, { signal: controller.signal });
+    expect(seen).toHaveLength(50);
+    expect(new Set(seen.map((s) => s.scope)).size).toBe(50);
+    expect(seen.every((s) => s.signal !== undefined && s.signal !== controller.signal)).toBe(true);
+    expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
+  });
+
+  it('a subclass that overrides _orchestrate still has it called per param set, on a copy carrying scope and signal', async () => {
+    const calls: {
+      scope: object | undefined;
+      signal: AbortSignal | undefined;
+      params: object | undefined;
+    }[] = [];
+    const leafScopes: (object | undefined)[] = [];
+    class Leaf extends Node {
+      override async exec() {
+        leafScopes.push(this.throttleScope);
+      }
+    }
+    class Users extends ThrottledBatchFlow {
+      override async prep() {
+        return Array.from({ length: 20 }, (_, i) => ({ i }));
+      }
+      protected override async _orchestrate(shared: unknown, params?: Record<string, unknown>) {
+        calls.push({ scope: this.throttleScope, signal: this.signal, params });
+        return await super._orchestrate(shared, params);
+      }
+    }
+    const controller = new AbortController();
+    const flow = new Users(new Leaf(), { maxConcurrentFlows: 4 });
+    await flow.run({}, { signal: controller.signal });
+    expect(calls.map((c) => (c.params as { i: number }).i).sort((a, b) => a - b)).toEqual(
+      Array.from({ length: 20 }, (_, i) => i),
+    );
+    expect(new Set(calls.map((c) => c.scope)).size).toBe(20);
+    expect(calls.every((c) => c.signal !== undefined && c.signal !== controller.signal)).toBe(true);
+    expect(new Set(leafScopes)).toEqual(new Set(calls.map((c) => c.scope)));
+    // The flow the user holds was not changed by its sub-flows.
+    expect(flow.throttleScope).toBeUndefined();
+    expect(flow.signal).toBeUndefined();
+  });
+});
+
 describe('AbortFanOut', () => {
   it('adds one listener per parent, aborts live children with the parent reason, removes its listeners', () => {
     const parent = new AbortController();
