@@ -34,6 +34,9 @@ export interface FallbackNodeOptions<Item, Result> extends NodeOptions, Fallback
  * when a target is rate limited past its budget, overloaded, open-circuit or failing. Limits are
  * those of each target's limiter (the node has none of its own). An item that no target served
  * is retried per `maxRetries`, then goes through `execFallback` with a `FallbackExhaustedError`.
+ * Items start as the targets have room (running calls plus a short look-ahead wait in the targets'
+ * limiters), so a batch of any size makes few waiters; results keep input order, and a run with a
+ * failed item rejects with the first failure in input order once every item has ended.
  * Every copy of the node shares one chain, so `stats.servedBy` counts every run.
  *
  * Configure it with constructor options or subclass fields (`targets`, `maxRateLimitRetries`, …;
