@@ -1,4 +1,5 @@
 import { EventEmitter } from 'eventemitter3';
+import type { SlotWatcher } from '../core/lazy-dispatch';
 import type { CallEstimate } from '../cost/call-spend';
 import { isRateLimitHit } from '../errors/rate-limit-hit';
 import type { Limiter } from '../limits/limiter';
@@ -75,6 +76,9 @@ export class FallbackChain<Item, Result> extends EventEmitter<FallbackEvents> {
   private readonly latencies: RecentLatency[];
   private readonly totals = { calls: 0, served: 0, failed: 0, fellBack: 0 };
   private readonly callContext: TargetCallContext;
+  /** Calls holding a target's slot now (their target's call is running). */
+  private running = 0;
+  private readonly slotWatchers = new Set<SlotWatcher>();
 
   constructor(targets: readonly FallbackTarget<Item, Result>[], options: FallbackOptions = {}) {
     super();
@@ -90,7 +94,31 @@ export class FallbackChain<Item, Result> extends EventEmitter<FallbackEvents> {
         attempts.push({ target, error });
         if (this.listenerCount('failover')) this.emit('failover', { from: target, error });
       },
+      slotTaken: () => {
+        this.running++;
+        for (const watcher of this.slotWatchers) watcher.hold();
+      },
+      slotGivenBack: () => {
+        this.running--;
+        for (const watcher of this.slotWatchers) watcher.unhold();
+      },
     };
+  }
+
+  /**
+   * Tells `watcher` each time a call of this chain takes a target's slot (its target's call is
+   * about to run) and gives it back, until {@link unwatchSlots}; returns how many hold one now.
+   * A fallback node starts its next items by it.
+   * @internal
+   */
+  watchSlots(watcher: SlotWatcher): number {
+    this.slotWatchers.add(watcher);
+    return this.running;
+  }
+
+  /** @internal */
+  unwatchSlots(watcher: SlotWatcher): void {
+    this.slotWatchers.delete(watcher);
   }
 
   /** Makes one call through the chain; rejects with {@link FallbackExhaustedError} when no target served it. */

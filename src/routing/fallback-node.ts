@@ -1,6 +1,8 @@
 import { AbortFanOut } from '../core/abort-fan-out';
 import { ParallelBatchNode } from '../core/batch-node';
-import type { NodeOptions } from '../core/node';
+import { LazyDispatch, lookAheadFor } from '../core/lazy-dispatch';
+import { Node, type NodeOptions } from '../core/node';
+import { abortReason } from '../util/clock';
 import type { Params } from '../core/types';
 import type { LimiterRegistry } from '../registry/limiter-registry';
 import { parseOptions, rejectMisspeltFields, rejectUnknownOptions } from '../validation/options';
@@ -32,6 +34,9 @@ export interface FallbackNodeOptions<Item, Result> extends NodeOptions, Fallback
  * when a target is rate limited past its budget, overloaded, open-circuit or failing. Limits are
  * those of each target's limiter (the node has none of its own). An item that no target served
  * is retried per `maxRetries`, then goes through `execFallback` with a `FallbackExhaustedError`.
+ * Items start as the targets have room (running calls plus a short look-ahead wait in the targets'
+ * limiters), so a batch of any size makes few waiters; results keep input order, and a run with a
+ * failed item rejects with the first failure in input order once every item has ended.
  * Every copy of the node shares one chain, so `stats.servedBy` counts every run.
  *
  * Configure it with constructor options or subclass fields (`targets`, `maxRateLimitRetries`, …;
@@ -102,21 +107,65 @@ export class FallbackNode<
 
   override async _exec(items: unknown): Promise<unknown> {
     this.checkFields();
+    if (!Array.isArray(items)) return [];
     const signal = this.signal;
-    if (!signal) return await super._exec(items);
+    if (!signal) return await this.execLazily(items as readonly Item[]);
     // One listener on the run's signal for all its items (each waiting item would add one, and
     // Node checks every new listener against those already there: quadratic, and a warning past 10).
     let run = runsBySignal.get(signal);
     if (!run) runsBySignal.set(signal, (run = { fanOut: new AbortFanOut([signal]), runs: 0 }));
     run.runs++;
     try {
-      return await super._exec(items);
+      return await this.execLazily(items as readonly Item[]);
     } finally {
       if (--run.runs === 0) {
         run.fanOut.dispose();
         runsBySignal.delete(signal);
       }
     }
+  }
+
+  /**
+   * Runs the items as the chain's targets have room, not all at once: an item starts only while
+   * fewer than a look-ahead of started items wait for a slot (see `LazyDispatch`), so a run of a
+   * million items never makes a million waiters. Each item has its retries and `execFallback`, as
+   * in any parallel batch node; the run waits for every started item, then rejects with the first
+   * failure in input order (so no call is left running unobserved), or with the abort when its
+   * signal stopped items from starting.
+   */
+  private async execLazily(items: readonly Item[]): Promise<Result[]> {
+    if (items.length === 0) return [];
+    const chain = this.chain;
+    const signal = this.signal;
+    const results = new Array<Result>(items.length);
+    let failedAt = Infinity;
+    let failure: unknown;
+    const capacity = Object.values(chain.limiters()).reduce((sum, limiter) => sum + limiter.maxConcurrent, 0);
+    const dispatch = new LazyDispatch(
+      items.length,
+      lookAheadFor(capacity),
+      async (index) => {
+        try {
+          results[index] = (await Node.prototype._exec.call(this, items[index])) as Result;
+        } catch (error) {
+          if (index < failedAt) {
+            failedAt = index;
+            failure = error;
+          }
+        }
+      },
+      () => signal?.aborted === true,
+    );
+    // Calls of this chain already running (other runs, direct calls) hold slots too.
+    dispatch.holding = chain.watchSlots(dispatch);
+    try {
+      await dispatch.run();
+    } finally {
+      chain.unwatchSlots(dispatch);
+    }
+    if (failedAt !== Infinity) throw failure;
+    if (dispatch.started < items.length) throw abortReason(signal!);
+    return results;
   }
 
   /** Serves one item through the chain, cancelled with the run. */

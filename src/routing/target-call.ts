@@ -9,6 +9,10 @@ export interface TargetCallContext {
   options: ResolvedFallbackOptions;
   /** Records a target's failure of one call (the call moves on). */
   failed(target: string, error: unknown, attempts: FallbackAttempt[]): void;
+  /** A call took its target's slot: the target's call is about to run. */
+  slotTaken(): void;
+  /** That call ended (a rate-limited one may wait for a slot again). */
+  slotGivenBack(): void;
 }
 
 /** Why a moved call's wait was aborted; never seen by the caller. */
@@ -54,6 +58,13 @@ export async function callTarget<Item, Result>(
   }
   stats.routed++;
   resolved.inFlight++;
+  // Whether this call holds the target's slot now (between its call starting and its attempt's outcome).
+  let holding = false;
+  const giveBack = () => {
+    if (!holding) return;
+    holding = false;
+    chain.slotGivenBack();
+  };
   let outcome;
   try {
     outcome = await callThroughLimiter<Result>(
@@ -64,6 +75,8 @@ export async function callTarget<Item, Result>(
           // Moved between its grant and now: the lease is released unused, the call runs elsewhere.
           if (waiting.moved) throw MOVED;
         }
+        holding = true;
+        chain.slotTaken();
         return target.call(item, attempt.signal);
       },
       {
@@ -78,6 +91,7 @@ export async function callTarget<Item, Result>(
           maxRateLimitBackoffMs: options.maxRateLimitBackoffMs,
         },
         onAttempt: (attemptOutcome, counts) => {
+          giveBack();
           if (isRateLimitOutcome(attemptOutcome)) stats.rateLimits++;
           if (attemptOutcome.kind === 'ok') resolved.latency.record(attemptOutcome.timing.durationMs);
           // A rate-limited attempt may be retried here: it waits again, and may be moved again.
@@ -88,6 +102,8 @@ export async function callTarget<Item, Result>(
       },
     );
   } finally {
+    // Only if the loop rejected after the call started (a broken limiter): its outcome was never told.
+    giveBack();
     resolved.inFlight--;
     if (waiting) resolved.waiting.delete(waiting);
   }

@@ -1,5 +1,5 @@
 import { AbortFanOut } from '../core/abort-fan-out';
-import type { LazyDispatch } from './lazy-dispatch';
+import type { LazyDispatch } from '../core/lazy-dispatch';
 
 /**
  * One run of a throttled batch flow, as its sub-flows see it: whether new sub-flows may still
@@ -21,7 +21,8 @@ export class FlowRun {
     stopSignal: AbortSignal,
     private readonly stopped: () => boolean,
   ) {
-    this.waits = new AbortFanOut([runSignal, stopSignal]);
+    // Only the limiter sees a wait's signal, and it lets go of it when the wait ends: reused.
+    this.waits = new AbortFanOut([runSignal, stopSignal], true);
     this.runs = new AbortFanOut([runSignal]);
   }
 

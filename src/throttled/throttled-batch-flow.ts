@@ -12,7 +12,7 @@ import { opt, parseOptions, rejectMisspeltFields } from '../validation/options';
 import { nextRunId, type EventHook } from '../observability/throttle-event';
 import { backoffFactorSchema, recoveryFactorSchema } from './adaptive-options';
 import { FlowRun } from './flow-run';
-import { LazyDispatch, lookAheadFor } from './lazy-dispatch';
+import { LazyDispatch, lookAheadFor } from '../core/lazy-dispatch';
 import { ProgressReporter } from './progress-reporter';
 
 /** Options of a {@link ThrottledBatchFlow}. @category Throttled nodes and flows */
@@ -383,14 +383,11 @@ export class ThrottledBatchFlow<
     lease.release();
   }
 
-  /** @internal runs the sub-flow on a copy of this flow carrying a fresh throttle scope. */
+  /** @internal runs the sub-flow with a fresh throttle scope and a signal of its own (when the run has one). */
   protected async orchestrateScoped(shared: S, params: P, run: FlowRun): Promise<Action | undefined> {
-    const runner = this.clone();
-    runner.throttleScope = {};
     const signal = run.runs.child();
-    if (signal) runner.signal = signal.signal;
     try {
-      return await runner._orchestrate(shared, params);
+      return await this.orchestrateWith(shared, params, signal ? signal.signal : this.signal, {});
     } finally {
       run.runs.release(signal);
     }

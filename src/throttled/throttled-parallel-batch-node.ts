@@ -20,7 +20,7 @@ import { NodeAccounting } from '../observability/node-accounting';
 import { execItemCalls, type NodeCallHost } from './item-calls';
 import { AbortFanOut } from '../core/abort-fan-out';
 import { abortReason } from '../util/clock';
-import { LazyDispatch, lookAheadFor } from './lazy-dispatch';
+import { LazyDispatch, lookAheadFor } from '../core/lazy-dispatch';
 import { ProgressReporter } from './progress-reporter';
 import {
   LIMIT_KEYS,

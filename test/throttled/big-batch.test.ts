@@ -8,7 +8,7 @@ import type { ProgressEvent, ThrottleEvent } from '../../src/observability/throt
 import { FakeClock } from '../../src/testing/fake-clock';
 import { ThrottledBatchFlow } from '../../src/throttled/throttled-batch-flow';
 import { ThrottledParallelBatchNode } from '../../src/throttled/throttled-parallel-batch-node';
-import { lookAheadFor } from '../../src/throttled/lazy-dispatch';
+import { lookAheadFor } from '../../src/core/lazy-dispatch';
 import { FallbackNode } from '../../src/routing/fallback-node';
 import { runOnFakeClock } from './support';
 
@@ -99,6 +99,72 @@ describe('lazy dispatch', () => {
     expect(maxQueued).toBeGreaterThan(0);
     expect(maxQueued).toBeLessThanOrEqual(100 + lookAheadFor(100));
     expect(flow.stats).toMatchObject({ completedFlows: 100_000, currentConcurrentFlows: 0, queuedFlows: 0 });
+  });
+
+  it("a FallbackNode over 100k items keeps its targets' queues within the look-ahead", async () => {
+    const a = new Limiter({ maxConcurrent: 20, warnings: false, name: 'a' });
+    const b = new Limiter({ maxConcurrent: 30, warnings: false, name: 'b' });
+    let maxQueued = 0;
+    for (const limiter of [a, b])
+      limiter.on('queued', () => (maxQueued = Math.max(maxQueued, a.stats().queued + b.stats().queued)));
+    const n = 100_000;
+    // Every 5th item fails on `a` and moves on to `b`; each call yields so slots stay taken a while.
+    const call = (name: string) => async (i: number) => {
+      await Promise.resolve();
+      await Promise.resolve();
+      if (name === 'a' && i % 5 === 0) throw new Error(`a cannot do ${i}`);
+      return `${name}:${i}`;
+    };
+    let out: string[] = [];
+    class Route extends FallbackNode<unknown, number, string> {
+      override async prep() {
+        return Array.from({ length: n }, (_, i) => i);
+      }
+      override async post(_s: unknown, _p: unknown, results: string[]) {
+        out = results;
+        return undefined;
+      }
+    }
+    const node = new Route({
+      targets: [
+        { name: 'a', limiter: a, call: call('a') },
+        { name: 'b', limiter: b, call: call('b') },
+      ],
+    });
+    await node.run({});
+    expect(out).toHaveLength(n);
+    expect(out.every((r, i) => r === (i % 5 === 0 ? `b:${i}` : `a:${i}`))).toBe(true);
+    // Without lazy dispatch all 100k would queue at `a` at once.
+    expect(maxQueued).toBeGreaterThan(0);
+    expect(maxQueued).toBeLessThanOrEqual(lookAheadFor(50));
+    expect(node.stats).toMatchObject({ calls: n, served: n, fellBack: n / 5 });
+    for (const limiter of [a, b]) expect(limiter.stats()).toMatchObject({ active: 0, queued: 0 });
+    // Every slot taken was given back: nothing of this chain holds one now.
+    expect(node.chain.watchSlots({ hold() {}, unhold() {} })).toBe(0);
+  });
+
+  it('a FallbackNode run waits for every item, then rejects with the first failure in input order', async () => {
+    const limiter = new Limiter({ maxConcurrent: 10, warnings: false });
+    let running = 0;
+    let ended = 0;
+    class Route extends FallbackNode<unknown, number, number> {
+      override async prep() {
+        return Array.from({ length: 2_000 }, (_, i) => i);
+      }
+    }
+    const call = async (i: number) => {
+      running++;
+      await Promise.resolve();
+      running--;
+      ended++;
+      if (i === 1_500 || i === 700) throw new Error(`bad ${i}`);
+      return i;
+    };
+    const node = new Route({ targets: [{ name: 'only', limiter, call }] });
+    await expect(node.run({})).rejects.toThrow('bad 700');
+    expect(running).toBe(0);
+    expect(ended).toBe(2_000);
+    expect(limiter.stats()).toMatchObject({ active: 0, queued: 0 });
   });
 
   it('keeps input order and ends every item as a result or an error', async () => {
@@ -300,6 +366,63 @@ describe('no process warning at any size', () => {
   });
 });
 
+describe('sub-flows without a copy of the flow per param set', () => {
+  it("each sub-flow gets its own throttle scope and the run's cancellation", async () => {
+    const seen: { scope: object | undefined; signal: AbortSignal | undefined }[] = [];
+    class Leaf extends Node {
+      override async exec() {
+        seen.push({ scope: this.throttleScope, signal: this.signal });
+      }
+    }
+    class Users extends ThrottledBatchFlow {
+      override async prep() {
+        return Array.from({ length: 50 }, (_, i) => ({ i }));
+      }
+    }
+    const controller = new AbortController();
+    await new Users(new Leaf(), { maxConcurrentFlows: 5 }).run({}, { signal: controller.signal });
+    expect(seen).toHaveLength(50);
+    expect(new Set(seen.map((s) => s.scope)).size).toBe(50);
+    expect(seen.every((s) => s.signal !== undefined && s.signal !== controller.signal)).toBe(true);
+    expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
+  });
+
+  it('a subclass that overrides _orchestrate still has it called per param set, on a copy carrying scope and signal', async () => {
+    const calls: {
+      scope: object | undefined;
+      signal: AbortSignal | undefined;
+      params: object | undefined;
+    }[] = [];
+    const leafScopes: (object | undefined)[] = [];
+    class Leaf extends Node {
+      override async exec() {
+        leafScopes.push(this.throttleScope);
+      }
+    }
+    class Users extends ThrottledBatchFlow {
+      override async prep() {
+        return Array.from({ length: 20 }, (_, i) => ({ i }));
+      }
+      protected override async _orchestrate(shared: unknown, params?: Record<string, unknown>) {
+        calls.push({ scope: this.throttleScope, signal: this.signal, params });
+        return await super._orchestrate(shared, params);
+      }
+    }
+    const controller = new AbortController();
+    const flow = new Users(new Leaf(), { maxConcurrentFlows: 4 });
+    await flow.run({}, { signal: controller.signal });
+    expect(calls.map((c) => (c.params as { i: number }).i).sort((a, b) => a - b)).toEqual(
+      Array.from({ length: 20 }, (_, i) => i),
+    );
+    expect(new Set(calls.map((c) => c.scope)).size).toBe(20);
+    expect(calls.every((c) => c.signal !== undefined && c.signal !== controller.signal)).toBe(true);
+    expect(new Set(leafScopes)).toEqual(new Set(calls.map((c) => c.scope)));
+    // The flow the user holds was not changed by its sub-flows.
+    expect(flow.throttleScope).toBeUndefined();
+    expect(flow.signal).toBeUndefined();
+  });
+});
+
 describe('AbortFanOut', () => {
   it('adds one listener per parent, aborts live children with the parent reason, removes its listeners', () => {
     const parent = new AbortController();
@@ -317,6 +440,48 @@ describe('AbortFanOut', () => {
     fanOut.dispose();
     expect(getEventListeners(parent.signal, 'abort')).toHaveLength(0);
     expect(new AbortFanOut([]).child()).toBeUndefined();
+  });
+
+  it('with reuse, hands out a released child again, never an aborted one, and still aborts the live ones', () => {
+    const parent = new AbortController();
+    const fanOut = new AbortFanOut([parent.signal], true);
+    const first = fanOut.child()!;
+    fanOut.release(first);
+    const second = fanOut.child()!;
+    expect(second).toBe(first);
+    second.abort(new Error('its own'));
+    fanOut.release(second);
+    const third = fanOut.child()!;
+    expect(third).not.toBe(second);
+    expect(third.signal.aborted).toBe(false);
+    // Releasing twice does not put it in the spares twice.
+    fanOut.release(third);
+    fanOut.release(third);
+    const [a, b] = [fanOut.child()!, fanOut.child()!];
+    expect(a).toBe(third);
+    expect(b).not.toBe(third);
+    parent.abort(new Error('stop'));
+    expect([a, b].every((c) => (c.signal.reason as Error).message === 'stop')).toBe(true);
+    // After the parent's abort every child is born aborted.
+    expect(fanOut.child()!.signal.aborted).toBe(true);
+    fanOut.dispose();
+    expect(getEventListeners(parent.signal, 'abort')).toHaveLength(0);
+  });
+
+  it("a flow's waits for a slot leave no listener on a reused signal: the run still stops and aborts", async () => {
+    const controller = new AbortController();
+    const { Users, Leaf, seen } = countingFlow(10_000, async (i) => {
+      if (i === 5_000) controller.abort(new Error('cancelled'));
+      await Promise.resolve();
+    });
+    const flow = new Users(new Leaf(), { maxConcurrentFlows: 10, onError: 'collect' });
+    await expect(flow.run({}, { signal: controller.signal })).resolves.toBeUndefined();
+    // Param sets up to the abort ran, the rest failed or were never started; nothing stays queued.
+    expect(seen.runs).toBeGreaterThanOrEqual(5_000);
+    expect(seen.runs).toBeLessThan(10_000);
+    expect(flow.stats).toMatchObject({ currentConcurrentFlows: 0, queuedFlows: 0 });
+    expect(flow.getLimiter().stats()).toMatchObject({ active: 0, queued: 0 });
+    expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
   });
 });
 

@@ -18,6 +18,12 @@ export function lookAheadFor(maxConcurrent: number): number {
   return Math.min(MAX_LOOK_AHEAD, Math.max(MIN_LOOK_AHEAD, Math.ceil(maxConcurrent)));
 }
 
+/** Told when a call takes a slot (its work is about to run) and when it gives it back. @internal */
+export interface SlotWatcher {
+  hold(): void;
+  unhold(): void;
+}
+
 /**
  * Starts the items of a run lazily: an item starts only while fewer than `lookAhead` started
  * items are without a slot, so what exists at once is the items holding slots plus `lookAhead`
@@ -25,7 +31,7 @@ export function lookAheadFor(maxConcurrent: number): number {
  * ({@link unhold}) a slot; retries and waits between tries count as waiting.
  * @internal
  */
-export class LazyDispatch {
+export class LazyDispatch implements SlotWatcher {
   /** Items holding a slot now. */
   holding = 0;
   /** Items started and not yet ended. */
