@@ -2,7 +2,9 @@
  * Build step for the Redis store's Lua scripts.
  *
  * The `.lua` files under `scripts/` are the source of truth; this turns them into
- * `scripts.generated.ts`, a plain TypeScript module exporting each script as a string constant.
+ * `scripts.generated.ts`, a plain TypeScript module exporting each script as a string constant,
+ * with the pieces several scripts share (`scripts/lib/`, named by `-- #include lib/<name>.lua`)
+ * inlined.
  * Every toolchain then sees ordinary TypeScript: tsc, vitest, tsx (which cannot import `.lua`), tsup
  * and any bundler a user puts in front of the package. `test/stores/redis/scripts-generated.test.ts`
  * fails when the generated file is stale.
@@ -30,6 +32,15 @@ function templateLiteral(text: string): string {
   return '`' + text.replace(/\\/g, '\\\\').replace(/`/g, '\\`').replace(/\$\{/g, '\\${') + '`';
 }
 
+/** A line `-- #include lib/<name>.lua` in a script: replaced by that file (what several scripts share). */
+const INCLUDE = /^-- #include (lib\/[a-z0-9-]+\.lua)$/gm;
+
+/** A script's source with its includes inlined (EVALSHA runs one self-contained body). */
+function sourceOf(file: string): string {
+  const read = (path: string) => readFileSync(join(SCRIPTS_DIR, path), 'utf8').replace(/\r\n/g, '\n');
+  return read(file).replace(INCLUDE, (_line, path: string) => read(path).replace(/\n$/, ''));
+}
+
 /** Renders the generated module from the current `.lua` files (sorted by name, LF line endings). */
 export function renderGeneratedModule(): string {
   const files = readdirSync(SCRIPTS_DIR)
@@ -42,7 +53,7 @@ export function renderGeneratedModule(): string {
   ];
   const names: string[] = [];
   for (const file of files) {
-    const source = readFileSync(join(SCRIPTS_DIR, file), 'utf8').replace(/\r\n/g, '\n');
+    const source = sourceOf(file);
     const id = identifierOf(file);
     names.push(`  ${JSON.stringify(file.replace(/\.lua$/, ''))}: ${id},`);
     lines.push(`/** Source of \`scripts/${file}\`. */`);

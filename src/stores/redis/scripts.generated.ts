@@ -268,6 +268,17 @@ export const refundLua = `-- refund: takes back window charges of a released lea
 --
 -- Reply: units freed (all windows together)
 
+-- A window's log and its sum expire together, at least \`keep_ms\` from now (one window after the
+-- latest entry): an idle limiter leaves no keys. Sets the sum to \`held\`.
+local function keep_log_and_sum(log, sum_key, held, keep_ms)
+  local ttl = redis.call('PTTL', log)
+  if ttl < keep_ms then
+    ttl = keep_ms
+    redis.call('PEXPIRE', log, keep_ms)
+  end
+  redis.call('SET', sum_key, held, 'PX', ttl)
+end
+
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
 local channel = ARGV[1]
@@ -304,14 +315,7 @@ for w = 1, W do
       redis.call('ZADD', log, at, member)
       local held = tonumber(redis.call('GET', sum_key) or '0') - take
       if held < 0 then held = 0 end
-      -- Log and sum expire together, one window after the latest entry.
-      local keep = math.ceil(at - now + length) + 1000
-      local ttl = redis.call('PTTL', log)
-      if ttl < keep then
-        ttl = keep
-        redis.call('PEXPIRE', log, keep)
-      end
-      redis.call('SET', sum_key, held, 'PX', ttl)
+      keep_log_and_sum(log, sum_key, held, math.ceil(at - now + length) + 1000)
       freed = freed + take
     end
   end
@@ -350,6 +354,17 @@ export const releaseLua = `-- release: returns concurrency leases and reconciles
 --   released  1 when the lease was held; 0 when it had already expired (its TTL ran out without a
 --             heartbeat and an acquire reaped it): the caller reports that instead of freeing twice.
 -- Idempotent: a retried call finds the lease gone and its reconcile entries already in place.
+
+-- A window's log and its sum expire together, at least \`keep_ms\` from now (one window after the
+-- latest entry): an idle limiter leaves no keys. Sets the sum to \`held\`.
+local function keep_log_and_sum(log, sum_key, held, keep_ms)
+  local ttl = redis.call('PTTL', log)
+  if ttl < keep_ms then
+    ttl = keep_ms
+    redis.call('PEXPIRE', log, keep_ms)
+  end
+  redis.call('SET', sum_key, held, 'PX', ttl)
+end
 
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
@@ -443,14 +458,7 @@ for w = 1, W do
     redis.call('ZADD', log, unpack(list))
     local held = tonumber(redis.call('GET', sum_key) or '0') + change[w]
     if held < 0 then held = 0 end
-    -- Log and sum expire together, one window after the latest entry.
-    local keep = math.ceil(latest[w] - now + tonumber(ARGV[2 + w]) + extend) + 1000
-    local ttl = redis.call('PTTL', log)
-    if ttl < keep then
-      ttl = keep
-      redis.call('PEXPIRE', log, keep)
-    end
-    redis.call('SET', sum_key, held, 'PX', ttl)
+    keep_log_and_sum(log, sum_key, held, math.ceil(latest[w] - now + tonumber(ARGV[2 + w]) + extend) + 1000)
     if change[w] < 0 then freed = true end
   end
 end

@@ -22,6 +22,8 @@
 --
 -- Reply: units freed (all windows together)
 
+-- #include lib/keep-log-and-sum.lua
+
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
 local channel = ARGV[1]
@@ -58,14 +60,7 @@ for w = 1, W do
       redis.call('ZADD', log, at, member)
       local held = tonumber(redis.call('GET', sum_key) or '0') - take
       if held < 0 then held = 0 end
-      -- Log and sum expire together, one window after the latest entry.
-      local keep = math.ceil(at - now + length) + 1000
-      local ttl = redis.call('PTTL', log)
-      if ttl < keep then
-        ttl = keep
-        redis.call('PEXPIRE', log, keep)
-      end
-      redis.call('SET', sum_key, held, 'PX', ttl)
+      keep_log_and_sum(log, sum_key, held, math.ceil(at - now + length) + 1000)
       freed = freed + take
     end
   end

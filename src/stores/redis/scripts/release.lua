@@ -25,6 +25,8 @@
 --             heartbeat and an acquire reaped it): the caller reports that instead of freeing twice.
 -- Idempotent: a retried call finds the lease gone and its reconcile entries already in place.
 
+-- #include lib/keep-log-and-sum.lua
+
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
 local channel = ARGV[1]
@@ -117,14 +119,7 @@ for w = 1, W do
     redis.call('ZADD', log, unpack(list))
     local held = tonumber(redis.call('GET', sum_key) or '0') + change[w]
     if held < 0 then held = 0 end
-    -- Log and sum expire together, one window after the latest entry.
-    local keep = math.ceil(latest[w] - now + tonumber(ARGV[2 + w]) + extend) + 1000
-    local ttl = redis.call('PTTL', log)
-    if ttl < keep then
-      ttl = keep
-      redis.call('PEXPIRE', log, keep)
-    end
-    redis.call('SET', sum_key, held, 'PX', ttl)
+    keep_log_and_sum(log, sum_key, held, math.ceil(latest[w] - now + tonumber(ARGV[2 + w]) + extend) + 1000)
     if change[w] < 0 then freed = true end
   end
 end
