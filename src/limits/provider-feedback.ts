@@ -98,14 +98,17 @@ export class ProviderFeedback {
       // An error that carries the count (a 429) may or may not have been counted; a response was.
       this.alignment.onCount(lease, requests.limit - requests.remaining, failed ? 'unknown' : 'counted');
     }
+    // An error may come after retries the SDK made inside the lease (its last attempt left long
+    // after the lease began): only a response's reset is counted from the lease's start.
+    const sentAtMs = lease && !failed ? lease.chargedAtMs : undefined;
     // The provider's `remaining` was read when this request arrived; ours started after it are not in it.
     this.applyBudget(
       'requests',
       info.requests,
       lease ? this.target.startedSince(lease.grantIndex) : 0,
-      lease,
+      sentAtMs,
     );
-    this.applyBudget('tokens', info.tokens, 0, lease);
+    this.applyBudget('tokens', info.tokens, 0, sentAtMs);
     return info;
   }
 
@@ -158,7 +161,8 @@ export class ProviderFeedback {
     resource: 'requests' | 'tokens',
     budget: RateLimitBudget | undefined,
     startedSince: number,
-    lease: Lease | undefined,
+    /** When the request was sent, if that is known to be its lease's start. */
+    sentAtMs: number | undefined,
   ): void {
     if (!budget) return;
     const windows = this.target.windows();
@@ -194,9 +198,10 @@ export class ProviderFeedback {
     if (budget.remaining > startedSince) return;
     // The reset was read when the request arrived, not now: counted from when we sent it (the
     // earliest it can have arrived), plus the margin a window of that length would have, the
-    // pause ends when the provider's window does, not a round trip later. Without the lease,
-    // from now.
+    // pause ends when the provider's window does, not a round trip later. Without the lease, or
+    // for an error, from now.
     const resetMs = budget.resetMs * (1 + RESET_MARGIN_FRACTION);
-    this.target.pause(lease ? Math.max(0, lease.chargedAtMs + resetMs - this.target.now()) : budget.resetMs);
+    const now = this.target.now();
+    this.target.pause(sentAtMs === undefined ? budget.resetMs : Math.max(0, sentAtMs + resetMs - now));
   }
 }

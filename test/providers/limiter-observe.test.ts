@@ -240,6 +240,22 @@ describe('Limiter.observe: provider feedback', () => {
     }
   });
 
+  it("with unknown limits, an error's reset counts from now (an SDK may have retried inside the lease)", async () => {
+    const clock = new FakeClock();
+    const limiter = new Limiter({ maxConcurrent: 10, clock });
+    const observed = await limiter.acquire();
+    await clock.advance(2000);
+    const headers = new Headers({
+      'x-ratelimit-limit-requests': '50',
+      'x-ratelimit-remaining-requests': '0',
+      'x-ratelimit-reset-requests': '5s',
+    });
+    limiter.observe(Object.assign(new Error('upstream'), { status: 503, headers }), { lease: observed });
+    observed.release();
+    // Its last attempt may have left just now: 2000 + 5000, not 0 + 5050.
+    expect(limiter.stats().pausedUntil).toBe(7000);
+  });
+
   it("with a window of our own, starts since the observed request do not count against the provider's remaining", async () => {
     const clock = new FakeClock();
     const limiter = new Limiter({ maxPerWindow: 10, windowMs: 10_000, clock });
