@@ -116,6 +116,13 @@ export function maxCertainlyInOneWindow(
  * release deltas to the recorded costs (a limiter hands back the whole cost of a grant that
  * arrived after its waiter gave up: that grant no longer counts).
  */
+/**
+ * Which grant a release is for: its lease id, or (a store that tracks no leases gives none) its
+ * window entries. Matched by id alone, a late grant's hand-back in the memory store went unseen
+ * and the spy counted a cost the store had already freed (a false "over the limit" under load).
+ */
+const grantKey = (leaseId: string, entries: readonly number[]) => leaseId || `entries:${entries.join(',')}`;
+
 class SpyStore implements Store {
   readonly grants: { sentAt: number; repliedAt: number; costs: number[] }[] = [];
   private readonly byLease = new Map<string, { costs: number[] }>();
@@ -138,7 +145,7 @@ class SpyStore implements Store {
           if (result.ok) {
             const grant = { sentAt, repliedAt: now(), costs };
             this.grants.push(grant);
-            if (leaseId) this.byLease.set(leaseId, grant);
+            this.byLease.set(grantKey(leaseId, result.entries), grant);
           }
           return result;
         } finally {
@@ -146,7 +153,7 @@ class SpyStore implements Store {
         }
       },
       release: async (req) => {
-        const grant = this.byLease.get(req.leaseId);
+        const grant = this.byLease.get(grantKey(req.leaseId, req.entries));
         req.deltas?.forEach((d, i) => {
           if (grant) grant.costs[i] = Math.max(0, grant.costs[i]! + d);
         });
