@@ -1,6 +1,6 @@
 import { handleRateLimit } from '../calls/rate-limit-handling';
 import type { Lease } from '../limits/lease';
-import { LeaseOffer, leaseOffersEnabled, withLeaseOffered } from '../limits/lease-hand-off';
+import { holderReleases, offerLease, type LeaseOffer, withLeaseOffered } from '../limits/lease-hand-off';
 import { Limiter } from '../limits/limiter';
 import { LimiterRegistry } from '../registry/limiter-registry';
 import { isRecord } from '../util/is-record';
@@ -120,7 +120,7 @@ export function throttleMiddleware(options: ThrottleMiddlewareOptions): Throttle
     if (tokensFor) {
       const tokens = tokensFor(params, model);
       const lease = await target.acquire(signal ? { tokens, signal } : { tokens });
-      return { target, lease, learn: () => {}, offer: offerOf(target, lease) };
+      return { target, lease, learn: () => {}, offer: offerLease(target, lease) };
     }
     const ticket = await calibration.enter(model.modelId, {
       signal,
@@ -136,7 +136,7 @@ export function throttleMiddleware(options: ThrottleMiddlewareOptions): Throttle
         target,
         lease,
         learn: (usage) => ticket.done(promptTokens, inputQuietly(usage)),
-        offer: offerOf(target, lease),
+        offer: offerLease(target, lease),
       };
     } catch (error) {
       ticket.done(promptTokens, undefined);
@@ -150,7 +150,7 @@ export function throttleMiddleware(options: ThrottleMiddlewareOptions): Throttle
     // A throttledFetch that took the lease has observed, released and reported the attempt.
     const seen = takenByFetch(attempt);
     if (!seen) observeQuietly(target, error, lease);
-    if (settle(attempt)) lease.release();
+    if (holderReleases(attempt.offer)) lease.release();
     learn(undefined);
     if (signal?.aborted || seen) return;
     try {
@@ -170,7 +170,7 @@ export function throttleMiddleware(options: ThrottleMiddlewareOptions): Throttle
   /** The call is over at the provider: free the slot with the usage it reported. */
   const ended = (attempt: Attempt, usage: unknown): void => {
     const tokens = totalQuietly(usage);
-    if (settle(attempt)) attempt.lease.release(tokens === undefined ? undefined : { tokens });
+    if (holderReleases(attempt.offer)) attempt.lease.release(tokens === undefined ? undefined : { tokens });
     attempt.learn(usage);
   };
 
@@ -258,11 +258,6 @@ function checkOptions(options: unknown): {
 }
 
 // Learning only: a surprising response must neither lose a served result nor skip the release.
-/** No offer is made before any throttledFetch exists (it would cost every call an object). */
-function offerOf(target: Limiter, lease: Lease): LeaseOffer | undefined {
-  return leaseOffersEnabled() ? new LeaseOffer(target, lease) : undefined;
-}
-
 function observeQuietly(limiter: Limiter, response: unknown, lease: Lease): void {
   try {
     limiter.observe(response, { lease });
@@ -292,9 +287,6 @@ function offering<T>(attempt: Attempt, call: () => PromiseLike<T>): PromiseLike<
 
 /** A throttledFetch took the lease: it has read the response and handled a 429 itself. */
 const takenByFetch = (attempt: Attempt) => attempt.offer !== undefined && !attempt.offer.isOpen;
-
-/** The call is over: whether the lease is still the middleware's to release (see LeaseOffer). */
-const settle = (attempt: Attempt) => attempt.offer === undefined || attempt.offer.settle();
 
 // Accounting only: a hostile usage object must not lose a served result.
 function totalQuietly(usage: unknown): number | undefined {

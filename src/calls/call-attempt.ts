@@ -1,5 +1,5 @@
 import type { Lease } from '../limits/lease';
-import { LeaseOffer, leaseOffersEnabled, withLeaseOffered } from '../limits/lease-hand-off';
+import { holderReleases, offerLease, withLeaseOffered } from '../limits/lease-hand-off';
 import type { AcquireOptions, Limiter } from '../limits/limiter';
 import { isBrokenCircuitError } from '../resilience/broken-circuit-error';
 import type { Attempt, AttemptCounts, AttemptOutcome, AttemptTiming } from './call-outcome';
@@ -50,7 +50,7 @@ export async function attemptThroughLimiter<T>(
 
   // A throttledFetch on this limiter inside the call takes the lease for its first HTTP attempt,
   // so the attempt is counted once (see LeaseOffer for who releases it).
-  const offer = leaseOffersEnabled() ? new LeaseOffer(limiter, lease) : undefined;
+  const offer = offerLease(limiter, lease);
   let value: T;
   try {
     if (circuitBreaker === undefined && timeoutMs === undefined) {
@@ -67,12 +67,12 @@ export async function attemptThroughLimiter<T>(
   } catch (error) {
     // Observed before the release: the response tells when the request reached the provider.
     observeQuietly(setup, error, lease);
-    if (!offer || offer.settle()) lease.release();
+    if (holderReleases(offer)) lease.release();
     return classifyFailure(error, limiter, counts, setup, signal, timingOf(limiter, lease, askedAtMs));
   }
   const tokensUsed = readUsage(setup, value);
   observeQuietly(setup, value, lease);
-  if (!offer || offer.settle()) lease.release(tokensUsed === undefined ? undefined : { tokens: tokensUsed });
+  if (holderReleases(offer)) lease.release(tokensUsed === undefined ? undefined : { tokens: tokensUsed });
   return { kind: 'ok', value, tokensUsed, timing: timingOf(limiter, lease, askedAtMs) };
 }
 

@@ -102,9 +102,17 @@ export function enableLeaseOffers(): void {
   takersExist = true;
 }
 
-/** Whether leases are offered at all: callers skip making an offer (and its closure) until then. */
-export function leaseOffersEnabled(): boolean {
-  return takersExist;
+/**
+ * `owner`'s offer of `lease` to the work it runs, or `undefined` while nothing could take it (no
+ * `throttledFetch` exists yet): an offer would cost every call an object and a closure for nothing.
+ */
+export function offerLease(owner: object, lease: Lease): LeaseOffer | undefined {
+  return takersExist ? new LeaseOffer(owner, lease) : undefined;
+}
+
+/** The holder's work ended: whether it releases the lease itself (always, when it made no offer). */
+export function holderReleases(offer: LeaseOffer | undefined): boolean {
+  return offer === undefined || offer.settle();
 }
 
 /** Runs `fn` with `offer` visible to every call it makes (when the runtime has an async context). */

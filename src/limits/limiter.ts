@@ -11,7 +11,7 @@ import { ColdStartArrival } from './cold-start-arrival';
 import { CounterAlignment } from './counter-alignment';
 import { InlineAdmission } from './inline-admission';
 import { Lease, type LeaseOwner, type LeaseUsage } from './lease';
-import { LeaseOffer, leaseOffersEnabled, withLeaseOffered } from './lease-hand-off';
+import { holderReleases, offerLease, withLeaseOffered } from './lease-hand-off';
 import type { LimiterEvents } from './limiter-events';
 import { LimiterFeedbackTarget } from './limiter-feedback';
 import {
@@ -409,16 +409,16 @@ export class Limiter extends EventEmitter<LimiterEvents> implements LeaseOwner {
   ): Promise<T> {
     // A throttledFetch on this limiter inside fn takes the lease for its first HTTP attempt (no
     // offer is made before any throttledFetch exists: it would cost every run an object and a closure).
-    const offer = leaseOffersEnabled() ? new LeaseOffer(this, lease) : undefined;
+    const offer = offerLease(this, lease);
     let result: T;
     try {
       result = await (offer ? withLeaseOffered(offer, () => fn(lease)) : fn(lease));
     } catch (error) {
-      if (!offer || offer.settle()) lease.release();
+      if (holderReleases(offer)) lease.release();
       throw error;
     }
     const usageOf = options?.usageOf;
-    if (offer && !offer.settle()) return result;
+    if (!holderReleases(offer)) return result;
     if (!usageOf) {
       lease.release();
       return result;

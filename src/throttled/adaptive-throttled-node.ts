@@ -2,8 +2,7 @@ import { withoutUndefined } from '../util/without-undefined';
 import { Aimd, type AimdOptions } from '../limits/aimd';
 import type { Lease } from '../limits/lease';
 import type { Limiter, LimiterOptions } from '../limits/limiter';
-import { readHeaders } from '../providers/header-source';
-import { parseRateLimitHeaders } from '../providers/parse-rate-limit-headers';
+import type { ProviderRateLimitInfo } from '../providers/provider-rate-limit-info';
 import type { Params } from '../core/types';
 import { parseOptions, rejectUnknownOptions } from '../validation/options';
 import { NODE_OPTION_KEYS } from './throttled-node-options';
@@ -187,18 +186,24 @@ export class AdaptiveThrottledNode<
    * it in one burst is what the provider allows, and a slow ramp spread the first window over
    * seconds. The budget running out still pauses the limiter (see `Limiter.observe`).
    */
-  protected override observeResponse(limiter: Limiter, response: unknown, lease: Lease): void {
-    super.observeResponse(limiter, response, lease);
-    const headers = readHeaders(response);
-    const remaining = headers ? parseRateLimitHeaders(headers).requests?.remaining : undefined;
-    if (remaining === undefined) return;
+  protected override observeResponse(
+    limiter: Limiter,
+    response: unknown,
+    lease: Lease,
+  ): ProviderRateLimitInfo | void {
+    // The headers the limiter just read: not parsed a second time.
+    const info = super.observeResponse(limiter, response, lease);
+    const remaining = info ? info.requests?.remaining : undefined;
+    if (remaining === undefined) return info;
     const stats = limiter.stats();
     const room = remaining - (stats.totalRequests - lease.grantIndex);
     // This call still holds its slot (released right after): it is not one of those the room is for.
     const level = Math.min(stats.active - 1 + room, this.aimdHolder.raiseCeiling);
-    if (level <= this.aimd.current) return;
-    this.aimd.adopt(level);
-    this.beforeAcquire(limiter);
+    if (level > this.aimd.current) {
+      this.aimd.adopt(level);
+      this.beforeAcquire(limiter);
+    }
+    return info;
   }
 
   protected override shouldPropagateRateLimit(): boolean {

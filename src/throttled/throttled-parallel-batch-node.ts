@@ -2,6 +2,7 @@ import { BatchNode } from '../core/batch-node';
 import type { Action, Params } from '../core/types';
 import { Limiter, type LimiterOptions } from '../limits/limiter';
 import type { Lease } from '../limits/lease';
+import type { ProviderRateLimitInfo } from '../providers/provider-rate-limit-info';
 import { LimiterRegistry } from '../registry/limiter-registry';
 import { parseOptions, rejectMisspeltFields, rejectUnknownOptions } from '../validation/options';
 import { nextRunId, type EventHook } from '../observability/throttle-event';
@@ -309,11 +310,16 @@ export class ThrottledParallelBatchNode<
   /**
    * Hands a response (or an error) to the limiter so it learns from provider headers; called
    * while the lease is still held, and the lease is released right after. An error it throws is
-   * ignored: learning must neither fail a served call nor skip the release.
+   * ignored: learning must neither fail a served call nor skip the release. Returns what the
+   * limiter read from the headers (an override that skips learning returns nothing).
    */
-  protected observeResponse(limiter: Limiter, response: unknown, lease: Lease): void {
-    const observe = (limiter as { observe?: (value: unknown, options: { lease: Lease }) => void }).observe;
-    if (typeof observe === 'function') observe.call(limiter, response, { lease });
+  protected observeResponse(limiter: Limiter, response: unknown, lease: Lease): ProviderRateLimitInfo | void {
+    const observe = (
+      limiter as {
+        observe?: (value: unknown, options: { lease: Lease }) => ProviderRateLimitInfo | undefined;
+      }
+    ).observe;
+    if (typeof observe === 'function') return observe.call(limiter, response, { lease });
   }
 
   private eventHook(): EventHook | undefined {

@@ -15,7 +15,14 @@ import { describeAddress } from './redis-address';
 import { RedisCalls, type ScriptName } from './redis-calls';
 import { ReleaseNotifications } from './release-notifications';
 import type { RedisClient, ScriptArg, ScriptRunner } from './script-runner';
-import { acquireSender, decodeAttempt, encodeAcquire, encodeRelease, releaseSender } from './script-protocol';
+import {
+  acquireSender,
+  decodeAttempt,
+  encodeAcquire,
+  encodeRelease,
+  releaseSender,
+  windowKeysOf,
+} from './script-protocol';
 
 export type {
   AttemptResult,
@@ -216,8 +223,7 @@ export class RedisBackend extends EventEmitter<RedisBackendEvents> {
     adjustments: readonly { charged: number; delta: number }[],
   ): Promise<number> {
     const keys = this.keys(name);
-    const scriptKeys = [keys.waiting, keys.extend];
-    for (const w of windows) scriptKeys.push(keys.windowLog(w), keys.windowSum(w));
+    const scriptKeys = [keys.waiting, keys.extend, ...windowKeysOf(keys, windows)];
     const args: ScriptArg[] = [keys.releasedChannel, windows.length, ...windows.map((w) => w.windowMs)];
     args.push(leaseId, startedAt);
     for (const a of adjustments) args.push(a.charged, a.delta);
@@ -252,8 +258,7 @@ export class RedisBackend extends EventEmitter<RedisBackendEvents> {
     windows: readonly { resource: string; windowMs: number }[],
   ): Promise<BackendSnapshot> {
     const keys = this.keys(name);
-    const scriptKeys = [keys.leases, keys.pause, keys.extend];
-    for (const w of windows) scriptKeys.push(keys.windowLog(w), keys.windowSum(w));
+    const scriptKeys = [keys.leases, keys.pause, keys.extend, ...windowKeysOf(keys, windows)];
     const reply = (await this.calls.script(
       'snapshot',
       scriptKeys,

@@ -16,7 +16,8 @@ export type BatchSend = (requests: BatchArgs[]) => Promise<BatchReply[]>;
 /** Values per request in an acquire reply: granted, waitMs, reason, window (1-based, 0 = none). */
 const ACQUIRE_REPLY_WIDTH = 4;
 
-function windowKeysOf(keys: LimiterKeys, windows: readonly WindowKeyParts[]): string[] {
+/** Each window's log and sum keys, in the order every script reads them (two keys per window). */
+export function windowKeysOf(keys: LimiterKeys, windows: readonly WindowKeyParts[]): string[] {
   return windows.flatMap((w) => [keys.windowLog(w), keys.windowSum(w)]);
 }
 
