@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import type { describe } from 'vitest';
 import { redisServerAvailable } from './private-redis';
 import { describeIfAvailable } from './service-gate';
@@ -250,4 +250,14 @@ export async function privateClusterSuite(
       skipWarning: `could not start a private Redis Cluster on ${where} (${why}): skipping its tests`,
     }),
   };
+}
+
+/** A cluster client on the private cluster's nodes: short timeouts, errors left to the test (a node may be killed). */
+export function privateClusterClient(cluster: PrivateCluster): Cluster {
+  const client = new Cluster(
+    cluster.ports.map((port) => ({ host: '127.0.0.1', port })),
+    { redisOptions: { connectTimeout: 1000 }, slotsRefreshTimeout: 1000 },
+  );
+  client.on('error', () => {});
+  return client;
 }

@@ -10,26 +10,16 @@
  * - `onStoreError: 'local'`: acquires are served by the in-memory fallback (`fallback` event)
  *   and go back to the cluster once it answers (`recovered` event).
  */
-import { Cluster } from 'ioredis';
 import { afterAll, expect, it } from 'vitest';
 import { Limiter } from '../../../src/limits/limiter';
 import { isStoreUnavailableError, LimiterKeys, RedisStore } from '../../../src/stores/redis/index';
-import { privateClusterSuite, type PrivateCluster } from './private-cluster';
+import { privateClusterClient, privateClusterSuite } from './private-cluster';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const OPERATION_TIMEOUT_MS = 3_000;
 const LOCAL_OPERATION_TIMEOUT_MS = 400;
 const LEASE_TTL_MS = 2_000;
 const PREFIX = 'tf-failover:';
-
-function clusterClient(cluster: PrivateCluster): Cluster {
-  const client = new Cluster(
-    cluster.ports.map((port) => ({ host: '127.0.0.1', port })),
-    { redisOptions: { connectTimeout: 1000 }, slotsRefreshTimeout: 1000 },
-  );
-  client.on('error', () => {});
-  return client;
-}
 
 const { cluster, describe: describePrivateCluster } = await privateClusterSuite(7100);
 
@@ -40,8 +30,8 @@ describePrivateCluster('RedisStore on a cluster whose master fails over', () => 
 
   it('kill the master mid-run: acquires complete or fail with StoreUnavailableError, nothing hangs, no double free, the local fallback recovers', async () => {
     const c = cluster!;
-    const failClient = clusterClient(c);
-    const localClient = clusterClient(c);
+    const failClient = privateClusterClient(c);
+    const localClient = privateClusterClient(c);
     const failStore = new RedisStore({
       client: failClient,
       prefix: PREFIX,

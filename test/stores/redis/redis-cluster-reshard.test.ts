@@ -9,12 +9,12 @@
  * - the limit holds: exactly `maxPerWindow` grants in a window longer than the run (the window log
  *   moved with the slot), never more than `maxConcurrent` at once (the lease set moved too).
  */
-import { Cluster, Redis } from 'ioredis';
+import { Redis } from 'ioredis';
 import { afterAll, expect, it } from 'vitest';
 import { LimiterTimeoutError } from '../../../src/errors/limiter-timeout-error';
 import { Limiter } from '../../../src/limits/limiter';
 import { LimiterKeys, RedisStore } from '../../../src/stores/redis/index';
-import { privateClusterSuite, type PrivateCluster } from './private-cluster';
+import { privateClusterClient, privateClusterSuite } from './private-cluster';
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const PREFIX = 'tf-reshard:';
@@ -24,15 +24,6 @@ const MAX_CONCURRENT = 3;
 const HOLD_MS = 40;
 
 const { cluster, describe: describePrivateCluster } = await privateClusterSuite(7200);
-
-function clusterClient(c: PrivateCluster): Cluster {
-  const client = new Cluster(
-    c.ports.map((port) => ({ host: '127.0.0.1', port })),
-    { redisOptions: { connectTimeout: 1000 }, slotsRefreshTimeout: 1000 },
-  );
-  client.on('error', () => {});
-  return client;
-}
 
 /** Redirections and retries a node answered with, and ASKING commands it received. */
 interface RedirectStats {
@@ -65,7 +56,7 @@ describePrivateCluster('RedisStore on a cluster whose limiter slot is resharded 
 
   it('the slot moves to another master: acquires keep working, the window and concurrency limits hold', async () => {
     const c = cluster!;
-    const clients = [clusterClient(c), clusterClient(c)];
+    const clients = [privateClusterClient(c), privateClusterClient(c)];
     const stores = clients.map(
       (client) => new RedisStore({ client, prefix: PREFIX, operationTimeoutMs: 5000 }),
     );
