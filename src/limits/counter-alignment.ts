@@ -29,6 +29,8 @@ interface GrantRecord {
   /** How many leases had been granted when it was released (Infinity while held). */
   releasedAtGrant: number;
   evidence: CountEvidence | 'none';
+  /** It failed the way providers typically do not count (a 5xx, a dropped connection). */
+  failedBeforeCounting: boolean;
   freed: boolean;
 }
 
@@ -51,16 +53,28 @@ interface GrantRecord {
  *   (a response is answered whether or not its headers hold a readable count), so whatever a
  *   header says, the requests the provider answered never exceed the limit in any window.
  *
- * Off until the first response with a count; each limiter aligns its own grants (in a shared
- * store the provider's count includes other processes' requests, which only makes this stricter).
+ * - An attempt that failed the way providers typically do not count (a 5xx, a dropped connection;
+ *   see `isFailureBeforeCounting`) and brought no count is presumed uncounted when
+ *   `refundFailedAttempts` is on: its unit is taken back at its release, not only once a later
+ *   request proves it (a window kept full by its own burst has no later request to prove it). A
+ *   429 within a window of such a refund shows the provider counted it: presuming stops for good
+ *   and failures wait for proof again, so a provider that counts its failures costs at most the
+ *   refunds of one window.
+ *
+ * Moves wait for the first response with a count (the grants before it are not lined up with
+ * anything); grants are recorded from the start, so the failures of a first burst can be refunded.
+ * Each limiter aligns its own grants (in a shared store the provider's count includes other
+ * processes' requests, which only makes this stricter).
  */
 export class CounterAlignment {
   private records: GrantRecord[] = [];
   private head = 0;
   private enabled = false;
   private suspects = 0;
-  /** Grants are known from here on. */
+  /** Moves start from here on (the first count). */
   private enabledAtMs = Infinity;
+  /** When the last failure was presumed uncounted and refunded. */
+  private lastPresumedAtMs = -Infinity;
 
   constructor(
     private readonly target: AlignmentTarget,
@@ -68,15 +82,17 @@ export class CounterAlignment {
     private readonly windowMs: number,
     /** Our window of the same, margin included. */
     private readonly enforcedWindowMs: number,
+    /** Refund failures that providers typically do not count at their release (`refundFailedAttempts`). */
+    private presumeFailuresUncounted: boolean,
   ) {}
 
-  get isEnabled(): boolean {
-    return this.enabled;
+  /** Whether failures are still presumed uncounted (no 429 has shown otherwise). */
+  get presumesFailuresUncounted(): boolean {
+    return this.presumeFailuresUncounted;
   }
 
-  /** Records a grant (only once enabled). */
+  /** Records a grant. */
   onGrant(lease: Lease): void {
-    if (!this.enabled) return;
     this.records.push({
       index: lease.grantIndex,
       atMs: lease.chargedAtMs,
@@ -84,6 +100,7 @@ export class CounterAlignment {
       leaseId: lease.id,
       releasedAtGrant: Infinity,
       evidence: 'none',
+      failedBeforeCounting: false,
       freed: false,
     });
     this.prune(lease.chargedAtMs);
@@ -94,7 +111,36 @@ export class CounterAlignment {
     const record = this.find(lease.grantIndex);
     if (!record) return;
     record.releasedAtGrant = granted;
-    if (record.evidence === 'none') this.suspects++;
+    if (record.evidence !== 'none' || record.freed) return;
+    if (record.failedBeforeCounting && this.presumeFailuresUncounted) {
+      if (this.target.refundRequest(record.entries, record.leaseId)) {
+        record.freed = true;
+        this.lastPresumedAtMs = this.target.now();
+        return;
+      }
+    }
+    this.suspects++;
+  }
+
+  /**
+   * `lease`'s attempt failed the way providers typically do not count (a 5xx, a dropped
+   * connection): told before its release, so the release can refund it.
+   */
+  onFailedBeforeCounting(lease: Lease): void {
+    const record = this.find(lease.grantIndex);
+    if (record) record.failedBeforeCounting = true;
+  }
+
+  /**
+   * The provider refused a request for its rate limit (not an overload). After a failure was
+   * presumed uncounted within a window, that shows the provider counts failures: presuming stops.
+   * Returns true when it stopped now.
+   */
+  onRateLimit(): boolean {
+    if (!this.presumeFailuresUncounted) return false;
+    if (this.lastPresumedAtMs <= this.target.now() - this.enforcedWindowMs) return false;
+    this.presumeFailuresUncounted = false;
+    return true;
   }
 
   /**
@@ -103,9 +149,10 @@ export class CounterAlignment {
    */
   onCount(lease: Lease, providerCount: number, evidence: CountEvidence): void {
     if (!this.enabled) {
-      // From now on; the grants before this one are not known.
+      // Moves start now: the grants before this one are not lined up with any count.
       this.enabled = true;
       this.enabledAtMs = this.target.now();
+      this.noteEvidence(lease, evidence);
       return;
     }
     const record = this.noteEvidence(lease, evidence);
@@ -131,8 +178,8 @@ export class CounterAlignment {
     const record = this.find(lease.grantIndex);
     if (record && record.evidence === 'none') {
       record.evidence = evidence;
-      // A released lease counted as a suspect until now (its response came late).
-      if (record.releasedAtGrant !== Infinity) this.suspects--;
+      // A released lease counted as a suspect until now (its response came late); a freed one no longer did.
+      if (record.releasedAtGrant !== Infinity && !record.freed) this.suspects--;
     }
     return record;
   }

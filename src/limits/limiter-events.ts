@@ -101,7 +101,8 @@ export interface LimiterEvents {
  * - `'LIMIT_ABOVE_PROVIDER'`: the provider answered a 429 while the limiter's windows had room.
  * @category Limiters
  */
-export type LimiterWarningCode = 'NO_TOKENS_CHARGED' | 'NO_PROVIDER_HEADERS' | 'LIMIT_ABOVE_PROVIDER';
+export type LimiterWarningCode =
+  'NO_TOKENS_CHARGED' | 'NO_PROVIDER_HEADERS' | 'LIMIT_ABOVE_PROVIDER' | 'FAILURES_COUNTED';
 
 /** Payload of the `warning` event. @category Limiters */
 export interface LimiterWarningEvent {

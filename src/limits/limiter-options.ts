@@ -64,6 +64,16 @@ export interface LimiterOptions {
    */
   windowMarginMs?: number;
   /**
+   * Give an attempt's requests-window unit back as soon as it fails the way providers typically
+   * do not count (an HTTP 5xx other than 504, a refused or dropped connection) and its error
+   * carries no rate-limit count. Off, such a unit comes back only once a later response's
+   * `remaining` header proves the provider never counted it, which a window kept full by its own
+   * burst never sends. A 429 within a window of such a refund shows the provider counts its
+   * failures: the limiter stops refunding them and warns (`FAILURES_COUNTED`).
+   * @default true
+   */
+  refundFailedAttempts?: boolean;
+  /**
    * Pacing for providers that enforce a limit over shorter periods than they state it: every
    * requests window longer than `pacingMs` also allows at most `ceil(limit × pacingMs / windowMs)`
    * requests in any `pacingMs` (its budget pro rata; at least 1). The long-run rate is unchanged;
@@ -142,6 +152,7 @@ const limiterSchema = z.strictObject({
   windowMs: opt.positiveNumber().optional(),
   windows: z.array(windowSchema, { error: 'an array of { resource, limit, windowMs }' }).optional(),
   windowMarginMs: opt.nonNegativeNumber().optional(),
+  refundFailedAttempts: opt.boolean().optional(),
   pacingMs: opt.nonNegativeNumber().optional(),
   reconcile: opt.oneOf(['up', 'both']).optional(),
   learnLimits: opt.boolean().optional(),

@@ -45,6 +45,15 @@ function describeProvider(info: ProviderRateLimitInfo): string | undefined {
   return parts.length ? parts.join('; ') : undefined;
 }
 
+export function failuresCounted(name: string): string {
+  return (
+    `Limiter '${name}' took back the window units of failed attempts (5xx, dropped connections) as the provider ` +
+    'usually does not count them, then met a rate limit within the same window: this provider counts them. Failed ' +
+    'attempts now keep their units until a later response proves otherwise. Set refundFailedAttempts: false to ' +
+    `start that way. See ${docsOf('FAILURES_COUNTED')}`
+  );
+}
+
 export function noTokensCharged(name: string, windows: readonly ResolvedWindow[], calls: number): string {
   const tokenWindows = windows.filter((w) => w.resource === 'tokens').map((w) => describeWindow(w));
   return (

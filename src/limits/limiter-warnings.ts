@@ -2,7 +2,13 @@ import type { EventEmitter } from 'eventemitter3';
 import type { ProviderRateLimitInfo } from '../providers/provider-rate-limit-info';
 import type { LimiterEvents, LimiterWarningCode, LimiterWarningEvent } from './limiter-events';
 import type { ResolvedWindow } from './limiter-options';
-import { docsOf, limitAboveProvider, noProviderHeaders, noTokensCharged } from './limiter-warning-messages';
+import {
+  docsOf,
+  failuresCounted,
+  limitAboveProvider,
+  noProviderHeaders,
+  noTokensCharged,
+} from './limiter-warning-messages';
 
 /** Calls released without any tokens charged before `NO_TOKENS_CHARGED` (enough to rule out a few odd items). */
 export const TOKENS_CHECK_AFTER = 20;
@@ -111,6 +117,11 @@ export class LimiterWarnings {
       this.warn('LIMIT_ABOVE_PROVIDER', () =>
         limitAboveProvider(this.owner.name, source, this.windows, used, this.lastInfo),
       );
+  }
+
+  /** A 429 came within a window of a failure presumed uncounted: the provider counts its failures. */
+  onFailuresCounted(): void {
+    this.warn('FAILURES_COUNTED', () => failuresCounted(this.owner.name));
   }
 
   private needsReleases(): boolean {

@@ -120,7 +120,7 @@ export class Limiter extends EventEmitter<LimiterEvents> implements LeaseOwner {
     // A store handle does not say whether it answers later: the inline admission finds out from
     // its first answer and hands over to the pipelined one then (see InlineAdmission).
     this.room.admission = new InlineAdmission(this.room);
-    this.alignment = this.makeAlignment();
+    this.alignment = this.makeAlignment(o.refundFailedAttempts !== false);
     this.feedback = new ProviderFeedback(
       new LimiterFeedbackTarget(this, this.room, this.windows),
       o.learnLimits === true,
@@ -248,6 +248,7 @@ export class Limiter extends EventEmitter<LimiterEvents> implements LeaseOwner {
     const { retryAfterMs, source, kind } = report;
     // Before the pause and the widening below: the question is whether our own windows had room.
     this.warningChecks.onRateLimit(source, kind);
+    if (kind !== 'overloaded' && this.alignment?.onRateLimit()) this.warningChecks.onFailuresCounted();
     if (retryAfterMs !== undefined && retryAfterMs > 0 && Number.isFinite(retryAfterMs)) {
       // Our windows let this request start, yet the provider's had no room for retryAfterMs more:
       // its window ends that much later than ours, so count our entries longer.
@@ -330,7 +331,7 @@ export class Limiter extends EventEmitter<LimiterEvents> implements LeaseOwner {
   releaseLease(lease: Lease, usage: LeaseUsage | undefined): void {
     const room = this.room;
     room.active--;
-    if (this.alignment?.isEnabled) this.alignment.onRelease(lease, room.totalRequests);
+    this.alignment?.onRelease(lease, room.totalRequests);
     const now = this.clock.now();
     const used = usage?.tokens;
     let deltas: number[] | undefined;
@@ -372,9 +373,9 @@ export class Limiter extends EventEmitter<LimiterEvents> implements LeaseOwner {
 
   /**
    * The alignment of the requests window the provider's headers speak of (the shortest of a minute
-   * or less, not a pacing one), recording grants once the first count has come.
+   * or less, not a pacing one).
    */
-  private makeAlignment(): CounterAlignment | undefined {
+  private makeAlignment(refundFailedAttempts: boolean): CounterAlignment | undefined {
     let window: ResolvedWindow | undefined;
     for (const w of this.windows) {
       if (w.resource !== 'requests' || w.pacedFrom !== undefined || w.configuredWindowMs > 60_000) continue;
@@ -397,6 +398,7 @@ export class Limiter extends EventEmitter<LimiterEvents> implements LeaseOwner {
       },
       window.configuredWindowMs,
       window.windowMs,
+      refundFailedAttempts,
     );
     room.onGrant = (lease) => alignment.onGrant(lease);
     return alignment;

@@ -1,3 +1,4 @@
+import { isFailureBeforeCounting } from '../providers/failed-before-counting';
 import { readHeaders } from '../providers/header-source';
 import { parseRateLimitHeaders } from '../providers/parse-rate-limit-headers';
 import type { ProviderRateLimitInfo, RateLimitBudget } from '../providers/provider-rate-limit-info';
@@ -73,7 +74,10 @@ export class ProviderFeedback {
     const lease = options.lease;
     const failed = source instanceof Error || (isRecord(source) && Number(source.status) >= 400);
     // A response, with or without a usable count: the provider answered it (never refunded).
-    if (lease && !failed && this.alignment?.isEnabled) this.alignment.onAnswered(lease);
+    if (lease && this.alignment) {
+      if (!failed) this.alignment.onAnswered(lease);
+      else if (isFailureBeforeCounting(source)) this.alignment.onFailedBeforeCounting(lease);
+    }
     const headers = readHeaders(source);
     if (!headers) return undefined;
     const now = this.target.now();

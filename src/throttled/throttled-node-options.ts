@@ -20,6 +20,7 @@ export const LIMIT_KEYS = [
   'windowMs',
   'windows',
   'windowMarginMs',
+  'refundFailedAttempts',
   'pacingMs',
   'reconcile',
   'clock',

@@ -226,3 +226,150 @@ describe('lining the requests window up with the provider counter', () => {
     );
   });
 });
+
+describe('failures providers do not count (refundFailedAttempts)', () => {
+  const http = (status: number) => Object.assign(new Error(`HTTP ${status}`), { status });
+  const dropped = () =>
+    new TypeError('fetch failed', { cause: Object.assign(new Error('reset'), { code: 'ECONNRESET' }) });
+
+  /** A window of 2, both units taken; one attempt ends with `failure` and is released. How many start now? */
+  async function startableAfterFailure(failure: unknown, options: { refundFailedAttempts?: boolean } = {}) {
+    const clock = new FakeClock();
+    const limiter = new Limiter({ maxPerWindow: 2, windowMs: 10_000, windowMarginMs: 0, clock, ...options });
+    const failing = await limiter.acquire();
+    const held = await limiter.acquire();
+    limiter.observe(failure, { lease: failing });
+    failing.release();
+    const started = await startableNow(limiter, 5);
+    held.release();
+    return started;
+  }
+
+  it('a 5xx or a dropped connection without a count gives its unit back at its release', async () => {
+    for (const failure of [http(500), http(503), http(529), dropped()]) {
+      expect(await startableAfterFailure(failure)).toBe(1);
+    }
+  });
+
+  it("keeps the unit of a timeout, a 4xx, a 504 or an error of the caller's own code", async () => {
+    const timeout = Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' });
+    for (const failure of [timeout, http(400), http(504), new SyntaxError('output is not JSON')]) {
+      expect(await startableAfterFailure(failure)).toBe(0);
+    }
+  });
+
+  it('keeps it with refundFailedAttempts: false, or when the error carries the provider count', async () => {
+    expect(await startableAfterFailure(http(500), { refundFailedAttempts: false })).toBe(0);
+    const withCount = Object.assign(http(500), { headers: counted(2, 1).headers });
+    expect(await startableAfterFailure(withCount)).toBe(0);
+  });
+
+  it('a provider that counts its 5xx: one 429 after a refund stops the refunds for good, with a warning', async () => {
+    const clock = new FakeClock();
+    const limit = 3;
+    const windowMs = 10_000;
+    const provider = new SimulatorState(resolveSimulatorOptions({ requestsPerWindow: limit, windowMs }), () =>
+      clock.now(),
+    );
+    const limiter = new Limiter({ maxPerWindow: limit, windowMs, clock });
+    const warnings: string[] = [];
+    limiter.on('warning', (w) => warnings.push(w.code));
+    /** One attempt: the provider counts it, then answers 500 (`fails`) or 200; a 429 when it is full. */
+    const attempt = async (fails: boolean) => {
+      const lease = await limiter.acquire();
+      const admission = provider.admit(1);
+      if (!admission.ok) {
+        limiter.reportRateLimit({ retryAfterMs: admission.retryAfterMs, kind: 'rate_limit' });
+        lease.release();
+        return 429;
+      }
+      limiter.observe(fails ? http(500) : { status: 200, headers: new Headers() }, { lease });
+      lease.release();
+      return fails ? 500 : 200;
+    };
+    const firstWindow = [
+      await attempt(true),
+      await attempt(false),
+      await attempt(false),
+      await attempt(false),
+    ];
+    // The 500 was presumed uncounted, so a fourth request went out and met the provider's full window.
+    expect(firstWindow).toEqual([500, 200, 200, 429]);
+    expect(warnings).toEqual(['FAILURES_COUNTED']);
+    await clock.advance(2 * windowMs);
+    // From now on a failure keeps its unit: the window holds three attempts, the fourth waits for the next window.
+    const secondWindow = [await attempt(true), await attempt(false), await attempt(false)];
+    expect(secondWindow).toEqual([500, 200, 200]);
+    expect(await startableNow(limiter, 5)).toBe(0);
+    expect(provider.log().rejectedAtMs).toHaveLength(1);
+  });
+
+  it('a 429 more than a window after the last refund, or a 529, does not stop the refunds', async () => {
+    const clock = new FakeClock();
+    const limiter = new Limiter({ maxPerWindow: 2, windowMs: 10_000, windowMarginMs: 0, clock });
+    const warnings: string[] = [];
+    limiter.on('warning', (w) => warnings.push(w.code));
+    const fail = async () => {
+      const lease = await limiter.acquire();
+      limiter.observe(http(503), { lease });
+      lease.release();
+    };
+    await fail();
+    limiter.reportRateLimit({ retryAfterMs: 10, kind: 'overloaded' });
+    await clock.advance(10_001);
+    limiter.reportRateLimit({ retryAfterMs: 10, kind: 'rate_limit' });
+    await clock.advance(20);
+    await fail();
+    expect(await startableNow(limiter, 5)).toBe(2);
+    expect(warnings).not.toContain('FAILURES_COUNTED');
+  });
+
+  it('a provider that never counts its failures: its window, rebuilt from its arrivals, never goes over (property)', async () => {
+    const request = fc.record({
+      /** 'ok' is counted and answered; the provider never counts the others. */
+      outcome: fc.constantFrom('ok', 'ok', 'ok', '500', '529', 'reset'),
+      latencyMs: fc.integer({ min: 0, max: 4000 }),
+      gapMs: fc.integer({ min: 0, max: 800 }),
+    });
+    await fc.assert(
+      fc.asyncProperty(fc.array(request, { minLength: 1, maxLength: 60 }), async (requests) => {
+        const clock = new FakeClock();
+        const limit = 5;
+        const windowMs = 10_000;
+        const provider = new SimulatorState(
+          resolveSimulatorOptions({ requestsPerWindow: limit, windowMs }),
+          () => clock.now(),
+        );
+        const limiter = new Limiter({ maxPerWindow: limit, windowMs, clock, warnings: false });
+        let failures = 0;
+        const tasks: Promise<void>[] = [];
+        for (const r of requests) {
+          tasks.push(
+            limiter.acquire().then(async (lease) => {
+              if (r.outcome !== 'ok') {
+                failures++;
+                await clock.sleep(r.outcome === '529' ? 0 : r.latencyMs);
+                limiter.observe(r.outcome === 'reset' ? dropped() : http(Number(r.outcome)), { lease });
+                lease.release();
+                return;
+              }
+              const admission = provider.admit(1);
+              await clock.sleep(r.latencyMs);
+              const budget = admission.budgets.requests!;
+              limiter.observe(counted(limit, budget.limit - budget.remaining), { lease });
+              lease.release();
+            }),
+          );
+          await clock.advance(r.gapMs);
+        }
+        await clock.runAll();
+        await Promise.all(tasks);
+        const { acceptedAtMs, rejectedAtMs } = provider.log();
+        expect(rejectedAtMs).toEqual([]);
+        expect(maxInAnyWindow(acceptedAtMs, windowMs)).toBeLessThanOrEqual(limit);
+        expect(acceptedAtMs.length + failures).toBe(requests.length);
+      }),
+      { numRuns: 60 },
+    );
+  });
+});
