@@ -111,8 +111,9 @@ export class ProviderFeedback {
       info.requests,
       lease ? this.target.startedSince(lease.grantIndex) : 0,
       sentAtMs,
+      info.retryAfterMs,
     );
-    this.applyBudget('tokens', info.tokens, 0, sentAtMs);
+    this.applyBudget('tokens', info.tokens, 0, sentAtMs, info.retryAfterMs);
     return info;
   }
 
@@ -167,6 +168,8 @@ export class ProviderFeedback {
     startedSince: number,
     /** When the request was sent, if that is known to be its lease's start. */
     sentAtMs: number | undefined,
+    /** The retry-after of a 429 carrying this budget. */
+    retryAfterMs: number | undefined,
   ): void {
     if (!budget) return;
     const windows = this.target.windows();
@@ -196,7 +199,10 @@ export class ProviderFeedback {
     // someone else spends this budget. (Not "less what we started since" here: our window frees
     // slots the provider's header could not know of yet, and starting in them is right.)
     if (index >= 0) {
-      if (budget.remaining === 0 && this.target.hasIdleRoom(index)) this.target.pause(budget.resetMs);
+      // `reset` is when the provider's window is whole again (for a sliding window, a whole window
+      // after its newest request); a 429's retry-after says when it has room, which may be far sooner.
+      if (budget.remaining === 0 && this.target.hasIdleRoom(index))
+        this.target.pause(Math.min(budget.resetMs, retryAfterMs ?? Infinity));
       return;
     }
     if (budget.remaining > startedSince) return;

@@ -276,6 +276,22 @@ describe('Limiter.observe: provider feedback', () => {
     for (const lease of later) lease.release();
   });
 
+  it("a 429 with nothing left pauses for its retry-after, not the window's reset (a sliding window has room sooner)", async () => {
+    const clock = new FakeClock();
+    const limiter = new Limiter({ maxPerWindow: 10, windowMs: 10_000, clock });
+    const lease = await limiter.acquire();
+    // A sliding window's reset is a whole window after its newest request; the 429 says when the oldest leaves.
+    const headers = new Headers({
+      'x-ratelimit-limit-requests': '10',
+      'x-ratelimit-remaining-requests': '0',
+      'x-ratelimit-reset-requests': '10s',
+      'retry-after-ms': '400',
+    });
+    limiter.observe(Object.assign(new Error('rate limited'), { status: 429, headers }), { lease });
+    lease.release();
+    expect(limiter.stats().pausedUntil).toBe(400);
+  });
+
   it("never lowers a daily window to the provider's per-minute number, nor adopts one for a one-second window", async () => {
     const events: LimitChangeEvent[] = [];
     const daily = new Limiter({ maxPerDay: 10_000 });
