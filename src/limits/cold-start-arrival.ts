@@ -44,8 +44,14 @@ export class ColdStartArrival {
   private readonly coldLeases = new WeakSet<Lease>();
   private readonly maxLagMs: number;
 
-  /** `shortestWindowMs`: the shortest configured window of the limiter (bounds the lag assumed). */
-  constructor(shortestWindowMs: number) {
+  /**
+   * `shortestWindowMs`: the shortest configured window of the limiter (bounds the lag assumed);
+   * `applies`: whether to assume lags now (connections are tracked either way).
+   */
+  constructor(
+    shortestWindowMs: number,
+    private readonly applies: () => boolean = () => true,
+  ) {
     this.maxLagMs = MAX_LAG_FRACTION * shortestWindowMs;
   }
 
@@ -68,6 +74,7 @@ export class ColdStartArrival {
     if (this.idleSinceMs.length < MAX_IDLE_CONNECTIONS) this.idleSinceMs.push(nowMs);
     if (!this.coldLeases.has(lease)) return undefined;
     this.coldLeases.delete(lease);
+    if (!this.applies()) return undefined;
     const roundTripMs = nowMs - lease.chargedAtMs;
     return roundTripMs > 0 ? Math.min(roundTripMs, this.maxLagMs) : undefined;
   }

@@ -1,3 +1,4 @@
+import { FreshWindowArrival } from './fresh-window-arrival';
 import type { Lease } from './lease';
 
 /** What {@link CounterAlignment} may do to its limiter's windows. */
@@ -16,6 +17,9 @@ export type CountEvidence =
   | 'counted'
   /** An error that still carried the provider's count: counted or not, we cannot tell. */
   | 'unknown';
+
+/** The largest arrival lag a fresh window's counts may note, as a fraction of the shortest window. */
+const FRESH_LAG_FRACTION = 0.2;
 
 /** One grant, remembered for a while after it. */
 interface GrantRecord {
@@ -75,6 +79,9 @@ export class CounterAlignment {
   private enabledAtMs = Infinity;
   /** When the last failure was presumed uncounted and refunded. */
   private lastPresumedAtMs = -Infinity;
+  private readonly fresh: FreshWindowArrival;
+  /** A response has shown the provider's count but not when its request arrived (no processing time). */
+  countsWithoutArrival = false;
 
   constructor(
     private readonly target: AlignmentTarget,
@@ -84,7 +91,12 @@ export class CounterAlignment {
     private readonly enforcedWindowMs: number,
     /** Refund failures that providers typically do not count at their release (`refundFailedAttempts`). */
     private presumeFailuresUncounted: boolean,
-  ) {}
+    /** The shortest window of the limiter, pacing included (bounds the lag a fresh window's counts may note). */
+    shortestWindowMs: number,
+  ) {
+    const maxLagMs = FRESH_LAG_FRACTION * shortestWindowMs;
+    this.fresh = new FreshWindowArrival(windowMs, enforcedWindowMs + maxLagMs, maxLagMs);
+  }
 
   /** Whether failures are still presumed uncounted (no 429 has shown otherwise). */
   get presumesFailuresUncounted(): boolean {
@@ -93,6 +105,7 @@ export class CounterAlignment {
 
   /** Records a grant. */
   onGrant(lease: Lease): void {
+    this.fresh.onGrant(lease.chargedAtMs);
     this.records.push({
       index: lease.grantIndex,
       atMs: lease.chargedAtMs,
@@ -145,9 +158,15 @@ export class CounterAlignment {
 
   /**
    * A response for `lease` said the provider had counted `providerCount` requests in its window
-   * (this one included) when it arrived.
+   * (this one included) when it arrived; `arrivalKnown`: the response itself bounded its arrival
+   * (`openai-processing-ms`).
    */
-  onCount(lease: Lease, providerCount: number, evidence: CountEvidence): void {
+  onCount(lease: Lease, providerCount: number, evidence: CountEvidence, arrivalKnown = false): void {
+    if (evidence === 'counted' && !arrivalKnown && providerCount >= 1 && Number.isFinite(providerCount)) {
+      this.countsWithoutArrival = true;
+      const lagMs = this.fresh.arrivalLagFor(lease, providerCount, this.target.now());
+      if (lagMs !== undefined && lagMs > 0) lease.noteArrivalLag(lagMs);
+    }
     if (!this.enabled) {
       // Moves start now: the grants before this one are not lined up with any count.
       this.enabled = true;

@@ -104,10 +104,14 @@ export class Limiter extends EventEmitter<LimiterEvents> implements LeaseOwner {
     this.minMarginMs = Math.min(...this.windows.map((w) => w.windowMs - w.configuredWindowMs));
     this.costs = new CostTable(this.name, this.windows);
     const handle: StoreHandle = (o.store ?? new MemoryStore()).bind(this.name, this.windows);
-    this.coldStart =
-      handle.sharedAcrossProcesses === true && this.windows.length > 0
-        ? new ColdStartArrival(Math.min(...this.windows.map((w) => w.configuredWindowMs)))
-        : undefined;
+    // One process's windows are exact until responses show counts but not when requests arrived.
+    const shared = handle.sharedAcrossProcesses === true;
+    this.coldStart = this.windows.length
+      ? new ColdStartArrival(
+          Math.min(...this.windows.map((w) => w.configuredWindowMs)),
+          () => shared || this.alignment?.countsWithoutArrival === true,
+        )
+      : undefined;
     this.room = new WaitingRoom(
       this,
       this.name,
@@ -399,6 +403,7 @@ export class Limiter extends EventEmitter<LimiterEvents> implements LeaseOwner {
       window.configuredWindowMs,
       window.windowMs,
       refundFailedAttempts,
+      Math.min(...this.windows.map((w) => w.configuredWindowMs)),
     );
     room.onGrant = (lease) => alignment.onGrant(lease);
     return alignment;

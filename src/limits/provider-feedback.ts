@@ -84,11 +84,12 @@ export class ProviderFeedback {
     // A widening after a 429 lasts one window: narrow it again once the window has passed.
     if (this.extraMs > 0) this.refreshWidening(now);
     const info = parseRateLimitHeaders(headers);
+    const processing = headers.get('openai-processing-ms');
+    const processingMs = processing === null || processing === '' ? NaN : Number(processing);
+    const arrivalKnown = Number.isFinite(processingMs) && processingMs >= 0;
     if (lease && !lease.isReleased) {
-      const processing = headers.get('openai-processing-ms');
-      const processingMs = processing === null || processing === '' ? NaN : Number(processing);
       // It arrived no later than the response left the provider: now, minus the way back, minus processing.
-      if (Number.isFinite(processingMs) && processingMs >= 0) {
+      if (arrivalKnown) {
         const windows = this.target.windows().filter((w) => !w.paced);
         // Capped: a response read long after its headers came (a stream) must not stall the window.
         const capMs = windows.length
@@ -100,7 +101,12 @@ export class ProviderFeedback {
     const requests = info.requests;
     if (lease && this.alignment && requests?.limit !== undefined && requests.remaining !== undefined) {
       // An error that carries the count (a 429) may or may not have been counted; a response was.
-      this.alignment.onCount(lease, requests.limit - requests.remaining, failed ? 'unknown' : 'counted');
+      this.alignment.onCount(
+        lease,
+        requests.limit - requests.remaining,
+        failed ? 'unknown' : 'counted',
+        arrivalKnown,
+      );
     }
     // An error may come after retries the SDK made inside the lease (its last attempt left long
     // after the lease began): only a response's reset is counted from the lease's start.
