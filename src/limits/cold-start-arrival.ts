@@ -55,6 +55,16 @@ export class ColdStartArrival {
     this.maxLagMs = MAX_LAG_FRACTION * shortestWindowMs;
   }
 
+  /** For a limiter with these windows (none without windows: nothing to line up). */
+  static forWindows(
+    windows: readonly { configuredWindowMs: number }[],
+    applies: () => boolean,
+  ): ColdStartArrival | undefined {
+    return windows.length
+      ? new ColdStartArrival(Math.min(...windows.map((w) => w.configuredWindowMs)), applies)
+      : undefined;
+  }
+
   /** Called when `lease` is granted: does its request find an idle connection? */
   onStart(lease: Lease): void {
     const idle = this.idleSinceMs;

@@ -104,14 +104,9 @@ export class Limiter extends EventEmitter<LimiterEvents> implements LeaseOwner {
     this.minMarginMs = Math.min(...this.windows.map((w) => w.windowMs - w.configuredWindowMs));
     this.costs = new CostTable(this.name, this.windows);
     const handle: StoreHandle = (o.store ?? new MemoryStore()).bind(this.name, this.windows);
-    // One process's windows are exact until responses show counts but not when requests arrived.
-    const shared = handle.sharedAcrossProcesses === true;
-    this.coldStart = this.windows.length
-      ? new ColdStartArrival(
-          Math.min(...this.windows.map((w) => w.configuredWindowMs)),
-          () => shared || this.alignment?.countsWithoutArrival === true,
-        )
-      : undefined;
+    // One process's windows stay exact until responses show counts but not when requests arrived.
+    const applies = () => handle.sharedAcrossProcesses === true || !!this.alignment?.countsWithoutArrival;
+    this.coldStart = ColdStartArrival.forWindows(this.windows, applies);
     this.room = new WaitingRoom(
       this,
       this.name,
