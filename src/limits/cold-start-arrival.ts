@@ -46,7 +46,7 @@ export class ColdStartArrival {
 
   /**
    * `shortestWindowMs`: the shortest configured window of the limiter (bounds the lag assumed);
-   * `applies`: whether to assume lags now (connections are tracked either way).
+   * `applies`: whether to assume lags now (and track connections: once true, it stays true).
    */
   constructor(
     shortestWindowMs: number,
@@ -67,6 +67,7 @@ export class ColdStartArrival {
 
   /** Called when `lease` is granted: does its request find an idle connection? */
   onStart(lease: Lease): void {
+    if (!this.applies()) return;
     const idle = this.idleSinceMs;
     const closedBeforeMs = lease.startedAtMs - CONNECTIONS_CLOSED_AFTER_IDLE_MS;
     let closed = 0;
@@ -81,10 +82,10 @@ export class ColdStartArrival {
    * undefined when it needs none (its request went out on a connection already open).
    */
   arrivalLagFor(lease: Lease, nowMs: number): number | undefined {
+    if (!this.applies()) return undefined;
     if (this.idleSinceMs.length < MAX_IDLE_CONNECTIONS) this.idleSinceMs.push(nowMs);
     if (!this.coldLeases.has(lease)) return undefined;
     this.coldLeases.delete(lease);
-    if (!this.applies()) return undefined;
     const roundTripMs = nowMs - lease.chargedAtMs;
     return roundTripMs > 0 ? Math.min(roundTripMs, this.maxLagMs) : undefined;
   }

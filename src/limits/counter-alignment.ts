@@ -33,8 +33,6 @@ interface GrantRecord {
   /** How many leases had been granted when it was released (Infinity while held). */
   releasedAtGrant: number;
   evidence: CountEvidence | 'none';
-  /** It failed the way providers typically do not count (a 5xx, a dropped connection). */
-  failedBeforeCounting: boolean;
   freed: boolean;
 }
 
@@ -65,21 +63,25 @@ interface GrantRecord {
  *   and failures wait for proof again, so a provider that counts its failures costs at most the
  *   refunds of one window.
  *
- * Moves wait for the first response with a count (the grants before it are not lined up with
- * anything); grants are recorded from the start, so the failures of a first burst can be refunded.
- * Each limiter aligns its own grants (in a shared store the provider's count includes other
- * processes' requests, which only makes this stricter).
+ * Moves and proofs start with the first response with a count (grants are recorded from then on);
+ * presumed refunds need no record, so the failures of a first burst are refunded too. Each limiter
+ * aligns its own grants (in a shared store the provider's count includes other processes'
+ * requests, which only makes this stricter).
  */
 export class CounterAlignment {
   private records: GrantRecord[] = [];
   private head = 0;
   private enabled = false;
   private suspects = 0;
-  /** Moves start from here on (the first count). */
+  /** Grants are known from here on. */
   private enabledAtMs = Infinity;
   /** When the last failure was presumed uncounted and refunded. */
   private lastPresumedAtMs = -Infinity;
   private readonly fresh: FreshWindowArrival;
+  /** Leases whose attempt failed the way providers typically do not count, until their release. */
+  private readonly failedBeforeCounting = new WeakSet<Lease>();
+  /** How many leases `failedBeforeCounting` holds (a release looks only when some do). */
+  private failedPending = 0;
   /** A response has shown the provider's count but not when its request arrived (no processing time). */
   countsWithoutArrival = false;
 
@@ -103,9 +105,10 @@ export class CounterAlignment {
     return this.presumeFailuresUncounted;
   }
 
-  /** Records a grant. */
+  /** Records a grant (only once enabled). */
   onGrant(lease: Lease): void {
     this.fresh.onGrant(lease.chargedAtMs);
+    if (!this.enabled) return;
     this.records.push({
       index: lease.grantIndex,
       atMs: lease.chargedAtMs,
@@ -113,7 +116,6 @@ export class CounterAlignment {
       leaseId: lease.id,
       releasedAtGrant: Infinity,
       evidence: 'none',
-      failedBeforeCounting: false,
       freed: false,
     });
     this.prune(lease.chargedAtMs);
@@ -121,18 +123,19 @@ export class CounterAlignment {
 
   /** A lease was released when `granted` leases had been granted. */
   onRelease(lease: Lease, granted: number): void {
+    // Before the first count nothing is recorded: only a presumed refund can apply.
+    if (!this.enabled && this.failedPending === 0) return;
     const record = this.find(lease.grantIndex);
-    if (!record) return;
-    record.releasedAtGrant = granted;
-    if (record.evidence !== 'none' || record.freed) return;
-    if (record.failedBeforeCounting && this.presumeFailuresUncounted) {
-      if (this.target.refundRequest(record.entries, record.leaseId)) {
-        record.freed = true;
+    if (record) record.releasedAtGrant = granted;
+    const open = !record || (record.evidence === 'none' && !record.freed);
+    if (this.forgetFailure(lease) && open && this.presumeFailuresUncounted) {
+      if (this.target.refundRequest(lease.entries, lease.id)) {
+        if (record) record.freed = true;
         this.lastPresumedAtMs = this.target.now();
         return;
       }
     }
-    this.suspects++;
+    if (record && open) this.suspects++;
   }
 
   /**
@@ -140,8 +143,16 @@ export class CounterAlignment {
    * connection): told before its release, so the release can refund it.
    */
   onFailedBeforeCounting(lease: Lease): void {
-    const record = this.find(lease.grantIndex);
-    if (record) record.failedBeforeCounting = true;
+    if (this.failedBeforeCounting.has(lease)) return;
+    this.failedBeforeCounting.add(lease);
+    this.failedPending++;
+  }
+
+  /** Whether `lease` was told failed before counting; it no longer is. */
+  private forgetFailure(lease: Lease): boolean {
+    if (this.failedPending === 0 || !this.failedBeforeCounting.delete(lease)) return false;
+    this.failedPending--;
+    return true;
   }
 
   /**
@@ -162,16 +173,17 @@ export class CounterAlignment {
    * (`openai-processing-ms`).
    */
   onCount(lease: Lease, providerCount: number, evidence: CountEvidence, arrivalKnown = false): void {
+    // An error with a count: the provider may have counted it, so it is no longer presumed uncounted.
+    if (evidence === 'unknown') this.forgetFailure(lease);
     if (evidence === 'counted' && !arrivalKnown && providerCount >= 1 && Number.isFinite(providerCount)) {
       this.countsWithoutArrival = true;
       const lagMs = this.fresh.arrivalLagFor(lease, providerCount, this.target.now());
       if (lagMs !== undefined && lagMs > 0) lease.noteArrivalLag(lagMs);
     }
     if (!this.enabled) {
-      // Moves start now: the grants before this one are not lined up with any count.
+      // From now on; the grants before this one are not known.
       this.enabled = true;
       this.enabledAtMs = this.target.now();
-      this.noteEvidence(lease, evidence);
       return;
     }
     const record = this.noteEvidence(lease, evidence);
