@@ -86,3 +86,25 @@ describe('cold-start arrival bound', () => {
     expect(await starts(false)).toEqual([0, 0, 3000, 3000, 6000]);
   });
 });
+
+describe('cold-start arrival bound: start order', () => {
+  it('a cold request counts from the earliest response of one started at or after it', async () => {
+    const { clock, started, call } = recorder(true, 3, 10_000);
+    // Three cold starts at 0: the first answers at 900, the second at 300, the third at 600.
+    // The first reached the provider before the second (started earlier, on one event loop):
+    // it counts from 300, the second from 300, the third from its own 600.
+    const all = Promise.all([call(900), call(300), call(600), call(10), call(10), call(10)]);
+    await clock.runAll();
+    await all;
+    expect(started).toEqual([0, 0, 0, 10_300, 10_300, 10_600]);
+  });
+
+  it('a response of a request started earlier is no bound for a later one', async () => {
+    const { clock, started, call } = recorder(true, 2, 10_000);
+    // The first answers at 100, the second (started after it) at 800: the second counts from 800.
+    const all = Promise.all([call(100), call(800), call(10), call(10)]);
+    await clock.runAll();
+    await all;
+    expect(started).toEqual([0, 0, 10_100, 10_800]);
+  });
+});
