@@ -31,13 +31,14 @@ const MAX_IDLE_CONNECTIONS = 10_000;
  * sharing the store (at most a tenth of the shortest window, as for a lag read from headers). It
  * costs at most one round trip per burst after idle.
  *
- * A cold request started before another cold one of the same process reached the provider no
- * later than that one (one event loop opens their connections and writes them in start order;
- * the margin covers what the network reorders): so a cold request's arrival is bounded by the
- * earliest response, so far, of a cold request started at or after it. Most of a burst then counts
- * from its earliest responses, not from its own; only the last started counts from its own.
- * (The first response of the burst alone is no bound: on a loaded event loop requests started
- * later may still be connecting when it comes back.)
+ * Cold requests of one process reach the provider in the order they started (one event loop
+ * opens their connections and writes them in that order), up to the reordering the window's
+ * safety margin allows for anyway. So a cold request arrived no later than any cold request
+ * started after it, nor later than one started at most a margin before it plus the difference:
+ * its bound is the earliest such response so far (plus that difference). A burst then counts
+ * from its earliest responses, not each request from its own. (A response is no bound for
+ * requests started more than a margin after it: on a loaded event loop they may still be
+ * connecting when it comes back.)
  *
  * Requests that find a connection freed by a response (within the idle timeout) keep the static
  * margin; a response that carries the provider's processing time (see `observe`) gives a tighter
@@ -49,18 +50,17 @@ export class ColdStartArrival {
    * while any is left that has not been idle long enough to be closed; otherwise it opens one (cold).
    */
   private readonly idleSinceMs: number[] = [];
-  /** Each cold lease in flight and its place in start order. */
-  private readonly coldLeases = new WeakMap<Lease, number>();
-  private coldStarts = 0;
-  /**
-   * Responses of cold requests that bound earlier ones: each started after every one before it
-   * (place in start order rising, response time rising), so the first after a place answered first.
-   */
-  private readonly bounds: { place: number; atMs: number }[] = [];
+  private readonly coldLeases = new WeakSet<Lease>();
+  /** Cold requests answered lately (within two maximal lags): when each started and when it was answered. */
+  private readonly answered: { startedAtMs: number; atMs: number }[] = [];
   private readonly maxLagMs: number;
 
   /** `shortestWindowMs`: the shortest configured window of the limiter (bounds the lag assumed). */
-  constructor(shortestWindowMs: number) {
+  constructor(
+    shortestWindowMs: number,
+    /** How much earlier than another a cold request may start and still bound its arrival: the least window margin. */
+    private readonly togetherMs = 0,
+  ) {
     this.maxLagMs = MAX_LAG_FRACTION * shortestWindowMs;
   }
 
@@ -72,7 +72,7 @@ export class ColdStartArrival {
     while (closed < idle.length && idle[closed]! < closedBeforeMs) closed++;
     if (closed > 0) idle.splice(0, closed);
     if (idle.length > 0) idle.pop();
-    else this.coldLeases.set(lease, ++this.coldStarts);
+    else this.coldLeases.add(lease);
   }
 
   /**
@@ -81,30 +81,26 @@ export class ColdStartArrival {
    */
   arrivalLagFor(lease: Lease, nowMs: number): number | undefined {
     if (this.idleSinceMs.length < MAX_IDLE_CONNECTIONS) this.idleSinceMs.push(nowMs);
-    const place = this.coldLeases.get(lease);
-    if (place === undefined) return undefined;
+    if (!this.coldLeases.has(lease)) return undefined;
     this.coldLeases.delete(lease);
-    const arrivedByMs = Math.min(nowMs, this.earliestResponseFrom(place, nowMs));
-    const bounds = this.bounds;
-    if (bounds.length === 0 || place > bounds[bounds.length - 1]!.place) bounds.push({ place, atMs: nowMs });
+    const arrivedByMs = this.arrivalBound(lease.startedAtMs, nowMs);
+    this.answered.push({ startedAtMs: lease.startedAtMs, atMs: nowMs });
     const lagMs = arrivedByMs - lease.chargedAtMs;
     return lagMs > 0 ? Math.min(lagMs, this.maxLagMs) : undefined;
   }
 
-  /** The earliest response of a cold request started after the one at `place` (Infinity: none yet). */
-  private earliestResponseFrom(place: number, nowMs: number): number {
-    const bounds = this.bounds;
+  /** The earliest a cold request started at `startedAtMs` is known to have arrived by, answered now. */
+  private arrivalBound(startedAtMs: number, nowMs: number): number {
+    const answered = this.answered;
     // Older responses bound only requests in flight longer than any lag assumed: forget them.
     let stale = 0;
-    while (stale < bounds.length && bounds[stale]!.atMs < nowMs - 2 * this.maxLagMs) stale++;
-    if (stale > 0) bounds.splice(0, stale);
-    let lo = 0;
-    let hi = bounds.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (bounds[mid]!.place > place) hi = mid;
-      else lo = mid + 1;
+    while (stale < answered.length && answered[stale]!.atMs < nowMs - 2 * this.maxLagMs) stale++;
+    if (stale > 0) answered.splice(0, stale);
+    let bound = nowMs;
+    for (const a of answered) {
+      const laterMs = startedAtMs - a.startedAtMs;
+      if (laterMs <= this.togetherMs) bound = Math.min(bound, a.atMs + Math.max(0, laterMs));
     }
-    return lo < bounds.length ? bounds[lo]!.atMs : Infinity;
+    return bound;
   }
 }

@@ -106,7 +106,7 @@ export class Limiter extends EventEmitter<LimiterEvents> implements LeaseOwner {
     const handle: StoreHandle = (o.store ?? new MemoryStore()).bind(this.name, this.windows);
     this.coldStart =
       handle.sharedAcrossProcesses === true && this.windows.length > 0
-        ? new ColdStartArrival(Math.min(...this.windows.map((w) => w.configuredWindowMs)))
+        ? new ColdStartArrival(Math.min(...this.windows.map((w) => w.configuredWindowMs)), this.minMarginMs)
         : undefined;
     this.room = new WaitingRoom(
       this,
