@@ -31,6 +31,15 @@ const MAX_IDLE_CONNECTIONS = 10_000;
  * sharing the store (at most a tenth of the shortest window, as for a lag read from headers). It
  * costs at most one round trip per burst after idle.
  *
+ * Cold requests of one process reach the provider in the order they started (one event loop
+ * opens their connections and writes them in that order), up to the reordering the window's
+ * safety margin allows for anyway. So a cold request arrived no later than any cold request
+ * started after it, nor later than one started at most a margin before it plus the difference:
+ * its bound is the earliest such response so far (plus that difference). A burst then counts
+ * from its earliest responses, not each request from its own. (A response is no bound for
+ * requests started more than a margin after it: on a loaded event loop they may still be
+ * connecting when it comes back.)
+ *
  * Requests that find a connection freed by a response (within the idle timeout) keep the static
  * margin; a response that carries the provider's processing time (see `observe`) gives a tighter
  * bound and is preferred.
@@ -42,14 +51,19 @@ export class ColdStartArrival {
    */
   private readonly idleSinceMs: number[] = [];
   private readonly coldLeases = new WeakSet<Lease>();
+  /** Cold requests answered lately (within two maximal lags): when each started and when it was answered. */
+  private readonly answered: { startedAtMs: number; atMs: number }[] = [];
   private readonly maxLagMs: number;
 
   /**
    * `shortestWindowMs`: the shortest configured window of the limiter (bounds the lag assumed);
-   * `applies`: whether to assume lags now (and track connections: once true, it stays true).
+   * `togetherMs`: how much earlier than another a cold request may start and still bound its
+   * arrival (the least window margin); `applies`: whether to assume lags now (and track
+   * connections: once true, it stays true).
    */
   constructor(
     shortestWindowMs: number,
+    private readonly togetherMs = 0,
     private readonly applies: () => boolean = () => true,
   ) {
     this.maxLagMs = MAX_LAG_FRACTION * shortestWindowMs;
@@ -58,10 +72,11 @@ export class ColdStartArrival {
   /** For a limiter with these windows (none without windows: nothing to line up). */
   static forWindows(
     windows: readonly { configuredWindowMs: number }[],
+    togetherMs: number,
     applies: () => boolean,
   ): ColdStartArrival | undefined {
     return windows.length
-      ? new ColdStartArrival(Math.min(...windows.map((w) => w.configuredWindowMs)), applies)
+      ? new ColdStartArrival(Math.min(...windows.map((w) => w.configuredWindowMs)), togetherMs, applies)
       : undefined;
   }
 
@@ -86,7 +101,24 @@ export class ColdStartArrival {
     if (this.idleSinceMs.length < MAX_IDLE_CONNECTIONS) this.idleSinceMs.push(nowMs);
     if (!this.coldLeases.has(lease)) return undefined;
     this.coldLeases.delete(lease);
-    const roundTripMs = nowMs - lease.chargedAtMs;
-    return roundTripMs > 0 ? Math.min(roundTripMs, this.maxLagMs) : undefined;
+    const arrivedByMs = this.arrivalBound(lease.startedAtMs, nowMs);
+    this.answered.push({ startedAtMs: lease.startedAtMs, atMs: nowMs });
+    const lagMs = arrivedByMs - lease.chargedAtMs;
+    return lagMs > 0 ? Math.min(lagMs, this.maxLagMs) : undefined;
+  }
+
+  /** The earliest a cold request started at `startedAtMs` is known to have arrived by, answered now. */
+  private arrivalBound(startedAtMs: number, nowMs: number): number {
+    const answered = this.answered;
+    // Older responses bound only requests in flight longer than any lag assumed: forget them.
+    let stale = 0;
+    while (stale < answered.length && answered[stale]!.atMs < nowMs - 2 * this.maxLagMs) stale++;
+    if (stale > 0) answered.splice(0, stale);
+    let bound = nowMs;
+    for (const a of answered) {
+      const laterMs = startedAtMs - a.startedAtMs;
+      if (laterMs <= this.togetherMs) bound = Math.min(bound, a.atMs + Math.max(0, laterMs));
+    }
+    return bound;
   }
 }

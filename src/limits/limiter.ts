@@ -106,7 +106,7 @@ export class Limiter extends EventEmitter<LimiterEvents> implements LeaseOwner {
     const handle: StoreHandle = (o.store ?? new MemoryStore()).bind(this.name, this.windows);
     // One process's windows stay exact until responses show counts but not when requests arrived.
     const applies = () => handle.sharedAcrossProcesses === true || !!this.alignment?.countsWithoutArrival;
-    this.coldStart = ColdStartArrival.forWindows(this.windows, applies);
+    this.coldStart = ColdStartArrival.forWindows(this.windows, this.minMarginMs, applies);
     this.room = new WaitingRoom(
       this,
       this.name,

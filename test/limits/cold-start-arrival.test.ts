@@ -19,14 +19,14 @@ class SharedMemoryStore implements Store {
 }
 
 /** A limiter on a fake clock, and `call(ms)`: a call through it that records its start and lasts `ms`. */
-function recorder(shared: boolean, maxPerWindow: number, windowMs: number) {
+function recorder(shared: boolean, maxPerWindow: number, windowMs: number, windowMarginMs = 0) {
   const clock = new FakeClock();
   const limiter = new Limiter({
     clock,
     store: new SharedMemoryStore(shared),
     maxPerWindow,
     windowMs,
-    windowMarginMs: 0,
+    windowMarginMs,
   });
   const started: number[] = [];
   const call = (ms: number) =>
@@ -49,10 +49,10 @@ async function starts(shared: boolean): Promise<number[]> {
 
 describe('cold-start arrival bound', () => {
   it('shared store: the first burst counts from its responses, later requests from their start', async () => {
-    // 0, 0 cold (released at 200 and 300: counted from then) → the third starts at 3200, the
-    // fourth at 3300; both find a connection freed by a response, so the third counts from 3200
-    // although it ends at 3600: the fifth starts at 6200.
-    expect(await starts(true)).toEqual([0, 0, 3200, 3300, 6200]);
+    // 0, 0 cold, started together: both counted from the first response (200) → the third and
+    // fourth start at 3200; both find a connection freed by a response, so the third counts from
+    // 3200 although it ends at 3600: the fifth starts at 6200.
+    expect(await starts(true)).toEqual([0, 0, 3200, 3200, 6200]);
   });
 
   it('shared store: a burst after connections went idle (> 4 s without a response) is cold again', async () => {
@@ -84,5 +84,41 @@ describe('cold-start arrival bound', () => {
 
   it('memory store (one process): every entry counts from its start, exactly as before', async () => {
     expect(await starts(false)).toEqual([0, 0, 3000, 3000, 6000]);
+  });
+});
+
+describe('cold-start arrival bound: requests started together', () => {
+  it('a cold request counts from the earliest response of one started with it or after it', async () => {
+    const { clock, started, call } = recorder(true, 3, 10_000);
+    // Three cold starts at 0 answered at 900, 300 and 600: all reached the provider by 300.
+    const all = Promise.all([call(900), call(300), call(600), call(10), call(10), call(10)]);
+    await clock.runAll();
+    await all;
+    expect(started).toEqual([0, 0, 0, 10_300, 10_300, 10_300]);
+  });
+
+  it('a response of a request started more than the margin earlier is no bound', async () => {
+    const { clock, started, call } = recorder(true, 2, 10_000, 100);
+    const a = call(800);
+    await clock.advance(200);
+    // Cold (no response yet), started 200 ms after the first: counted from its own response (1100).
+    const b = call(900);
+    const rest = Promise.all([call(10), call(10)]);
+    await clock.runAll();
+    await Promise.all([a, b, rest]);
+    // Entries count from 800 and 1100, each a window (10 000) plus the margin (100) less the margin.
+    expect(started).toEqual([0, 200, 10_800, 11_100]);
+  });
+
+  it('one started within the margin after an answered one: its response plus the difference', async () => {
+    const { clock, started, call } = recorder(true, 2, 10_000, 100);
+    const a = call(800);
+    await clock.advance(50);
+    // Answered at 950, but the one started 50 ms before it was answered at 800: counted from 850.
+    const b = call(900);
+    const rest = Promise.all([call(10), call(10)]);
+    await clock.runAll();
+    await Promise.all([a, b, rest]);
+    expect(started).toEqual([0, 50, 10_800, 10_850]);
   });
 });
