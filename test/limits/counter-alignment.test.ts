@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import type { Lease } from '../../src/limits/lease';
 import { Limiter } from '../../src/limits/limiter';
 import { FakeClock } from '../../src/testing/fake-clock';
 import { resolveSimulatorOptions } from '../../src/testing/provider-simulator-options';
@@ -33,6 +34,38 @@ async function startableNow(limiter: Limiter, max: number): Promise<number> {
   controller.abort();
   await Promise.all(attempts);
   return started;
+}
+
+/** A limiter of 5 per 10 s on the fake clock and a stand-in provider enforcing the same, on that clock. */
+function limiterAndStandIn() {
+  const clock = new FakeClock();
+  const limit = 5;
+  const windowMs = 10_000;
+  const provider = new SimulatorState(resolveSimulatorOptions({ requestsPerWindow: limit, windowMs }), () =>
+    clock.now(),
+  );
+  const limiter = new Limiter({ maxPerWindow: limit, windowMs, clock, warnings: false });
+  return { clock, limit, windowMs, provider, limiter };
+}
+type StandIn = ReturnType<typeof limiterAndStandIn>;
+
+/** The stand-in admits the lease's request now; after `latencyMs` its count is observed and the lease released. */
+async function answer(env: StandIn, lease: Lease, latencyMs: number, processingMs?: number): Promise<void> {
+  const admission = env.provider.admit(1);
+  await env.clock.sleep(latencyMs);
+  const budget = admission.budgets.requests!;
+  env.limiter.observe(counted(env.limit, budget.limit - budget.remaining, processingMs), { lease });
+  lease.release();
+}
+
+/** Runs `tasks` out; the stand-in rejected nothing and never held more than its limit. Returns its arrivals. */
+async function expectWindowHeld(env: StandIn, tasks: Promise<void>[]): Promise<number[]> {
+  await env.clock.runAll();
+  await Promise.all(tasks);
+  const { acceptedAtMs, rejectedAtMs } = env.provider.log();
+  expect(rejectedAtMs).toEqual([]);
+  expect(maxInAnyWindow(acceptedAtMs, env.windowMs)).toBeLessThanOrEqual(env.limit);
+  return acceptedAtMs;
 }
 
 describe('lining the requests window up with the provider counter', () => {
@@ -189,14 +222,8 @@ describe('lining the requests window up with the provider counter', () => {
     });
     await fc.assert(
       fc.asyncProperty(fc.array(request, { minLength: 1, maxLength: 60 }), async (requests) => {
-        const clock = new FakeClock();
-        const limit = 5;
-        const windowMs = 10_000;
-        const provider = new SimulatorState(
-          resolveSimulatorOptions({ requestsPerWindow: limit, windowMs }),
-          () => clock.now(),
-        );
-        const limiter = new Limiter({ maxPerWindow: limit, windowMs, clock });
+        const env = limiterAndStandIn();
+        const { clock, limiter } = env;
         const tasks: Promise<void>[] = [];
         for (const r of requests) {
           tasks.push(
@@ -207,20 +234,12 @@ describe('lining the requests window up with the provider counter', () => {
                 lease.release();
                 return;
               }
-              const admission = provider.admit(1);
-              await clock.sleep(r.latencyMs);
-              const budget = admission.budgets.requests!;
-              limiter.observe(counted(limit, budget.limit - budget.remaining, r.latencyMs), { lease });
-              lease.release();
+              await answer(env, lease, r.latencyMs, r.latencyMs);
             }),
           );
           await clock.advance(r.gapMs);
         }
-        await clock.runAll();
-        await Promise.all(tasks);
-        const { acceptedAtMs, rejectedAtMs } = provider.log();
-        expect(rejectedAtMs).toEqual([]);
-        expect(maxInAnyWindow(acceptedAtMs, windowMs)).toBeLessThanOrEqual(limit);
+        await expectWindowHeld(env, tasks);
       }),
       { numRuns: 60 },
     );
@@ -333,14 +352,8 @@ describe('failures providers do not count (refundFailedAttempts)', () => {
     });
     await fc.assert(
       fc.asyncProperty(fc.array(request, { minLength: 1, maxLength: 60 }), async (requests) => {
-        const clock = new FakeClock();
-        const limit = 5;
-        const windowMs = 10_000;
-        const provider = new SimulatorState(
-          resolveSimulatorOptions({ requestsPerWindow: limit, windowMs }),
-          () => clock.now(),
-        );
-        const limiter = new Limiter({ maxPerWindow: limit, windowMs, clock, warnings: false });
+        const env = limiterAndStandIn();
+        const { clock, limiter } = env;
         let failures = 0;
         const tasks: Promise<void>[] = [];
         for (const r of requests) {
@@ -353,20 +366,12 @@ describe('failures providers do not count (refundFailedAttempts)', () => {
                 lease.release();
                 return;
               }
-              const admission = provider.admit(1);
-              await clock.sleep(r.latencyMs);
-              const budget = admission.budgets.requests!;
-              limiter.observe(counted(limit, budget.limit - budget.remaining), { lease });
-              lease.release();
+              await answer(env, lease, r.latencyMs);
             }),
           );
           await clock.advance(r.gapMs);
         }
-        await clock.runAll();
-        await Promise.all(tasks);
-        const { acceptedAtMs, rejectedAtMs } = provider.log();
-        expect(rejectedAtMs).toEqual([]);
-        expect(maxInAnyWindow(acceptedAtMs, windowMs)).toBeLessThanOrEqual(limit);
+        const acceptedAtMs = await expectWindowHeld(env, tasks);
         expect(acceptedAtMs.length + failures).toBe(requests.length);
       }),
       { numRuns: 60 },
