@@ -58,26 +58,36 @@ export class ColdStartArrival {
   /**
    * `shortestWindowMs`: the shortest configured window of the limiter (bounds the lag assumed);
    * `togetherMs`: how much earlier than another a cold request may start and still bound its
-   * arrival (the least window margin); `applies`: whether to assume lags now (and track
-   * connections: once true, it stays true).
+   * arrival (the least window margin), or undefined to bound each by its own response only (no
+   * start order assumed); `applies`: whether to assume lags now (and track connections: once
+   * true, it stays true).
    */
   constructor(
     shortestWindowMs: number,
-    private readonly togetherMs = 0,
+    private readonly togetherMs: number | undefined = 0,
     private readonly applies: () => boolean = () => true,
   ) {
     this.maxLagMs = MAX_LAG_FRACTION * shortestWindowMs;
   }
 
-  /** For a limiter with these windows (none without windows: nothing to line up). */
-  static forWindows(
+  /**
+   * For a limiter with these windows (none without windows: nothing to line up). On a shared
+   * store it always applies, with the start-order bound; in one process only once responses show
+   * the provider's count but not when requests arrived (`countsSeen`), each request bounded by its
+   * own response: one process's bursts (up to thousands of new connections at once) reach the
+   * provider reordered beyond the margin (the high-tier bench met 429s with the start-order bound).
+   */
+  static forLimiter(
     windows: readonly { configuredWindowMs: number }[],
-    togetherMs: number,
-    applies: () => boolean,
+    shared: boolean,
+    minMarginMs: number,
+    countsSeen: () => boolean,
   ): ColdStartArrival | undefined {
-    return windows.length
-      ? new ColdStartArrival(Math.min(...windows.map((w) => w.configuredWindowMs)), togetherMs, applies)
-      : undefined;
+    if (!windows.length) return undefined;
+    const shortestMs = Math.min(...windows.map((w) => w.configuredWindowMs));
+    return shared
+      ? new ColdStartArrival(shortestMs, minMarginMs)
+      : new ColdStartArrival(shortestMs, undefined, countsSeen);
   }
 
   /** Called when `lease` is granted: does its request find an idle connection? */
@@ -101,14 +111,16 @@ export class ColdStartArrival {
     if (this.idleSinceMs.length < MAX_IDLE_CONNECTIONS) this.idleSinceMs.push(nowMs);
     if (!this.coldLeases.has(lease)) return undefined;
     this.coldLeases.delete(lease);
-    const arrivedByMs = this.arrivalBound(lease.startedAtMs, nowMs);
-    this.answered.push({ startedAtMs: lease.startedAtMs, atMs: nowMs });
+    const together = this.togetherMs;
+    const arrivedByMs =
+      together === undefined ? nowMs : this.arrivalBound(lease.startedAtMs, nowMs, together);
+    if (together !== undefined) this.answered.push({ startedAtMs: lease.startedAtMs, atMs: nowMs });
     const lagMs = arrivedByMs - lease.chargedAtMs;
     return lagMs > 0 ? Math.min(lagMs, this.maxLagMs) : undefined;
   }
 
   /** The earliest a cold request started at `startedAtMs` is known to have arrived by, answered now. */
-  private arrivalBound(startedAtMs: number, nowMs: number): number {
+  private arrivalBound(startedAtMs: number, nowMs: number, togetherMs: number): number {
     const answered = this.answered;
     // Older responses bound only requests in flight longer than any lag assumed: forget them.
     let stale = 0;
@@ -117,7 +129,7 @@ export class ColdStartArrival {
     let bound = nowMs;
     for (const a of answered) {
       const laterMs = startedAtMs - a.startedAtMs;
-      if (laterMs <= this.togetherMs) bound = Math.min(bound, a.atMs + Math.max(0, laterMs));
+      if (laterMs <= togetherMs) bound = Math.min(bound, a.atMs + Math.max(0, laterMs));
     }
     return bound;
   }

@@ -104,9 +104,9 @@ export class Limiter extends EventEmitter<LimiterEvents> implements LeaseOwner {
     this.minMarginMs = Math.min(...this.windows.map((w) => w.windowMs - w.configuredWindowMs));
     this.costs = new CostTable(this.name, this.windows);
     const handle: StoreHandle = (o.store ?? new MemoryStore()).bind(this.name, this.windows);
-    // One process's windows stay exact until responses show counts but not when requests arrived.
-    const applies = () => handle.sharedAcrossProcesses === true || !!this.alignment?.countsWithoutArrival;
-    this.coldStart = ColdStartArrival.forWindows(this.windows, this.minMarginMs, applies);
+    const shared = handle.sharedAcrossProcesses === true;
+    const countsSeen = () => !!this.alignment?.countsWithoutArrival;
+    this.coldStart = ColdStartArrival.forLimiter(this.windows, shared, this.minMarginMs, countsSeen);
     this.room = new WaitingRoom(
       this,
       this.name,

@@ -27,6 +27,10 @@ export interface PrivateCluster {
   masterOf(key: string): number;
   /** SIGKILLs the node on `port` (its replica is promoted after `cluster-node-timeout`). */
   kill(port: number): Promise<void>;
+  /** Starts the killed node on `port` again, empty, with its cluster config: it rejoins. */
+  restart(port: number): Promise<void>;
+  /** The ports of the replicas of the master on `port`. */
+  replicasOf(port: number): number[];
   /** The hash slot of `key`. */
   slotOf(key: string): number;
   /**
@@ -38,6 +42,8 @@ export interface PrivateCluster {
   moveSlot(slot: number, toPort: number, pause: () => Promise<void>): Promise<{ keysMoved: number }>;
   /** Resolves once every slot is served again (cluster_state:ok seen from `port`). */
   waitOk(port: number, timeoutMs?: number): Promise<void>;
+  /** Resolves once the node on `port` has stopped serving (cluster_state:fail). */
+  waitFail(port: number, timeoutMs?: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -78,7 +84,7 @@ async function createCluster(
   kill: (port: number) => Promise<void>,
   stop: () => Promise<void>,
 ): Promise<PrivateCluster> {
-  for (const port of ports) {
+  const startNode = (port: number) => {
     const child = spawn(
       'redis-server',
       [
@@ -100,7 +106,8 @@ async function createCluster(
       { cwd: dir, stdio: 'ignore' },
     );
     children.set(port, child);
-  }
+  };
+  for (const port of ports) startNode(port);
   for (const port of ports) {
     for (let i = 0; i < 100 && cli(port, 'ping').trim() !== 'PONG'; i++) await sleep(50);
   }
@@ -117,14 +124,16 @@ async function createCluster(
     { encoding: 'utf8' },
   );
   if (created.status !== 0) throw new Error(`redis-cli --cluster create failed: ${created.stderr}`);
-  const waitOk = async (port: number, timeoutMs = 20_000) => {
+  const waitState = async (state: 'ok' | 'fail', port: number, timeoutMs = 20_000) => {
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
-      if (cli(port, 'cluster', 'info').includes('cluster_state:ok')) return;
+      if (cli(port, 'cluster', 'info').includes(`cluster_state:${state}`)) return;
       await sleep(100);
     }
-    throw new Error(`private cluster not ok (seen from ${port}) within ${timeoutMs} ms`);
+    throw new Error(`private cluster not ${state} (seen from ${port}) within ${timeoutMs} ms`);
   };
+  const waitOk = (port: number, timeoutMs?: number) => waitState('ok', port, timeoutMs);
+  const waitFail = (port: number, timeoutMs?: number) => waitState('fail', port, timeoutMs);
   await waitOk(ports[0]!);
   // Replicas attached and synced (a replica that never synced cannot be promoted).
   for (let i = 0; i < 300; i++) {
@@ -145,13 +154,32 @@ async function createCluster(
     }
     throw new Error(`no master serves slot ${slot}`);
   };
+  const nodeLines = () =>
+    cli(anyPort(), 'cluster', 'nodes')
+      .split('\n')
+      .map((line) => line.split(' '));
+  const portOf = (f: string[]) => Number(f[1]?.split(':')[1]?.split('@')[0]);
+  const replicasOf = (port: number) => {
+    const masterId = nodeLines().find((f) => portOf(f) === port)?.[0];
+    return nodeLines()
+      .filter((f) => f[2]?.includes('slave') && f[3] === masterId)
+      .map(portOf);
+  };
+  const restart = async (port: number) => {
+    if (children.has(port)) throw new Error(`node ${port} is running`);
+    startNode(port);
+    for (let i = 0; i < 100 && cli(port, 'ping').trim() !== 'PONG'; i++) await sleep(50);
+  };
   return {
     ports,
     slotOf,
     moveSlot: (slot, toPort, pause) => moveSlot(ports, slot, masterOfSlot(slot), toPort, pause),
     masterOf: (key: string) => masterOfSlot(slotOf(key)),
     kill,
+    restart,
+    replicasOf,
     waitOk,
+    waitFail,
     stop,
   };
 }
