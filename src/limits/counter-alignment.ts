@@ -100,11 +100,6 @@ export class CounterAlignment {
     this.fresh = new FreshWindowArrival(windowMs, enforcedWindowMs + maxLagMs, maxLagMs);
   }
 
-  /** Whether failures are still presumed uncounted (no 429 has shown otherwise). */
-  get presumesFailuresUncounted(): boolean {
-    return this.presumeFailuresUncounted;
-  }
-
   /** Records a grant (only once enabled). */
   onGrant(lease: Lease): void {
     this.fresh.onGrant(lease.chargedAtMs);

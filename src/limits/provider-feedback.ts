@@ -76,7 +76,9 @@ export class ProviderFeedback {
     // A response, with or without a usable count: the provider answered it (never refunded).
     if (lease && this.alignment) {
       if (!failed) this.alignment.onAnswered(lease);
-      else if (isFailureBeforeCounting(source)) this.alignment.onFailedBeforeCounting(lease);
+      // Only before its release: the release is where the unit comes back.
+      else if (!lease.isReleased && isFailureBeforeCounting(source))
+        this.alignment.onFailedBeforeCounting(lease);
     }
     const headers = readHeaders(source);
     if (!headers) return undefined;
