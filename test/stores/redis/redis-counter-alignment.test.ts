@@ -68,6 +68,30 @@ function describeSharedAlignment<Client extends Redis | Cluster>(
       for (const lease of leases) lease.release();
       await Promise.all([a.close(), b.close()]);
     });
+
+    it('a 5xx gives its unit back at its release, in Redis, without a later count (refundFailedAttempts)', async () => {
+      const name = `presumed-${process.pid}`;
+      const a = new RedisStore({ client: env.client, prefix: env.prefix });
+      const b = new RedisStore({ client: env.newClient(), prefix: env.prefix });
+      const options = { name, maxPerWindow: 2, windowMs: 10_000, windowMarginMs: 0 };
+      const here = new Limiter({ ...options, store: a });
+      const there = new Limiter({ ...options, store: b });
+      const used = async () => (await b.snapshot(name, there.windows)).used[0];
+
+      const held = await here.acquire();
+      const failed = await here.acquire();
+      here.observe(Object.assign(new Error('HTTP 503'), { status: 503 }), { lease: failed });
+      failed.release();
+      // The window is full until the refund reaches Redis; wait for it, bounded.
+      for (let i = 0; i < 100 && (await used()) !== 1; i++) await sleep(10);
+      expect(await used()).toBe(1);
+      // The other process gets the unit back: one more starts, not a second.
+      const lease = await there.acquire({ timeoutMs: 1_000 });
+      await expect(there.acquire({ timeoutMs: 100 })).rejects.toSatisfy(isLimiterTimeoutError);
+      lease.release();
+      held.release();
+      await Promise.all([a.close(), b.close()]);
+    });
   });
 }
 
