@@ -11,9 +11,10 @@
  *   and go back to the cluster once it answers (`recovered` event).
  */
 import { afterAll, expect, it } from 'vitest';
-import { Limiter } from '../../../src/limits/limiter';
-import { isStoreUnavailableError, LimiterKeys, RedisStore } from '../../../src/stores/redis/index';
-import { privateClusterClient, privateClusterSuite } from './private-cluster';
+import type { Limiter } from '../../../src/limits/limiter';
+import { isStoreUnavailableError, LimiterKeys } from '../../../src/stores/redis/index';
+import { failAndLocalLimiters } from './fixtures/fail-and-local-limiters';
+import { privateClusterSuite } from './private-cluster';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const OPERATION_TIMEOUT_MS = 3_000;
@@ -30,33 +31,17 @@ describePrivateCluster('RedisStore on a cluster whose master fails over', () => 
 
   it('kill the master mid-run: acquires complete or fail with StoreUnavailableError, nothing hangs, no double free, the local fallback recovers', async () => {
     const c = cluster!;
-    const failClient = privateClusterClient(c);
-    const localClient = privateClusterClient(c);
-    const failStore = new RedisStore({
-      client: failClient,
-      prefix: PREFIX,
-      leaseTtlMs: LEASE_TTL_MS,
-      operationTimeoutMs: OPERATION_TIMEOUT_MS,
-    });
-    // Shorter than any failover (the slot is unserved for at least the 1 s node timeout): the
-    // fallback must engage, not depend on whether ioredis's retries happen to ride it out.
-    const localStore = new RedisStore({
-      client: localClient,
-      prefix: PREFIX,
-      leaseTtlMs: LEASE_TTL_MS,
-      operationTimeoutMs: LOCAL_OPERATION_TIMEOUT_MS,
-      onStoreError: 'local',
-      recheckMs: 300,
-    });
-    const events: string[] = [];
-    localStore.on('fallback', () => events.push('fallback'));
-    localStore.on('recovered', () => events.push('recovered'));
-    failStore.on('error', () => {});
-    localStore.on('error', () => {});
     const name = 'failover';
-    const options = { name, maxConcurrent: 8, maxPerWindow: 100_000, windowMs: 1_000 };
-    const failing = new Limiter({ ...options, store: failStore });
-    const local = new Limiter({ ...options, store: localStore });
+    // The local store's timeout is shorter than any failover (the slot is unserved for at least
+    // the 1 s node timeout): the fallback must engage, not depend on whether ioredis's retries
+    // happen to ride it out.
+    const { failStore, failing, local, events, close } = failAndLocalLimiters(c, {
+      prefix: PREFIX,
+      name,
+      leaseTtlMs: LEASE_TTL_MS,
+      failTimeoutMs: OPERATION_TIMEOUT_MS,
+      localTimeoutMs: LOCAL_OPERATION_TIMEOUT_MS,
+    });
     const outcomes = { ok: 0, unavailable: 0, other: [] as string[], localOk: 0, localFailed: 0 };
     let slowestFailedMs = 0;
     let releases = 0;
@@ -129,10 +114,7 @@ describePrivateCluster('RedisStore on a cluster whose master fails over', () => 
     } finally {
       running = false;
       await Promise.all(workers);
-      await failStore.close();
-      await localStore.close();
-      failClient.disconnect();
-      localClient.disconnect();
+      await close();
     }
   }, 90_000);
 });

@@ -11,9 +11,10 @@
  *   (`recovered`); the failing store serves again too.
  */
 import { afterAll, expect, it } from 'vitest';
-import { Limiter } from '../../../src/limits/limiter';
-import { isStoreUnavailableError, LimiterKeys, RedisStore } from '../../../src/stores/redis/index';
-import { privateClusterClient, privateClusterSuite } from './private-cluster';
+import type { Limiter } from '../../../src/limits/limiter';
+import { isStoreUnavailableError, LimiterKeys } from '../../../src/stores/redis/index';
+import { failAndLocalLimiters } from './fixtures/fail-and-local-limiters';
+import { privateClusterSuite } from './private-cluster';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const OPERATION_TIMEOUT_MS = 800;
@@ -29,25 +30,14 @@ describePrivateCluster('RedisStore on a cluster that loses a master and its repl
 
   it('acquires during the outage fail with StoreUnavailableError, nothing hangs; the local fallback serves and recovers', async () => {
     const c = cluster!;
-    const failClient = privateClusterClient(c);
-    const localClient = privateClusterClient(c);
-    const common = { prefix: PREFIX, leaseTtlMs: 2_000, operationTimeoutMs: OPERATION_TIMEOUT_MS };
-    const failStore = new RedisStore({ client: failClient, ...common });
-    const localStore = new RedisStore({
-      client: localClient,
-      ...common,
-      onStoreError: 'local',
-      recheckMs: 300,
-    });
-    const events: string[] = [];
-    localStore.on('fallback', () => events.push('fallback'));
-    localStore.on('recovered', () => events.push('recovered'));
-    failStore.on('error', () => {});
-    localStore.on('error', () => {});
     const name = 'outage';
-    const options = { name, maxConcurrent: 8, maxPerWindow: 100_000, windowMs: 1_000 };
-    const failing = new Limiter({ ...options, store: failStore });
-    const local = new Limiter({ ...options, store: localStore });
+    const { failing, local, events, close } = failAndLocalLimiters(c, {
+      prefix: PREFIX,
+      name,
+      leaseTtlMs: 2_000,
+      failTimeoutMs: OPERATION_TIMEOUT_MS,
+      localTimeoutMs: OPERATION_TIMEOUT_MS,
+    });
 
     type Phase = 'before' | 'outage' | 'after';
     let phase: Phase = 'before';
@@ -122,10 +112,7 @@ describePrivateCluster('RedisStore on a cluster that loses a master and its repl
     } finally {
       running = false;
       await Promise.all(workers);
-      await failStore.close();
-      await localStore.close();
-      failClient.disconnect();
-      localClient.disconnect();
+      await close();
     }
   }, 90_000);
 });

@@ -36,15 +36,26 @@ function describeSharedAlignment<Client extends Redis | Cluster>(
       await env?.close();
     });
 
-    it('an attempt the provider did not count frees its unit for every process sharing the limiter', async () => {
-      const name = `alignment-${process.pid}`;
-      // Two "processes": two clients, two stores, one limiter name.
+    /**
+     * Two "processes" sharing one limiter: two clients, two stores, one name (no margin), and the
+     * requests the second one's store counts in the window.
+     */
+    function twoProcesses(name: string, maxPerWindow: number, windowMs: number) {
       const a = new RedisStore({ client: env.client, prefix: env.prefix });
       const b = new RedisStore({ client: env.newClient(), prefix: env.prefix });
-      const options = { name, maxPerWindow: 3, windowMs: 2_000, windowMarginMs: 0 };
+      const options = { name, maxPerWindow, windowMs, windowMarginMs: 0 };
       const here = new Limiter({ ...options, store: a });
       const there = new Limiter({ ...options, store: b });
-      const used = async () => (await b.snapshot(name, there.windows)).used[0];
+      return {
+        here,
+        there,
+        used: async () => (await b.snapshot(name, there.windows)).used[0],
+        close: () => Promise.all([a.close(), b.close()]),
+      };
+    }
+
+    it('an attempt the provider did not count frees its unit for every process sharing the limiter', async () => {
+      const { here, there, used, close } = twoProcesses(`alignment-${process.pid}`, 3, 2_000);
 
       // Window 1: one request, counted (the alignment starts with the first count).
       const first = await here.acquire();
@@ -66,17 +77,11 @@ function describeSharedAlignment<Client extends Redis | Cluster>(
       const leases = [await there.acquire({ timeoutMs: 1_000 }), await there.acquire({ timeoutMs: 1_000 })];
       await expect(there.acquire({ timeoutMs: 100 })).rejects.toSatisfy(isLimiterTimeoutError);
       for (const lease of leases) lease.release();
-      await Promise.all([a.close(), b.close()]);
+      await close();
     });
 
     it('a 5xx gives its unit back at its release, in Redis, without a later count (refundFailedAttempts)', async () => {
-      const name = `presumed-${process.pid}`;
-      const a = new RedisStore({ client: env.client, prefix: env.prefix });
-      const b = new RedisStore({ client: env.newClient(), prefix: env.prefix });
-      const options = { name, maxPerWindow: 2, windowMs: 10_000, windowMarginMs: 0 };
-      const here = new Limiter({ ...options, store: a });
-      const there = new Limiter({ ...options, store: b });
-      const used = async () => (await b.snapshot(name, there.windows)).used[0];
+      const { here, there, used, close } = twoProcesses(`presumed-${process.pid}`, 2, 10_000);
 
       const held = await here.acquire();
       const failed = await here.acquire();
@@ -90,7 +95,7 @@ function describeSharedAlignment<Client extends Redis | Cluster>(
       await expect(there.acquire({ timeoutMs: 100 })).rejects.toSatisfy(isLimiterTimeoutError);
       lease.release();
       held.release();
-      await Promise.all([a.close(), b.close()]);
+      await close();
     });
   });
 }
