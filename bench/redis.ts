@@ -28,7 +28,10 @@ export interface RedisBenchRow {
   processes: number;
   ops: number;
   ms: number;
+  /** Over all rounds: total acquires ÷ total time. */
   opsPerSec: number;
+  /** Acquires per second in each round, in order (the spread the ratio carries). */
+  perRound: number[];
 }
 
 /** The bench's result: every measurement and throttleflow's throughput relative to rate-limiter-flexible's. */
@@ -48,10 +51,15 @@ export interface RedisBenchResult {
 export interface RedisBenchOptions {
   /** Redis to use. @default process.env.REDIS_URL ?? 'redis://127.0.0.1:6379' */
   url?: string;
-  /** How long each measurement runs. @default 3_000 */
+  /** How long each contender is measured in all, over its rounds. @default 3_000 */
   durationMs?: number;
-  /** Warm-up before each measurement (connection, script cache, JIT). @default 1_000 */
+  /** Warm-up before each round's measurement (connection, script cache, JIT). @default 500 */
   warmupMs?: number;
+  /**
+   * Rounds per process count: each round measures every contender on every store once, one after
+   * another, so drift in the machine's speed lands on all of them. @default 3
+   */
+  rounds?: number;
   /** Callers looping acquire → release at once, per process. @default 64 */
   concurrency?: number;
   /** Process counts to measure. @default [1, 3] */
@@ -194,7 +202,7 @@ async function measureInProcesses(spec: ChildSpec, n: number): Promise<{ ops: nu
 export async function benchRedis(options: RedisBenchOptions = {}): Promise<RedisBenchResult> {
   const url = options.url ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
   const durationMs = options.durationMs ?? 3_000;
-  const warmupMs = options.warmupMs ?? 1_000;
+  const warmupMs = options.warmupMs ?? 500;
   const concurrency = options.concurrency ?? 64;
   const prefix = `tf-bench:${process.pid}:${Date.now().toString(36)}:`;
   const rows: RedisBenchRow[] = [];
@@ -205,27 +213,45 @@ export async function benchRedis(options: RedisBenchOptions = {}): Promise<Redis
     { on: 'redis' as const, cluster: undefined },
     ...(cluster ? [{ on: 'cluster' as const, cluster }] : []),
   ];
-  for (const target of targets) {
-    for (const processes of options.processes ?? [1, 3]) {
-      // On the cluster: the Limiter and rate-limiter-flexible (the handle row is the single Redis's story).
-      const contenders =
-        target.on === 'redis'
-          ? (['throttleflow', 'throttleflow-store', 'rate-limiter-flexible'] as const)
-          : (['throttleflow', 'rate-limiter-flexible'] as const);
-      for (const contender of contenders) {
-        const spec: ChildSpec = {
-          contender,
-          url,
-          ...(target.cluster ? { cluster: target.cluster } : {}),
-          prefix: `${prefix}${target.on}:${processes}p:`,
-          durationMs,
-          warmupMs,
-          concurrency,
-        };
-        const { ops, ms } = processes === 1 ? await measure(spec) : await measureInProcesses(spec, processes);
-        rows.push({ contender, on: target.on, processes, ops, ms, opsPerSec: (ops / ms) * 1000 });
+  // Rounds interleave every contender on both stores, so a slower or faster stretch of the machine
+  // (2 cores shared with Redis, its replicas and the children) falls on all of them alike.
+  const rounds = options.rounds ?? 3;
+  const roundMs = durationMs / rounds;
+  for (const processes of options.processes ?? [1, 3]) {
+    const measured = new Map<
+      string,
+      { contender: RedisContender; on: 'redis' | 'cluster'; ops: number; ms: number; perRound: number[] }
+    >();
+    for (let round = 0; round < rounds; round++) {
+      for (const target of targets) {
+        // On the cluster: the Limiter and rate-limiter-flexible (the handle row is the single Redis's story).
+        const contenders =
+          target.on === 'redis'
+            ? (['throttleflow', 'throttleflow-store', 'rate-limiter-flexible'] as const)
+            : (['throttleflow', 'rate-limiter-flexible'] as const);
+        for (const contender of contenders) {
+          const spec: ChildSpec = {
+            contender,
+            url,
+            ...(target.cluster ? { cluster: target.cluster } : {}),
+            prefix: `${prefix}${target.on}:${processes}p:`,
+            durationMs: roundMs,
+            warmupMs,
+            concurrency,
+          };
+          const { ops, ms } =
+            processes === 1 ? await measure(spec) : await measureInProcesses(spec, processes);
+          const key = `${contender}@${target.on}`;
+          const sum = measured.get(key) ?? { contender, on: target.on, ops: 0, ms: 0, perRound: [] };
+          sum.ops += ops;
+          sum.ms += ms;
+          sum.perRound.push((ops / ms) * 1000);
+          measured.set(key, sum);
+        }
       }
     }
+    for (const { contender, on, ops, ms, perRound } of measured.values())
+      rows.push({ contender, on, processes, ops, ms, opsPerSec: (ops / ms) * 1000, perRound });
   }
   const ratio: Record<string, number> = {};
   const storeRatio: Record<string, number> = {};
@@ -265,7 +291,8 @@ export async function benchRedis(options: RedisBenchOptions = {}): Promise<Redis
   await cleaner.quit();
 
   console.log(
-    `\nRedis store: acquire + release per second (${concurrency} callers per process, ${durationMs} ms each, ${url})`,
+    `\nRedis store: acquire + release per second (${concurrency} callers per process, ${durationMs} ms each ` +
+      `in ${rounds} interleaved rounds, ${url})`,
   );
   console.table(
     rows.map((r) => ({
@@ -273,6 +300,7 @@ export async function benchRedis(options: RedisBenchOptions = {}): Promise<Redis
       on: r.on === 'cluster' ? 'Redis Cluster (3 masters)' : 'single Redis',
       processes: r.processes,
       'acquires/s': Math.round(r.opsPerSec),
+      'per round': r.perRound.map((v) => `${(v / 1000).toFixed(1)}k`).join(' '),
     })),
   );
   for (const [processes, value] of Object.entries(ratio)) {
@@ -282,9 +310,13 @@ export async function benchRedis(options: RedisBenchOptions = {}): Promise<Redis
     );
   }
   for (const [processes, value] of Object.entries(clusterVsSingle)) {
+    const limiterRow = (on: 'redis' | 'cluster') =>
+      rows.find((r) => `${r.processes}p` === processes && r.contender === 'throttleflow' && r.on === on);
+    const single = limiterRow('redis')?.perRound ?? [];
+    const byRound = (limiterRow('cluster')?.perRound ?? []).map((v, i) => (v / single[i]!).toFixed(2));
     console.log(
-      `Redis Cluster, ${processes}: Limiter ${value.toFixed(2)}× the single Redis's (target ≥ 0.80), ` +
-        `${clusterRatio[processes]!.toFixed(2)}× rate-limiter-flexible on the same cluster`,
+      `Redis Cluster, ${processes}: Limiter ${value.toFixed(2)}× the single Redis's (target ≥ 0.80; ` +
+        `rounds ${byRound.join(' ')}), ${clusterRatio[processes]!.toFixed(2)}× rate-limiter-flexible on the same cluster`,
     );
   }
   return { rows, ratio, storeRatio, ...(cluster ? { clusterRatio, clusterVsSingle } : {}) };
