@@ -64,7 +64,8 @@ export class ColdStartArrival {
    */
   constructor(
     shortestWindowMs: number,
-    private readonly togetherMs: number | undefined = 0,
+    // No default: an explicit undefined (one process: no start order assumed) must stay undefined.
+    private readonly togetherMs: number | undefined,
     private readonly applies: () => boolean = () => true,
   ) {
     this.maxLagMs = MAX_LAG_FRACTION * shortestWindowMs;

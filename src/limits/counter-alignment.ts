@@ -234,7 +234,7 @@ export class CounterAlignment {
     const after = this.find(record.index + later);
     if (!after) return;
     const arrivedBy = Math.min(after.atMs, now);
-    if (arrivedBy > record.atMs) lease.noteArrivalLag(arrivedBy - record.atMs);
+    if (arrivedBy > record.atMs) lease.noteLateAtLeast(arrivedBy - record.atMs);
   }
 
   private freeUncounted(record: GrantRecord, providerCount: number, now: number): void {

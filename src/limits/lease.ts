@@ -31,6 +31,7 @@ export interface LeaseOwner {
 export class Lease {
   private released = false;
   private arrivalLagMs: number | undefined = undefined;
+  private provenLag = 0;
 
   /** @internal */
   constructor(
@@ -64,6 +65,20 @@ export class Lease {
    */
   noteArrivalLag(lagMs: number): void {
     if (Number.isFinite(lagMs) && lagMs > (this.arrivalLagMs ?? 0)) this.arrivalLagMs = lagMs;
+  }
+
+  /**
+   * Records that the lease's request reached the provider at least this long after its charge (a
+   * count proved it arrived after later grants): a floor under whatever arrival bound applies at
+   * release, never a bound itself. @internal
+   */
+  noteLateAtLeast(lagMs: number): void {
+    if (Number.isFinite(lagMs) && lagMs > this.provenLag) this.provenLag = lagMs;
+  }
+
+  /** The largest lag noted by {@link noteLateAtLeast} (0 when none). @internal */
+  get provenLagMs(): number {
+    return this.provenLag;
   }
 
   /** Frees the slot and reconciles the token estimate with `usage.tokens` when given. */

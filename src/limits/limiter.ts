@@ -342,8 +342,10 @@ export class Limiter extends EventEmitter<LimiterEvents> implements LeaseOwner {
         refunded = delta < 0;
       }
     }
-    // The margin already allows for this much lag; only the lag beyond it moves the entries.
-    const arrivalLagMs = usage?.arrivalLagMs ?? this.coldStart?.arrivalLagFor(lease, now) ?? 0;
+    // A bound from the response, else the cold-connection one (asked always: it tracks connections),
+    // never under a lateness a count proved. The margin covers that much; the rest moves the entries.
+    const coldLagMs = this.coldStart?.arrivalLagFor(lease, now);
+    const arrivalLagMs = Math.max(usage?.arrivalLagMs ?? coldLagMs ?? 0, lease.provenLagMs);
     const lagBeyondMarginMs = arrivalLagMs - this.minMarginMs;
     const done = room.admission.release(
       now,
@@ -360,12 +362,9 @@ export class Limiter extends EventEmitter<LimiterEvents> implements LeaseOwner {
         usedTokens: used,
       });
     }
-    if (isPromise(done)) {
-      const after = () => room.afterRelease(refunded);
-      done.then(after, after);
-    } else {
-      room.afterRelease(refunded);
-    }
+    const after = () => room.afterRelease(refunded);
+    if (isPromise(done)) done.then(after, after);
+    else after();
     // One field test per release once the checks have decided.
     if (this.warningChecks.watching) this.warningChecks.onRelease(lease.tokens, used);
   }

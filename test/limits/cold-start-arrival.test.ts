@@ -7,6 +7,9 @@ import { Limiter } from '../../src/limits/limiter';
 import { MemoryStore } from '../../src/stores/memory-store';
 import type { Store, StoreHandle, WindowSpec } from '../../src/stores/store';
 import { FakeClock } from '../../src/testing/fake-clock';
+import { resolveSimulatorOptions } from '../../src/testing/provider-simulator-options';
+import { SimulatorState } from '../../src/testing/simulator-state';
+import { maxInAnyWindow } from '../../src/testing/window-max';
 
 /** A memory store that says it is shared across processes, as RedisStore does. */
 class SharedMemoryStore implements Store {
@@ -120,5 +123,85 @@ describe('cold-start arrival bound: requests started together', () => {
     await clock.runAll();
     await Promise.all([a, b, rest]);
     expect(started).toEqual([0, 50, 10_800, 10_850]);
+  });
+});
+
+describe('cold-start arrival bound: one process, once responses show counts', () => {
+  const LIMIT = 3;
+  const WINDOW_MS = 10_000;
+  const countHeaders = (count: number) =>
+    new Headers({
+      'x-ratelimit-limit-requests': String(LIMIT),
+      'x-ratelimit-remaining-requests': String(LIMIT - count),
+      'x-ratelimit-reset-requests': '10s',
+    });
+
+  /** Requests through one limiter against a sliding-window stand-in that counts rejections. */
+  function setUp() {
+    const clock = new FakeClock();
+    const provider = new SimulatorState(
+      resolveSimulatorOptions({ requestsPerWindow: LIMIT, windowMs: WINDOW_MS, countRejected: true }),
+      () => clock.now(),
+    );
+    const limiter = new Limiter({ maxPerWindow: LIMIT, windowMs: WINDOW_MS, clock, warnings: false });
+    const request = async (lagMs: number, latencyMs: number) => {
+      const lease = await limiter.acquire();
+      await clock.sleep(lagMs);
+      const admission = provider.admit(1);
+      await clock.sleep(latencyMs);
+      const budget = admission.budgets.requests!;
+      if (admission.ok) {
+        limiter.observe({ status: 200, headers: countHeaders(budget.limit - budget.remaining) }, { lease });
+      }
+      lease.release();
+    };
+    /** A first window whose responses show counts. */
+    const firstWindow = async () => {
+      const first = [request(0, 100), request(0, 100), request(0, 100)];
+      await clock.runAll();
+      await Promise.all(first);
+    };
+    return { clock, provider, request, firstWindow };
+  }
+
+  it('a cold request counts from its own response, not from an earlier response of one started after it', async () => {
+    const { clock, provider, request, firstWindow } = setUp();
+    // A first window, then connections go idle and close (> 4 s).
+    await firstWindow();
+    await clock.advance(10_200 - clock.now());
+    // A cold burst: two reach the provider 900 ms late, the one started after them at once (answered
+    // first). Its response says nothing about when the others arrived: a burst of new connections
+    // reaches the provider in any order.
+    const second = [request(900, 100), request(900, 100), request(0, 50)];
+    await clock.advance(1_500);
+    // The next burst starts as soon as our window lets it.
+    const third = [request(0, 100), request(0, 100), request(0, 100)];
+    await clock.runAll();
+    await Promise.all([...second, ...third]);
+    const log = provider.log();
+    expect(log.rejectedAtMs).toEqual([]);
+    expect(maxInAnyWindow(log.acceptedAtMs, WINDOW_MS)).toBe(LIMIT);
+    expect(log.acceptedAtMs).toHaveLength(3 * LIMIT);
+  });
+
+  it('a count that proves a cold request a little late is a floor under its bound, not its bound', async () => {
+    const { clock, provider, request, firstWindow } = setUp();
+    await firstWindow();
+    await clock.advance(10_300 - clock.now());
+    // The first reaches the provider 900 ms late, after the two started 1 and 2 ms after it: its count
+    // (3) proves it arrived no earlier than 2 ms after its grant, and says nothing of how much later.
+    const second = [request(900, 100)];
+    await clock.advance(1);
+    second.push(request(0, 50));
+    await clock.advance(1);
+    second.push(request(0, 50));
+    await clock.advance(1_500);
+    const third = [request(0, 100), request(0, 100), request(0, 100)];
+    await clock.runAll();
+    await Promise.all([...second, ...third]);
+    const log = provider.log();
+    expect(log.rejectedAtMs).toEqual([]);
+    expect(maxInAnyWindow(log.acceptedAtMs, WINDOW_MS)).toBe(LIMIT);
+    expect(log.acceptedAtMs).toHaveLength(3 * LIMIT);
   });
 });
