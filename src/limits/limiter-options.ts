@@ -82,10 +82,10 @@ export interface LimiterOptions {
    * window never gets more than `pacingMs` worth of refill ahead of such a bucket. The OpenAI and
    * Anthropic presets and `Limiter.forProvider('openai' | 'anthropic')` set 1000. Token windows
    * are not paced (one request's tokens may exceed a second's share). The sub-window's safety
-   * margin is the long window's margin scaled by `pacingMs / windowMs`, at least 3 % of `pacingMs`
-   * (0 with `windowMarginMs: 0`). A share of 10 or more is also spread over fifths of `pacingMs`
-   * (at most `ceil(share / 5)` in any fifth), so a burst that reaches the provider late overlaps
-   * the next by a fifth of a share, not a whole one.
+   * margin is the long window's margin scaled by `pacingMs / windowMs`, at least 2 % of `pacingMs`
+   * (0 with `windowMarginMs: 0`). A share of 10 or more is also spread over tenths of `pacingMs`
+   * (at most `ceil(share / 10)` in any tenth), so a burst that reaches the provider late overlaps
+   * the next by a tenth of a share, not a whole one.
    * `0` turns pacing off (e.g. over a preset's).
    * @default undefined (no pacing: a window's whole budget may start at once)
    */
@@ -165,10 +165,10 @@ const limiterSchema = z.strictObject({
 
 const MINUTE_MS = 60_000;
 /** The least safety margin of a pacing sub-window, as a fraction of it. */
-const PACING_MARGIN_FRACTION = 0.03;
-/** A pacing share of at least this many is also spread over fifths of the sub-window. */
+const PACING_MARGIN_FRACTION = 0.02;
+/** A pacing share of at least this many is also spread over tenths of the sub-window. */
 const SMOOTHING_MIN_SHARE = 10;
-const SMOOTHING_PARTS = 5;
+const SMOOTHING_PARTS = 10;
 const DAY_MS = 24 * 60 * MINUTE_MS;
 
 /** A window as configured (before the margin) and as enforced (after it). @category Limiters */
@@ -246,9 +246,10 @@ export function resolveWindows(options: LimiterOptions): ResolvedWindow[] {
     } else {
       resolved.push({ resource: 'requests', limit, configuredWindowMs: pacingMs, windowMs, pacedFrom: i });
     }
-    // A large share is also spread inside the sub-window, in fifths: a burst that reaches the
-    // provider late (a stalled event loop, fresh connections) then overlaps the next by a fifth of
-    // a share, not a whole one. (Small shares are left whole: a fifth would round up past them.)
+    // A large share is also spread inside the sub-window, in tenths: a burst that reaches the
+    // provider late (a stalled event loop, fresh connections) then overlaps the next by a tenth of
+    // a share, not a whole one, and each tenth is few enough to go out within the margin (one event
+    // loop puts a request on the wire in about a millisecond). Small shares are left whole.
     if (limit >= SMOOTHING_MIN_SHARE) {
       const fineMs = pacingMs / SMOOTHING_PARTS;
       const fineWindowMs = fineMs + (marginMs > 0 ? fineMs * PACING_MARGIN_FRACTION : 0);

@@ -25,9 +25,9 @@ describe('pacingMs (a pro-rata sub-window)', () => {
   it('adds a requests sub-window holding the budget pro rata, with the margin scaled', () => {
     expect(resolveWindows({ maxPerWindow: 3000, windowMs: 10_000, pacingMs: 500 })).toEqual([
       { resource: 'requests', limit: 3000, configuredWindowMs: 10_000, windowMs: 10_100 },
-      { resource: 'requests', limit: 150, configuredWindowMs: 500, windowMs: 515, pacedFrom: 0 },
-      // A share of 10 or more is also spread over fifths.
-      { resource: 'requests', limit: 30, configuredWindowMs: 100, windowMs: 103, pacedFrom: 0 },
+      { resource: 'requests', limit: 150, configuredWindowMs: 500, windowMs: 510, pacedFrom: 0 },
+      // A share of 10 or more is also spread over tenths.
+      { resource: 'requests', limit: 15, configuredWindowMs: 50, windowMs: 51, pacedFrom: 0 },
     ]);
     // At least one per sub-window; token windows are not paced; a window no longer than the pace is left alone.
     expect(
@@ -58,9 +58,10 @@ describe('pacingMs (a pro-rata sub-window)', () => {
     const starts = await startTimes(limiter, clock, 200);
     expect(maxInAnyWindow(starts, 1000)).toBe(10);
     expect(maxInAnyWindow(starts, 200)).toBe(2);
+    expect(maxInAnyWindow(starts, 100)).toBe(1);
     expect(maxInAnyWindow(starts, 10_000)).toBe(100);
-    // 20 sub-windows of 10, each in fifths of 2: the last two start at 19.8 s.
-    expect(starts[starts.length - 1]).toBe(19_800);
+    // 20 sub-windows of 10, each in tenths of 1: the last starts at 19.9 s.
+    expect(starts[starts.length - 1]).toBe(19_900);
   });
 
   it('holds for any limits and paces (property)', async () => {
@@ -87,7 +88,7 @@ describe('pacingMs (a pro-rata sub-window)', () => {
     const clock = new FakeClock();
     const limiter = new Limiter({ maxPerMinute: 6000, pacingMs: 1000, clock });
     limiter.observe({ headers: { 'x-ratelimit-limit-requests': '600' } });
-    expect(limiter.windows.map((w) => w.limit)).toEqual([600, 10, 2]);
+    expect(limiter.windows.map((w) => w.limit)).toEqual([600, 10, 1]);
     // Stats report the minute, not the sub-window.
     expect(limiter.stats().requestsInWindow).toBe(0);
   });
