@@ -342,8 +342,7 @@ export class Limiter extends EventEmitter<LimiterEvents> implements LeaseOwner {
         refunded = delta < 0;
       }
     }
-    // A bound from the response, else the cold-connection one (asked always: it tracks connections),
-    // never under a lateness a count proved. The margin covers that much; the rest moves the entries.
+    // The response's bound, else the cold-connection one (it tracks connections); never below a proven lateness.
     const coldLagMs = this.coldStart?.arrivalLagFor(lease, now);
     const arrivalLagMs = Math.max(usage?.arrivalLagMs ?? coldLagMs ?? 0, lease.provenLagMs);
     const lagBeyondMarginMs = arrivalLagMs - this.minMarginMs;
@@ -362,9 +361,12 @@ export class Limiter extends EventEmitter<LimiterEvents> implements LeaseOwner {
         usedTokens: used,
       });
     }
-    const after = () => room.afterRelease(refunded);
-    if (isPromise(done)) done.then(after, after);
-    else after();
+    if (isPromise(done)) {
+      const after = () => room.afterRelease(refunded);
+      done.then(after, after);
+    } else {
+      room.afterRelease(refunded);
+    }
     // One field test per release once the checks have decided.
     if (this.warningChecks.watching) this.warningChecks.onRelease(lease.tokens, used);
   }
