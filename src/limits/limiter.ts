@@ -342,7 +342,7 @@ export class Limiter extends EventEmitter<LimiterEvents> implements LeaseOwner {
         refunded = delta < 0;
       }
     }
-    // The response's bound, else the cold-connection one (it tracks connections); never below a proven lateness.
+    // The response's bound, else the cold-connection one (it tracks connections); at least a proven lag.
     const coldLagMs = this.coldStart?.arrivalLagFor(lease, now);
     const arrivalLagMs = Math.max(usage?.arrivalLagMs ?? coldLagMs ?? 0, lease.provenLagMs);
     const lagBeyondMarginMs = arrivalLagMs - this.minMarginMs;
