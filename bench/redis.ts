@@ -4,6 +4,12 @@
  * rate-limiter-flexible's `RateLimiterRedis.consume` (a fixed-window counter) on the same Redis, in
  * the same run, from one process and from three processes sharing one limiter / one key.
  *
+ * Both also run on a Redis Cluster of three masters without replicas, started for the run (like the
+ * single Redis, which has none: the ratio is the store on a cluster, not replication); the Limiter
+ * also on the development cluster with a replica per master (7000–7005) when it answers, whose
+ * replicas share the machine's cores. Every contender on every store is measured in interleaved
+ * rounds, so the machine's drift falls on all of them alike.
+ *
  *   npx tsx bench/redis.ts            (needs Redis on 127.0.0.1:6379, or REDIS_URL)
  */
 import { fork } from 'node:child_process';
@@ -12,6 +18,7 @@ import { Cluster, Redis } from 'ioredis';
 import { RateLimiterRedis } from 'rate-limiter-flexible';
 import { Limiter } from '../src/limits/limiter';
 import { RedisStore } from '../src/stores/redis/index';
+import { startBenchCluster } from './bench-cluster';
 
 /**
  * Which contender a measurement ran: throttleflow through a `Limiter` (what users call), the
@@ -20,11 +27,14 @@ import { RedisStore } from '../src/stores/redis/index';
  */
 export type RedisContender = 'throttleflow' | 'throttleflow-store' | 'rate-limiter-flexible';
 
+/** Where a measurement ran. */
+export type RedisTarget = 'redis' | 'cluster' | 'cluster-replicated';
+
 /** One measurement: `ops` acquires in `ms` from `processes` processes. */
 export interface RedisBenchRow {
   contender: RedisContender;
-  /** Where: the single Redis, or the Redis Cluster. */
-  on: 'redis' | 'cluster';
+  /** Where: the single Redis, the Redis Cluster (3 masters), or a cluster with a replica per master. */
+  on: RedisTarget;
   processes: number;
   ops: number;
   ms: number;
@@ -45,6 +55,8 @@ export interface RedisBenchResult {
   clusterRatio?: Record<string, number>;
   /** throttleflow (Limiter) on the cluster ÷ on the single Redis, by process count (target ≥ 0.8). */
   clusterVsSingle?: Record<string, number>;
+  /** The same on a cluster with a replica per master (replication shares the machine's cores). */
+  replicatedVsSingle?: Record<string, number>;
 }
 
 /** Options of {@link benchRedis}. */
@@ -66,12 +78,20 @@ export interface RedisBenchOptions {
   processes?: number[];
   /**
    * Cluster nodes: also measure the Limiter and rate-limiter-flexible on this Redis Cluster.
-   * @default undefined (process.env.REDIS_CLUSTER_NODES, e.g. `127.0.0.1:7000,127.0.0.1:7001`)
+   * @default undefined (process.env.REDIS_CLUSTER_NODES, e.g. `127.0.0.1:7000,127.0.0.1:7001`; else
+   * a cluster of three masters without replicas started for the run on 7020–7022, like the single
+   * Redis; else the development cluster on 7000–7005)
    */
   clusterNodes?: { host: string; port: number }[];
 }
 
 const THIS_FILE = fileURLToPath(import.meta.url);
+
+const ON_LABELS: Record<RedisTarget, string> = {
+  redis: 'single Redis',
+  cluster: 'Redis Cluster (3 masters)',
+  'cluster-replicated': 'Redis Cluster (3 masters + 3 replicas)',
+};
 
 const LABELS: Record<RedisContender, string> = {
   throttleflow: 'throttleflow Limiter + RedisStore (sliding window + concurrency)',
@@ -206,12 +226,49 @@ export async function benchRedis(options: RedisBenchOptions = {}): Promise<Redis
   const concurrency = options.concurrency ?? 64;
   const prefix = `tf-bench:${process.pid}:${Date.now().toString(36)}:`;
   const rows: RedisBenchRow[] = [];
-  const cluster = options.clusterNodes ?? clusterNodesFromEnv() ?? (await localClusterNodes());
-  if (!cluster)
-    console.log('No Redis Cluster on 127.0.0.1:7000 (or REDIS_CLUSTER_NODES): cluster rows skipped');
-  const targets = [
-    { on: 'redis' as const, cluster: undefined },
+  const given = options.clusterNodes ?? clusterNodesFromEnv();
+  const started = given
+    ? undefined
+    : await startBenchCluster().catch((error: unknown) => {
+        console.log(`Could not start a bench cluster on 7020–7022: ${String(error)}`);
+        return undefined;
+      });
+  try {
+    const local = given ? undefined : await localClusterNodes();
+    const cluster = given ?? started?.nodes ?? local;
+    // The development/CI cluster (a replica per master) beside, when it is not the one measured.
+    const replicated = started ? local : undefined;
+    if (!cluster) console.log('No Redis Cluster (REDIS_CLUSTER_NODES, redis-server): cluster rows skipped');
+    return await measureAll({
+      ...{ url, durationMs, warmupMs, concurrency, prefix, rows, cluster, replicated },
+      ...(options.rounds !== undefined ? { rounds: options.rounds } : {}),
+      ...(options.processes ? { processes: options.processes } : {}),
+    });
+  } finally {
+    await started?.stop();
+  }
+}
+
+interface MeasureAllSpec {
+  url: string;
+  durationMs: number;
+  warmupMs: number;
+  concurrency: number;
+  prefix: string;
+  rows: RedisBenchRow[];
+  cluster: { host: string; port: number }[] | undefined;
+  replicated: { host: string; port: number }[] | undefined;
+  rounds?: number;
+  processes?: number[];
+}
+
+async function measureAll(spec: MeasureAllSpec): Promise<RedisBenchResult> {
+  const { url, durationMs, warmupMs, concurrency, prefix, rows, cluster, replicated } = spec;
+  const options = spec;
+  const targets: { on: RedisTarget; cluster: { host: string; port: number }[] | undefined }[] = [
+    { on: 'redis', cluster: undefined },
     ...(cluster ? [{ on: 'cluster' as const, cluster }] : []),
+    ...(replicated ? [{ on: 'cluster-replicated' as const, cluster: replicated }] : []),
   ];
   // Rounds interleave every contender on both stores, so a slower or faster stretch of the machine
   // (2 cores shared with Redis, its replicas and the children) falls on all of them alike.
@@ -220,15 +277,18 @@ export async function benchRedis(options: RedisBenchOptions = {}): Promise<Redis
   for (const processes of options.processes ?? [1, 3]) {
     const measured = new Map<
       string,
-      { contender: RedisContender; on: 'redis' | 'cluster'; ops: number; ms: number; perRound: number[] }
+      { contender: RedisContender; on: RedisTarget; ops: number; ms: number; perRound: number[] }
     >();
     for (let round = 0; round < rounds; round++) {
       for (const target of targets) {
         // On the cluster: the Limiter and rate-limiter-flexible (the handle row is the single Redis's story).
+        // With replicas: the Limiter only (what replication costs it on these cores).
         const contenders =
           target.on === 'redis'
             ? (['throttleflow', 'throttleflow-store', 'rate-limiter-flexible'] as const)
-            : (['throttleflow', 'rate-limiter-flexible'] as const);
+            : target.on === 'cluster'
+              ? (['throttleflow', 'rate-limiter-flexible'] as const)
+              : (['throttleflow'] as const);
         for (const contender of contenders) {
           const spec: ChildSpec = {
             contender,
@@ -257,8 +317,9 @@ export async function benchRedis(options: RedisBenchOptions = {}): Promise<Redis
   const storeRatio: Record<string, number> = {};
   const clusterRatio: Record<string, number> = {};
   const clusterVsSingle: Record<string, number> = {};
+  const replicatedVsSingle: Record<string, number> = {};
   for (const processes of new Set(rows.map((r) => r.processes))) {
-    const find = (c: RedisContender, on: 'redis' | 'cluster' = 'redis') =>
+    const find = (c: RedisContender, on: RedisTarget = 'redis') =>
       rows.find((r) => r.processes === processes && r.contender === c && r.on === on)?.opsPerSec ?? NaN;
     ratio[`${processes}p`] = find('throttleflow') / find('rate-limiter-flexible');
     storeRatio[`${processes}p`] = find('throttleflow-store') / find('rate-limiter-flexible');
@@ -267,9 +328,13 @@ export async function benchRedis(options: RedisBenchOptions = {}): Promise<Redis
         find('throttleflow', 'cluster') / find('rate-limiter-flexible', 'cluster');
       clusterVsSingle[`${processes}p`] = find('throttleflow', 'cluster') / find('throttleflow');
     }
+    if (replicated) {
+      replicatedVsSingle[`${processes}p`] = find('throttleflow', 'cluster-replicated') / find('throttleflow');
+    }
   }
-  if (cluster) {
-    const cleanerCluster = new Cluster(cluster);
+  for (const nodes of [cluster, replicated]) {
+    if (!nodes) continue;
+    const cleanerCluster = new Cluster(nodes);
     for (const node of cleanerCluster.nodes('master')) {
       let at = '0';
       do {
@@ -297,7 +362,7 @@ export async function benchRedis(options: RedisBenchOptions = {}): Promise<Redis
   console.table(
     rows.map((r) => ({
       contender: LABELS[r.contender],
-      on: r.on === 'cluster' ? 'Redis Cluster (3 masters)' : 'single Redis',
+      on: ON_LABELS[r.on],
       processes: r.processes,
       'acquires/s': Math.round(r.opsPerSec),
       'per round': r.perRound.map((v) => `${(v / 1000).toFixed(1)}k`).join(' '),
@@ -309,17 +374,32 @@ export async function benchRedis(options: RedisBenchOptions = {}): Promise<Redis
         `store handle with concurrent calls ${storeRatio[processes]!.toFixed(2)}×`,
     );
   }
+  const limiterRounds = (processes: string, on: RedisTarget) => {
+    const row = (where: RedisTarget) =>
+      rows.find((r) => `${r.processes}p` === processes && r.contender === 'throttleflow' && r.on === where);
+    const single = row('redis')?.perRound ?? [];
+    return (row(on)?.perRound ?? []).map((v, i) => (v / single[i]!).toFixed(2)).join(' ');
+  };
   for (const [processes, value] of Object.entries(clusterVsSingle)) {
-    const limiterRow = (on: 'redis' | 'cluster') =>
-      rows.find((r) => `${r.processes}p` === processes && r.contender === 'throttleflow' && r.on === on);
-    const single = limiterRow('redis')?.perRound ?? [];
-    const byRound = (limiterRow('cluster')?.perRound ?? []).map((v, i) => (v / single[i]!).toFixed(2));
     console.log(
       `Redis Cluster, ${processes}: Limiter ${value.toFixed(2)}× the single Redis's (target ≥ 0.80; ` +
-        `rounds ${byRound.join(' ')}), ${clusterRatio[processes]!.toFixed(2)}× rate-limiter-flexible on the same cluster`,
+        `rounds ${limiterRounds(processes, 'cluster')}), ` +
+        `${clusterRatio[processes]!.toFixed(2)}× rate-limiter-flexible on the same cluster`,
     );
   }
-  return { rows, ratio, storeRatio, ...(cluster ? { clusterRatio, clusterVsSingle } : {}) };
+  for (const [processes, value] of Object.entries(replicatedVsSingle)) {
+    console.log(
+      `Redis Cluster with a replica per master, ${processes}: Limiter ${value.toFixed(2)}× the single ` +
+        `Redis's (rounds ${limiterRounds(processes, 'cluster-replicated')}; the replicas share the cores)`,
+    );
+  }
+  return {
+    rows,
+    ratio,
+    storeRatio,
+    ...(cluster ? { clusterRatio, clusterVsSingle } : {}),
+    ...(replicated ? { replicatedVsSingle } : {}),
+  };
 }
 
 /** The local development/CI cluster (127.0.0.1:7000–7005) when it answers with cluster_state:ok. */
