@@ -4,11 +4,17 @@
  * on a cluster rather than replication sharing the machine's cores. Started only when
  * `redis-server` is installed and its ports are free; `stop()` ends the nodes and removes their files.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import {
+  createCluster,
+  portAnswers,
+  redisCli,
+  spawnClusterNode,
+  waitForPong,
+} from '../test/stores/redis/cluster-node';
 
 /** A running bench cluster: its nodes, and how to stop it. */
 export interface BenchCluster {
@@ -17,25 +23,6 @@ export interface BenchCluster {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function cli(port: number, ...args: string[]): string {
-  const r = spawnSync('redis-cli', ['-p', String(port), ...args], { encoding: 'utf8' });
-  return r.status === 0 ? r.stdout : '';
-}
-
-/** Whether something accepts connections on 127.0.0.1:`port`. */
-function answers(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect({ host: '127.0.0.1', port });
-    const done = (result: boolean) => {
-      socket.destroy();
-      resolve(result);
-    };
-    socket.setTimeout(500, () => done(false));
-    socket.once('connect', () => done(true));
-    socket.once('error', () => done(false));
-  });
-}
 
 async function waitFor(what: string, ready: () => boolean, timeoutMs = 10_000): Promise<void> {
   const deadline = performance.now() + timeoutMs;
@@ -51,28 +38,10 @@ async function waitFor(what: string, ready: () => boolean, timeoutMs = 10_000): 
  */
 export async function startBenchCluster(ports = [7020, 7021, 7022]): Promise<BenchCluster | undefined> {
   if (spawnSync('redis-server', ['--version']).status !== 0) return undefined;
-  for (const port of [...ports, ...ports.map((p) => p + 10_000)]) if (await answers(port)) return undefined;
+  for (const port of [...ports, ...ports.map((p) => p + 10_000)])
+    if (await portAnswers(port)) return undefined;
   const dir = mkdtempSync(join(tmpdir(), 'tf-bench-cluster-'));
-  const children: ChildProcess[] = ports.map((port) =>
-    spawn(
-      'redis-server',
-      [
-        '--port',
-        String(port),
-        '--bind',
-        '127.0.0.1',
-        '--cluster-enabled',
-        'yes',
-        '--cluster-config-file',
-        `nodes-${port}.conf`,
-        '--save',
-        '',
-        '--appendonly',
-        'no',
-      ],
-      { cwd: dir, stdio: 'ignore' },
-    ),
-  );
+  const children: ChildProcess[] = ports.map((port) => spawnClusterNode(port, dir));
   const stop = async () => {
     await Promise.all(
       children.map((child) =>
@@ -87,25 +56,11 @@ export async function startBenchCluster(ports = [7020, 7021, 7022]): Promise<Ben
     rmSync(dir, { recursive: true, force: true });
   };
   try {
-    for (const port of ports) await waitFor(`node ${port}`, () => cli(port, 'ping').trim() === 'PONG');
-    const created = spawnSync(
-      'redis-cli',
-      [
-        '--cluster',
-        'create',
-        ...ports.map((p) => `127.0.0.1:${p}`),
-        '--cluster-replicas',
-        '0',
-        '--cluster-yes',
-      ],
-      { encoding: 'utf8' },
-    );
-    if (created.status !== 0) {
-      throw new Error(`redis-cli --cluster create failed: ${created.stderr || created.stdout}`);
-    }
+    for (const port of ports) await waitForPong(port);
+    createCluster(ports, 0);
     for (const port of ports) {
       await waitFor(`cluster_state:ok on ${port}`, () =>
-        cli(port, 'cluster', 'info').includes('cluster_state:ok'),
+        redisCli(port, 'cluster', 'info').includes('cluster_state:ok'),
       );
     }
     return { nodes: ports.map((port) => ({ host: '127.0.0.1', port })), stop };

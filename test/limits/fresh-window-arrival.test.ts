@@ -5,17 +5,10 @@ import { FakeClock } from '../../src/testing/fake-clock';
 import { resolveSimulatorOptions } from '../../src/testing/provider-simulator-options';
 import { SimulatorState } from '../../src/testing/simulator-state';
 import { maxInAnyWindow } from '../../src/testing/window-max';
+import { countHeaders } from './count-headers';
 
 const LIMIT = 6;
 const WINDOW_MS = 10_000;
-
-/** Response headers saying the provider had counted `count` of LIMIT (no processing time). */
-const countHeaders = (count: number) =>
-  new Headers({
-    'x-ratelimit-limit-requests': String(LIMIT),
-    'x-ratelimit-remaining-requests': String(LIMIT - count),
-    'x-ratelimit-reset-requests': '10s',
-  });
 
 interface Request {
   /** How long after its grant it reaches the provider. */
@@ -42,7 +35,10 @@ async function twoBursts(first: Request[], second: Request[]) {
     await clock.sleep(r.latencyMs);
     if (admission.ok) {
       const budget = admission.budgets.requests!;
-      limiter.observe({ status: 200, headers: countHeaders(budget.limit - budget.remaining) }, { lease });
+      limiter.observe(
+        { status: 200, headers: countHeaders(LIMIT, budget.limit - budget.remaining) },
+        { lease },
+      );
     }
     lease.release();
   };

@@ -3,22 +3,17 @@
  * test uses 127.0.0.1:7100–7105, the resharding test 7200–7205), for tests that kill nodes or move
  * slots: the shared development cluster on 7000–7005 is never touched.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Cluster, Redis } from 'ioredis';
 import type { describe } from 'vitest';
+import { createCluster, portAnswers, redisCli, spawnClusterNode, waitForPong } from './cluster-node';
 import { redisServerAvailable } from './private-redis';
 import { describeIfAvailable } from './service-gate';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function cli(port: number, ...args: string[]): string {
-  const r = spawnSync('redis-cli', ['-p', String(port), ...args], { encoding: 'utf8' });
-  return r.status === 0 ? r.stdout : '';
-}
 
 /** A running private cluster: its ports, which node serves a key, and killing a node. */
 export interface PrivateCluster {
@@ -70,14 +65,14 @@ export async function startPrivateCluster(basePort = 7100): Promise<PrivateClust
     rmSync(dir, { recursive: true, force: true });
   };
   try {
-    return await createCluster(ports, dir, children, kill, stop);
+    return await createPrivateCluster(ports, dir, children, kill, stop);
   } catch (error) {
     await stop();
     throw error;
   }
 }
 
-async function createCluster(
+async function createPrivateCluster(
   ports: number[],
   dir: string,
   children: Map<number, ChildProcess>,
@@ -85,49 +80,15 @@ async function createCluster(
   stop: () => Promise<void>,
 ): Promise<PrivateCluster> {
   const startNode = (port: number) => {
-    const child = spawn(
-      'redis-server',
-      [
-        '--port',
-        String(port),
-        '--bind',
-        '127.0.0.1',
-        '--cluster-enabled',
-        'yes',
-        '--cluster-config-file',
-        `nodes-${port}.conf`,
-        '--cluster-node-timeout',
-        '1000',
-        '--save',
-        '',
-        '--appendonly',
-        'no',
-      ],
-      { cwd: dir, stdio: 'ignore' },
-    );
-    children.set(port, child);
+    children.set(port, spawnClusterNode(port, dir, ['--cluster-node-timeout', '1000']));
   };
   for (const port of ports) startNode(port);
-  for (const port of ports) {
-    for (let i = 0; i < 100 && cli(port, 'ping').trim() !== 'PONG'; i++) await sleep(50);
-  }
-  const created = spawnSync(
-    'redis-cli',
-    [
-      '--cluster',
-      'create',
-      ...ports.map((p) => `127.0.0.1:${p}`),
-      '--cluster-replicas',
-      '1',
-      '--cluster-yes',
-    ],
-    { encoding: 'utf8' },
-  );
-  if (created.status !== 0) throw new Error(`redis-cli --cluster create failed: ${created.stderr}`);
+  for (const port of ports) await waitForPong(port);
+  createCluster(ports, 1);
   const waitState = async (state: 'ok' | 'fail', port: number, timeoutMs = 20_000) => {
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
-      if (cli(port, 'cluster', 'info').includes(`cluster_state:${state}`)) return;
+      if (redisCli(port, 'cluster', 'info').includes(`cluster_state:${state}`)) return;
       await sleep(100);
     }
     throw new Error(`private cluster not ${state} (seen from ${port}) within ${timeoutMs} ms`);
@@ -137,14 +98,14 @@ async function createCluster(
   await waitOk(ports[0]!);
   // Replicas attached and synced (a replica that never synced cannot be promoted).
   for (let i = 0; i < 300; i++) {
-    const synced = ports.filter((p) => cli(p, 'info', 'replication').includes('master_link_status:up'));
+    const synced = ports.filter((p) => redisCli(p, 'info', 'replication').includes('master_link_status:up'));
     if (synced.length >= 3) break;
     await sleep(100);
   }
   const anyPort = () => ports.find((p) => children.has(p))!;
   const slotOf = hashSlot;
   const masterOfSlot = (slot: number) => {
-    for (const line of cli(anyPort(), 'cluster', 'nodes').split('\n')) {
+    for (const line of redisCli(anyPort(), 'cluster', 'nodes').split('\n')) {
       const f = line.split(' ');
       if (!f[2]?.includes('master') || f[2].includes('fail')) continue;
       for (const range of f.slice(8)) {
@@ -155,7 +116,7 @@ async function createCluster(
     throw new Error(`no master serves slot ${slot}`);
   };
   const nodeLines = () =>
-    cli(anyPort(), 'cluster', 'nodes')
+    redisCli(anyPort(), 'cluster', 'nodes')
       .split('\n')
       .map((line) => line.split(' '));
   const portOf = (f: string[]) => Number(f[1]?.split(':')[1]?.split('@')[0]);
@@ -168,7 +129,7 @@ async function createCluster(
   const restart = async (port: number) => {
     if (children.has(port)) throw new Error(`node ${port} is running`);
     startNode(port);
-    for (let i = 0; i < 100 && cli(port, 'ping').trim() !== 'PONG'; i++) await sleep(50);
+    await waitForPong(port);
   };
   return {
     ports,
@@ -202,16 +163,6 @@ export function hashSlot(key: string): number {
 }
 
 /** True when something accepts a TCP connection on 127.0.0.1:`port`. */
-function portAnswers(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect({ host: '127.0.0.1', port });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
-}
 
 async function moveSlot(
   ports: readonly number[],
