@@ -248,8 +248,8 @@ export function resolveWindows(options: LimiterOptions): ResolvedWindow[] {
     }
     // A large share is also spread inside the sub-window, in tenths: a burst that reaches the
     // provider late (a stalled event loop, fresh connections) then overlaps the next by a tenth of
-    // a share, not a whole one, and each tenth is few enough to go out within the margin (one event
-    // loop puts a request on the wire in about a millisecond). Small shares are left whole.
+    // a share, not a whole one, and each tenth is few enough requests to reach the wire within the
+    // margin even from a busy event loop. Small shares are left whole.
     if (limit >= SMOOTHING_MIN_SHARE) {
       const fineMs = pacingMs / SMOOTHING_PARTS;
       const fineWindowMs = fineMs + (marginMs > 0 ? fineMs * PACING_MARGIN_FRACTION : 0);
