@@ -264,7 +264,6 @@ interface MeasureAllSpec {
 
 async function measureAll(spec: MeasureAllSpec): Promise<RedisBenchResult> {
   const { url, durationMs, warmupMs, concurrency, prefix, rows, cluster, replicated } = spec;
-  const options = spec;
   const targets: { on: RedisTarget; cluster: { host: string; port: number }[] | undefined }[] = [
     { on: 'redis', cluster: undefined },
     ...(cluster ? [{ on: 'cluster' as const, cluster }] : []),
@@ -272,9 +271,9 @@ async function measureAll(spec: MeasureAllSpec): Promise<RedisBenchResult> {
   ];
   // Rounds interleave every contender on both stores, so a slower or faster stretch of the machine
   // (2 cores shared with Redis, its replicas and the children) falls on all of them alike.
-  const rounds = options.rounds ?? 3;
+  const rounds = spec.rounds ?? 3;
   const roundMs = durationMs / rounds;
-  for (const processes of options.processes ?? [1, 3]) {
+  for (const processes of spec.processes ?? [1, 3]) {
     const measured = new Map<
       string,
       { contender: RedisContender; on: RedisTarget; ops: number; ms: number; perRound: number[] }
