@@ -31,14 +31,16 @@ const MAX_IDLE_CONNECTIONS = 10_000;
  * sharing the store (at most a tenth of the shortest window, as for a lag read from headers). It
  * costs at most one round trip per burst after idle.
  *
- * Cold requests of one process reach the provider in the order they started (one event loop
- * opens their connections and writes them in that order), up to the reordering the window's
- * safety margin allows for anyway. So a cold request arrived no later than any cold request
- * started after it, nor later than one started at most a margin before it plus the difference:
- * its bound is the earliest such response so far (plus that difference). A burst then counts
- * from its earliest responses, not each request from its own. (A response is no bound for
- * requests started more than a margin after it: on a loaded event loop they may still be
- * connecting when it comes back.)
+ * On a shared store, where each process's burst is its share of a window, cold requests of one
+ * process are taken to reach the provider in the order they started (one event loop opens their
+ * connections and writes them in that order), up to the reordering the window's safety margin
+ * allows for anyway. So a cold request arrived no later than any cold request started after it,
+ * nor later than one started at most a margin before it plus the difference: its bound is the
+ * earliest such response so far (plus that difference). A burst then counts from its earliest
+ * responses, not each request from its own. (A response is no bound for requests started more
+ * than a margin after it: on a loaded event loop they may still be connecting when it comes
+ * back.) A single process assumes no such order: a burst of thousands of new connections reaches
+ * the provider reordered by up to a second, so each request counts from its own response.
  *
  * Requests that find a connection freed by a response (within the idle timeout) keep the static
  * margin; a response that carries the provider's processing time (see `observe`) gives a tighter

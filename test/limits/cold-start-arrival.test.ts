@@ -101,29 +101,30 @@ describe('cold-start arrival bound: requests started together', () => {
     expect(started).toEqual([0, 0, 0, 10_300, 10_300, 10_300]);
   });
 
-  it('a response of a request started more than the margin earlier is no bound', async () => {
+  /**
+   * Two cold calls on a shared store (2 per 10 s, margin 100 ms): one lasting 800 ms at 0, one
+   * lasting 900 ms started `laterMs` after it; then two more. Returns every start.
+   */
+  async function secondStartedAfter(laterMs: number): Promise<number[]> {
     const { clock, started, call } = recorder(true, 2, 10_000, 100);
     const a = call(800);
-    await clock.advance(200);
-    // Cold (no response yet), started 200 ms after the first: counted from its own response (1100).
+    await clock.advance(laterMs);
     const b = call(900);
     const rest = Promise.all([call(10), call(10)]);
     await clock.runAll();
     await Promise.all([a, b, rest]);
+    return started;
+  }
+
+  it('a response of a request started more than the margin earlier is no bound', async () => {
+    // Cold (no response yet), started 200 ms after the first: counted from its own response (1100).
     // Entries count from 800 and 1100, each a window (10 000) plus the margin (100) less the margin.
-    expect(started).toEqual([0, 200, 10_800, 11_100]);
+    expect(await secondStartedAfter(200)).toEqual([0, 200, 10_800, 11_100]);
   });
 
   it('one started within the margin after an answered one: its response plus the difference', async () => {
-    const { clock, started, call } = recorder(true, 2, 10_000, 100);
-    const a = call(800);
-    await clock.advance(50);
     // Answered at 950, but the one started 50 ms before it was answered at 800: counted from 850.
-    const b = call(900);
-    const rest = Promise.all([call(10), call(10)]);
-    await clock.runAll();
-    await Promise.all([a, b, rest]);
-    expect(started).toEqual([0, 50, 10_800, 10_850]);
+    expect(await secondStartedAfter(50)).toEqual([0, 50, 10_800, 10_850]);
   });
 });
 
