@@ -237,21 +237,28 @@ function earliestArrivals(
   return arrivals;
 }
 
+/** Seeded draws of the stand-in's latency (uniform, latency ± jitter): the same for every optimum. */
+function seededLatencies(): () => number {
+  let x = 12345;
+  return () => {
+    x = (x * 1103515245 + 12345) % 2 ** 31;
+    return LATENCY.latencyMs + ((x / 2 ** 31) * 2 - 1) * LATENCY.jitterMs;
+  };
+}
+
+/** How many latency draws each expected makespan averages over. */
+const MAKESPAN_DRAWS = 50;
+
 /** Expected makespan: the mean over seeded draws of the latest arrival + latency (uniform latency ± jitter). */
 function expectedMakespanMs(arrivals: number[]): number {
-  let x = 12345;
-  const rand = () => (x = (x * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
-  const draws = 50;
+  const latency = seededLatencies();
   let sum = 0;
-  for (let d = 0; d < draws; d++) {
+  for (let d = 0; d < MAKESPAN_DRAWS; d++) {
     let latest = 0;
-    for (const a of arrivals) {
-      const done = a + LATENCY.latencyMs + (rand() * 2 - 1) * LATENCY.jitterMs;
-      if (done > latest) latest = done;
-    }
+    for (const a of arrivals) latest = Math.max(latest, a + latency());
     sum += latest;
   }
-  return sum / draws;
+  return sum / MAKESPAN_DRAWS;
 }
 
 /**
@@ -261,11 +268,9 @@ function expectedMakespanMs(arrivals: number[]): number {
  * draws as {@link expectedMakespanMs}.
  */
 function expectedMakespanInFlightMs(n: number, windowMs: number, limit: number, ratePerMs: number): number {
-  let x = 12345;
-  const rand = () => (x = (x * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
-  const draws = 50;
+  const latency = seededLatencies();
   let sum = 0;
-  for (let d = 0; d < draws; d++) {
+  for (let d = 0; d < MAKESPAN_DRAWS; d++) {
     const arrivals: number[] = [];
     // Completion times of the requests out, kept sorted (the earliest frees the next slot).
     const out: number[] = [];
@@ -277,7 +282,7 @@ function expectedMakespanInFlightMs(n: number, windowMs: number, limit: number, 
       while (out.length && out[0]! <= t) out.shift();
       if (out.length >= MAX_IN_FLIGHT) t = Math.max(t, out.shift()!);
       arrivals.push(t);
-      const done = t + LATENCY.latencyMs + (rand() * 2 - 1) * LATENCY.jitterMs;
+      const done = t + latency();
       let at = out.length;
       while (at > 0 && out[at - 1]! > done) at--;
       out.splice(at, 0, done);
@@ -285,7 +290,7 @@ function expectedMakespanInFlightMs(n: number, windowMs: number, limit: number, 
     }
     sum += latest;
   }
-  return sum / draws;
+  return sum / MAKESPAN_DRAWS;
 }
 
 // ---- the limiter's CPU per grant --------------------------------------------------------------
