@@ -9,8 +9,9 @@
  *   - sliding: 3,000 in any 10 s.
  * The optimum is the earliest schedule every window the stand-in enforces allows; for sliding it is
  * shown three times: with instant dispatch, with the client's own dispatch limit (the time one
- * process needs to put a cold burst of 3,000 requests on the wire, measured in the same run against
- * an unlimited stand-in; the efficiency column is against this one), and, printed below the table,
+ * process needs to put a cold burst of 3,000 requests on the wire, from the burst's start to the
+ * last arrival, measured in the same run against an unlimited stand-in, as a rate from the start;
+ * the efficiency column is against this one), and, printed below the table,
  * with that limit and at most 1,500 requests in flight (the scenario's own cap: the second 1,500 of
  * a window wait for responses). p-queue (strict) and Bottleneck (reservoir) run in the same run.
  *
@@ -35,6 +36,11 @@ const LIMIT = 3000;
 const QUANTUM_MS = 500;
 const LATENCY = { latencyMs: 1500, jitterMs: 1000 };
 const MAX_IN_FLIGHT = 1500;
+/**
+ * The limit of the CPU measurement: 600 a second, so grants run above 300 a second with 1,500 held
+ * (the scenario's own 300 a second, less its margin, is just under that).
+ */
+const CPU_LIMIT = 2 * LIMIT;
 /** A peer still retrying this long after it started is locked out: its unfinished items fail. */
 const LOCKOUT_MS = 45_000;
 
@@ -172,6 +178,11 @@ async function runStrategy(strategy: StrategyName, caseName: CaseName, url: stri
   return outcomes;
 }
 
+interface BurstReport {
+  /** When the burst started, on the stand-in's clock (its reset is 0). */
+  startedAtStandInMs: number;
+}
+
 interface ClientReport {
   makespanMs: number;
   outcomes: number;
@@ -185,10 +196,14 @@ async function client(mode: string, caseName: CaseName, url: string): Promise<un
   // A running service has its HTTP client loaded: one request before the clock starts.
   await fetch(`${url}/stats`).then((r) => r.arrayBuffer());
   if (mode === 'burst') {
-    // A cold burst: 3,000 requests at once on fresh connections; the stand-in times their arrivals.
+    // A cold burst: 3,000 requests at once on fresh connections; the stand-in times their arrivals
+    // from its reset, which this process times too, so each arrival is known from the burst's start.
+    const beforeReset = performance.now();
+    await fetch(`${url}/reset`, { method: 'POST', body: '{}' }).then((r) => r.arrayBuffer());
     const started = performance.now();
     await Promise.all(Array.from({ length: LIMIT }, (_, i) => call(url, { i }).catch(() => undefined)));
-    return { elapsedMs: performance.now() - started };
+    // The stand-in reset somewhere in that round trip: take its middle (off by at most half of it).
+    return { startedAtStandInMs: (started - beforeReset) / 2 } satisfies BurstReport;
   }
   const cpu = process.cpuUsage();
   const started = performance.now();
@@ -327,7 +342,7 @@ async function limiterCpuPerGrant(durationMs: number): Promise<{
   };
   const limiter = new Limiter({
     maxConcurrent: MAX_IN_FLIGHT,
-    maxPerWindow: LIMIT,
+    maxPerWindow: CPU_LIMIT,
     windowMs: WINDOW_MS,
     pacingMs: QUANTUM_MS,
     warnings: false,
@@ -386,12 +401,19 @@ async function runRow(
   }
 }
 
-async function measureDispatchMs(): Promise<number> {
+/**
+ * A cold burst of LIMIT requests against an unlimited stand-in, timed from the burst's start: when
+ * the first and the last reached it (the first too waits while the burst's connections open).
+ */
+async function measureDispatch(): Promise<{ firstMs: number; lastMs: number }> {
   const sim = await spawnProviderSimulator(simulatorFor('unlimited', 3));
   try {
-    await startClient('burst', 'sliding', sim.url);
+    const { startedAtStandInMs } = (await startClient('burst', 'sliding', sim.url)) as BurstReport;
     const arrivals = (await sim.log()).acceptedAtMs;
-    return Math.max(...arrivals) - Math.min(...arrivals);
+    return {
+      firstMs: Math.min(...arrivals) - startedAtStandInMs,
+      lastMs: Math.max(...arrivals) - startedAtStandInMs,
+    };
   } finally {
     await sim.close();
   }
@@ -399,9 +421,12 @@ async function measureDispatchMs(): Promise<number> {
 
 export async function benchHighTier(context: BenchContext): Promise<unknown> {
   const items = 3 * LIMIT;
-  const dispatchMs = await measureDispatchMs();
+  // The client's own dispatch limit: LIMIT requests on the wire in dispatchMs, from the burst's start.
+  const dispatch = await measureDispatch();
+  const dispatchMs = dispatch.lastMs;
   console.log(
-    `  a cold burst of ${LIMIT} requests reached the stand-in over ${(dispatchMs / 1000).toFixed(2)} s`,
+    `  a cold burst of ${LIMIT} requests was on the wire ${(dispatchMs / 1000).toFixed(2)} s after it ` +
+      `started (the first request after ${(dispatch.firstMs / 1000).toFixed(2)} s)`,
   );
   const quantizedOptimum = expectedMakespanMs(
     earliestArrivals(
@@ -502,6 +527,7 @@ export async function benchHighTier(context: BenchContext): Promise<unknown> {
   );
   return {
     dispatchMs,
+    firstOnWireMs: dispatch.firstMs,
     quantizedOptimumMs: quantizedOptimum,
     slidingOptimumMs: slidingOptimum,
     dispatchOptimumMs: dispatchOptimum,
