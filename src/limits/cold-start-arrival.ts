@@ -1,4 +1,6 @@
+import type { StoreHandle } from '../stores/store';
 import type { Lease } from './lease';
+import type { ResolvedWindow } from './limiter-options';
 
 /**
  * Idle connections are closed after this long (Node's HTTP server closes idle keep-alive sockets
@@ -14,6 +16,15 @@ const MAX_LAG_FRACTION = 0.1;
 
 /** Idle connections remembered (more than any pool keeps open). */
 const MAX_IDLE_CONNECTIONS = 10_000;
+
+/** The windows a cold request is charged its lag in at its start, and how: see {@link ColdStartArrival}. */
+export interface ColdStartCharge {
+  /** Indexes of the windows (pacing windows and windows of at most 2 s). */
+  windowIndexes: readonly number[];
+  /** How long after its start a cold request is counted there (its largest lag beyond the margin). */
+  lagMs: number;
+  delayEntries: NonNullable<StoreHandle['delayEntries']>;
+}
 
 /**
  * Bounds when a cold request reached the provider when no response says so (a call that returns
@@ -45,6 +56,12 @@ const MAX_IDLE_CONNECTIONS = 10_000;
  * Requests that find a connection freed by a response (within the idle timeout) keep the static
  * margin; a response that carries the provider's processing time (see `observe`) gives a tighter
  * bound and is preferred.
+ *
+ * A short window (a pacing window, or any of at most 2 s) usually lets an entry go before its
+ * call's response comes back: a bound found at release is too late for it, and a cold burst
+ * reaching the provider late lands in the provider's next sub-window with the requests started
+ * there. So a cold request is counted there from its largest lag (a tenth of the shortest window)
+ * as soon as it starts, in one process from the first request on (the first burst is cold too).
  */
 export class ColdStartArrival {
   /**
@@ -61,14 +78,15 @@ export class ColdStartArrival {
    * `shortestWindowMs`: the shortest configured window of the limiter (bounds the lag assumed);
    * `togetherMs`: how much earlier than another a cold request may start and still bound its
    * arrival (the least window margin), or undefined to bound each by its own response only (no
-   * start order assumed); `applies`: whether to assume lags now (and track connections: once
-   * true, it stays true).
+   * start order assumed); `applies`: whether to assume lags at release now (once true, it stays
+   * true); `charge`: the short windows a cold request is counted late in from its start.
    */
   constructor(
     shortestWindowMs: number,
     // No default: an explicit undefined (one process: no start order assumed) must stay undefined.
     private readonly togetherMs: number | undefined,
     private readonly applies: () => boolean = () => true,
+    private readonly charge?: ColdStartCharge,
   ) {
     this.maxLagMs = MAX_LAG_FRACTION * shortestWindowMs;
   }
@@ -79,41 +97,65 @@ export class ColdStartArrival {
    * the provider's count but not when requests arrived (`countsSeen`), each request bounded by its
    * own response: one process's bursts (up to thousands of new connections at once) reach the
    * provider reordered beyond the margin (the high-tier bench met 429s with the start-order bound).
+   * Short windows are charged at the start wherever the store can move entries (`delayEntries`).
    */
   static forLimiter(
-    windows: readonly { configuredWindowMs: number }[],
+    windows: readonly ResolvedWindow[],
     shared: boolean,
-    minMarginMs: number,
     countsSeen: () => boolean,
+    handle: StoreHandle,
   ): ColdStartArrival | undefined {
-    if (!windows.length) return undefined;
-    const shortestMs = Math.min(...windows.map((w) => w.configuredWindowMs));
+    // The windows a provider enforces (a pacing window's tenths only spread our own dispatch).
+    const enforced = windows.filter((w) => !w.smoothing);
+    if (!enforced.length) return undefined;
+    const shortestMs = Math.min(...enforced.map((w) => w.configuredWindowMs));
+    const minMarginMs = Math.min(...enforced.map((w) => w.windowMs - w.configuredWindowMs));
+    // Pacing windows (shorter than a call, mostly) are charged a cold request's lag at its start.
+    const paced = enforced.filter((w) => w.pacedFrom !== undefined);
+    const lagMs =
+      MAX_LAG_FRACTION * shortestMs - Math.min(...paced.map((w) => w.windowMs - w.configuredWindowMs));
+    const delayEntries = handle.delayEntries?.bind(handle);
+    const charge =
+      paced.length && lagMs > 0 && delayEntries
+        ? { windowIndexes: paced.map((w) => windows.indexOf(w)), lagMs, delayEntries }
+        : undefined;
     return shared
-      ? new ColdStartArrival(shortestMs, minMarginMs)
-      : new ColdStartArrival(shortestMs, undefined, countsSeen);
+      ? new ColdStartArrival(shortestMs, minMarginMs, undefined, charge)
+      : new ColdStartArrival(shortestMs, undefined, countsSeen, charge);
   }
 
-  /** Called when `lease` is granted: does its request find an idle connection? */
+  /**
+   * Called when `lease` is granted: does its request find an idle connection? Connections are
+   * tracked from the first request on; a cold one is charged its lag in the short windows now.
+   */
   onStart(lease: Lease): void {
-    if (!this.applies()) return;
     const idle = this.idleSinceMs;
     const closedBeforeMs = lease.startedAtMs - CONNECTIONS_CLOSED_AFTER_IDLE_MS;
     let closed = 0;
     while (closed < idle.length && idle[closed]! < closedBeforeMs) closed++;
     if (closed > 0) idle.splice(0, closed);
-    if (idle.length > 0) idle.pop();
-    else this.coldLeases.add(lease);
+    if (idle.length > 0) {
+      idle.pop();
+      return;
+    }
+    this.coldLeases.add(lease);
+    const charge = this.charge;
+    if (charge) {
+      const done = charge.delayEntries(lease.startedAtMs, lease.entries, charge.windowIndexes, charge.lagMs);
+      if (done) done.catch(() => {});
+    }
   }
 
   /**
    * The arrival lag to assume for `lease`, released now without an arrival bound of its own;
-   * undefined when it needs none (its request went out on a connection already open).
+   * undefined when it needs none (its request went out on a connection already open, or, in one
+   * process, before responses showed counts).
    */
   arrivalLagFor(lease: Lease, nowMs: number): number | undefined {
-    if (!this.applies()) return undefined;
     if (this.idleSinceMs.length < MAX_IDLE_CONNECTIONS) this.idleSinceMs.push(nowMs);
     if (!this.coldLeases.has(lease)) return undefined;
     this.coldLeases.delete(lease);
+    if (!this.applies()) return undefined;
     const together = this.togetherMs;
     const arrivedByMs =
       together === undefined ? nowMs : this.arrivalBound(lease.startedAtMs, nowMs, together);

@@ -82,10 +82,11 @@ export interface LimiterOptions {
    * window never gets more than `pacingMs` worth of refill ahead of such a bucket. The OpenAI and
    * Anthropic presets and `Limiter.forProvider('openai' | 'anthropic')` set 1000. Token windows
    * are not paced (one request's tokens may exceed a second's share). The sub-window's safety
-   * margin is the long window's margin scaled by `pacingMs / windowMs`, at least 2 % of `pacingMs`
+   * margin is the long window's margin scaled by `pacingMs / windowMs`, at least 1 % of `pacingMs`
    * (0 with `windowMarginMs: 0`). A share of 10 or more is also spread over tenths of `pacingMs`
    * (at most `ceil(share / 10)` in any tenth), so a burst that reaches the provider late overlaps
-   * the next by a tenth of a share, not a whole one.
+   * the next by a tenth of a share, not a whole one. A request that finds no connection open
+   * counts in the sub-window from a tenth of it after its start (new connections arrive late).
    * `0` turns pacing off (e.g. over a preset's).
    * @default undefined (no pacing: a window's whole budget may start at once)
    */
@@ -165,7 +166,7 @@ const limiterSchema = z.strictObject({
 
 const MINUTE_MS = 60_000;
 /** The least safety margin of a pacing sub-window, as a fraction of it. */
-const PACING_MARGIN_FRACTION = 0.02;
+const PACING_MARGIN_FRACTION = 0.01;
 /** A pacing share of at least this many is also spread over tenths of the sub-window. */
 const SMOOTHING_MIN_SHARE = 10;
 const SMOOTHING_PARTS = 10;
@@ -176,6 +177,8 @@ export interface ResolvedWindow extends WindowSpec {
   configuredWindowMs: number;
   /** For a pacing window (see `pacingMs`): the index of the window whose budget it spreads. */
   pacedFrom?: number;
+  /** For a tenth of a pacing window: it spreads our own dispatch; no provider enforces it. */
+  smoothing?: true;
 }
 
 /** A pacing window's limit: the parent's budget pro rata over `pacingMs`, at least 1. */
@@ -260,6 +263,7 @@ export function resolveWindows(options: LimiterOptions): ResolvedWindow[] {
           configuredWindowMs: fineMs,
           windowMs: fineWindowMs,
           pacedFrom: i,
+          smoothing: true,
         });
       }
     }

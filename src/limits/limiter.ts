@@ -106,7 +106,7 @@ export class Limiter extends EventEmitter<LimiterEvents> implements LeaseOwner {
     const handle: StoreHandle = (o.store ?? new MemoryStore()).bind(this.name, this.windows);
     const shared = handle.sharedAcrossProcesses === true;
     const countsSeen = () => !!this.alignment?.countsWithoutArrival;
-    this.coldStart = ColdStartArrival.forLimiter(this.windows, shared, this.minMarginMs, countsSeen);
+    this.coldStart = ColdStartArrival.forLimiter(this.windows, shared, countsSeen, handle);
     this.room = new WaitingRoom(
       this,
       this.name,

@@ -99,6 +99,15 @@ export class MemoryStoreHandle implements StoreHandle {
     if (state.listeners.size > this.ownListeners) this.notifyOthers();
   }
 
+  delayEntries(
+    nowMs: number,
+    entries: readonly number[],
+    windowIndexes: readonly number[],
+    lagMs: number,
+  ): void {
+    for (const i of windowIndexes) this.logs[i]?.delay(entries[i] ?? -1, lagMs, nowMs);
+  }
+
   refund(nowMs: number, entries: readonly number[], deltas: readonly number[]): void {
     for (let i = 0; i < deltas.length; i++) {
       const delta = deltas[i]!;

@@ -113,6 +113,19 @@ export interface StoreHandle {
    */
   extendWindows?(extraMs: number): MaybePromise<void>;
   /**
+   * Counts the lease's entries in the windows at `windowIndexes` from `lagMs` after their start
+   * (only ever later, as a release's `arrivalLagMs` does, for every handle sharing the windows):
+   * a request that opens a new connection reaches the provider late, and a short window's entry
+   * may leave before the response could say so. Optional; without it a cold request's lag applies
+   * only at its release, when a short window's entry has mostly left already.
+   */
+  delayEntries?(
+    nowMs: number,
+    entries: readonly number[],
+    windowIndexes: readonly number[],
+    lagMs: number,
+  ): MaybePromise<void>;
+  /**
    * Milliseconds until `costs` (index for index with the windows) could start, charging nothing:
    * the pause gate and every window, not concurrency; Infinity when a cost never fits. Optional,
    * read-only: routers ask it to compare limiters without taking capacity from those they do not

@@ -201,3 +201,84 @@ describe('cold-start arrival bound: one process, once responses show counts', ()
     await thirdBurstFits(second);
   });
 });
+
+describe('cold-start arrival bound: pacing windows count a cold request late from its start', () => {
+  // 100 per 10 s paced over 1 s: 10 per 1 s (margin 10 ms), in tenths of 1 per 101 ms. A cold
+  // request counts in the pacing window from a tenth of its 1 s (100 ms) less the margin: 90 ms.
+  const options = { maxPerWindow: 100, windowMs: 10_000, pacingMs: 1000, warnings: false } as const;
+
+  /**
+   * Eleven requests against a stand-in enforcing 10 in any 1 s (pro rata), counting rejections: the
+   * first ten reach it 80 ms late (new connections), the eleventh at once; none is answered before
+   * the eleventh starts. Returns when each started and what the stand-in logged.
+   */
+  async function lateFirstSecond(store?: Store) {
+    const clock = new FakeClock();
+    const provider = new SimulatorState(
+      resolveSimulatorOptions({
+        requestsPerWindow: 100,
+        windowMs: 10_000,
+        quantumMs: 1000,
+        countRejected: true,
+      }),
+      () => clock.now(),
+    );
+    const limiter = new Limiter({ ...options, clock, ...(store ? { store } : {}) });
+    const started: number[] = [];
+    const all = Array.from({ length: 11 }, async (_, i) => {
+      const lease = await limiter.acquire();
+      started.push(clock.now());
+      await clock.sleep(i < 10 ? 80 : 0);
+      provider.admit(1);
+      await clock.sleep(3000);
+      lease.release();
+    });
+    await clock.runAll();
+    await Promise.all(all);
+    return { started, log: provider.log() };
+  }
+
+  it('the late first second does not crowd the next: no 429', async () => {
+    const { started, log } = await lateFirstSecond();
+    // The first pacing entry counts from 90 ms: the eleventh starts at 90 + 1010.
+    expect(started[10]).toBe(1100);
+    expect(log.rejectedAtMs).toEqual([]);
+    expect(maxInAnyWindow(log.acceptedAtMs, 1000)).toBe(10);
+  });
+
+  it('a store that cannot move entries at the start: the eleventh meets a 429', async () => {
+    // The same memory store without delayEntries: the lag would apply only at release, too late.
+    const inner = new MemoryStore();
+    const store: Store = {
+      bind(name, windows) {
+        const handle = inner.bind(name, windows);
+        return Object.assign(Object.create(handle) as StoreHandle, { delayEntries: undefined });
+      },
+    };
+    const { started, log } = await lateFirstSecond(store);
+    expect(started[10]).toBe(1010);
+    expect(log.rejectedAtMs).toEqual([1010]);
+  });
+
+  it('a request on a connection a response freed counts from its start', async () => {
+    const clock = new FakeClock();
+    const limiter = new Limiter({ ...options, clock });
+    const started: number[] = [];
+    const call = (ms: number) =>
+      limiter.run(async () => {
+        started.push(clock.now());
+        await clock.sleep(ms);
+      });
+    // One quick call frees a connection; 2 s later (under the 4 s idle timeout) the first of eleven
+    // reuses it (warm, from 2000), the other ten open new ones.
+    const first = call(1);
+    await clock.runAll();
+    await first;
+    await clock.advance(2000 - clock.now());
+    const rest = Promise.all(Array.from({ length: 11 }, () => call(3000)));
+    await clock.runAll();
+    await rest;
+    // The eleventh of them waits for the warm one's pacing entry: 2000 + 1010.
+    expect(started[11]).toBe(3010);
+  });
+});

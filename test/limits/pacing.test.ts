@@ -25,9 +25,17 @@ describe('pacingMs (a pro-rata sub-window)', () => {
   it('adds a requests sub-window holding the budget pro rata, with the margin scaled', () => {
     expect(resolveWindows({ maxPerWindow: 3000, windowMs: 10_000, pacingMs: 500 })).toEqual([
       { resource: 'requests', limit: 3000, configuredWindowMs: 10_000, windowMs: 10_100 },
-      { resource: 'requests', limit: 150, configuredWindowMs: 500, windowMs: 510, pacedFrom: 0 },
-      // A share of 10 or more is also spread over tenths.
-      { resource: 'requests', limit: 15, configuredWindowMs: 50, windowMs: 51, pacedFrom: 0 },
+      // The long window's margin scaled (5 ms), at least 1 % of the sub-window (5 ms).
+      { resource: 'requests', limit: 150, configuredWindowMs: 500, windowMs: 505, pacedFrom: 0 },
+      // A share of 10 or more is also spread over tenths (no provider window: `smoothing`).
+      {
+        resource: 'requests',
+        limit: 15,
+        configuredWindowMs: 50,
+        windowMs: 50.5,
+        pacedFrom: 0,
+        smoothing: true,
+      },
     ]);
     // At least one per sub-window; token windows are not paced; a window no longer than the pace is left alone.
     expect(
@@ -60,8 +68,9 @@ describe('pacingMs (a pro-rata sub-window)', () => {
     expect(maxInAnyWindow(starts, 200)).toBe(2);
     expect(maxInAnyWindow(starts, 100)).toBe(1);
     expect(maxInAnyWindow(starts, 10_000)).toBe(100);
-    // 20 sub-windows of 10, each in tenths of 1: the last starts at 19.9 s.
-    expect(starts[starts.length - 1]).toBe(19_900);
+    // 20 sub-windows of 10, each in tenths of 1, after the first request's 100 ms: it found no
+    // connection open, so it counts in the sub-window from a tenth of it (see cold-start-arrival).
+    expect(starts[starts.length - 1]).toBe(20_000);
   });
 
   it('holds for any limits and paces (property)', async () => {
