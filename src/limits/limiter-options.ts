@@ -82,9 +82,9 @@ export interface LimiterOptions {
    * window never gets more than `pacingMs` worth of refill ahead of such a bucket. The OpenAI and
    * Anthropic presets and `Limiter.forProvider('openai' | 'anthropic')` set 1000. Token windows
    * are not paced (one request's tokens may exceed a second's share). The sub-window's safety
-   * margin is the long window's margin scaled by `pacingMs / windowMs`, at least 1 % of `pacingMs`
+   * margin is the long window's margin scaled by `pacingMs / windowMs`, at least 3 % of `pacingMs`
    * (0 with `windowMarginMs: 0`). A share of 10 or more is also spread over tenths of `pacingMs`
-   * (at most `ceil(share / 10)` in any tenth), so a burst that reaches the provider late overlaps
+   * (at most `ceil(share / 10)` in any 90 % of a tenth), so a burst that reaches the provider late overlaps
    * the next by a tenth of a share, not a whole one. A request that finds no connection open
    * counts in the sub-window from a tenth of it after its start (new connections arrive late).
    * `0` turns pacing off (e.g. over a preset's).
@@ -166,10 +166,12 @@ const limiterSchema = z.strictObject({
 
 const MINUTE_MS = 60_000;
 /** The least safety margin of a pacing sub-window, as a fraction of it. */
-const PACING_MARGIN_FRACTION = 0.01;
+const PACING_MARGIN_FRACTION = 0.03;
 /** A pacing share of at least this many is also spread over tenths of the sub-window. */
 const SMOOTHING_MIN_SHARE = 10;
 const SMOOTHING_PARTS = 10;
+/** How long a smoothing tenth lasts, as a fraction of a tenth of `pacingMs` (see resolveWindows). */
+const SMOOTHING_TENTH_FRACTION = 0.9;
 const DAY_MS = 24 * 60 * MINUTE_MS;
 
 /** A window as configured (before the margin) and as enforced (after it). @category Limiters */
@@ -252,15 +254,19 @@ export function resolveWindows(options: LimiterOptions): ResolvedWindow[] {
     // A large share is also spread inside the sub-window, in tenths: a burst that reaches the
     // provider late (a stalled event loop, fresh connections) then overlaps the next by a tenth of
     // a share, not a whole one, and each tenth is few enough requests to reach the wire within the
-    // margin even from a busy event loop. Small shares are left whole.
+    // margin even from a busy event loop. Small shares are left whole. No provider enforces a
+    // tenth (no margin), and it is a little shorter than one (SMOOTHING_TENTH_FRACTION): each
+    // waits on a timer that fires a millisecond or so late, and tenths as long as the sub-window's
+    // would carry that lateness into the next sub-window, 2 % of the rate at 50 ms; shorter, the
+    // sub-window sets the pace and its own lateness is one timer's per sub-window.
     if (limit >= SMOOTHING_MIN_SHARE) {
       const fineMs = pacingMs / SMOOTHING_PARTS;
-      const fineWindowMs = fineMs + (marginMs > 0 ? fineMs * PACING_MARGIN_FRACTION : 0);
+      const fineWindowMs = fineMs * SMOOTHING_TENTH_FRACTION;
       if (!resolved.some((r) => r.resource === 'requests' && r.windowMs === fineWindowMs)) {
         resolved.push({
           resource: 'requests',
           limit: Math.ceil(limit / SMOOTHING_PARTS),
-          configuredWindowMs: fineMs,
+          configuredWindowMs: fineWindowMs,
           windowMs: fineWindowMs,
           pacedFrom: i,
           smoothing: true,

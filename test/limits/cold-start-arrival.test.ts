@@ -203,8 +203,8 @@ describe('cold-start arrival bound: one process, once responses show counts', ()
 });
 
 describe('cold-start arrival bound: pacing windows count a cold request late from its start', () => {
-  // 100 per 10 s paced over 1 s: 10 per 1 s (margin 10 ms), in tenths of 1 per 101 ms. A cold
-  // request counts in the pacing window from a tenth of its 1 s (100 ms) less the margin: 90 ms.
+  // 100 per 10 s paced over 1 s: 10 per 1 s (margin 30 ms), in tenths of 1 per 90 ms. A cold
+  // request counts in the pacing window from a tenth of its 1 s (100 ms) less the margin: 70 ms.
   const options = { maxPerWindow: 100, windowMs: 10_000, pacingMs: 1000, warnings: false } as const;
 
   /**
@@ -240,7 +240,7 @@ describe('cold-start arrival bound: pacing windows count a cold request late fro
 
   it('the late first second does not crowd the next: no 429', async () => {
     const { started, log } = await lateFirstSecond();
-    // The first pacing entry counts from 90 ms: the eleventh starts at 90 + 1010.
+    // The first pacing entry counts from 70 ms: the eleventh starts at 70 + 1030.
     expect(started[10]).toBe(1100);
     expect(log.rejectedAtMs).toEqual([]);
     expect(maxInAnyWindow(log.acceptedAtMs, 1000)).toBe(10);
@@ -256,8 +256,8 @@ describe('cold-start arrival bound: pacing windows count a cold request late fro
       },
     };
     const { started, log } = await lateFirstSecond(store);
-    expect(started[10]).toBe(1010);
-    expect(log.rejectedAtMs).toEqual([1010]);
+    expect(started[10]).toBe(1030);
+    expect(log.rejectedAtMs).toEqual([1030]);
   });
 
   it('a request on a connection a response freed counts from its start', async () => {
@@ -278,7 +278,7 @@ describe('cold-start arrival bound: pacing windows count a cold request late fro
     const rest = Promise.all(Array.from({ length: 11 }, () => call(3000)));
     await clock.runAll();
     await rest;
-    // The eleventh of them waits for the warm one's pacing entry: 2000 + 1010.
-    expect(started[11]).toBe(3010);
+    // The eleventh of them waits for the warm one's pacing entry: 2000 + 1030.
+    expect(started[11]).toBe(3030);
   });
 });

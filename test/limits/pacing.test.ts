@@ -25,14 +25,15 @@ describe('pacingMs (a pro-rata sub-window)', () => {
   it('adds a requests sub-window holding the budget pro rata, with the margin scaled', () => {
     expect(resolveWindows({ maxPerWindow: 3000, windowMs: 10_000, pacingMs: 500 })).toEqual([
       { resource: 'requests', limit: 3000, configuredWindowMs: 10_000, windowMs: 10_100 },
-      // The long window's margin scaled (5 ms), at least 1 % of the sub-window (5 ms).
-      { resource: 'requests', limit: 150, configuredWindowMs: 500, windowMs: 505, pacedFrom: 0 },
-      // A share of 10 or more is also spread over tenths (no provider window: `smoothing`).
+      // The long window's margin scaled (5 ms), at least 3 % of the sub-window (15 ms).
+      { resource: 'requests', limit: 150, configuredWindowMs: 500, windowMs: 515, pacedFrom: 0 },
+      // A share of 10 or more is also spread over tenths, each 90 % of a tenth long, without a
+      // margin (no provider enforces them: `smoothing`).
       {
         resource: 'requests',
         limit: 15,
-        configuredWindowMs: 50,
-        windowMs: 50.5,
+        configuredWindowMs: 45,
+        windowMs: 45,
         pacedFrom: 0,
         smoothing: true,
       },
@@ -65,12 +66,15 @@ describe('pacingMs (a pro-rata sub-window)', () => {
     });
     const starts = await startTimes(limiter, clock, 200);
     expect(maxInAnyWindow(starts, 1000)).toBe(10);
-    expect(maxInAnyWindow(starts, 200)).toBe(2);
-    expect(maxInAnyWindow(starts, 100)).toBe(1);
+    // Tenths of 90 ms: two in 100 ms, three in 200 ms.
+    expect(maxInAnyWindow(starts, 200)).toBe(3);
+    expect(maxInAnyWindow(starts, 100)).toBe(2);
+    expect(maxInAnyWindow(starts, 90)).toBe(1);
     expect(maxInAnyWindow(starts, 10_000)).toBe(100);
-    // 20 sub-windows of 10, each in tenths of 1, after the first request's 100 ms: it found no
-    // connection open, so it counts in the sub-window from a tenth of it (see cold-start-arrival).
-    expect(starts[starts.length - 1]).toBe(20_000);
+    // 20 sub-windows of 10, each in tenths of 1 (90 ms apart), after the first request's 100 ms:
+    // it found no connection open, so it counts in the sub-window from a tenth of it (see
+    // cold-start-arrival): the last starts at 19 × 1000 + 100 + 9 × 90.
+    expect(starts[starts.length - 1]).toBe(19_910);
   });
 
   it('holds for any limits and paces (property)', async () => {
