@@ -84,8 +84,8 @@ export interface LimiterOptions {
    * are not paced (one request's tokens may exceed a second's share). The sub-window's safety
    * margin is the long window's margin scaled by `pacingMs / windowMs`, at least 3 % of `pacingMs`
    * (0 with `windowMarginMs: 0`). A share of 10 or more is also spread over tenths of `pacingMs`
-   * (at most `ceil(share / 10)` in any 90 % of a tenth), so a burst that reaches the provider late overlaps
-   * the next by a tenth of a share, not a whole one. A request that finds no connection open
+   * (at most `ceil(share / 10)` in any 90 % of a tenth), so a burst that reaches the provider
+   * late overlaps the next by a tenth of a share, not a whole one. A request that finds no connection open
    * counts in the sub-window from a tenth of it after its start (new connections arrive late).
    * `0` turns pacing off (e.g. over a preset's).
    * @default undefined (no pacing: a window's whole budget may start at once)
