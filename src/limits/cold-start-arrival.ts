@@ -19,7 +19,7 @@ const MAX_IDLE_CONNECTIONS = 10_000;
 
 /** The windows a cold request is charged its lag in at its start, and how: see {@link ColdStartArrival}. */
 export interface ColdStartCharge {
-  /** Indexes of the windows (pacing windows and windows of at most 2 s). */
+  /** Indexes of the windows (the pacing windows; not their tenths). */
   windowIndexes: readonly number[];
   /** How long after its start a cold request is counted there (its largest lag beyond the margin). */
   lagMs: number;
@@ -57,11 +57,13 @@ export interface ColdStartCharge {
  * margin; a response that carries the provider's processing time (see `observe`) gives a tighter
  * bound and is preferred.
  *
- * A short window (a pacing window, or any of at most 2 s) usually lets an entry go before its
- * call's response comes back: a bound found at release is too late for it, and a cold burst
- * reaching the provider late lands in the provider's next sub-window with the requests started
- * there. So a cold request is counted there from its largest lag (a tenth of the shortest window)
- * as soon as it starts, in one process from the first request on (the first burst is cold too).
+ * A pacing window is usually shorter than a call: its entry leaves before the call's response
+ * comes back, so a bound found at release is too late for it, and a cold burst reaching the
+ * provider late lands in the provider's next sub-window with the requests started there. So a cold
+ * request is counted there from its largest lag (a tenth of the shortest window the provider
+ * enforces, less the sub-window's margin) as soon as it starts, in one process from the first
+ * request on (the first burst is cold too). An entry moved later also holds back the entries
+ * after it until it leaves (see SlidingWindowLog): at most that lag, once per cold burst.
  */
 export class ColdStartArrival {
   /**
@@ -79,7 +81,7 @@ export class ColdStartArrival {
    * `togetherMs`: how much earlier than another a cold request may start and still bound its
    * arrival (the least window margin), or undefined to bound each by its own response only (no
    * start order assumed); `applies`: whether to assume lags at release now (once true, it stays
-   * true); `charge`: the short windows a cold request is counted late in from its start.
+   * true); `charge`: the pacing windows a cold request is counted late in from its start.
    */
   constructor(
     shortestWindowMs: number,
@@ -97,7 +99,7 @@ export class ColdStartArrival {
    * the provider's count but not when requests arrived (`countsSeen`), each request bounded by its
    * own response: one process's bursts (up to thousands of new connections at once) reach the
    * provider reordered beyond the margin (the high-tier bench met 429s with the start-order bound).
-   * Short windows are charged at the start wherever the store can move entries (`delayEntries`).
+   * Pacing windows are charged at the start wherever the store can move entries (`delayEntries`).
    */
   static forLimiter(
     windows: readonly ResolvedWindow[],
@@ -126,7 +128,7 @@ export class ColdStartArrival {
 
   /**
    * Called when `lease` is granted: does its request find an idle connection? Connections are
-   * tracked from the first request on; a cold one is charged its lag in the short windows now.
+   * tracked from the first request on; a cold one is charged its lag in the pacing windows now.
    */
   onStart(lease: Lease): void {
     const idle = this.idleSinceMs;

@@ -85,8 +85,9 @@ export interface LimiterOptions {
    * margin is the long window's margin scaled by `pacingMs / windowMs`, at least 3 % of `pacingMs`
    * (0 with `windowMarginMs: 0`). A share of 10 or more is also spread over tenths of `pacingMs`
    * (at most `ceil(share / 10)` in any 90 % of a tenth), so a burst that reaches the provider
-   * late overlaps the next by a tenth of a share, not a whole one. A request that finds no connection open
-   * counts in the sub-window from a tenth of it after its start (new connections arrive late).
+   * late overlaps the next by a tenth of a share, not a whole one. A request that finds no
+   * connection open counts in the sub-window from a tenth of it (less its margin) after its start:
+   * new connections reach the provider late.
    * `0` turns pacing off (e.g. over a preset's).
    * @default undefined (no pacing: a window's whole budget may start at once)
    */

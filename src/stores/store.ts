@@ -115,9 +115,9 @@ export interface StoreHandle {
   /**
    * Counts the lease's entries in the windows at `windowIndexes` from `lagMs` after their start
    * (only ever later, as a release's `arrivalLagMs` does, for every handle sharing the windows):
-   * a request that opens a new connection reaches the provider late, and a short window's entry
+   * a request that opens a new connection reaches the provider late, and a pacing window's entry
    * may leave before the response could say so. Optional; without it a cold request's lag applies
-   * only at its release, when a short window's entry has mostly left already.
+   * only at its release, when a pacing window's entry has mostly left already.
    */
   delayEntries?(
     nowMs: number,
