@@ -2,6 +2,7 @@
  * A limiter on a store shared across processes counts the requests it started before any
  * response came back from their responses' arrival (no headers needed); later ones from their start.
  */
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Limiter } from '../../src/limits/limiter';
 import { MemoryStore } from '../../src/stores/memory-store';
@@ -244,6 +245,41 @@ describe('cold-start arrival bound: pacing windows count a cold request late fro
     expect(started[10]).toBe(1100);
     expect(log.rejectedAtMs).toEqual([]);
     expect(maxInAnyWindow(log.acceptedAtMs, 1000)).toBe(10);
+  });
+
+  it("cold requests up to a tenth of the sub-window late: the provider's sub-window never goes over (property)", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.integer({ min: 0, max: 100 }), { minLength: 11, maxLength: 40 }),
+        async (lags) => {
+          const clock = new FakeClock();
+          const provider = new SimulatorState(
+            resolveSimulatorOptions({
+              requestsPerWindow: 100,
+              windowMs: 10_000,
+              quantumMs: 1000,
+              countRejected: true,
+            }),
+            () => clock.now(),
+          );
+          const limiter = new Limiter({ ...options, clock });
+          // Every call outlasts the run's starts, so no connection is ever freed: all are cold.
+          const all = lags.map(async (lagMs) => {
+            const lease = await limiter.acquire();
+            await clock.sleep(lagMs);
+            provider.admit(1);
+            await clock.sleep(60_000);
+            lease.release();
+          });
+          await clock.runAll();
+          await Promise.all(all);
+          const log = provider.log();
+          expect(log.rejectedAtMs).toEqual([]);
+          expect(maxInAnyWindow(log.acceptedAtMs, 1000)).toBeLessThanOrEqual(10);
+        },
+      ),
+      { numRuns: 60 },
+    );
   });
 
   it('a store that cannot move entries at the start: the eleventh meets a 429', async () => {
