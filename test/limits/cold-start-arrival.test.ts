@@ -209,11 +209,12 @@ describe('cold-start arrival bound: pacing windows count a cold request late fro
   const options = { maxPerWindow: 100, windowMs: 10_000, pacingMs: 1000, warnings: false } as const;
 
   /**
-   * Eleven requests against a stand-in enforcing 10 in any 1 s (pro rata), counting rejections: the
-   * first ten reach it 80 ms late (new connections), the eleventh at once; none is answered before
-   * the eleventh starts. Returns when each started and what the stand-in logged.
+   * Requests through the limiter against a stand-in enforcing 10 in any 1 s (pro rata), counting
+   * rejections: request i reaches it `lagsMs[i]` after its grant, and every call outlasts the
+   * run's starts, so no connection is ever freed (all are cold). Returns when each started and
+   * what the stand-in logged.
    */
-  async function lateFirstSecond(store?: Store) {
+  async function coldRequests(lagsMs: readonly number[], store?: Store) {
     const clock = new FakeClock();
     const provider = new SimulatorState(
       resolveSimulatorOptions({
@@ -226,18 +227,21 @@ describe('cold-start arrival bound: pacing windows count a cold request late fro
     );
     const limiter = new Limiter({ ...options, clock, ...(store ? { store } : {}) });
     const started: number[] = [];
-    const all = Array.from({ length: 11 }, async (_, i) => {
+    const all = lagsMs.map(async (lagMs) => {
       const lease = await limiter.acquire();
       started.push(clock.now());
-      await clock.sleep(i < 10 ? 80 : 0);
+      await clock.sleep(lagMs);
       provider.admit(1);
-      await clock.sleep(3000);
+      await clock.sleep(60_000);
       lease.release();
     });
     await clock.runAll();
     await Promise.all(all);
     return { started, log: provider.log() };
   }
+
+  /** Eleven cold requests: the first ten reach the stand-in 80 ms late, the eleventh at once. */
+  const lateFirstSecond = (store?: Store) => coldRequests([...Array<number>(10).fill(80), 0], store);
 
   it('the late first second does not crowd the next: no 429', async () => {
     const { started, log } = await lateFirstSecond();
@@ -252,28 +256,7 @@ describe('cold-start arrival bound: pacing windows count a cold request late fro
       fc.asyncProperty(
         fc.array(fc.integer({ min: 0, max: 100 }), { minLength: 11, maxLength: 40 }),
         async (lags) => {
-          const clock = new FakeClock();
-          const provider = new SimulatorState(
-            resolveSimulatorOptions({
-              requestsPerWindow: 100,
-              windowMs: 10_000,
-              quantumMs: 1000,
-              countRejected: true,
-            }),
-            () => clock.now(),
-          );
-          const limiter = new Limiter({ ...options, clock });
-          // Every call outlasts the run's starts, so no connection is ever freed: all are cold.
-          const all = lags.map(async (lagMs) => {
-            const lease = await limiter.acquire();
-            await clock.sleep(lagMs);
-            provider.admit(1);
-            await clock.sleep(60_000);
-            lease.release();
-          });
-          await clock.runAll();
-          await Promise.all(all);
-          const log = provider.log();
+          const { log } = await coldRequests(lags);
           expect(log.rejectedAtMs).toEqual([]);
           expect(maxInAnyWindow(log.acceptedAtMs, 1000)).toBeLessThanOrEqual(10);
         },
