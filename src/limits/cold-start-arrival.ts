@@ -1,6 +1,7 @@
 import type { StoreHandle } from '../stores/store';
 import type { Lease } from './lease';
 import type { ResolvedWindow } from './limiter-options';
+import { isPromise, noop } from './maybe-promise';
 
 /**
  * Idle connections are closed after this long (Node's HTTP server closes idle keep-alive sockets
@@ -144,7 +145,8 @@ export class ColdStartArrival {
     const charge = this.charge;
     if (charge) {
       const done = charge.delayEntries(lease.startedAtMs, lease.entries, charge.windowIndexes, charge.lagMs);
-      if (done) done.catch(() => {});
+      // A background store call: its failure only leaves the entries where they were.
+      if (isPromise(done)) done.catch(noop);
     }
   }
 
